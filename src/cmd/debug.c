@@ -1,0 +1,9 @@
+/* debug.c - placeholder while the command is being written in this change. */
+#include <stdio.h>
+#include "cmd/cmd.h"
+int cmd_debug(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	fprintf(stderr, "iotpipe debug: not built yet\n");
+	return EXIT_RUNTIME;
+}

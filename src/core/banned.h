@@ -1,0 +1,34 @@
+/*
+ * banned.h - functions we do not use, made into compile errors (after git's
+ * banned.h). Included by every .c file through the compiler's -include flag.
+ * strcpy/strcat/sprintf: unbounded writes; strtok: hidden state;
+ * gmtime/localtime/ctime/asctime: not thread-safe (window bucketing runs on
+ * several threads: use gmtime_r or plain arithmetic).
+ */
+#ifndef IOT_BANNED_H
+#define IOT_BANNED_H
+
+#define BANNED(func) sorry_##func##_is_banned_in_iotpipe
+
+#undef strcpy
+#define strcpy(x, y) BANNED(strcpy)
+#undef strcat
+#define strcat(x, y) BANNED(strcat)
+#undef strncpy
+#define strncpy(x, y, n) BANNED(strncpy)
+#undef sprintf
+#define sprintf(...) BANNED(sprintf)
+#undef vsprintf
+#define vsprintf(...) BANNED(vsprintf)
+#undef strtok
+#define strtok(x, y) BANNED(strtok)
+#undef gmtime
+#define gmtime(t) BANNED(gmtime)
+#undef localtime
+#define localtime(t) BANNED(localtime)
+#undef ctime
+#define ctime(t) BANNED(ctime)
+#undef asctime
+#define asctime(t) BANNED(asctime)
+
+#endif

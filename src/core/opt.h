@@ -1,0 +1,91 @@
+/*
+ * opt.h - declarative command-line options (after git's parse-options).
+ *
+ * A command declares its options once, as an array of struct opt ended by
+ * OPT_END(); the same table parses argv and prints --help, so help text
+ * cannot drift from the code. Each entry records how often it was seen
+ * (`seen`), which the config layer uses for "flag > env > file > default".
+ *
+ *	const char *out = NULL; long count = 0;
+ *	struct opt opts[] = {
+ *		OPT_STRING(0, "output", &out, "URI", "where to write"),
+ *		OPT_LONG(0, "count", &count, "N", "events to send"),
+ *		OPT_END(),
+ *	};
+ *	int n = opt_parse(argc, argv, opts, &usage, &err);
+ *	// n >= 0: argv[0..n) now holds the positional arguments
+ *	// OPT_RC_HELP: help was printed to stdout, exit 0
+ *	// OPT_RC_ERROR: err names the bad flag; print usage, exit 2
+ */
+#ifndef IOT_OPT_H
+#define IOT_OPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+enum opt_type {
+	OPT_T_END = 0,
+	OPT_T_BOOL,   /* --name (no argument); value is bool* */
+	OPT_T_STRING, /* --name VALUE; value is const char ** (points into argv) */
+	OPT_T_LONG,   /* --name N; value is long* */
+	OPT_T_DOUBLE, /* --name X; value is double* */
+	OPT_T_LIST,   /* --name VALUE, repeatable; value is struct opt_list* */
+	OPT_T_GROUP,  /* a heading in --help */
+};
+
+/* The values of a repeatable option, in command-line order. */
+struct opt_list {
+	const char **items; /* point into argv */
+	size_t n, alloc;
+};
+
+struct opt {
+	enum opt_type type;
+	char short_name;
+	const char *long_name;
+	void *value;
+	const char *argh; /* the argument's name in help, e.g. "URI" */
+	const char *help;
+	int seen;         /* set by opt_parse: times the flag was given */
+};
+
+#define OPT_BOOL(s, l, v, h)       { OPT_T_BOOL, (s), (l), (v), NULL, (h), 0 }
+#define OPT_STRING(s, l, v, a, h)  { OPT_T_STRING, (s), (l), (v), (a), (h), 0 }
+#define OPT_LONG(s, l, v, a, h)    { OPT_T_LONG, (s), (l), (v), (a), (h), 0 }
+#define OPT_DOUBLE(s, l, v, a, h)  { OPT_T_DOUBLE, (s), (l), (v), (a), (h), 0 }
+#define OPT_LIST(s, l, v, a, h)    { OPT_T_LIST, (s), (l), (v), (a), (h), 0 }
+#define OPT_GROUP(h)               { OPT_T_GROUP, 0, NULL, NULL, NULL, (h), 0 }
+#define OPT_END()                  { OPT_T_END, 0, NULL, NULL, NULL, NULL, 0 }
+
+/* What a command tells --help besides its options. */
+struct opt_usage {
+	const char *synopsis;    /* "iotpipe produce [options]" */
+	const char *description; /* a paragraph, may be NULL */
+};
+
+#define OPT_RC_HELP  (-1)
+#define OPT_RC_ERROR (-2)
+
+/*
+ * Parses argv[1..argc) (argv[0] is the command name). Options and
+ * positional arguments may mix; "--" ends options. Returns the number of
+ * positional arguments, moved to argv[0..n), or OPT_RC_HELP / OPT_RC_ERROR.
+ */
+int opt_parse(int argc, char **argv, struct opt *opts,
+	      const struct opt_usage *usage, struct iot_error *err);
+
+/* Prints the generated help to `f` (a FILE*). */
+void opt_print_help(void *f, const struct opt *opts,
+		    const struct opt_usage *usage);
+
+/* Finds an entry by long name (NULL when absent). */
+const struct opt *opt_find(const struct opt *opts, const char *long_name);
+
+/* True when the flag `long_name` was given on the command line. */
+bool opt_was_given(const struct opt *opts, const char *long_name);
+
+void opt_list_release(struct opt_list *l);
+
+#endif

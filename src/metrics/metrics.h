@@ -1,0 +1,88 @@
+/*
+ * metrics.h - the process-wide metrics registry and its Prometheus text
+ * exposition.
+ *
+ * Series are registered once (at start-up, or lazily the first time a
+ * label value is seen) and return a stable handle; updates on the hot path
+ * are lock-free atomics, so any thread may update any series. Rendering
+ * (the HTTP thread) takes only the registry lock that registration takes,
+ * never a worker's lock. Handles stay valid until metrics_reset() (tests)
+ * or process exit.
+ *
+ * Naming follows Prometheus conventions: `iotpipe_` prefix, base units,
+ * `_total` for counters, `_seconds`/`_bytes` suffixes. `labels` is a
+ * pre-rendered label list without braces, e.g. `reason="bad_json"`, or
+ * NULL; label values must be escaped by the caller (metrics_label_escape).
+ *
+ *	static struct metric *sent;
+ *	sent = metrics_counter("iotpipe_events_produced_total",
+ *			       "Events delivered to Kafka.", NULL);
+ *	metric_inc(sent);
+ */
+#ifndef IOT_METRICS_H
+#define IOT_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+struct metric;
+
+/* Registers or finds a series. Same name+labels returns the same handle. */
+struct metric *metrics_counter(const char *name, const char *help,
+			       const char *labels);
+struct metric *metrics_gauge(const char *name, const char *help,
+			     const char *labels);
+/* A counter with a fractional value that a collector sets (CPU seconds). */
+struct metric *metrics_counter_float(const char *name, const char *help,
+				     const char *labels);
+/*
+ * `bounds` are the upper bounds of the buckets in increasing order (the
+ * +Inf bucket is implicit); at most METRICS_MAX_BUCKETS. Copied.
+ */
+#define METRICS_MAX_BUCKETS 24
+struct metric *metrics_histogram(const char *name, const char *help,
+				 const char *labels, const double *bounds,
+				 size_t nbounds);
+
+void metric_inc(struct metric *m);
+void metric_add(struct metric *m, uint64_t n);      /* counters */
+void metric_set(struct metric *m, double v);        /* gauges, float counters */
+void metric_gauge_add(struct metric *m, double v);  /* gauges */
+void metric_observe(struct metric *m, double v);    /* histograms */
+/* Current value of a counter or gauge (for status lines and tests). */
+double metric_value(const struct metric *m);
+
+/*
+ * A collector runs at render time on the rendering thread and may set
+ * gauges (process CPU and memory, librdkafka statistics snapshots).
+ */
+typedef void (*metrics_collector_fn)(void *opaque);
+void metrics_add_collector(metrics_collector_fn fn, void *opaque);
+
+/* Appends the whole registry in Prometheus text format 0.0.4 to out. */
+void metrics_render(struct buf *out);
+
+/* Escapes a label value (\\, \", \n) into out, NUL-terminated. */
+void metrics_label_escape(char *out, size_t cap, const char *value);
+
+/* Drops every series (tests only; no handle may be used afterwards). */
+void metrics_reset(void);
+
+/*
+ * The HTTP endpoint: GET /metrics and GET /healthz on addr "HOST:PORT"
+ * ("0" or "HOST:0" picks a free port). Runs its own thread
+ * (libmicrohttpd). The bound port is returned through *port.
+ */
+struct metrics_server;
+enum iot_err metrics_server_start(const char *addr,
+				  struct metrics_server **out, int *port,
+				  struct iot_error *err);
+void metrics_server_stop(struct metrics_server *srv);
+
+/* Registers process CPU, resident memory, open fds and start time. */
+void metrics_register_process(void);
+
+#endif
