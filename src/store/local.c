@@ -1,0 +1,515 @@
+/*
+ * local.c - the local-file back-end: atomic writes, pread-based readers,
+ * recursive sorted listing.
+ *
+ * A write goes to ".<name>.iotpipe-tmp-XXXXXX" in the destination's own
+ * directory (same file system, so rename is atomic; the leading '.' makes
+ * DuckDB, Spark and Hive skip it), through a 1 MiB buffer (the Parquet
+ * writer appends in small pieces), then fsync(file), rename(tmp, final)
+ * -- or link(tmp, final) + unlink(tmp) for put-if-absent, which fails
+ * atomically when the name exists -- and fsync(directory), so that after
+ * close returns the object survives a crash and no reader ever saw a
+ * partial file. An aborted or failed write unlinks its temporary file.
+ * Missing parent directories are created (mkdir -p, each fsynced into its
+ * parent is not attempted: the final directory fsync covers the entry
+ * that matters). One thread at a time per stream.
+ */
+#include "store/store_int.h"
+#include "core/xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/banned.h"
+
+#define WBUF_SIZE (1u << 20)
+
+/* --- helpers ---------------------------------------------------------- */
+
+static enum iot_err errno_err(struct iot_error *err, int e, const char *op,
+			      const char *path)
+{
+	enum iot_err code = e == ENOENT ? IOT_ERR_NOT_FOUND : IOT_ERR_IO;
+
+	return iot_error_set(err, code, "%s %s: %s", op, path, strerror(e));
+}
+
+/* mkdir -p of `dir` (which may be "" or "."). */
+static enum iot_err mkdirs(const char *dir, struct iot_error *err)
+{
+	char *p = xstrdup(dir);
+	size_t n = strlen(p);
+	enum iot_err rc = IOT_OK;
+
+	for (size_t i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		char saved = p[i];
+		p[i] = '\0';
+		if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+			rc = errno_err(err, errno, "mkdir", p);
+			break;
+		}
+		p[i] = saved;
+	}
+	free(p);
+	return rc;
+}
+
+/* Splits path into a malloc'd directory ("." when none) and base name. */
+static char *dir_of(const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash) {
+		*base = path;
+		return xstrdup(".");
+	}
+	*base = slash + 1;
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* --- writing ---------------------------------------------------------- */
+
+struct lwriter {
+	int fd;
+	char *path;   /* final name */
+	char *tmp;    /* temporary name */
+	char *dir;
+	unsigned flags;
+	char *buf;
+	size_t len;
+};
+
+static void lw_free(struct lwriter *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->path);
+	free(w->tmp);
+	free(w->dir);
+	free(w->buf);
+	free(w);
+}
+
+static enum iot_err lw_flush(struct lwriter *w, struct iot_error *err)
+{
+	if (w->len && write_all(w->fd, w->buf, w->len) != 0)
+		return errno_err(err, errno, "write", w->tmp);
+	w->len = 0;
+	return IOT_OK;
+}
+
+static enum iot_err lw_write(void *impl, const void *p, size_t n,
+			     struct iot_error *err)
+{
+	struct lwriter *w = impl;
+	enum iot_err rc;
+
+	if (n >= WBUF_SIZE) {
+		if ((rc = lw_flush(w, err)))
+			return rc;
+		if (write_all(w->fd, p, n) != 0)
+			return errno_err(err, errno, "write", w->tmp);
+		return IOT_OK;
+	}
+	if (w->len + n > WBUF_SIZE && (rc = lw_flush(w, err)))
+		return rc;
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+	return IOT_OK;
+}
+
+static void lw_abort(void *impl)
+{
+	struct lwriter *w = impl;
+
+	unlink(w->tmp);
+	lw_free(w);
+}
+
+static enum iot_err lw_commit(void *impl, struct iot_error *err)
+{
+	struct lwriter *w = impl;
+	enum iot_err rc;
+
+	if ((rc = lw_flush(w, err)))
+		goto fail;
+	if (fsync(w->fd) != 0) {
+		rc = errno_err(err, errno, "fsync", w->tmp);
+		goto fail;
+	}
+	if (close(w->fd) != 0) {
+		w->fd = -1;
+		rc = errno_err(err, errno, "close", w->tmp);
+		goto fail;
+	}
+	w->fd = -1;
+	if (w->flags & STORE_PUT_IF_ABSENT) {
+		if (link(w->tmp, w->path) != 0) {
+			if (errno == EEXIST)
+				rc = iot_error_set(err, IOT_ERR_STATE,
+						   "put %s: already exists",
+						   w->path);
+			else
+				rc = errno_err(err, errno, "link", w->path);
+			goto fail;
+		}
+		unlink(w->tmp);
+	} else if (rename(w->tmp, w->path) != 0) {
+		rc = errno_err(err, errno, "rename to", w->path);
+		goto fail;
+	}
+	if (fsync_dir(w->dir) != 0) {
+		/* The file is in place; only its durability is in doubt. */
+		rc = errno_err(err, errno, "fsync directory", w->dir);
+		lw_free(w);
+		return rc;
+	}
+	lw_free(w);
+	return IOT_OK;
+fail:
+	lw_abort(w);
+	return rc;
+}
+
+static const struct store_ostream_ops lw_ops = { lw_write, lw_commit,
+						 lw_abort };
+
+static enum iot_err local_open_write(struct store_backend *be,
+				     const struct store_uri *u, unsigned flags,
+				     struct store_ostream *os,
+				     struct iot_error *err)
+{
+	struct lwriter *w;
+	const char *base;
+	enum iot_err rc;
+	char *dir;
+
+	(void)be;
+	dir = dir_of(u->key, &base);
+	if (!*base) {
+		free(dir);
+		return iot_error_set(err, IOT_ERR_USAGE,
+				     "put %s: the path names a directory",
+				     u->key);
+	}
+	if ((rc = mkdirs(dir, err))) {
+		free(dir);
+		return rc;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->dir = dir;
+	w->path = xstrdup(u->key);
+	w->flags = flags;
+	w->tmp = xasprintf("%s/.%s" STORE_TMP_MARK "XXXXXX", dir, base);
+	w->fd = mkostemp(w->tmp, O_CLOEXEC);
+	if (w->fd < 0) {
+		rc = errno_err(err, errno, "create", w->tmp);
+		lw_free(w);
+		return rc;
+	}
+	/* mkstemp makes 0600; outputs are meant to be read by others. */
+	fchmod(w->fd, 0644);
+	w->buf = xmalloc(WBUF_SIZE);
+	os->ops = &lw_ops;
+	os->impl = w;
+	return IOT_OK;
+}
+
+/* --- reading ---------------------------------------------------------- */
+
+struct lreader {
+	int fd;
+	char *path;
+};
+
+static enum iot_err pread_all(int fd, const char *path, uint64_t off,
+			      size_t len, void *dst, size_t *got,
+			      struct iot_error *err)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pread(fd, (char *)dst + done, len - done,
+				  (off_t)(off + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno_err(err, errno, "read", path);
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	*got = done;
+	return IOT_OK;
+}
+
+static enum iot_err lr_read_at(void *impl, uint64_t off, size_t len,
+			       void *dst, size_t *got, struct iot_error *err)
+{
+	struct lreader *r = impl;
+	return pread_all(r->fd, r->path, off, len, dst, got, err);
+}
+
+static void lr_close(void *impl)
+{
+	struct lreader *r = impl;
+
+	close(r->fd);
+	free(r->path);
+	free(r);
+}
+
+static const struct store_reader_ops lr_ops = { lr_read_at, lr_close };
+
+static enum iot_err open_file(const char *path, int *fd, struct stat *st,
+			      struct iot_error *err)
+{
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return errno_err(err, errno, "open", path);
+	if (fstat(*fd, st) != 0 || !S_ISREG(st->st_mode)) {
+		int e = S_ISDIR(st->st_mode) ? EISDIR : errno;
+		close(*fd);
+		return errno_err(err, e, "open", path);
+	}
+	return IOT_OK;
+}
+
+static enum iot_err local_open_read(struct store_backend *be,
+				    const struct store_uri *u,
+				    struct store_reader *r,
+				    struct iot_error *err)
+{
+	struct lreader *lr;
+	struct stat st;
+	enum iot_err rc;
+	int fd;
+
+	(void)be;
+	if ((rc = open_file(u->key, &fd, &st, err)))
+		return rc;
+	lr = xcalloc(1, sizeof(*lr));
+	lr->fd = fd;
+	lr->path = xstrdup(u->key);
+	r->ops = &lr_ops;
+	r->impl = lr;
+	r->size = (uint64_t)st.st_size;
+	return IOT_OK;
+}
+
+static enum iot_err local_get_range(struct store_backend *be,
+				    const struct store_uri *u, uint64_t off,
+				    size_t len, struct buf *out,
+				    struct iot_error *err)
+{
+	struct stat st;
+	enum iot_err rc;
+	size_t got;
+	int fd;
+
+	(void)be;
+	if ((rc = open_file(u->key, &fd, &st, err)))
+		return rc;
+	if (off >= (uint64_t)st.st_size)
+		len = 0;
+	else if (!len || len > (uint64_t)st.st_size - off)
+		len = (size_t)((uint64_t)st.st_size - off);
+	buf_grow(out, len);
+	rc = pread_all(fd, u->key, off, len, out->data + out->len, &got, err);
+	if (!rc) {
+		out->len += got;
+		out->data[out->len] = '\0';
+	}
+	close(fd);
+	return rc;
+}
+
+static enum iot_err local_head(struct store_backend *be,
+			       const struct store_uri *u,
+			       struct store_stat *out, struct iot_error *err)
+{
+	struct stat st;
+
+	(void)be;
+	if (stat(u->key, &st) != 0)
+		return errno_err(err, errno, "stat", u->key);
+	if (!S_ISREG(st.st_mode))
+		return iot_error_set(err, IOT_ERR_NOT_FOUND,
+				     "stat %s: not a regular file", u->key);
+	memset(out, 0, sizeof(*out));
+	out->size = (uint64_t)st.st_size;
+	out->mtime = (int64_t)st.st_mtime;
+	return IOT_OK;
+}
+
+/* --- listing ---------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_tmp(const char *name)
+{
+	return name[0] == '.' && strstr(name, STORE_TMP_MARK);
+}
+
+/* Lists `dir` recursively; when `prefix` is set, only top-level names that
+ * start with it. Returns IOT_OK, an error, or -1 when fn asked to stop. */
+static int list_dir(const char *dir, const char *prefix, store_list_fn fn,
+		    void *opaque, struct iot_error *err)
+{
+	DIR *d = opendir(dir);
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+	struct dirent *de;
+	int rc = IOT_OK;
+
+	if (!d)
+		return errno_err(err, errno, "list", dir);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    is_tmp(de->d_name))
+			continue;
+		if (prefix && strncmp(de->d_name, prefix, strlen(prefix)))
+			continue;
+		ALLOC_GROW(names, n + 1, alloc);
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		char *path;
+		struct stat st;
+
+		if (rc)
+			goto next;
+		path = !strcmp(dir, ".") ? xstrdup(names[i])
+		       : dir[strlen(dir) - 1] == '/'
+			       ? xasprintf("%s%s", dir, names[i])
+			       : xasprintf("%s/%s", dir, names[i]);
+		if (stat(path, &st) == 0) {
+			if (S_ISDIR(st.st_mode)) {
+				rc = list_dir(path, NULL, fn, opaque, err);
+			} else if (S_ISREG(st.st_mode)) {
+				struct store_entry e = { path, path, { 0 } };
+				e.st.size = (uint64_t)st.st_size;
+				e.st.mtime = (int64_t)st.st_mtime;
+				if (fn(opaque, &e))
+					rc = -1;
+			}
+		}
+		free(path);
+next:
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+static enum iot_err local_list(struct store_backend *be,
+			       const struct store_uri *u, store_list_fn fn,
+			       void *opaque, struct iot_error *err)
+{
+	struct stat st;
+	const char *base;
+	char *dir;
+	int rc;
+
+	(void)be;
+	if (stat(u->key, &st) == 0 && S_ISDIR(st.st_mode)) {
+		rc = list_dir(u->key, NULL, fn, opaque, err);
+	} else if (stat(u->key, &st) == 0 && S_ISREG(st.st_mode)) {
+		struct store_entry e = { u->key, u->key, { 0 } };
+		e.st.size = (uint64_t)st.st_size;
+		e.st.mtime = (int64_t)st.st_mtime;
+		fn(opaque, &e);
+		rc = IOT_OK;
+	} else {
+		dir = dir_of(u->key, &base);
+		if (stat(dir, &st) != 0) {
+			/* Nothing there: an empty listing, as on S3. */
+			free(dir);
+			return IOT_OK;
+		}
+		rc = list_dir(dir, base, fn, opaque, err);
+		free(dir);
+	}
+	return rc < 0 ? IOT_OK : (enum iot_err)rc;
+}
+
+static enum iot_err local_remove(struct store_backend *be,
+				 const struct store_uri *u,
+				 struct iot_error *err)
+{
+	(void)be;
+	if (unlink(u->key) != 0 && errno != ENOENT)
+		return errno_err(err, errno, "delete", u->key);
+	return IOT_OK;
+}
+
+static enum iot_err local_create_bucket(struct store_backend *be,
+					const struct store_uri *u,
+					struct iot_error *err)
+{
+	(void)be;
+	return mkdirs(u->key, err);
+}
+
+static void local_destroy(struct store_backend *be)
+{
+	free(be);
+}
+
+static const struct store_backend_ops local_ops = {
+	local_open_write, local_open_read, local_get_range, local_head,
+	local_list, local_remove, local_create_bucket, local_destroy,
+};
+
+struct store_backend *store_local_create(void)
+{
+	struct store_backend *be = xcalloc(1, sizeof(*be));
+
+	be->ops = &local_ops;
+	return be;
+}

@@ -1,0 +1,119 @@
+/*
+ * s3_config.c - S3 settings from the environment, by the AWS SDKs'
+ * conventions (and the reference's ENDPOINT_URL), so the same variables
+ * that drive the aws CLI and boto3 drive iotpipe.
+ *
+ * Read once per s3_client, on the thread that creates it. Nothing here is
+ * ever logged: the secret key and session token go straight into the
+ * config and from there only into HMAC and one request header.
+ */
+#include "store/s3.h"
+#include "core/xalloc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/banned.h"
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+static enum iot_err env_long(const char *name, long min, long max, long *out,
+			     struct iot_error *err)
+{
+	const char *v = env(name);
+	char *end;
+	long n;
+
+	if (!v)
+		return IOT_OK;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || n < min || n > max)
+		return iot_error_set(err, IOT_ERR_CONFIG,
+				     "environment %s=%s: expected an integer "
+				     "from %ld to %ld", name, v, min, max);
+	*out = n;
+	return IOT_OK;
+}
+
+enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
+{
+	const char *region, *endpoint;
+	long attempts = 5, base = 200, connect = 10000, stall = 30;
+	long part = 8L << 20;
+	size_t n;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (env_long("AWS_MAX_ATTEMPTS", 1, 100, &attempts, err) ||
+	    env_long("IOTPIPE_S3_RETRY_BASE_MS", 0, 60000, &base, err) ||
+	    env_long("IOTPIPE_S3_CONNECT_TIMEOUT_MS", 1, 600000, &connect,
+		     err) ||
+	    env_long("IOTPIPE_S3_STALL_TIMEOUT_S", 1, 3600, &stall, err) ||
+	    env_long("IOTPIPE_S3_PART_SIZE", 5L << 20, 5L << 30, &part, err))
+		return err ? err->code : IOT_ERR_CONFIG;
+
+	region = env("AWS_REGION");
+	if (!region)
+		region = env("AWS_DEFAULT_REGION");
+	if (!region)
+		region = "us-east-1";
+	endpoint = env("AWS_ENDPOINT_URL_S3");
+	if (!endpoint)
+		endpoint = env("AWS_ENDPOINT_URL");
+	if (!endpoint)
+		endpoint = env("ENDPOINT_URL");
+	if (endpoint) {
+		if (strncmp(endpoint, "http://", 7) &&
+		    strncmp(endpoint, "https://", 8))
+			return iot_error_set(err, IOT_ERR_CONFIG,
+					     "S3 endpoint '%s': expected "
+					     "http:// or https://", endpoint);
+		cfg->endpoint = xstrdup(endpoint);
+		n = strlen(cfg->endpoint);
+		while (n > 0 && cfg->endpoint[n - 1] == '/')
+			cfg->endpoint[--n] = '\0';
+		cfg->path_style = true;
+	} else {
+		cfg->endpoint = xasprintf("https://s3.%s.amazonaws.com", region);
+		cfg->path_style = false;
+	}
+	cfg->region = xstrdup(region);
+	if (env("AWS_ACCESS_KEY_ID") && env("AWS_SECRET_ACCESS_KEY")) {
+		cfg->access_key = xstrdup(env("AWS_ACCESS_KEY_ID"));
+		cfg->secret_key = xstrdup(env("AWS_SECRET_ACCESS_KEY"));
+		if (env("AWS_SESSION_TOKEN"))
+			cfg->session_token = xstrdup(env("AWS_SESSION_TOKEN"));
+	}
+	cfg->connect_timeout_ms = connect;
+	cfg->stall_timeout_s = stall;
+	cfg->part_size = (size_t)part;
+	cfg->retry.max_attempts = (int)attempts;
+	cfg->retry.base_ms = (unsigned)base;
+	cfg->retry.cap_ms = 20000;
+	return IOT_OK;
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		volatile char *p = s;
+		while (*p)
+			*p++ = 0;
+		free(s);
+	}
+}
+
+void s3_config_release(struct s3_config *cfg)
+{
+	free(cfg->endpoint);
+	free(cfg->region);
+	free(cfg->access_key);
+	free_secret(cfg->secret_key);
+	free_secret(cfg->session_token);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,573 @@
+/*
+ * s3_http.c - one signed, retried, counted HTTP exchange with S3
+ * (s3_request_perform) and the client that owns the connection.
+ *
+ * Data flow for one request: the payload hash is computed once; then each
+ * attempt builds the path ("/bucket/key" percent-encoded, or "/key" on a
+ * virtual-hosted bucket), the sorted query, the headers with a fresh
+ * x-amz-date, signs them (sigv4.c), and hands exactly those headers to
+ * libcurl: Host is set explicitly so the signed and the sent value cannot
+ * differ, "Expect:" is suppressed, bodies go through a read callback with
+ * a known length (S3 refuses chunked uploads) and are rewound on every
+ * retry. A 2xx body goes to the caller's buffer; any other body is kept
+ * aside (at most 64 KiB) to read S3's <Error> Code and Message from.
+ *
+ * One easy handle per client: libcurl keeps the connection open between
+ * requests (curl_easy_reset keeps the connection cache), which matters for
+ * many small objects and for TLS. A client is used by one thread at a time.
+ * We never follow redirects: a 301/307 from S3 means a wrong region or
+ * endpoint, and is reported as such.
+ */
+#include "store/s3.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "metrics/metrics.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/banned.h"
+
+#define ERR_BODY_MAX (64 * 1024)
+
+struct s3_client {
+	struct s3_config cfg;
+	CURL *curl;
+	char *scheme;   /* "http" or "https" */
+	char *host;     /* "127.0.0.1:9000" (what Host: carries) */
+	uint64_t rng;
+	char curl_err[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct s3_client *s3_client_create(const struct s3_config *cfg)
+{
+	struct s3_client *c = xcalloc(1, sizeof(*c));
+	const char *p, *h;
+	size_t n;
+
+	pthread_once(&curl_once, curl_init_once);
+	c->cfg = *cfg;
+	c->cfg.endpoint = xstrdup(cfg->endpoint);
+	c->cfg.region = xstrdup(cfg->region);
+	c->cfg.access_key = dup_or_null(cfg->access_key);
+	c->cfg.secret_key = dup_or_null(cfg->secret_key);
+	c->cfg.session_token = dup_or_null(cfg->session_token);
+
+	p = strstr(c->cfg.endpoint, "://");
+	IOT_ASSERT(p); /* checked by s3_config_from_env */
+	c->scheme = xstrndup(c->cfg.endpoint, (size_t)(p - c->cfg.endpoint));
+	h = p + 3;
+	n = strcspn(h, "/");
+	c->host = xstrndup(h, n);
+
+	c->curl = curl_easy_init();
+	IOT_ASSERT(c->curl);
+	c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^
+		 (uint64_t)(uintptr_t)c;
+	if (!c->rng)
+		c->rng = 1;
+	return c;
+}
+
+void s3_client_destroy(struct s3_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	s3_config_release(&c->cfg);
+	free(c->scheme);
+	free(c->host);
+	free(c);
+}
+
+const struct s3_config *s3_client_config(const struct s3_client *c)
+{
+	return &c->cfg;
+}
+
+/* --- metrics --------------------------------------------------------- */
+
+static struct metric *op_metric(const char *name, const char *help,
+				const char *op)
+{
+	char labels[128];
+
+	snprintf(labels, sizeof(labels), "op=\"%s\"", op);
+	return metrics_counter(name, help, labels);
+}
+
+static void count_error(const char *op, const char *code)
+{
+	char esc[96], labels[160];
+
+	metrics_label_escape(esc, sizeof(esc), code);
+	snprintf(labels, sizeof(labels), "op=\"%s\",code=\"%s\"", op, esc);
+	metric_inc(metrics_counter("iotpipe_s3_errors_total",
+				   "Failed S3 request attempts by error code.",
+				   labels));
+}
+
+static void observe_duration(const char *op, double seconds)
+{
+	/* 1 ms to 2 min: a small HEAD on loopback to a large part on a slow
+	 * link. */
+	static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025,
+					 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+					 30, 60, 120 };
+	char labels[128];
+
+	snprintf(labels, sizeof(labels), "op=\"%s\"", op);
+	metric_observe(metrics_histogram("iotpipe_s3_request_duration_seconds",
+					 "Duration of S3 request attempts.",
+					 labels, bounds,
+					 sizeof(bounds) / sizeof(bounds[0])),
+		       seconds);
+}
+
+/* --- one attempt ----------------------------------------------------- */
+
+struct xfer {
+	struct s3_client *c;
+	struct s3_request *req;
+	size_t body_off;
+	size_t resp_base;   /* req->resp->len before the attempt */
+	struct buf errbody;
+	bool overflow;
+};
+
+static size_t read_cb(char *dst, size_t size, size_t nmemb, void *opaque)
+{
+	struct xfer *x = opaque;
+	size_t want = size * nmemb, left = x->req->body_len - x->body_off;
+
+	if (want > left)
+		want = left;
+	if (want)
+		memcpy(dst, (const char *)x->req->body + x->body_off, want);
+	x->body_off += want;
+	return want;
+}
+
+static size_t write_cb(char *p, size_t size, size_t nmemb, void *opaque)
+{
+	struct xfer *x = opaque;
+	struct s3_request *req = x->req;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		if (x->errbody.len + n <= ERR_BODY_MAX)
+			buf_append(&x->errbody, p, n);
+		return n;
+	}
+	if (req->dst) {
+		if (n > req->dst_cap - req->dst_len) {
+			x->overflow = true;
+			return 0; /* aborts the transfer */
+		}
+		memcpy((char *)req->dst + req->dst_len, p, n);
+		req->dst_len += n;
+	} else if (req->resp) {
+		buf_append(req->resp, p, n);
+	}
+	return n;
+}
+
+static bool header_is(const char *line, size_t n, const char *name,
+		      const char **value)
+{
+	size_t l = strlen(name);
+
+	if (n <= l || strncasecmp(line, name, l) || line[l] != ':')
+		return false;
+	*value = line + l + 1;
+	while (**value == ' ' || **value == '\t')
+		(*value)++;
+	return true;
+}
+
+static size_t header_cb(char *p, size_t size, size_t nmemb, void *opaque)
+{
+	struct xfer *x = opaque;
+	struct s3_request *req = x->req;
+	size_t total = size * nmemb, n = total, vlen;
+	char line[512];
+	const char *v;
+
+	if (n >= sizeof(line))
+		return total; /* no header we read is that long */
+	memcpy(line, p, n);
+	line[n] = '\0';
+	while (n && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+		line[--n] = '\0';
+	if (header_is(line, n, "etag", &v)) {
+		if (*v == '"')
+			v++;
+		vlen = strcspn(v, "\"");
+		if (vlen >= sizeof(req->etag))
+			vlen = sizeof(req->etag) - 1;
+		memcpy(req->etag, v, vlen);
+		req->etag[vlen] = '\0';
+	} else if (header_is(line, n, "content-length", &v)) {
+		req->content_length = strtoull(v, NULL, 10);
+	} else if (header_is(line, n, "last-modified", &v)) {
+		time_t t = curl_getdate(v, NULL);
+		req->last_modified = t > 0 ? (int64_t)t : 0;
+	} else if (header_is(line, n, "content-range", &v)) {
+		const char *slash = strchr(v, '/');
+		if (slash && slash[1] != '*')
+			req->range_total = strtoull(slash + 1, NULL, 10);
+	}
+	return total;
+}
+
+static bool dns_bucket(const char *b)
+{
+	size_t n = strlen(b);
+
+	if (n < 3 || n > 63)
+		return false;
+	for (const char *p = b; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-'))
+			return false;
+	return true;
+}
+
+static void amz_now(char out[17])
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+static struct curl_slist *add_header(struct curl_slist *l, const char *name,
+				     const char *value)
+{
+	char *line = xasprintf("%s: %s", name, value);
+	struct curl_slist *n = curl_slist_append(l, line);
+
+	free(line);
+	IOT_ASSERT(n);
+	return n;
+}
+
+/* Sets up the handle for one attempt; returns the header list to free. */
+static struct curl_slist *prepare(struct xfer *x, const char *payload_hash,
+				  const char *query, struct buf *url)
+{
+	struct s3_client *c = x->c;
+	struct s3_request *req = x->req;
+	const char *key = req->key ? req->key : "";
+	struct buf path = BUF_INIT, host = BUF_INIT, auth = BUF_INIT;
+	struct sigv4_header *h;
+	struct curl_slist *list = NULL;
+	char date[17];
+	size_t nh = 0;
+	bool vhost = req->bucket && !c->cfg.path_style && dns_bucket(req->bucket);
+
+	if (vhost)
+		buf_printf(&host, "%s.%s", req->bucket, c->host);
+	else
+		buf_puts(&host, c->host);
+	buf_putc(&path, '/');
+	if (req->bucket && !vhost) {
+		sigv4_uri_encode(&path, req->bucket, strlen(req->bucket), false);
+		if (*key)
+			buf_putc(&path, '/');
+	}
+	sigv4_uri_encode(&path, key, strlen(key), true);
+
+	amz_now(date);
+	h = xcalloc(req->nheaders + 4, sizeof(*h));
+	h[nh++] = (struct sigv4_header){ "host", buf_str(&host) };
+	h[nh++] = (struct sigv4_header){ "x-amz-date", date };
+	h[nh++] = (struct sigv4_header){ "x-amz-content-sha256", payload_hash };
+	if (c->cfg.session_token)
+		h[nh++] = (struct sigv4_header){ "x-amz-security-token",
+						 c->cfg.session_token };
+	for (size_t i = 0; i < req->nheaders; i++)
+		h[nh++] = req->headers[i];
+	for (size_t i = 0; i < nh; i++)
+		list = add_header(list, h[i].name, h[i].value);
+	if (c->cfg.access_key) {
+		struct sigv4_input in = {
+			.method = req->method,
+			.canonical_uri = buf_str(&path),
+			.canonical_query = query,
+			.headers = h,
+			.nheaders = nh,
+			.payload_hash = payload_hash,
+			.amz_date = date,
+			.region = c->cfg.region,
+			.service = "s3",
+			.access_key = c->cfg.access_key,
+			.secret_key = c->cfg.secret_key,
+		};
+		sigv4_authorization(&auth, &in, NULL);
+		list = add_header(list, "Authorization", buf_str(&auth));
+	}
+	list = curl_slist_append(list, "Expect:");
+	list = curl_slist_append(list, "Content-Type:");
+	list = curl_slist_append(list, "Accept:");
+
+	buf_reset(url);
+	buf_printf(url, "%s://%s%s%s%s", c->scheme, buf_str(&host),
+		   buf_str(&path), *query ? "?" : "", query);
+
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, buf_str(url));
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, list);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
+			 c->cfg.connect_timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, c->cfg.stall_timeout_s);
+	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, x);
+	/* Large buffers: fewer callbacks and syscalls on multi-MB bodies. */
+	curl_easy_setopt(c->curl, CURLOPT_BUFFERSIZE, 512L * 1024);
+	curl_easy_setopt(c->curl, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+	if (!strcmp(req->method, "HEAD")) {
+		curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+	} else if (!strcmp(req->method, "PUT") || !strcmp(req->method, "POST")) {
+		curl_easy_setopt(c->curl, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(c->curl, CURLOPT_READDATA, x);
+		curl_easy_setopt(c->curl, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)req->body_len);
+		if (strcmp(req->method, "PUT"))
+			curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST,
+					 req->method);
+	} else if (strcmp(req->method, "GET")) {
+		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+
+	free(h);
+	buf_release(&path);
+	buf_release(&host);
+	if (auth.data)
+		memset(auth.data, 0, auth.len);
+	buf_release(&auth);
+	return list;
+}
+
+static const char *curl_code_name(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT: return "ConnectionRefused";
+	case CURLE_COULDNT_RESOLVE_HOST: return "NameResolution";
+	case CURLE_OPERATION_TIMEDOUT: return "Timeout";
+	case CURLE_SEND_ERROR: return "SendError";
+	case CURLE_RECV_ERROR: return "ConnectionReset";
+	case CURLE_GOT_NOTHING: return "EmptyReply";
+	case CURLE_PARTIAL_FILE: return "PartialBody";
+	default: return "Transport";
+	}
+}
+
+static enum iot_err http_code_err(long status)
+{
+	if (status == 404)
+		return IOT_ERR_NOT_FOUND;
+	if (status == 401 || status == 403)
+		return IOT_ERR_AUTH;
+	if (status == 409 || status == 412)
+		return IOT_ERR_STATE;
+	return IOT_ERR_NET;
+}
+
+static const char *status_code_name(long status)
+{
+	switch (status) {
+	case 301: return "PermanentRedirect";
+	case 307: return "TemporaryRedirect";
+	case 400: return "BadRequest";
+	case 403: return "Forbidden";
+	case 404: return "NotFound";
+	case 412: return "PreconditionFailed";
+	case 500: return "InternalError";
+	case 503: return "ServiceUnavailable";
+	default: return "HTTPError";
+	}
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void what(struct buf *w, const struct s3_request *req)
+{
+	buf_printf(w, "s3 %s s3://%s", req->op, req->bucket ? req->bucket : "");
+	if (req->key && *req->key)
+		buf_printf(w, "/%s", req->key);
+}
+
+enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
+				struct iot_error *err)
+{
+	struct xfer x = { .c = c, .req = req };
+	struct buf query = BUF_INIT, url = BUF_INIT, w = BUF_INIT;
+	char payload_hash[65];
+	enum iot_err rc = IOT_OK;
+	bool retriable = false;
+	int attempt;
+
+	if (req->body_len)
+		sigv4_sha256_hex(req->body, req->body_len, payload_hash);
+	else
+		memcpy(payload_hash, SIGV4_EMPTY_SHA256, 65);
+	sigv4_canonical_query(&query, req->query, req->nquery);
+	x.resp_base = req->resp ? req->resp->len : 0;
+	what(&w, req);
+
+	for (attempt = 1; attempt <= c->cfg.retry.max_attempts; attempt++) {
+		struct curl_slist *list;
+		CURLcode cc;
+		double t0;
+		char code[128] = "", msg[256] = "";
+
+		if (attempt > 1) {
+			metric_inc(op_metric("iotpipe_s3_retries_total",
+					     "S3 request attempts that were retries.",
+					     req->op));
+			sleep_ms(retry_delay_ms(&c->cfg.retry, attempt - 1,
+						retry_rand(&c->rng)));
+		}
+		metric_inc(op_metric("iotpipe_s3_requests_total",
+				     "S3 request attempts.", req->op));
+		x.body_off = 0;
+		x.overflow = false;
+		buf_reset(&x.errbody);
+		if (req->resp) {
+			req->resp->len = x.resp_base;
+			if (req->resp->data)
+				req->resp->data[x.resp_base] = '\0';
+		}
+		req->dst_len = 0;
+		req->status = 0;
+		req->etag[0] = '\0';
+		req->content_length = 0;
+		req->last_modified = 0;
+		req->range_total = 0;
+		c->curl_err[0] = '\0';
+
+		list = prepare(&x, payload_hash, buf_str(&query), &url);
+		t0 = now_s();
+		cc = curl_easy_perform(c->curl);
+		observe_duration(req->op, now_s() - t0);
+		curl_slist_free_all(list);
+		{
+			curl_off_t up = 0, down = 0;
+			curl_easy_getinfo(c->curl, CURLINFO_SIZE_UPLOAD_T, &up);
+			curl_easy_getinfo(c->curl, CURLINFO_SIZE_DOWNLOAD_T, &down);
+			metric_add(metrics_counter("iotpipe_s3_bytes_sent_total",
+						   "Request body bytes sent to S3.",
+						   NULL), (uint64_t)up);
+			metric_add(metrics_counter("iotpipe_s3_bytes_received_total",
+						   "Response body bytes received from S3.",
+						   NULL), (uint64_t)down);
+		}
+
+		if (cc != CURLE_OK) {
+			if (x.overflow) {
+				count_error(req->op, "ResponseTooLarge");
+				rc = iot_error_set(err, IOT_ERR_FORMAT,
+						   "%s: the answer is larger than "
+						   "the %zu bytes asked for",
+						   buf_str(&w), req->dst_cap);
+				goto out;
+			}
+			count_error(req->op, curl_code_name(cc));
+			retriable = retry_curl_retriable(cc);
+			log_debug("s3", "%s: attempt %d: %s", buf_str(&w),
+				  attempt, curl_easy_strerror(cc));
+			rc = iot_error_set(err, IOT_ERR_NET,
+					   "%s: %s (%s) at %s://%s", buf_str(&w),
+					   curl_easy_strerror(cc),
+					   c->curl_err[0] ? c->curl_err : "-",
+					   c->scheme, c->host);
+			if (retriable && attempt < c->cfg.retry.max_attempts)
+				continue;
+			goto out;
+		}
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &req->status);
+		if (req->status >= 200 && req->status <= 299) {
+			rc = IOT_OK;
+			retriable = false;
+			goto out;
+		}
+		s3_xml_error((const char *)x.errbody.data, x.errbody.len, code,
+			     sizeof(code), msg, sizeof(msg));
+		if (!*code)
+			snprintf(code, sizeof(code), "%s",
+				 status_code_name(req->status));
+		count_error(req->op, code);
+		retriable = retry_http_retriable(req->status, code);
+		log_debug("s3", "%s: attempt %d: HTTP %ld %s", buf_str(&w),
+			  attempt, req->status, code);
+		rc = iot_error_set(err, http_code_err(req->status),
+				   "%s: HTTP %ld %s%s%s", buf_str(&w),
+				   req->status, code, *msg ? ": " : "", msg);
+		if (retriable && attempt < c->cfg.retry.max_attempts)
+			continue;
+		goto out;
+	}
+out:
+	if (rc != IOT_OK) {
+		if (err) {
+			err->retriable = retriable;
+			if (attempt > 1) {
+				size_t l = strlen(err->msg);
+				snprintf(err->msg + l, sizeof(err->msg) - l,
+					 " (after %d attempts)",
+					 attempt > c->cfg.retry.max_attempts
+						 ? c->cfg.retry.max_attempts
+						 : attempt);
+			}
+		}
+	}
+	buf_release(&x.errbody);
+	buf_release(&query);
+	buf_release(&url);
+	buf_release(&w);
+	return rc;
+}

@@ -1,0 +1,298 @@
+/*
+ * s3_ops.c - the S3 operations iotpipe needs, each one s3_request with
+ * the right method, query and headers: PutObject, GetObject (whole or a
+ * byte range), HeadObject, DeleteObject, CreateBucket, ListObjectsV2 (all
+ * pages) and the four multipart calls.
+ *
+ * Same thread rules as the client (one thread per client). Error messages
+ * come from s3_request_perform() and already name the operation, bucket
+ * and key; this file adds only what the request layer cannot know (e.g.
+ * "bucket already exists and is not ours").
+ */
+#include "store/s3.h"
+#include "core/xalloc.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/banned.h"
+
+enum iot_err s3_put_object(struct s3_client *c, const char *bucket,
+			   const char *key, const void *data, size_t len,
+			   unsigned flags, struct iot_error *err)
+{
+	struct sigv4_header h[] = { { "if-none-match", "*" } };
+	struct s3_request req = {
+		.op = "put", .method = "PUT", .bucket = bucket, .key = key,
+		.body = data, .body_len = len,
+		.headers = h, .nheaders = (flags & STORE_PUT_IF_ABSENT) ? 1 : 0,
+	};
+
+	return s3_request_perform(c, &req, err);
+}
+
+enum iot_err s3_get_object(struct s3_client *c, const char *bucket,
+			   const char *key, uint64_t offset, size_t len,
+			   void *dst, size_t *got, struct buf *out,
+			   struct iot_error *err)
+{
+	char range[64];
+	struct sigv4_header h[] = { { "range", range } };
+	struct s3_request req = {
+		.op = "get", .method = "GET", .bucket = bucket, .key = key,
+		.dst = dst, .dst_cap = len, .resp = dst ? NULL : out,
+	};
+	enum iot_err rc;
+
+	if (len) {
+		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64,
+			 offset, offset + len - 1);
+		req.headers = h;
+		req.nheaders = 1;
+	} else if (offset) {
+		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", offset);
+		req.headers = h;
+		req.nheaders = 1;
+	}
+	rc = s3_request_perform(c, &req, err);
+	if (rc == IOT_ERR_NET && req.status == 416) {
+		/* Range starts at or past the end: an empty read, as pread. */
+		if (got)
+			*got = 0;
+		return IOT_OK;
+	}
+	if (got)
+		*got = req.dst_len;
+	return rc;
+}
+
+enum iot_err s3_head_object(struct s3_client *c, const char *bucket,
+			    const char *key, struct store_stat *out,
+			    struct iot_error *err)
+{
+	struct s3_request req = {
+		.op = "head", .method = "HEAD", .bucket = bucket, .key = key,
+	};
+	enum iot_err rc = s3_request_perform(c, &req, err);
+
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->size = req.content_length;
+	out->mtime = req.last_modified;
+	memcpy(out->etag, req.etag, sizeof(out->etag));
+	return IOT_OK;
+}
+
+enum iot_err s3_delete_object(struct s3_client *c, const char *bucket,
+			      const char *key, struct iot_error *err)
+{
+	struct s3_request req = {
+		.op = "delete", .method = "DELETE", .bucket = bucket,
+		.key = key,
+	};
+
+	return s3_request_perform(c, &req, err);
+}
+
+enum iot_err s3_create_bucket(struct s3_client *c, const char *bucket,
+			      struct iot_error *err)
+{
+	struct buf body = BUF_INIT;
+	const char *region = s3_client_config(c)->region;
+	struct s3_request req = {
+		.op = "create_bucket", .method = "PUT", .bucket = bucket,
+	};
+	struct iot_error e = IOT_ERROR_INIT;
+	enum iot_err rc;
+
+	/* us-east-1 takes no location constraint (and rejects one). */
+	if (strcmp(region, "us-east-1")) {
+		buf_printf(&body,
+			   "<CreateBucketConfiguration xmlns=\"http://s3."
+			   "amazonaws.com/doc/2006-03-01/\"><LocationConstraint>"
+			   "%s</LocationConstraint></CreateBucketConfiguration>",
+			   region);
+		req.body = body.data;
+		req.body_len = body.len;
+	}
+	rc = s3_request_perform(c, &req, &e);
+	buf_release(&body);
+	if (rc == IOT_ERR_STATE && strstr(e.msg, "BucketAlreadyOwnedByYou"))
+		return IOT_OK;
+	if (rc == IOT_ERR_STATE && strstr(e.msg, "BucketAlreadyExists")) {
+		/* Some servers say AlreadyExists for our own bucket: ask. */
+		struct s3_request head = {
+			.op = "head_bucket", .method = "HEAD", .bucket = bucket,
+		};
+		if (s3_request_perform(c, &head, NULL) == IOT_OK)
+			return IOT_OK;
+		iot_error_prefix(&e, "bucket exists and is not ours");
+	}
+	if (rc && err)
+		*err = e;
+	return rc;
+}
+
+enum iot_err s3_list_objects(struct s3_client *c, const char *bucket,
+			     const char *prefix, s3_list_fn fn, void *opaque,
+			     struct iot_error *err)
+{
+	struct buf page = BUF_INIT;
+	char *token = NULL;
+	enum iot_err rc = IOT_OK;
+
+	for (;;) {
+		struct sigv4_param q[4] = {
+			{ "list-type", "2" },
+			{ "encoding-type", "url" },
+			{ "prefix", prefix ? prefix : "" },
+		};
+		size_t nq = 3;
+		struct s3_request req = {
+			.op = "list", .method = "GET", .bucket = bucket,
+			.query = q, .resp = &page,
+		};
+		bool truncated, stopped;
+		char *next = NULL;
+
+		if (token)
+			q[nq++] = (struct sigv4_param){ "continuation-token",
+							token };
+		req.nquery = nq;
+		buf_reset(&page);
+		rc = s3_request_perform(c, &req, err);
+		if (rc)
+			break;
+		rc = s3_xml_list_page((const char *)page.data, page.len, fn,
+				      opaque, &truncated, &next, &stopped, err);
+		if (rc) {
+			iot_error_prefix(err, "s3 list s3://%s/%s", bucket,
+					 prefix ? prefix : "");
+			break;
+		}
+		free(token);
+		token = next;
+		if (stopped || !truncated)
+			break;
+		if (!token) {
+			rc = iot_error_set(err, IOT_ERR_FORMAT,
+					   "s3 list s3://%s/%s: truncated page "
+					   "without a continuation token",
+					   bucket, prefix ? prefix : "");
+			break;
+		}
+	}
+	free(token);
+	buf_release(&page);
+	return rc;
+}
+
+enum iot_err s3_multipart_create(struct s3_client *c, const char *bucket,
+				 const char *key, char **upload_id,
+				 struct iot_error *err)
+{
+	struct sigv4_param q[] = { { "uploads", NULL } };
+	struct buf resp = BUF_INIT;
+	struct s3_request req = {
+		.op = "create_multipart", .method = "POST", .bucket = bucket,
+		.key = key, .query = q, .nquery = 1, .resp = &resp,
+	};
+	enum iot_err rc = s3_request_perform(c, &req, err);
+
+	*upload_id = NULL;
+	if (!rc) {
+		*upload_id = s3_xml_find((const char *)resp.data, resp.len,
+					 "UploadId");
+		if (!*upload_id || !**upload_id) {
+			free(*upload_id);
+			*upload_id = NULL;
+			rc = iot_error_set(err, IOT_ERR_FORMAT,
+					   "s3 create_multipart s3://%s/%s: "
+					   "answer has no UploadId", bucket, key);
+		}
+	}
+	buf_release(&resp);
+	return rc;
+}
+
+enum iot_err s3_multipart_upload_part(struct s3_client *c, const char *bucket,
+				      const char *key, const char *upload_id,
+				      int part_number, const void *data,
+				      size_t len, char *etag_out,
+				      struct iot_error *err)
+{
+	char num[16];
+	struct sigv4_param q[] = { { "partNumber", num },
+				   { "uploadId", upload_id } };
+	struct s3_request req = {
+		.op = "upload_part", .method = "PUT", .bucket = bucket,
+		.key = key, .query = q, .nquery = 2, .body = data,
+		.body_len = len,
+	};
+	enum iot_err rc;
+
+	snprintf(num, sizeof(num), "%d", part_number);
+	rc = s3_request_perform(c, &req, err);
+	if (!rc && !req.etag[0])
+		rc = iot_error_set(err, IOT_ERR_FORMAT,
+				   "s3 upload_part s3://%s/%s part %d: answer "
+				   "has no ETag", bucket, key, part_number);
+	if (!rc)
+		memcpy(etag_out, req.etag, 80);
+	return rc;
+}
+
+enum iot_err s3_multipart_complete(struct s3_client *c, const char *bucket,
+				   const char *key, const char *upload_id,
+				   char (*etags)[80], int nparts,
+				   unsigned flags, struct iot_error *err)
+{
+	struct sigv4_param q[] = { { "uploadId", upload_id } };
+	struct sigv4_header h[] = { { "if-none-match", "*" } };
+	struct buf body = BUF_INIT, resp = BUF_INIT;
+	struct s3_request req = {
+		.op = "complete_multipart", .method = "POST", .bucket = bucket,
+		.key = key, .query = q, .nquery = 1, .resp = &resp,
+		.headers = h, .nheaders = (flags & STORE_PUT_IF_ABSENT) ? 1 : 0,
+	};
+	enum iot_err rc;
+
+	buf_puts(&body, "<CompleteMultipartUpload>");
+	for (int i = 0; i < nparts; i++)
+		buf_printf(&body,
+			   "<Part><PartNumber>%d</PartNumber><ETag>\"%s\"</ETag>"
+			   "</Part>", i + 1, etags[i]);
+	buf_puts(&body, "</CompleteMultipartUpload>");
+	req.body = body.data;
+	req.body_len = body.len;
+	rc = s3_request_perform(c, &req, err);
+	if (!rc) {
+		/* S3 may answer 200 and put the failure in the body. */
+		char code[128], msg[256];
+		s3_xml_error((const char *)resp.data, resp.len, code,
+			     sizeof(code), msg, sizeof(msg));
+		if (*code)
+			rc = iot_error_set(err, IOT_ERR_NET,
+					   "s3 complete_multipart s3://%s/%s: "
+					   "%s: %s", bucket, key, code, msg);
+	}
+	buf_release(&body);
+	buf_release(&resp);
+	return rc;
+}
+
+enum iot_err s3_multipart_abort(struct s3_client *c, const char *bucket,
+				const char *key, const char *upload_id,
+				struct iot_error *err)
+{
+	struct sigv4_param q[] = { { "uploadId", upload_id } };
+	struct s3_request req = {
+		.op = "abort_multipart", .method = "DELETE", .bucket = bucket,
+		.key = key, .query = q, .nquery = 1,
+	};
+
+	return s3_request_perform(c, &req, err);
+}

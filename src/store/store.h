@@ -1,0 +1,195 @@
+/*
+ * store.h - one interface for objects, addressed by URI, with a local-file
+ * back-end and an S3 back-end behind it.
+ *
+ * URIs (SPEC section 2):
+ *	s3://bucket/key      S3 (AWS or any S3-compatible endpoint)
+ *	s3a://bucket/key     the same as s3:// (Spark's spelling)
+ *	file:///abs/path     a local file (no percent-decoding)
+ *	/abs/path, rel/path  a local file
+ *
+ * A `struct store` holds the back-ends (one S3 client with one reused
+ * connection, created on first use from the AWS environment variables). It
+ * is used by ONE thread at a time; a thread that needs parallel transfers
+ * creates one store per thread (creation is cheap, nothing connects before
+ * the first request). Every function here may block on I/O.
+ *
+ * Errors: every function returns IOT_OK or an iot_err code and fills the
+ * caller's `struct iot_error` with one line naming the operation, the URI
+ * (bucket and key) and the cause (S3's error code and message, or errno).
+ * `err->retriable` is set when trying again later may succeed (the S3
+ * client has already retried with backoff by then). Credentials never
+ * appear in messages or logs.
+ *
+ * Writing (atomic: a reader sees the whole object or nothing):
+ *
+ *	struct store *st = store_create();
+ *	struct store_ostream *os;
+ *	if (store_open_write(st, "s3://b/out/part-0.parquet", 0, &os, &err))
+ *		goto fail;
+ *	store_ostream_write(os, data, len);   // any number of times
+ *	if (store_ostream_close(os, &err))    // commits; frees os either way
+ *		goto fail;                    // (the first write error sticks
+ *	                                      //  and is reported here)
+ *	// or, to give up: store_ostream_abort(os);  (frees os, nothing appears)
+ *	store_destroy(st);
+ *
+ * Local files are written to a temporary name in the destination's
+ * directory (".<name>.iotpipe-tmp-XXXXXX": a leading '.' makes DuckDB,
+ * Spark and Hive skip it), fsynced, renamed over the final name, and the
+ * directory is fsynced. S3 objects smaller than the part size go up in
+ * one PUT at close; larger ones become a multipart upload whose parts are
+ * sent as the data arrives and which is aborted when the stream is aborted
+ * or fails. Missing parent directories are created.
+ *
+ * For writers that take a plain byte-sink vtable (the Parquet writer's
+ * `write(ctx, data, len)` / `close(ctx)`), store_ostream_write_cb() and
+ * store_ostream_close_cb() have exactly that shape with ctx = the stream.
+ *
+ * Reading:
+ *
+ *	struct store_reader *r;
+ *	store_open_read(st, uri, &r, &err);   // HEAD / stat: size known
+ *	uint64_t n = store_reader_size(r);
+ *	store_reader_read_at(r, n - 8, 8, footer, &err);   // ranged GET
+ *	store_reader_destroy(r);
+ *
+ * or whole objects with store_get()/store_get_range() into a struct buf.
+ * The reader borrows `st`: destroy readers and streams before the store.
+ */
+#ifndef IOT_STORE_H
+#define IOT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+enum store_scheme { STORE_SCHEME_LOCAL = 1, STORE_SCHEME_S3 };
+
+/* A parsed URI. Strings are owned by the struct (store_uri_release). */
+struct store_uri {
+	enum store_scheme scheme;
+	char *bucket; /* S3 only; NULL for local */
+	char *key;    /* S3: the key ("" for the bucket root); local: the path */
+};
+
+/* Parses `uri`. IOT_ERR_USAGE for "s3://" without a bucket, an empty path
+ * or an unknown scheme ("http://..."). */
+enum iot_err store_uri_parse(const char *uri, struct store_uri *out,
+			     struct iot_error *err);
+void store_uri_release(struct store_uri *u);
+/* The canonical text form: "s3://bucket/key" or the local path. Caller frees. */
+char *store_uri_format(const struct store_uri *u);
+
+struct store;
+
+/* Creates a store. Never fails: S3 settings are read on first S3 use. */
+struct store *store_create(void);
+void store_destroy(struct store *st);
+
+/* Metadata of one object. */
+struct store_stat {
+	uint64_t size;
+	int64_t mtime;   /* seconds since the epoch, UTC */
+	char etag[80];   /* S3 ETag without quotes; "" for local files */
+};
+
+/* One listed object. Valid only during the callback. */
+struct store_entry {
+	const char *uri; /* full URI, usable with store_get() */
+	const char *key; /* the S3 key or the local path */
+	struct store_stat st;
+};
+
+/* Return non-zero to stop the listing early (store_list then returns
+ * IOT_OK). */
+typedef int (*store_list_fn)(void *opaque, const struct store_entry *e);
+
+/* Flags for store_open_write() and store_put(). */
+enum {
+	/* Fail with IOT_ERR_STATE when the object already exists. Local:
+	 * atomic (link(2) of the temporary file). S3: sends
+	 * "If-None-Match: *", which AWS honours since 2024; servers that
+	 * ignore it overwrite. */
+	STORE_PUT_IF_ABSENT = 1u << 0,
+};
+
+/* --- writing ---------------------------------------------------------- */
+
+struct store_ostream;
+
+enum iot_err store_open_write(struct store *st, const char *uri,
+			      unsigned flags, struct store_ostream **out,
+			      struct iot_error *err);
+/* Appends. After a failure every later call returns the same error code;
+ * the message is kept for store_ostream_close(). */
+enum iot_err store_ostream_write(struct store_ostream *os, const void *data,
+				 size_t len);
+/* Makes the object appear (rename / single PUT / complete multipart) and
+ * frees `os`, also on failure (a failed close leaves nothing behind). */
+enum iot_err store_ostream_close(struct store_ostream *os,
+				 struct iot_error *err);
+/* Discards everything written and frees `os`. Accepts NULL. */
+void store_ostream_abort(struct store_ostream *os);
+/* Bytes accepted so far. */
+uint64_t store_ostream_size(const struct store_ostream *os);
+
+/* Byte-sink adapters: `int write(void *ctx, const void *p, size_t n)` and
+ * `int close(void *ctx)`, 0 on success, with ctx a struct store_ostream *.
+ * close_cb frees the stream; on failure its message is logged (LOG_ERROR,
+ * component "store") because the callback cannot return it. */
+int store_ostream_write_cb(void *ctx, const void *data, size_t len);
+int store_ostream_close_cb(void *ctx);
+
+/* Writes a whole object from memory (open_write + write + close). */
+enum iot_err store_put(struct store *st, const char *uri, const void *data,
+		       size_t len, unsigned flags, struct iot_error *err);
+
+/* --- reading ---------------------------------------------------------- */
+
+/* Reads a whole object, appending it to `out`. */
+enum iot_err store_get(struct store *st, const char *uri, struct buf *out,
+		       struct iot_error *err);
+/* Reads bytes [offset, offset+len) (fewer at the end of the object),
+ * appending to `out`. */
+enum iot_err store_get_range(struct store *st, const char *uri,
+			     uint64_t offset, size_t len, struct buf *out,
+			     struct iot_error *err);
+/* IOT_ERR_NOT_FOUND when the object does not exist. */
+enum iot_err store_head(struct store *st, const char *uri,
+			struct store_stat *out, struct iot_error *err);
+
+struct store_reader;
+
+enum iot_err store_open_read(struct store *st, const char *uri,
+			     struct store_reader **out, struct iot_error *err);
+uint64_t store_reader_size(const struct store_reader *r);
+/* Reads exactly `len` bytes at `offset` into dst; IOT_ERR_FORMAT when the
+ * range goes past the end of the object (a truncated file). */
+enum iot_err store_reader_read_at(struct store_reader *r, uint64_t offset,
+				  size_t len, void *dst, struct iot_error *err);
+void store_reader_destroy(struct store_reader *r);
+
+/* --- listing and the rest --------------------------------------------- */
+
+/*
+ * Lists every object under `uri`, recursively. S3: every key that starts
+ * with the URI's key (ListObjectsV2, all pages), in key order. Local: when
+ * the path is a directory, every file below it; otherwise the files of its
+ * parent directory whose names start with its last component. Our own
+ * temporary files are skipped. Local entries come in sorted path order.
+ */
+enum iot_err store_list(struct store *st, const char *uri, store_list_fn fn,
+			void *opaque, struct iot_error *err);
+/* Deletes an object. Deleting a missing object succeeds (as on S3). */
+enum iot_err store_delete(struct store *st, const char *uri,
+			  struct iot_error *err);
+/* Creates the bucket of an s3:// URI (OK when it exists and is ours), or
+ * the directory of a local path (mkdir -p). */
+enum iot_err store_create_bucket(struct store *st, const char *uri,
+				 struct iot_error *err);
+
+#endif
