@@ -28,6 +28,9 @@ struct cmd {
 static const struct cmd commands[] = {
 	{ "produce", cmd_produce, 0, "simulated IoT devices publish events to Kafka" },
 	{ "broker", cmd_broker, 0, "run the embedded development Kafka broker (in memory)" },
+	{ "ls", cmd_ls, 0, "list objects under an s3:// prefix or a local directory" },
+	{ "cp", cmd_cp, 0, "copy objects between local paths and S3, either way" },
+	{ "mb", cmd_mb, 0, "create an S3 bucket (ok when it exists and is ours)" },
 	{ "debug", cmd_debug, CMD_HIDDEN, "internals for tests" },
 };
 

@@ -17,5 +17,8 @@
 int cmd_produce(int argc, char **argv);
 int cmd_broker(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
+int cmd_mb(int argc, char **argv);
 
 #endif
