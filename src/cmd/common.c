@@ -1,0 +1,102 @@
+/*
+ * common.c - shared command set-up (common.h). Called from src/cmd/ only,
+ * on the main thread before any worker starts.
+ */
+#include "cmd/common.h"
+#include "cmd/cmd.h"
+#include "core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/banned.h"
+
+enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
+			  enum common_role role, struct iot_error *err)
+{
+	const char *pre = role == COMMON_PRODUCER ? "producer" : "streaming";
+	struct kv_list *props = role == COMMON_PRODUCER ? &cfg->producer.kafka
+							: &cfg->streaming.kafka;
+	char name[96];
+
+	if (co->log_level) {
+		enum log_level lvl;
+		if (!log_level_parse(co->log_level, &lvl))
+			return iot_error_set(err, IOT_ERR_USAGE,
+					     "--log-level '%s': expected error, warn, info or debug",
+					     co->log_level);
+		log_set_level(lvl);
+	}
+	if (co->log_format) {
+		if (!strcmp(co->log_format, "json"))
+			log_set_json(true);
+		else if (strcmp(co->log_format, "text"))
+			return iot_error_set(err, IOT_ERR_USAGE,
+					     "--log-format '%s': expected text or json",
+					     co->log_format);
+	}
+	config_init(cfg);
+	if (config_load_files(cfg, co->config.items, co->config.n, err))
+		return err->code;
+	if (config_apply_env(cfg, err))
+		return err->code;
+	if (co->bootstrap) {
+		snprintf(name, sizeof(name), "%s.kafka.%s", pre,
+			 role == COMMON_PRODUCER ? "bootstrap_servers" : "KAFKA_BOOTSTRAP_SERVERS");
+		if (config_set(cfg, name, co->bootstrap, "--bootstrap-servers", err))
+			return err->code;
+	}
+	if (co->topic) {
+		snprintf(name, sizeof(name), "%s.kafka.%s", pre,
+			 role == COMMON_PRODUCER ? "topic" : "KAFKA_TOPIC_NAME");
+		if (config_set(cfg, name, co->topic, "--topic", err))
+			return err->code;
+	}
+	for (size_t i = 0; i < co->kafka.n; i++)
+		if (kv_list_add_pair(props, co->kafka.items[i], "--kafka", err))
+			return err->code;
+	return IOT_OK;
+}
+
+enum iot_err common_metrics_start(struct common_opts *co,
+				  struct metrics_server **srv,
+				  struct iot_error *err)
+{
+	const char *addr = co->metrics_addr;
+	const char *env = getenv("IOTPIPE_METRICS_ADDR");
+	char host[64] = "127.0.0.1";
+	int port = 0;
+
+	*srv = NULL;
+	if (!addr)
+		addr = env && *env ? env : co->metrics_default;
+	if (!addr || !strcmp(addr, "off"))
+		return IOT_OK;
+	metrics_register_process();
+	if (metrics_server_start(addr, srv, &port, err))
+		return err->code;
+	{
+		const char *colon = strrchr(addr, ':');
+		if (colon && colon != addr && (size_t)(colon - addr) < sizeof(host)) {
+			memcpy(host, addr, (size_t)(colon - addr));
+			host[colon - addr] = '\0';
+		}
+	}
+	log_info("metrics", "serving http://%s:%d/metrics", host, port);
+	return IOT_OK;
+}
+
+void common_release(struct common_opts *co)
+{
+	opt_list_release(&co->config);
+	opt_list_release(&co->kafka);
+}
+
+int common_usage_error(const char *cmd, const struct iot_error *err)
+{
+	fprintf(stderr, "iotpipe %s: %s\n", cmd, err->msg);
+	if (err->code == IOT_ERR_USAGE)
+		fprintf(stderr, "Run 'iotpipe %s --help' for usage.\n", cmd);
+	return EXIT_USAGE;
+}

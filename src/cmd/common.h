@@ -1,0 +1,77 @@
+/*
+ * common.h - the options every command shares (SPEC section 10) and the
+ * set-up they imply: configuration files, environment, flag overrides,
+ * logging, the metrics endpoint.
+ *
+ *	struct common_opts co = COMMON_OPTS_INIT(":9101");
+ *	struct opt opts[] = { OPT_COMMON(&co), ..., OPT_END() };
+ *	n = opt_parse(argc, argv, opts, &usage, &err);
+ *	if (common_setup(&co, opts, &cfg, COMMON_PRODUCER, &err)) ...
+ *	if (common_metrics_start(&co, &srv, &err)) ...
+ *	...
+ *	metrics_server_stop(srv);
+ *	common_release(&co);
+ */
+#ifndef IOT_CMD_COMMON_H
+#define IOT_CMD_COMMON_H
+
+#include "core/config.h"
+#include "core/opt.h"
+#include "metrics/metrics.h"
+
+struct common_opts {
+	struct opt_list config;
+	const char *bootstrap;
+	const char *topic;
+	struct opt_list kafka;
+	const char *metrics_addr;    /* the flag, NULL when not given */
+	const char *metrics_default; /* the command's default address */
+	const char *log_level;
+	const char *log_format;
+};
+
+#define COMMON_OPTS_INIT(default_metrics)                                     \
+	{ { NULL, 0, 0 }, NULL, NULL, { NULL, 0, 0 }, NULL, default_metrics,  \
+	  NULL, NULL }
+
+#define OPT_COMMON(co)                                                        \
+	OPT_LIST('c', "config", &(co)->config, "FILE",                        \
+		 "config file (repeatable; default: the files in config/)"),  \
+	OPT_STRING(0, "bootstrap-servers", &(co)->bootstrap, "LIST",          \
+		   "Kafka bootstrap servers (host:port,...)"),                \
+	OPT_STRING(0, "topic", &(co)->topic, "NAME", "Kafka topic"),          \
+	OPT_LIST(0, "kafka", &(co)->kafka, "KEY=VALUE",                       \
+		 "any librdkafka property (repeatable)"),                     \
+	OPT_STRING(0, "metrics-addr", &(co)->metrics_addr, "HOST:PORT",       \
+		   "serve /metrics and /healthz here (0: a free port; off: none)"), \
+	OPT_STRING(0, "log-level", &(co)->log_level, "LEVEL",                 \
+		   "error, warn, info or debug"),                             \
+	OPT_STRING(0, "log-format", &(co)->log_format, "FORMAT",              \
+		   "text or json (one object per line)")
+
+enum common_role { COMMON_PRODUCER, COMMON_STREAMING };
+
+/*
+ * Loads config files, applies the environment, then the flags; sets the
+ * log level and format. On error *err names the file/key/flag (exit 2).
+ * The --kafka properties are appended to the role's pass-through list.
+ */
+enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
+			  enum common_role role, struct iot_error *err);
+
+/*
+ * Starts the metrics endpoint at --metrics-addr, else $IOTPIPE_METRICS_ADDR,
+ * else the command's default; "off" disables it (*srv is NULL). Logs
+ * "serving http://HOST:PORT/metrics" on stderr, with the port chosen
+ * when 0 was asked for.
+ */
+enum iot_err common_metrics_start(struct common_opts *co,
+				  struct metrics_server **srv,
+				  struct iot_error *err);
+
+void common_release(struct common_opts *co);
+
+/* Prints "iotpipe <cmd>: <msg>" and the usage hint; returns 2. */
+int common_usage_error(const char *cmd, const struct iot_error *err);
+
+#endif
