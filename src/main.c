@@ -31,6 +31,7 @@ static const struct cmd commands[] = {
 	{ "ls", cmd_ls, 0, "list objects under an s3:// prefix or a local directory" },
 	{ "cp", cmd_cp, 0, "copy objects between local paths and S3, either way" },
 	{ "mb", cmd_mb, 0, "create an S3 bucket (ok when it exists and is ours)" },
+	{ "inspect", cmd_inspect, 0, "show a Parquet file's schema, row groups, statistics and rows" },
 	{ "debug", cmd_debug, CMD_HIDDEN, "internals for tests" },
 };
 

@@ -20,5 +20,6 @@ int cmd_debug(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_mb(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif

@@ -1,0 +1,212 @@
+/*
+ * pq_value.c - names of Parquet enums, and value conversions shared by the
+ * reader's users: INT96 and TIMESTAMP units to microseconds, ISO-8601
+ * formatting (plain arithmetic: no gmtime, thread-safe), and the shortest
+ * decimal form of a float or double that reads back to the same bits.
+ *
+ * INT96 arithmetic wraps on purpose (facts §4.3): Spark's own overflowing
+ * computation for year 290000 is undone exactly that way.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "parquet/pq_int.h"
+
+#include "core/banned.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "the Parquet codec assumes a little-endian host");
+
+const char *pq_type_name(enum pq_type t)
+{
+	static const char *const n[] = { "BOOLEAN", "INT32", "INT64", "INT96",
+					 "FLOAT", "DOUBLE", "BYTE_ARRAY",
+					 "FIXED_LEN_BYTE_ARRAY" };
+	return (unsigned)t < 8 ? n[t] : "UNKNOWN";
+}
+
+const char *pq_codec_name(enum pq_codec c)
+{
+	static const char *const n[] = { "UNCOMPRESSED", "SNAPPY", "GZIP", "LZO",
+					 "BROTLI", "LZ4", "ZSTD", "LZ4_RAW" };
+	return (unsigned)c < 8 ? n[c] : "UNKNOWN";
+}
+
+const char *pq_encoding_name(int e)
+{
+	static const char *const n[] = {
+		"PLAIN", "GROUP_VAR_INT", "PLAIN_DICTIONARY", "RLE", "BIT_PACKED",
+		"DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY",
+		"DELTA_BYTE_ARRAY", "RLE_DICTIONARY", "BYTE_STREAM_SPLIT", "ALP",
+	};
+	return e >= 0 && e < 11 ? n[e] : "UNKNOWN";
+}
+
+bool pq_codec_parse(const char *s, enum pq_codec *out)
+{
+	static const struct { const char *name; enum pq_codec c; } t[] = {
+		{ "none", PQ_CODEC_UNCOMPRESSED },
+		{ "uncompressed", PQ_CODEC_UNCOMPRESSED },
+		{ "snappy", PQ_CODEC_SNAPPY },
+		{ "gzip", PQ_CODEC_GZIP },
+		{ "zstd", PQ_CODEC_ZSTD },
+		{ "lz4_raw", PQ_CODEC_LZ4_RAW },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcasecmp(s, t[i].name)) {
+			*out = t[i].c;
+			return true;
+		}
+	return false;
+}
+
+void pq_logical_describe(const struct pq_column *c, char *buf, size_t len)
+{
+	static const char *const units[] = { "MILLIS", "MICROS", "NANOS" };
+	const char *u = (unsigned)c->unit < 3 ? units[c->unit] : "?";
+	switch (c->logical) {
+	case PQ_LOGICAL_STRING:
+		snprintf(buf, len, "STRING");
+		break;
+	case PQ_LOGICAL_TIMESTAMP:
+		snprintf(buf, len, "TIMESTAMP(%s,%s)", u,
+			 c->utc ? "UTC" : "LOCAL");
+		break;
+	case PQ_LOGICAL_TIME:
+		snprintf(buf, len, "TIME(%s,%s)", u, c->utc ? "UTC" : "LOCAL");
+		break;
+	case PQ_LOGICAL_DATE:
+		snprintf(buf, len, "DATE");
+		break;
+	case PQ_LOGICAL_DECIMAL:
+		snprintf(buf, len, "DECIMAL(%d,%d)", (int)c->precision,
+			 (int)c->scale);
+		break;
+	case PQ_LOGICAL_INT:
+		snprintf(buf, len, "INT(%d,%s)", c->int_bits,
+			 c->int_signed ? "SIGNED" : "UNSIGNED");
+		break;
+	case PQ_LOGICAL_FLOAT16:
+		snprintf(buf, len, "FLOAT16");
+		break;
+	case PQ_LOGICAL_UUID:
+		snprintf(buf, len, "UUID");
+		break;
+	case PQ_LOGICAL_OTHER:
+		snprintf(buf, len, "OTHER");
+		break;
+	default:
+		if (len)
+			buf[0] = 0;
+	}
+}
+
+int64_t pq_int96_to_micros(const uint8_t v[12])
+{
+	uint64_t nanos = pq_le64(v);
+	uint32_t jdn = pq_le32(v + 8);
+	/* wrapping: (jdn - 2440588) * 86400e6 + nanos / 1000 */
+	uint64_t days = (uint64_t)(int64_t)(int32_t)jdn - 2440588u;
+	int64_t ns = (int64_t)nanos;
+	int64_t us = ns / 1000 - (ns % 1000 < 0 ? 1 : 0);
+	return (int64_t)(days * 86400000000ull + (uint64_t)us);
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+int64_t pq_timestamp_to_micros(int64_t v, enum pq_time_unit unit)
+{
+	switch (unit) {
+	case PQ_MILLIS:
+		if (v > INT64_MAX / 1000 || v < INT64_MIN / 1000)
+			return v < 0 ? INT64_MIN : INT64_MAX;
+		return v * 1000;
+	case PQ_NANOS:
+		return floor_div(v, 1000);
+	default:
+		return v;
+	}
+}
+
+/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	uint64_t doe = (uint64_t)(z - era * 146097);
+	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t yy = (int64_t)yoe + era * 400;
+	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	uint64_t mp = (5 * doy + 2) / 153;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yy + (*m <= 2);
+}
+
+char *pq_format_micros(int64_t micros, char *buf, size_t len)
+{
+	int64_t days = floor_div(micros, 86400000000ll);
+	int64_t rem = micros - days * 86400000000ll;
+	int64_t y;
+	unsigned m, d;
+	civil_from_days(days, &y, &m, &d);
+	int64_t secs = rem / 1000000;
+	snprintf(buf, len, "%04lld-%02u-%02uT%02d:%02d:%02d.%06dZ", (long long)y,
+		 m, d, (int)(secs / 3600), (int)(secs / 60 % 60),
+		 (int)(secs % 60), (int)(rem % 1000000));
+	return buf;
+}
+
+void pq_format_double(double d, char *buf, size_t len)
+{
+	if (isnan(d)) {
+		snprintf(buf, len, "NaN");
+		return;
+	}
+	if (isinf(d)) {
+		snprintf(buf, len, d < 0 ? "-Infinity" : "Infinity");
+		return;
+	}
+	/* %.15g is the shortest form whenever one of <= 15 digits exists
+	 * (%g drops trailing zeros); otherwise 16 or 17 digits are needed. */
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+}
+
+void pq_format_float(float f, char *buf, size_t len)
+{
+	if (isnan(f) || isinf(f)) {
+		pq_format_double(f, buf, len);
+		return;
+	}
+	for (int prec = 6; prec <= 9; prec++) {
+		snprintf(buf, len, "%.*g", prec, (double)f);
+		if (strtof(buf, NULL) == f)
+			return;
+	}
+}
+
+float pq_half_to_float(uint16_t h)
+{
+	int e = (h >> 10) & 0x1f;
+	int m = h & 0x3ff;
+	float v;
+	if (e == 0)
+		v = ldexpf((float)m, -24);
+	else if (e == 31)
+		v = m ? NAN : INFINITY;
+	else
+		v = ldexpf((float)(m | 0x400), e - 25);
+	return (h & 0x8000) ? -v : v;
+}
