@@ -85,6 +85,9 @@ done
 CPORT=${CPORT:-$((PORT + 1))}
 DATA=${DATA:-$CACHE/run-$PORT}
 case "$DATA" in /*) ;; *) DATA=$(pwd)/$DATA ;; esac
+# One spelling per directory: the pid check matches the path in the
+# broker's command line.
+while [ "${DATA%/}" != "$DATA" ] && [ "$DATA" != / ]; do DATA=${DATA%/}; done
 LIB=$CACHE/$VERSION/lib
 MAJOR=${VERSION%%.*}
 PIDFILE=$DATA/kafka.pid
@@ -146,7 +149,9 @@ running_pid() {
 	[ -f "$PIDFILE" ] || return 1
 	pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $DATA/server.properties" || return 1
+	local cmdline
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	case "$cmdline" in *"kafka.Kafka $DATA/server.properties"*) ;; *) return 1 ;; esac
 	echo "$pid"
 }
 
@@ -157,15 +162,19 @@ venv_python() {
 # True when the broker answers a metadata request and lists itself.
 answers() {
 	if command -v kcat >/dev/null; then
-		kcat -b "$BOOTSTRAP" -L -m 3 -X topic.metadata.refresh.interval.ms=-1 2>/dev/null |
-			grep -q "broker 1 at 127.0.0.1:$PORT"
+		# Into a variable first: with pipefail, `kcat | grep -q` could
+		# fail on kcat's SIGPIPE after grep already matched.
+		local md
+		md=$(kcat -b "$BOOTSTRAP" -L -m 3 2>/dev/null) || return 1
+		case "$md" in *"broker 1 at 127.0.0.1:$PORT"*) return 0 ;; *) return 1 ;; esac
 	else
 		"$(venv_python)" - "$BOOTSTRAP" >/dev/null 2>&1 <<'PY'
 import sys
-from kafka import KafkaAdminClient
-a = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=3000,
-                     api_version_auto_timeout_ms=3000)
-a.describe_cluster(); a.close()
+from kafka import KafkaConsumer
+c = KafkaConsumer(bootstrap_servers=sys.argv[1], request_timeout_ms=3000,
+                  api_version_auto_timeout_ms=3000)
+c.topics()
+c.close()
 PY
 	fi
 }
