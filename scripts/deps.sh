@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# deps.sh - installs everything iotpipe needs to build, test and benchmark,
+# idempotently: Debian packages, a Python venv with the test tools, and the
+# Java services' jars from Maven Central (Kafka, S3Proxy) into .cache/.
+#
+#   scripts/deps.sh            all of it
+#   scripts/deps.sh system     only the Debian packages
+#   scripts/deps.sh python     only the venv
+#   scripts/deps.sh jars       only the Maven jars
+# Runs as root (CI, the dev machine) or through sudo when available.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config clang
+  librdkafka-dev libcurl4-openssl-dev libssl-dev libyaml-dev libmicrohttpd-dev
+  libzstd-dev libsnappy-dev zlib1g-dev libxml2-dev libjsmn-dev libcmocka-dev
+  liblz4-dev
+  python3 python3-venv openjdk-17-jre-headless maven kcat prometheus valgrind
+  curl ca-certificates procps bc time
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+
+system() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  # a JDK from elsewhere (e.g. Temurin) satisfies java
+  if command -v java >/dev/null; then
+    local keep=()
+    for p in "${missing[@]}"; do [ "$p" = openjdk-17-jre-headless ] || keep+=("$p"); done
+    missing=("${keep[@]+"${keep[@]}"}")
+  fi
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "deps: installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+python() {
+  local venv=${VENV:-.venv}
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "deps: creating $venv"
+    python3 -m venv "$venv"
+  fi
+  local stamp="$venv/.requirements.sha"
+  local want
+  want=$(sha256sum requirements-test.txt | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "deps: installing Python test tools into $venv"
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q -r requirements-test.txt
+    echo "$want" > "$stamp"
+  fi
+}
+
+jars() {
+  bash kafka/local-kafka.sh fetch
+  if [ -f s3/local-s3.sh ]; then bash s3/local-s3.sh fetch; fi
+}
+
+case "${1:-all}" in
+  system) system ;;
+  python) python ;;
+  jars) jars ;;
+  all) system; python; jars ;;
+  *) echo "usage: $0 [system|python|jars|all]" >&2; exit 2 ;;
+esac
