@@ -1,0 +1,31 @@
+# mk/parquet.mk - Parquet codec targets (included by the top Makefile).
+#   make fuzz                 every fuzz target (here: fuzz-parquet)
+#   make fuzz-parquet         libFuzzer + ASan + UBSan on the Parquet reader
+#                             for FUZZ_SECONDS (default 600), clang build in
+#                             $(BUILD_FUZZ); seeds: fuzz/corpus/parquet and,
+#                             when present, ../shared/parquet-testing
+#   make bench-parquet        C writer/reader vs pyarrow, 10M raw rows, snappy
+FUZZ_SECONDS ?= 600
+BUILD_FUZZ ?= build-fuzz
+PQ_BENCH_ROWS ?= 10000000
+
+.PHONY: fuzz fuzz-parquet bench-parquet
+fuzz: fuzz-parquet
+
+fuzz-parquet:
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DIOTPIPE_FUZZ=ON -DIOTPIPE_SANITIZE=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_C_FLAGS=-Wno-unknown-warning-option >/dev/null
+	cmake --build $(BUILD_FUZZ) --target fuzz_parquet_reader -j$$(nproc)
+	mkdir -p $(BUILD_FUZZ)/corpus-parquet $(BUILD_FUZZ)/artifacts-parquet/
+	$(BUILD_FUZZ)/fuzz_parquet_reader -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+		-artifact_prefix=$(BUILD_FUZZ)/artifacts-parquet/ \
+		$(BUILD_FUZZ)/corpus-parquet fuzz/corpus/parquet \
+		$(wildcard ../shared/parquet-testing)
+
+bench-parquet:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) --target bench_parquet -j$$(nproc)
+	$(BUILD)/bench_parquet bench --rows $(PQ_BENCH_ROWS) --codec snappy
+	$(VENV)/bin/python bench/parquet_pyarrow.py --rows $(PQ_BENCH_ROWS)
