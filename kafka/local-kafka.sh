@@ -13,9 +13,12 @@
 #   kafka/local-kafka.sh stop       SIGTERM (controlled shutdown) and wait
 #   kafka/local-kafka.sh status     exit 0 when it runs and answers, 3 if not
 #   kafka/local-kafka.sh bootstrap  print 127.0.0.1:PORT
-#   kafka/local-kafka.sh classpath  print the java classpath (for
+#   kafka/local-kafka.sh classpath  print the java classpath of the cache
+#   kafka/local-kafka.sh run-class CLASS [ARGS...]
+#                                   run a Kafka class on that classpath with
+#                                   warnings-only logging to stderr, e.g.
 #                                   org.apache.kafka.tools.ProducerPerformance
-#                                   and ConsumerPerformance)
+#                                   or ConsumerPerformance (benchmarks)
 #
 # Every command is idempotent: start on a running broker, stop on a stopped
 # one and fetch on a full cache succeed and change nothing.
@@ -62,6 +65,14 @@ HEAP=${KAFKA_HEAP_OPTS:--Xms512m -Xmx1g}
 TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 CACHE=${KAFKA_CACHE:-$ROOT/.cache/kafka}
 FRESH=0
+
+RUN_ARGS=()
+if [ "$CMD" = run-class ]; then
+	# Everything after run-class belongs to the class; settings come from
+	# the environment only.
+	RUN_ARGS=("$@")
+	set --
+fi
 
 need_arg() { [ $# -ge 2 ] || { echo "$PROG: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
@@ -360,8 +371,31 @@ status() {
 	return 3
 }
 
+# Kafka's command-line tools log through the same binding as the broker;
+# without a configuration they complain on every run. Warnings to stderr.
+run_class() {
+	[ ${#RUN_ARGS[@]} -ge 1 ] || { echo "$PROG: run-class needs a class name" >&2; exit 2; }
+	fetch
+	local java conf=$CACHE/$VERSION/tools-log
+	java=$(java_bin)
+	if [ "$MAJOR" -lt 4 ]; then
+		printf '%s\n' 'log4j.rootLogger=WARN, stderr' \
+			'log4j.appender.stderr=org.apache.log4j.ConsoleAppender' \
+			'log4j.appender.stderr.Target=System.err' \
+			'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout' \
+			'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n' >"$conf.properties"
+		exec "$java" -Xmx1g "-Dlog4j.configuration=file:$conf.properties" -cp "$LIB/*" "${RUN_ARGS[@]}"
+	fi
+	printf '%s\n' 'status = warn' 'appender.err.type = Console' 'appender.err.name = err' \
+		'appender.err.target = SYSTEM_ERR' 'appender.err.layout.type = PatternLayout' \
+		'appender.err.layout.pattern = [%d] %p %m (%c)%n' 'rootLogger.level = warn' \
+		'rootLogger.appenderRef.err.ref = err' >"$conf.log4j2.properties"
+	exec "$java" -Xmx1g "-Dlog4j2.configurationFile=$conf.log4j2.properties" -cp "$LIB/*" "${RUN_ARGS[@]}"
+}
+
 case "$CMD" in
 fetch) fetch ;;
+run-class) run_class ;;
 start) start ;;
 stop) stop ;;
 status) status ;;

@@ -129,3 +129,21 @@ def test_librdkafka_against_kafka4(tmp_path):
                   "-f", "%k=%s\\n", "c4")
         assert sorted(cp.stdout.split()) == sorted(f"k{i}=v{i}" for i in range(50))
         assert len(consume_all(bs, "c4")) == 50
+
+
+def test_kafka_tools_benchmarks_run(kafka):
+    # The benchmarks (bench/) compare iotpipe with Kafka's own tools from the
+    # same cache; check that they run against the test broker.
+    topic = kafka.create_topic(kafka.topic("perf"), partitions=2)
+    cp = run_script("run-class", "org.apache.kafka.tools.ProducerPerformance",
+                    "--topic", topic, "--num-records", 2000, "--record-size",
+                    100, "--throughput", -1, "--producer-props",
+                    f"bootstrap.servers={kafka.bootstrap}", "acks=all",
+                    "enable.idempotence=true", timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    assert "2000 records sent" in cp.stdout
+    cp = run_script("run-class", "org.apache.kafka.tools.ConsumerPerformance",
+                    "--bootstrap-server", kafka.bootstrap, "--topic", topic,
+                    "--messages", 2000, "--timeout", 60000, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    assert len(kafka.consume_all(topic)) == 2000
