@@ -151,6 +151,7 @@ struct xfer {
 	size_t resp_base;   /* req->resp->len before the attempt */
 	struct buf errbody;
 	bool overflow;
+	char host[320];     /* the host the attempt went to, for messages */
 };
 
 static size_t read_cb(char *dst, size_t size, size_t nmemb, void *opaque)
@@ -299,6 +300,7 @@ static struct curl_slist *prepare(struct xfer *x, const char *payload_hash,
 	}
 	sigv4_uri_encode(&path, key, strlen(key), true);
 
+	snprintf(x->host, sizeof(x->host), "%s", buf_str(&host));
 	amz_now(date);
 	h = xcalloc(req->nheaders + 4, sizeof(*h));
 	h[nh++] = (struct sigv4_header){ "host", buf_str(&host) };
@@ -437,8 +439,14 @@ static double now_s(void)
 static void what(struct buf *w, const struct s3_request *req)
 {
 	buf_printf(w, "s3 %s s3://%s", req->op, req->bucket ? req->bucket : "");
-	if (req->key && *req->key)
+	if (req->key && *req->key) {
 		buf_printf(w, "/%s", req->key);
+		return;
+	}
+	/* A listing names its prefix. */
+	for (size_t i = 0; i < req->nquery; i++)
+		if (!strcmp(req->query[i].name, "prefix") && req->query[i].value)
+			buf_printf(w, "/%s", req->query[i].value);
 }
 
 enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
@@ -524,7 +532,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 					   "%s: %s (%s) at %s://%s", buf_str(&w),
 					   curl_easy_strerror(cc),
 					   c->curl_err[0] ? c->curl_err : "-",
-					   c->scheme, c->host);
+					   c->scheme, x.host);
 			if (retriable && attempt < c->cfg.retry.max_attempts)
 				continue;
 			goto out;

@@ -136,12 +136,38 @@ enum iot_err s3_create_bucket(struct s3_client *c, const char *bucket,
 	return rc;
 }
 
+/* Remembers the last key of a page, for the next page's start-after. */
+struct page_ctx {
+	s3_list_fn fn;
+	void *opaque;
+	char *last;
+	size_t n;
+};
+
+static int page_entry(void *opaque, const char *key, const struct store_stat *st)
+{
+	struct page_ctx *p = opaque;
+
+	free(p->last);
+	p->last = xstrdup(key);
+	p->n++;
+	return p->fn(p->opaque, key, st);
+}
+
+/*
+ * Pages are chained with start-after=<last key of the previous page>, not
+ * with NextContinuationToken: S3Proxy 3.0 hands out the url-encoded key
+ * as the token when encoding-type=url and then does not decode it, so
+ * following the token restarts the listing forever. For a listing without
+ * a delimiter the two are equivalent on AWS (keys come in strict byte
+ * order). A truncated page without keys would loop, so it is an error.
+ */
 enum iot_err s3_list_objects(struct s3_client *c, const char *bucket,
 			     const char *prefix, s3_list_fn fn, void *opaque,
 			     struct iot_error *err)
 {
 	struct buf page = BUF_INIT;
-	char *token = NULL;
+	struct page_ctx pc = { fn, opaque, NULL, 0 };
 	enum iot_err rc = IOT_OK;
 
 	for (;;) {
@@ -158,34 +184,34 @@ enum iot_err s3_list_objects(struct s3_client *c, const char *bucket,
 		bool truncated, stopped;
 		char *next = NULL;
 
-		if (token)
-			q[nq++] = (struct sigv4_param){ "continuation-token",
-							token };
+		if (pc.last)
+			q[nq++] = (struct sigv4_param){ "start-after", pc.last };
 		req.nquery = nq;
 		buf_reset(&page);
 		rc = s3_request_perform(c, &req, err);
 		if (rc)
 			break;
-		rc = s3_xml_list_page((const char *)page.data, page.len, fn,
-				      opaque, &truncated, &next, &stopped, err);
+		pc.n = 0;
+		rc = s3_xml_list_page((const char *)page.data, page.len,
+				      page_entry, &pc, &truncated, &next,
+				      &stopped, err);
+		free(next);
 		if (rc) {
 			iot_error_prefix(err, "s3 list s3://%s/%s", bucket,
 					 prefix ? prefix : "");
 			break;
 		}
-		free(token);
-		token = next;
 		if (stopped || !truncated)
 			break;
-		if (!token) {
+		if (!pc.n) {
 			rc = iot_error_set(err, IOT_ERR_FORMAT,
 					   "s3 list s3://%s/%s: truncated page "
-					   "without a continuation token",
-					   bucket, prefix ? prefix : "");
+					   "without keys", bucket,
+					   prefix ? prefix : "");
 			break;
 		}
 	}
-	free(token);
+	free(pc.last);
 	buf_release(&page);
 	return rc;
 }
