@@ -855,12 +855,14 @@ enum iot_err pq_writer_create(struct pq_writer **wp, struct pq_output *out,
 		c->dict_mode = w->opt.dictionary && c->d.type == PQ_BYTE_ARRAY;
 	}
 	out_write(w, "PAR1", 4);
-	*wp = w;
 	if (failed(w)) {
+		enum iot_err rc = w->err.code;
 		if (err)
 			*err = w->err;
-		return w->err.code;
+		pq_writer_destroy(w);
+		return rc;
 	}
+	*wp = w;
 	return IOT_OK;
 }
 
