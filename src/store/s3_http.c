@@ -167,6 +167,19 @@ static size_t read_cb(char *dst, size_t size, size_t nmemb, void *opaque)
 	return want;
 }
 
+/* libcurl rewinds the body itself when a reused connection turns out to be
+ * dead before the answer (its own resend), so it must be seekable. */
+static int seek_cb(void *opaque, curl_off_t offset, int origin)
+{
+	struct xfer *x = opaque;
+
+	if (origin != SEEK_SET || offset < 0 ||
+	    (size_t)offset > x->req->body_len)
+		return CURL_SEEKFUNC_FAIL;
+	x->body_off = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 static size_t write_cb(char *p, size_t size, size_t nmemb, void *opaque)
 {
 	struct xfer *x = opaque;
@@ -362,6 +375,8 @@ static struct curl_slist *prepare(struct xfer *x, const char *payload_hash,
 		curl_easy_setopt(c->curl, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c->curl, CURLOPT_READFUNCTION, read_cb);
 		curl_easy_setopt(c->curl, CURLOPT_READDATA, x);
+		curl_easy_setopt(c->curl, CURLOPT_SEEKFUNCTION, seek_cb);
+		curl_easy_setopt(c->curl, CURLOPT_SEEKDATA, x);
 		curl_easy_setopt(c->curl, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)req->body_len);
 		if (strcmp(req->method, "PUT"))

@@ -1,0 +1,138 @@
+"""Retries under injected faults: a Python proxy (fixtures/faultproxy.py)
+between iotpipe and S3Proxy answers 503 SlowDown, 500, resets connections
+and stalls responses. Retried work must finish with intact content (checked
+with boto3 straight against S3Proxy); a lasting failure must end in a clear
+error within a bounded time; a 4xx must not be retried."""
+import hashlib
+import os
+import socket
+import time
+
+# Fast backoff and a short stall timeout keep the suite quick; the policy
+# itself (full jitter, caps) is unit-tested in test_store_uri.c.
+FAST = dict(IOTPIPE_S3_RETRY_BASE_MS=50, IOTPIPE_S3_STALL_TIMEOUT_S=1,
+            AWS_MAX_ATTEMPTS=5)
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def env_via(s3, proxy, **extra):
+    return s3.env(endpoint=proxy.endpoint, **{**FAST, **extra})
+
+
+def test_put_survives_503_500_and_reset(iotpipe, s3, s3_bucket, fault_proxy,
+                                        tmp_path):
+    src = tmp_path / "small.bin"
+    src.write_bytes(os.urandom(100_000))
+    fault_proxy.plan(["503", "500", "reset"], method="PUT")
+    iotpipe("cp", src, f"s3://{s3_bucket}/small.bin",
+            env=env_via(s3, fault_proxy))
+    assert fault_proxy.faulted == 3
+    body = s3.client.get_object(Bucket=s3_bucket, Key="small.bin")["Body"].read()
+    assert body == src.read_bytes()
+
+
+def test_multipart_parts_retried(iotpipe, s3, s3_bucket, fault_proxy,
+                                 tmp_path):
+    data = os.urandom(20 * 1024 * 1024)  # 3 parts
+    src = tmp_path / "multi.bin"
+    src.write_bytes(data)
+    fault_proxy.plan(["503", "reset", "500", "ok", "503"], method="PUT",
+                     query="partNumber=")
+    iotpipe("cp", src, f"s3://{s3_bucket}/multi.bin",
+            env=env_via(s3, fault_proxy))
+    assert fault_proxy.faulted == 4
+    body = s3.client.get_object(Bucket=s3_bucket, Key="multi.bin")["Body"].read()
+    assert sha(body) == sha(data)
+    assert not s3.client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
+
+
+def test_download_survives_reset_stall_and_cut_body(iotpipe, s3, s3_bucket,
+                                                    fault_proxy, tmp_path):
+    data = os.urandom(3 * 1024 * 1024)
+    s3.client.put_object(Bucket=s3_bucket, Key="dl.bin", Body=data)
+    fault_proxy.plan(["reset", "slow:3", "trickle:3", "503"], method="GET")
+    t0 = time.time()
+    iotpipe("cp", f"s3://{s3_bucket}/dl.bin", tmp_path / "dl.bin",
+            env=env_via(s3, fault_proxy))
+    assert fault_proxy.faulted == 4
+    assert sha((tmp_path / "dl.bin").read_bytes()) == sha(data)
+    assert time.time() - t0 < 30
+
+
+def test_list_retried(iotpipe, s3, s3_bucket, fault_proxy):
+    for i in range(3):
+        s3.client.put_object(Bucket=s3_bucket, Key=f"l/{i}", Body=b"x")
+    fault_proxy.plan(["503", "500"], method="GET")
+    out = iotpipe("ls", f"s3://{s3_bucket}/l/",
+                  env=env_via(s3, fault_proxy)).stdout
+    assert len(out.splitlines()) == 3
+    assert fault_proxy.faulted == 2
+
+
+def test_lasting_503_fails_clearly_in_bounded_time(iotpipe, s3, s3_bucket,
+                                                   fault_proxy, tmp_path):
+    src = tmp_path / "x"
+    src.write_bytes(b"x" * 1000)
+    fault_proxy.always("503")
+    t0 = time.time()
+    cp = iotpipe("cp", src, f"s3://{s3_bucket}/x",
+                 env=env_via(s3, fault_proxy), check=False, timeout=60)
+    took = time.time() - t0
+    assert cp.returncode == 1
+    assert "SlowDown" in cp.stderr and "503" in cp.stderr
+    assert f"s3://{s3_bucket}/x" in cp.stderr
+    assert "after 5 attempts" in cp.stderr
+    assert fault_proxy.faulted == 5
+    assert took < 15
+    assert len(cp.stderr.strip().splitlines()) == 1  # one clear line
+
+
+def test_lasting_stall_fails_in_bounded_time(iotpipe, s3, s3_bucket,
+                                             fault_proxy, tmp_path):
+    s3.client.put_object(Bucket=s3_bucket, Key="s", Body=b"s" * 10)
+    fault_proxy.always("slow:4", method="GET")
+    t0 = time.time()
+    cp = iotpipe("cp", f"s3://{s3_bucket}/s", tmp_path / "s",
+                 env=env_via(s3, fault_proxy, AWS_MAX_ATTEMPTS=3),
+                 check=False, timeout=60)
+    assert cp.returncode == 1
+    assert "after 3 attempts" in cp.stderr
+    assert time.time() - t0 < 20
+    assert not (tmp_path / "s").exists()
+
+
+def test_4xx_not_retried(iotpipe, s3, s3_bucket, fault_proxy, tmp_path):
+    src = tmp_path / "x"
+    src.write_bytes(b"x")
+    fault_proxy.always("403", method="PUT")
+    cp = iotpipe("cp", src, f"s3://{s3_bucket}/x",
+                 env=env_via(s3, fault_proxy), check=False)
+    assert cp.returncode == 1
+    assert "AccessDenied" in cp.stderr
+    assert fault_proxy.faulted == 1
+
+
+def test_unreachable_endpoint_fails_in_bounded_time(iotpipe, s3, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connection refused
+    t0 = time.time()
+    cp = iotpipe("ls", "s3://b/", check=False, timeout=60,
+                 env=s3.env(endpoint=f"http://127.0.0.1:{port}", **FAST))
+    assert cp.returncode == 1
+    assert "connect" in cp.stderr.lower() and "after 5 attempts" in cp.stderr
+    assert time.time() - t0 < 10
+
+
+def test_mb_wait_gives_up(iotpipe, s3):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.time()
+    cp = iotpipe("mb", "--wait", "2", "s3://b", check=False, timeout=60,
+                 env=s3.env(endpoint=f"http://127.0.0.1:{port}", **FAST))
+    assert cp.returncode == 1
+    assert 2 <= time.time() - t0 < 15
