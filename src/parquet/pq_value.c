@@ -175,6 +175,11 @@ void pq_format_double(double d, char *buf, size_t len)
 		snprintf(buf, len, d < 0 ? "-Infinity" : "Infinity");
 		return;
 	}
+	if (d == 0 && signbit(d)) {
+		/* "-0" would read back as the integer 0 in most JSON parsers */
+		snprintf(buf, len, "-0.0");
+		return;
+	}
 	/* %.15g is the shortest form whenever one of <= 15 digits exists
 	 * (%g drops trailing zeros); otherwise 16 or 17 digits are needed. */
 	for (int prec = 15; prec <= 17; prec++) {

@@ -293,7 +293,7 @@ static void test_format(void **state)
 	pq_format_double(1.0 / 3, b, sizeof(b));
 	assert_true(strtod(b, NULL) == 1.0 / 3);
 	pq_format_double(-0.0, b, sizeof(b));
-	assert_string_equal(b, "-0");
+	assert_string_equal(b, "-0.0");
 	pq_format_double(NAN, b, sizeof(b));
 	assert_string_equal(b, "NaN");
 	pq_format_double(-INFINITY, b, sizeof(b));
