@@ -417,7 +417,8 @@ static int list_dir(const char *dir, const char *prefix, store_list_fn fn,
 		names[n++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		char *path;
 		struct stat st;
