@@ -233,6 +233,7 @@ struct pq_reader {
 	size_t ncols;
 	struct pq_row_group_info *rgs;
 	uint64_t footer_start;
+	bool old_mr_sizes; /* created_by parquet-mr < 1.2.9 (PARQUET-816) */
 };
 
 /* ---- RLE / bit packing (pq_rle.c) ------------------------------------ */

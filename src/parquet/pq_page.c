@@ -121,6 +121,14 @@ enum iot_err pq_column_reader_create(struct pq_column_reader **crp,
 	int64_t start = ci->dictionary_page_offset > 0 ? ci->dictionary_page_offset
 						       : ci->data_page_offset;
 	cr->chunk_len = cr->rows_expected > 0 ? (size_t)ci->total_compressed_size : 0;
+	if (cr->chunk_len && r->old_mr_sizes) {
+		/* PARQUET-816: old parquet-mr left the dictionary page header out
+		 * of total_compressed_size; read up to 100 bytes more, as Arrow
+		 * does, but never into the footer. */
+		uint64_t end = (uint64_t)start + cr->chunk_len;
+		uint64_t room = r->footer_start - end;
+		cr->chunk_len += room < 100 ? (size_t)room : 100;
+	}
 	cr->chunk = xmalloc(cr->chunk_len ? cr->chunk_len : 1);
 	enum iot_err rc = r->in->read_at(r->in, (uint64_t)start, cr->chunk_len,
 					 cr->chunk, err);

@@ -166,6 +166,17 @@ static bool old_parquet_mr(const char *created_by)
 	return major < 1 || (major == 1 && minor < 8);
 }
 
+/* parquet-mr before 1.2.9 (or without a version) under-counted chunks. */
+static bool parquet_816(const char *created_by)
+{
+	int a = 0, b = 0, c = 0;
+	if (!created_by || strncmp(created_by, "parquet-mr", 10))
+		return false;
+	if (sscanf(created_by, "parquet-mr version %d.%d.%d", &a, &b, &c) < 2)
+		return true;
+	return a < 1 || (a == 1 && (b < 2 || (b == 2 && c < 9)));
+}
+
 static void choose_stats(struct pq_reader *r, size_t col,
 			 struct pq_chunk_meta *cm)
 {
@@ -416,6 +427,7 @@ enum iot_err pq_reader_open(struct pq_reader **rp, struct pq_input *in,
 			  "encrypted Parquet file: encryption is not supported");
 		goto fail;
 	}
+	r->old_mr_sizes = parquet_816(r->meta.created_by);
 	if ((rc = check_schema(r, err)) != IOT_OK ||
 	    (rc = check_row_groups(r, err)) != IOT_OK)
 		goto fail;

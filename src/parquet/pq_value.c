@@ -191,7 +191,7 @@ void pq_format_double(double d, char *buf, size_t len)
 
 void pq_format_float(float f, char *buf, size_t len)
 {
-	if (isnan(f) || isinf(f)) {
+	if (isnan(f) || isinf(f) || (f == 0 && signbit(f))) {
 		pq_format_double(f, buf, len);
 		return;
 	}

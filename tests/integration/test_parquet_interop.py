@@ -102,6 +102,8 @@ def column_as_json(col):
         return [None if v is None else v.isoformat() for v in col.to_pylist()]
     if pa.types.is_decimal(t):
         return [None if v is None else format(v, "f") for v in col.to_pylist()]
+    if pa.types.is_float16(t):  # to_pylist() of halffloat crashes pyarrow 18
+        return column_as_json(col.cast(pa.float32()))
     if pa.types.is_floating(t):
         return [_float_form(None if v is None else float(v))
                 for v in col.to_pylist()]
