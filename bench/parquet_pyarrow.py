@@ -1,0 +1,68 @@
+"""pyarrow side of the Parquet benchmark (see bench/bench_parquet.c and
+bench/results/parquet.md): the same 10M rows of the raw-event schema (SPEC
+section 4), the same formulas, written with pq.write_table (snappy, pyarrow's
+defaults otherwise) and read back with pq.read_table(use_threads=False).
+Data generation is not timed. MB/s counts the same 36 bytes of fixed-width
+data per row as the C benchmark.
+
+    .venv/bin/python bench/parquet_pyarrow.py [--rows N] [--dir D]
+"""
+import argparse
+import os
+import time
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+
+def mod(x, m):
+    return pc.subtract(x, pc.multiply(pc.divide(x, m), m))
+
+
+def table(n):
+    i = pa.array(range(n), pa.int64())
+    et = pc.add(pc.add(1732525200000000, pc.multiply(i, 1000)),
+                mod(pc.multiply(i, 7919), 1000))
+    temp = pc.add(20.0, pc.divide(pc.cast(mod(pc.multiply(i, 37), 1000), pa.float64()), 100.0))
+    dur = pc.add(10.0, pc.divide(pc.cast(pc.subtract(mod(pc.multiply(i, 53), 801), 400),
+                                         pa.float64()), 100.0))
+    status = pc.take(pa.array(["ok", "warning", "error"]), mod(i, 3))
+    schema = pa.schema([
+        pa.field("event_time", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("temperature", pa.float64(), nullable=False),
+        pa.field("event_duration", pa.float64(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("kafka_partition", pa.int32(), nullable=False),
+        pa.field("kafka_offset", pa.int64(), nullable=False),
+    ])
+    return pa.table([et.cast(pa.timestamp("us", tz="UTC")), temp, dur, status,
+                     pc.cast(mod(i, 8), pa.int32()), pc.divide(i, 8)], schema=schema)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--dir", default="/tmp")
+    a = ap.parse_args()
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    t = table(a.rows)
+    path = os.path.join(a.dir, "pyarrow_bench.parquet")
+    raw_mb = a.rows * 36 / 1e6
+    t0 = time.perf_counter()
+    pq.write_table(t, path, compression="snappy")
+    tw = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    back = pq.read_table(path, use_threads=False)
+    tr = time.perf_counter() - t0
+    assert back.num_rows == a.rows
+    size = os.path.getsize(path) / 1e6
+    print(f"pyarrow {pa.__version__:9s} codec=SNAPPY rows={a.rows} file={size:.1f} MB  "
+          f"write {tw:.3f} s ({a.rows / tw / 1e6:.2f} Mrows/s, {raw_mb / tw:.0f} MB/s)  "
+          f"read {tr:.3f} s ({a.rows / tr / 1e6:.2f} Mrows/s, {raw_mb / tr:.0f} MB/s)")
+    os.remove(path)
+
+
+if __name__ == "__main__":
+    main()
