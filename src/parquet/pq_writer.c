@@ -133,7 +133,8 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n)
 		n -= 8;
 	}
 	uint64_t v = 0;
-	memcpy(&v, p, n);
+	if (n)
+		memcpy(&v, p, n);
 	h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 29;
 	return h;
@@ -181,7 +182,8 @@ static uint32_t dict_lookup(struct dict *d, const uint8_t *p, size_t n,
 		if (!e)
 			break;
 		e--;
-		if (d->len[e] == n && !memcmp(d->data.data + d->off[e], p, n)) {
+		if (d->len[e] == n &&
+		    (!n || !memcmp(d->data.data + d->off[e], p, n))) {
 			*added = false;
 			return e;
 		}
@@ -324,6 +326,16 @@ static void flush_page(struct pq_writer *w, struct wcol *c)
 
 /* ---- statistics ------------------------------------------------------- */
 
+/* Unsigned lexicographic order; a proper prefix sorts first. */
+static int cmp_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	size_t m = an < bn ? an : bn;
+	int r = m ? memcmp(a, b, m) : 0;
+	if (r)
+		return r;
+	return an < bn ? -1 : an > bn;
+}
+
 static void stats_bytes(struct wcol *c, const uint8_t *p, size_t n)
 {
 	if (c->stats_too_big)
@@ -340,15 +352,11 @@ static void stats_bytes(struct wcol *c, const uint8_t *p, size_t n)
 		c->has_minmax = true;
 		return;
 	}
-	size_t m = n < c->smin.len ? n : c->smin.len;
-	int r = memcmp(p, c->smin.data, m);
-	if (r < 0 || (r == 0 && n < c->smin.len)) {
+	if (cmp_bytes(p, n, c->smin.data, c->smin.len) < 0) {
 		buf_reset(&c->smin);
 		buf_append(&c->smin, p, n);
 	}
-	m = n < c->smax.len ? n : c->smax.len;
-	r = memcmp(p, c->smax.data, m);
-	if (r > 0 || (r == 0 && n > c->smax.len)) {
+	if (cmp_bytes(p, n, c->smax.data, c->smax.len) > 0) {
 		buf_reset(&c->smax);
 		buf_append(&c->smax, p, n);
 	}
