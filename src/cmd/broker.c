@@ -106,8 +106,8 @@ static int usage_error(const char *msg)
 int cmd_broker(int argc, char **argv)
 {
 	long brokers = 1, partitions = MOCK_BROKER_AUTO_PARTITIONS;
-	const char *bootstrap_file = NULL, *metrics_addr = "127.0.0.1:0";
-	const char *log_level = NULL;
+	const char *bootstrap_file = NULL, *metrics_addr = NULL;
+	const char *log_level = NULL, *log_format = NULL, *env;
 	struct opt_list topics = { 0 };
 	struct opt opts[] = {
 		OPT_LONG(0, "brokers", &brokers, "N",
@@ -122,6 +122,8 @@ int cmd_broker(int argc, char **argv)
 			   "serve /metrics, /healthz (default 127.0.0.1:0: any free port; off)"),
 		OPT_STRING(0, "log-level", &log_level, "LEVEL",
 			   "error, warn, info (default) or debug"),
+		OPT_STRING(0, "log-format", &log_format, "FORMAT",
+			   "text or json (one object per line)"),
 		OPT_END(),
 	};
 	struct iot_error err = IOT_ERROR_INIT;
@@ -151,6 +153,28 @@ int cmd_broker(int argc, char **argv)
 			goto out;
 		}
 		log_set_level(lvl);
+	}
+	if (log_format) {
+		if (!strcmp(log_format, "json")) {
+			log_set_json(true);
+		} else if (strcmp(log_format, "text")) {
+			status = usage_error("--log-format: expected text or json");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < topics.n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(topics.items[i], topics.items[j])) {
+				char msg[300];
+				snprintf(msg, sizeof(msg), "--topic '%s' given twice",
+					 topics.items[i]);
+				status = usage_error(msg);
+				goto out;
+			}
+	/* As for every command: flag > IOTPIPE_METRICS_ADDR > default. */
+	if (!metrics_addr) {
+		env = getenv("IOTPIPE_METRICS_ADDR");
+		metrics_addr = env && *env ? env : "127.0.0.1:0";
 	}
 	if (brokers < 1 || brokers > MOCK_BROKER_MAX_BROKERS) {
 		char msg[120];
@@ -220,8 +244,10 @@ int cmd_broker(int argc, char **argv)
 			   "in memory only, for development", mock_broker_bootstrap(mb),
 		 brokers);
 
-	while (sigwait(&stop_sigs, &sig) != 0)
-		;
+	if (sigwait(&stop_sigs, &sig) != 0) {
+		iot_error_set(&err, IOT_ERR_STATE, "sigwait failed");
+		goto fail;
+	}
 	log_info("broker", "stopping on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	status = 0;
 	goto out;

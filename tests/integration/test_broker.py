@@ -120,6 +120,14 @@ def test_signal_exits_0_and_removes_bootstrap_file(embedded_broker, sig):
     assert "stopping on" in embedded_broker.stderr_path.read_text()
 
 
+def test_json_logs(embedded_broker_factory):
+    b = embedded_broker_factory("--log-format", "json")
+    assert b.stop() == 0
+    import json
+    lines = [json.loads(l) for l in b.stderr_path.read_text().splitlines()]
+    assert any("ready" in json.dumps(l) for l in lines)
+
+
 def test_metrics_off(embedded_broker_factory):
     b = embedded_broker_factory("--metrics-addr", "off")
     assert b.metrics is None
@@ -131,6 +139,8 @@ def test_metrics_off(embedded_broker_factory):
     ["--brokers", "many"],
     ["--log-level", "loud"],
     ["--topic", "bad name"],
+    ["--topic", "a", "--topic", "a"],
+    ["--log-format", "xml"],
     ["positional"],
 ])
 def test_usage_errors_exit_2(iotpipe, args):
