@@ -1,0 +1,173 @@
+/*
+ * stream_cmd.c - options and set-up of `archive` and `aggregate`
+ * (stream_cmd.h). Precedence as everywhere: flag > environment > config
+ * file > default; the output and checkpoint locations default to the
+ * reference's STREAMING_*_S3_*_PATH settings.
+ */
+#include "cmd/stream_cmd.h"
+#include "cmd/cmd.h"
+#include "cmd/common.h"
+#include "core/log.h"
+#include "core/signals.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/banned.h"
+
+int stream_cmd_main(enum job_kind kind, int argc, char **argv)
+{
+	const char *name = kind == JOB_ARCHIVE ? "archive" : "aggregate";
+	struct common_opts co = COMMON_OPTS_INIT(kind == JOB_ARCHIVE ? "127.0.0.1:9102"
+								     : "127.0.0.1:9103");
+	struct iot_config cfg;
+	struct iot_error err = IOT_ERROR_INIT;
+	struct metrics_server *srv = NULL;
+	struct job_options jo;
+	const char *output = NULL, *checkpoint = NULL, *group = NULL, *dlq = NULL;
+	const char *partition_by = NULL, *codec = NULL, *starting = NULL;
+	double trigger = -1, window = -1, watermark = -1, idle = -1, timeout = 30;
+	long max_events = 1000000;
+	bool once = false;
+	int status = EXIT_RUNTIME, n;
+	char why[256];
+#define OPT_STREAM                                                             \
+	OPT_GROUP("streaming"),                                                \
+	OPT_STRING(0, "output", &output, "URI",                                \
+		   "output dataset (default: from streaming_config)"),         \
+	OPT_STRING(0, "checkpoint", &checkpoint, "URI",                        \
+		   "checkpoint location (default: from streaming_config)"),    \
+	OPT_STRING(0, "group", &group, "ID", "consumer group (default: iotpipe-<job>)"), \
+	OPT_BOOL(0, "once", &once,                                             \
+		 "process what the topic holds at start-up, commit, and exit"), \
+	OPT_DOUBLE(0, "trigger", &trigger, "SECONDS",                          \
+		   "commit at least this often (default 60)"),                 \
+	OPT_STRING(0, "dead-letter-topic", &dlq, "NAME",                       \
+		   "send invalid and late records here, with the reason in a header"), \
+	OPT_LONG(0, "max-batch-events", &max_events, "N",                      \
+		 "commit before more events than this are buffered (default 1000000)"), \
+	OPT_STRING(0, "starting-offsets", &starting, "earliest|latest",        \
+		   "where a partition without checkpoint starts (default earliest)"), \
+	OPT_STRING(0, "codec", &codec, "NAME",                                 \
+		   "Parquet compression: snappy, zstd, gzip, none"),           \
+	OPT_DOUBLE(0, "timeout", &timeout, "SECONDS",                          \
+		   "how long to wait for Kafka and for partitions at start (default 30)")
+	struct opt opts[] = { OPT_COMMON(&co), OPT_STREAM, OPT_END() };
+	struct opt agg_opts[] = {
+		OPT_COMMON(&co),
+		OPT_STREAM,
+		OPT_GROUP("windows"),
+		OPT_DOUBLE(0, "window", &window, "SECONDS", "tumbling window length (default 60)"),
+		OPT_DOUBLE(0, "watermark", &watermark, "SECONDS", "watermark delay (default 60)"),
+		OPT_DOUBLE(0, "idle-timeout", &idle, "SECONDS",
+			   "a partition without events this long stops holding the watermark (0: off)"),
+		OPT_STRING(0, "partition-by", &partition_by, "COLS",
+			   "output path columns: device_id,window_start (default), date, or none"),
+		OPT_END(),
+	};
+#undef OPT_STREAM
+	static const struct opt_usage archive_usage = {
+		"iotpipe archive [options]",
+		"Streams every valid event of the topic to Parquet, Hive-partitioned by\n"
+		"device (device_id=<id>/), exactly once through the checkpoint location.",
+	};
+	static const struct opt_usage aggregate_usage = {
+		"iotpipe aggregate [options]",
+		"Aggregates events per device in 1-minute event-time windows with a\n"
+		"watermark, and writes each window once, when the watermark passes it,\n"
+		"to Parquet under device_id=<id>/window_start=<yyyy-MM-dd HH_mm>/.",
+	};
+	struct opt *table = kind == JOB_ARCHIVE ? opts : agg_opts;
+
+	config_init(&cfg);
+	n = opt_parse(argc, argv, table,
+		      kind == JOB_ARCHIVE ? &archive_usage : &aggregate_usage, &err);
+	if (n == OPT_RC_HELP) {
+		status = 0;
+		goto out;
+	}
+	if (n == OPT_RC_ERROR || n > 0) {
+		if (n > 0)
+			iot_error_set(&err, IOT_ERR_USAGE, "unexpected argument '%s'", argv[0]);
+		status = common_usage_error(name, &err);
+		goto out;
+	}
+	config_release(&cfg);
+	if (common_setup(&co, &cfg, COMMON_STREAMING, &err)) {
+		status = common_usage_error(name, &err);
+		goto out;
+	}
+	job_options_init(&jo);
+	jo.kind = kind;
+	jo.bootstrap = cfg.streaming.bootstrap_servers;
+	jo.topic = cfg.streaming.topic;
+	jo.group = group ? group : kind == JOB_ARCHIVE ? "iotpipe-archive" : "iotpipe-aggregate";
+	jo.output = output ? output
+			   : kind == JOB_ARCHIVE ? cfg.streaming.raw_output
+						 : cfg.streaming.aggregated_output;
+	jo.checkpoint = checkpoint ? checkpoint
+				   : kind == JOB_ARCHIVE ? cfg.streaming.raw_checkpoint
+							 : cfg.streaming.aggregated_checkpoint;
+	jo.dead_letter_topic = dlq ? dlq : cfg.streaming.dead_letter_topic;
+	jo.kafka = &cfg.streaming.kafka;
+	jo.schema = cfg.schema;
+	jo.once = once;
+	jo.trigger_s = trigger >= 0 ? trigger : cfg.streaming.trigger_seconds;
+	jo.window_us = (int64_t)llround((window >= 0 ? window : cfg.streaming.window_seconds) * 1e6);
+	jo.watermark_us = (int64_t)llround(
+		(watermark >= 0 ? watermark : cfg.streaming.watermark_seconds) * 1e6);
+	jo.idle_timeout_s = idle >= 0 ? idle : cfg.streaming.idle_timeout_seconds;
+	jo.timeout_s = timeout;
+	if (jo.window_us < 1000000 || jo.watermark_us < 0 || jo.trigger_s <= 0 || max_events < 1 ||
+	    timeout <= 0 || jo.idle_timeout_s < 0) {
+		iot_error_set(&err, IOT_ERR_USAGE,
+			      "--window must be >= 1 s, --trigger and --timeout > 0, --watermark, --idle-timeout >= 0, --max-batch-events >= 1");
+		status = common_usage_error(name, &err);
+		goto out;
+	}
+	jo.max_batch_events = (size_t)max_events;
+	if (starting && strcmp(starting, "earliest") && strcmp(starting, "latest")) {
+		iot_error_set(&err, IOT_ERR_USAGE, "--starting-offsets '%s': expected earliest or latest",
+			      starting);
+		status = common_usage_error(name, &err);
+		goto out;
+	}
+	jo.start_latest = starting && !strcmp(starting, "latest");
+	if (codec && !pq_codec_parse(codec, &jo.pq.codec)) {
+		iot_error_set(&err, IOT_ERR_USAGE, "--codec '%s': expected snappy, zstd, gzip or none",
+			      codec);
+		status = common_usage_error(name, &err);
+		goto out;
+	}
+	{
+		const char *spec = partition_by ? partition_by : cfg.streaming.aggregate_partition_by;
+		if (!strcmp(spec, "none"))
+			spec = "";
+		if (hive_layout_parse(spec, 1u << HIVE_DEVICE_ID | 1u << HIVE_WINDOW_START | 1u << HIVE_DATE,
+				      &jo.layout, why, sizeof(why))) {
+			iot_error_set(&err, IOT_ERR_CONFIG, "%s: %s",
+				      partition_by ? "--partition-by" : "window.AGGREGATE_PARTITION_BY", why);
+			status = common_usage_error(name, &err);
+			goto out;
+		}
+	}
+	if (common_metrics_start(&co, &srv, &err)) {
+		fprintf(stderr, "iotpipe %s: %s\n", name, err.msg);
+		goto out;
+	}
+	signals_install();
+	log_info(name, "output %s, checkpoint %s", jo.output, jo.checkpoint);
+	if (job_run(&jo, &err)) {
+		fprintf(stderr, "iotpipe %s: %s\n", name, err.msg);
+		status = err.code == IOT_ERR_CONFIG || err.code == IOT_ERR_USAGE ? EXIT_USAGE
+										  : EXIT_RUNTIME;
+		goto out;
+	}
+	status = 0;
+out:
+	metrics_server_stop(srv);
+	config_release(&cfg);
+	common_release(&co);
+	return status;
+}

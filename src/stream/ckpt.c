@@ -1,0 +1,279 @@
+/*
+ * ckpt.c - per-partition checkpoint files (ckpt.h).
+ *
+ * Both files are small text documents:
+ *	iotpipe-checkpoint 1
+ *	job <archive|aggregate>
+ *	kind <wal|state>
+ *	batch <b>
+ *	start <offset> / end <offset> / emit <us|->      (wal)
+ *	next <offset>                                    (state)
+ *	--
+ *	<job payload>                                    (state)
+ * The job name is checked on load, so two different jobs pointed at the
+ * same checkpoint location fail loudly instead of corrupting each other.
+ * Batch numbers are zero-padded to 20 digits so listing order is batch
+ * order, on S3 and on local disk alike.
+ */
+#include "stream/ckpt.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/banned.h"
+
+char *ckpt_partition_uri(const char *checkpoint, const char *topic, int32_t p)
+{
+	size_t n = strlen(checkpoint);
+	return xasprintf("%s%s%s/partition=%d/", checkpoint,
+			 n && checkpoint[n - 1] == '/' ? "" : "/", topic, (int)p);
+}
+
+struct listing {
+	uint64_t max_state, max_wal;
+	bool has_state, has_wal;
+	uint64_t *all;   /* every batch number seen, for gc */
+	size_t n, alloc;
+};
+
+static int on_entry(void *opaque, const struct store_entry *e)
+{
+	struct listing *l = opaque;
+	const char *name = strrchr(e->key, '/');
+	uint64_t b;
+	char *end;
+
+	name = name ? name + 1 : e->key;
+	if (!strncmp(name, "state-", 6) || !strncmp(name, "wal-", 4)) {
+		bool state = name[0] == 's';
+		errno = 0;
+		b = strtoull(name + (state ? 6 : 4), &end, 10);
+		if (errno || *end)
+			return 0;
+		if (state && (!l->has_state || b > l->max_state))
+			l->max_state = b, l->has_state = true;
+		if (!state && (!l->has_wal || b > l->max_wal))
+			l->max_wal = b, l->has_wal = true;
+		ALLOC_GROW(l->all, l->n + 1, l->alloc);
+		l->all[l->n++] = b;
+	}
+	return 0;
+}
+
+static char *file_uri(const char *base, const char *kind, uint64_t batch)
+{
+	return xasprintf("%s%s-%020" PRIu64, base, kind, batch);
+}
+
+/* Parses the header; returns a pointer to the payload (after "--\n"). */
+static enum iot_err parse(const char *uri, const char *job, const char *kind,
+			  char *text, uint64_t batch, struct ckpt_wal *w,
+			  int64_t *next, const char **payload, struct iot_error *err)
+{
+	char *line = text, *nl;
+	bool magic = false, job_ok = false, kind_ok = false, batch_ok = false;
+	bool start_ok = false, end_ok = false, next_ok = false;
+
+	*payload = "";
+	for (; line && *line; line = nl) {
+		char *val, *e;
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		if (!strcmp(line, "--")) {
+			*payload = nl ? nl : "";
+			break;
+		}
+		val = strchr(line, ' ');
+		if (!val)
+			goto bad;
+		*val++ = '\0';
+		errno = 0;
+		if (!strcmp(line, "iotpipe-checkpoint")) {
+			magic = !strcmp(val, "1");
+		} else if (!strcmp(line, "job")) {
+			if (strcmp(val, job))
+				return iot_error_set(err, IOT_ERR_STATE,
+						     "%s: checkpoint belongs to job '%s', not '%s': give each job its own checkpoint location",
+						     uri, val, job);
+			job_ok = true;
+		} else if (!strcmp(line, "kind")) {
+			kind_ok = !strcmp(val, kind);
+		} else if (!strcmp(line, "batch")) {
+			batch_ok = strtoull(val, &e, 10) == batch && !*e && !errno;
+		} else if (!strcmp(line, "start") && w) {
+			w->start = strtoll(val, &e, 10);
+			start_ok = !*e && !errno;
+		} else if (!strcmp(line, "end") && w) {
+			w->end = strtoll(val, &e, 10);
+			end_ok = !*e && !errno;
+		} else if (!strcmp(line, "emit") && w) {
+			w->has_emit = strcmp(val, "-") != 0;
+			if (w->has_emit) {
+				w->emit_upto_us = strtoll(val, &e, 10);
+				if (*e || errno)
+					goto bad;
+			}
+		} else if (!strcmp(line, "next") && next) {
+			*next = strtoll(val, &e, 10);
+			next_ok = !*e && !errno;
+		}
+	}
+	if (!magic || !job_ok || !kind_ok || !batch_ok ||
+	    (w && (!start_ok || !end_ok || w->end < w->start)) || (next && !next_ok))
+		goto bad;
+	return IOT_OK;
+bad:
+	return iot_error_set(err, IOT_ERR_FORMAT, "%s: corrupt checkpoint file", uri);
+}
+
+enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
+			  struct ckpt_recovered *out, struct iot_error *err)
+{
+	struct listing l;
+	enum iot_err rc = IOT_OK;
+
+	memset(out, 0, sizeof(*out));
+	memset(&l, 0, sizeof(l));
+	buf_init(&out->payload);
+	out->next_offset = -1;
+	if ((rc = store_list(st, base, on_entry, &l, err)) && rc != IOT_ERR_NOT_FOUND)
+		goto done;
+	rc = IOT_OK;
+	if (l.has_state) {
+		char *uri = file_uri(base, "state", l.max_state);
+		struct buf b = BUF_INIT;
+		const char *payload;
+		rc = store_get(st, uri, &b, err);
+		if (!rc)
+			rc = parse(uri, job, "state", (char *)b.data ? (char *)b.data : (char *)"",
+				   l.max_state, NULL, &out->next_offset, &payload, err);
+		if (!rc) {
+			buf_puts(&out->payload, payload);
+			out->has_state = true;
+			out->batch = l.max_state;
+		}
+		buf_release(&b);
+		free(uri);
+		if (rc)
+			goto done;
+	}
+	if (l.has_wal && l.max_wal == out->batch + 1) {
+		char *uri = file_uri(base, "wal", l.max_wal);
+		struct buf b = BUF_INIT;
+		const char *payload;
+		rc = store_get(st, uri, &b, err);
+		if (!rc)
+			rc = parse(uri, job, "wal", b.data ? (char *)b.data : (char *)"",
+				   l.max_wal, &out->wal, NULL, &payload, err);
+		if (!rc) {
+			out->has_wal = true;
+			out->wal.batch = l.max_wal;
+			if (out->has_state && out->wal.start != out->next_offset)
+				rc = iot_error_set(err, IOT_ERR_FORMAT,
+						   "%s: plans offsets from %" PRId64 " but the last commit ends at %" PRId64,
+						   uri, out->wal.start, out->next_offset);
+		}
+		buf_release(&b);
+		free(uri);
+	}
+done:
+	free(l.all);
+	return rc;
+}
+
+void ckpt_recovered_release(struct ckpt_recovered *r)
+{
+	buf_release(&r->payload);
+}
+
+static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w)
+{
+	buf_printf(b, "iotpipe-checkpoint 1\njob %s\nkind wal\nbatch %" PRIu64
+		      "\nstart %" PRId64 "\nend %" PRId64 "\n",
+		   job, w->batch, w->start, w->end);
+	if (w->has_emit)
+		buf_printf(b, "emit %" PRId64 "\n", w->emit_upto_us);
+	else
+		buf_puts(b, "emit -\n");
+}
+
+enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
+			    const struct ckpt_wal *w, bool *conflict,
+			    struct ckpt_wal *existing, struct iot_error *err)
+{
+	char *uri = file_uri(base, "wal", w->batch);
+	struct buf b = BUF_INIT, old = BUF_INIT;
+	enum iot_err rc;
+
+	*conflict = false;
+	wal_text(&b, job, w);
+	rc = store_put(st, uri, b.data, b.len, STORE_PUT_IF_ABSENT, err);
+	if (rc == IOT_ERR_STATE) {
+		/* a plan for this batch exists (a replay we were not told about,
+		 * or another instance): the first plan wins */
+		const char *payload;
+		iot_error_clear(err);
+		memset(existing, 0, sizeof(*existing));
+		rc = store_get(st, uri, &old, err);
+		if (!rc)
+			rc = parse(uri, job, "wal", old.data ? (char *)old.data : (char *)"",
+				   w->batch, existing, NULL, &payload, err);
+		if (!rc) {
+			existing->batch = w->batch;
+			*conflict = existing->start != w->start || existing->end != w->end ||
+				    existing->has_emit != w->has_emit ||
+				    (w->has_emit && existing->emit_upto_us != w->emit_upto_us);
+		}
+	}
+	buf_release(&b);
+	buf_release(&old);
+	free(uri);
+	return rc;
+}
+
+enum iot_err ckpt_write_state(struct store *st, const char *job, const char *base,
+			      uint64_t batch, int64_t next_offset,
+			      const struct buf *payload, struct iot_error *err)
+{
+	char *uri = file_uri(base, "state", batch);
+	struct buf b = BUF_INIT;
+	enum iot_err rc;
+
+	buf_printf(&b, "iotpipe-checkpoint 1\njob %s\nkind state\nbatch %" PRIu64
+		       "\nnext %" PRId64 "\n--\n",
+		   job, batch, next_offset);
+	if (payload)
+		buf_append(&b, payload->data, payload->len);
+	rc = store_put(st, uri, b.data, b.len, 0, err);
+	buf_release(&b);
+	free(uri);
+	return rc;
+}
+
+void ckpt_gc(struct store *st, const char *base, uint64_t keep_from)
+{
+	struct listing l;
+	struct iot_error err = IOT_ERROR_INIT;
+
+	memset(&l, 0, sizeof(l));
+	if (store_list(st, base, on_entry, &l, &err) == IOT_OK) {
+		for (size_t i = 0; i < l.n; i++) {
+			if (l.all[i] >= keep_from)
+				continue;
+			for (int k = 0; k < 2; k++) {
+				char *uri = file_uri(base, k ? "wal" : "state", l.all[i]);
+				struct iot_error e2 = IOT_ERROR_INIT;
+				if (store_delete(st, uri, &e2))
+					log_debug("checkpoint", "gc: %s", e2.msg);
+				free(uri);
+			}
+		}
+	}
+	free(l.all);
+}

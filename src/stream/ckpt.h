@@ -1,0 +1,71 @@
+/*
+ * ckpt.h - the checkpoint of one Kafka partition of a streaming job, kept
+ * under the job's checkpoint location (a URI, local or S3):
+ *
+ *	<checkpoint>/<topic>/partition=<p>/wal-<batch>     the plan of a batch
+ *	<checkpoint>/<topic>/partition=<p>/state-<batch>   its commit
+ *
+ * A batch b of partition p covers the offsets [start, end). Before any of
+ * its output is written, its plan (start, end and, for aggregate, the
+ * time up to which windows are emitted) goes to wal-<b>, written only if
+ * absent. After all its output is durable, state-<b> records the next
+ * offset (= end) and the state after the batch (aggregate: the open
+ * windows). Output objects are named after (topic, partition, batch), and
+ * their content is a pure function of the plan and the previous state, so
+ * a batch replayed after a crash rewrites the very same objects.
+ *
+ * Recovery (ckpt_recover): the newest state-<b> says where to resume; a
+ * wal-<b+1> beside it is a batch that was planned and maybe half written:
+ * it must be replayed exactly as planned before anything new.
+ */
+#ifndef IOT_STREAM_CKPT_H
+#define IOT_STREAM_CKPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "store/store.h"
+
+struct ckpt_wal {
+	uint64_t batch;
+	int64_t start, end;   /* offsets [start, end) */
+	bool has_emit;
+	int64_t emit_upto_us; /* aggregate: windows ending <= this are emitted */
+};
+
+struct ckpt_recovered {
+	bool has_state;
+	uint64_t batch;        /* last committed batch (0: none) */
+	int64_t next_offset;   /* where to resume (-1: none committed) */
+	struct buf payload;    /* the job's state text after the header */
+	bool has_wal;          /* a planned batch batch+1 to replay */
+	struct ckpt_wal wal;
+};
+
+/* Base URI of a partition's checkpoint ("<ckpt>/<topic>/partition=<p>/"). */
+char *ckpt_partition_uri(const char *checkpoint, const char *topic, int32_t p);
+
+enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
+			  struct ckpt_recovered *out, struct iot_error *err);
+void ckpt_recovered_release(struct ckpt_recovered *r);
+
+/*
+ * Writes wal-<w->batch> unless it exists. When another writer got there
+ * first, *existing receives its plan and *conflict is set (the caller
+ * must follow that plan instead of its own).
+ */
+enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
+			    const struct ckpt_wal *w, bool *conflict,
+			    struct ckpt_wal *existing, struct iot_error *err);
+
+/* Writes state-<batch> (overwrites an identical replayed one). */
+enum iot_err ckpt_write_state(struct store *st, const char *job, const char *base,
+			      uint64_t batch, int64_t next_offset,
+			      const struct buf *payload, struct iot_error *err);
+
+/* Deletes wal and state files of batches older than keep_from (best effort). */
+void ckpt_gc(struct store *st, const char *base, uint64_t keep_from);
+
+#endif

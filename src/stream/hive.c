@@ -1,0 +1,120 @@
+/*
+ * hive.c - Hive partition paths (hive.h). Pure functions, any thread.
+ */
+#include "stream/hive.h"
+#include "event/timeparse.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/banned.h"
+
+static const char *const col_names[HIVE__COUNT] = { "device_id", "window_start",
+						    "date" };
+
+static int needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f || strchr("\"#%'*/:=?\\[]^{", c) != NULL;
+}
+
+void hive_escape(struct buf *out, const char *value, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if (c && needs_escape(c)) {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			buf_append(out, e, 3);
+		} else {
+			buf_putc(out, c);
+		}
+	}
+}
+
+static void civil(int64_t us, int64_t *y, unsigned *m, unsigned *d, int *hh, int *mm)
+{
+	int64_t secs = time_floor_div(us, 1000000);
+	int64_t days = time_floor_div(secs, 86400);
+	int64_t sod = secs - days * 86400;
+	time_civil_from_days(days, y, m, d);
+	*hh = (int)(sod / 3600);
+	*mm = (int)(sod / 60 % 60);
+}
+
+void hive_window_start(struct buf *out, int64_t us)
+{
+	int64_t y;
+	unsigned m, d;
+	int hh, mm;
+	civil(us, &y, &m, &d, &hh, &mm);
+	buf_printf(out, "%04lld-%02u-%02u %02d_%02d", (long long)y, m, d, hh, mm);
+}
+
+void hive_date(struct buf *out, int64_t us)
+{
+	int64_t y;
+	unsigned m, d;
+	int hh, mm;
+	civil(us, &y, &m, &d, &hh, &mm);
+	buf_printf(out, "%04lld-%02u-%02u", (long long)y, m, d);
+}
+
+int hive_layout_parse(const char *spec, unsigned allowed, struct hive_layout *out,
+		      char *why, size_t whylen)
+{
+	const char *p = spec;
+
+	out->n = 0;
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		int found = -1;
+		for (int c = 0; c < HIVE__COUNT; c++)
+			if (strlen(col_names[c]) == len && !strncmp(col_names[c], p, len) &&
+			    (allowed >> c & 1))
+				found = c;
+		if (found < 0 || out->n >= HIVE_MAX_COLS || hive_layout_has(out, found)) {
+			snprintf(why, whylen,
+				 "partition column '%.*s' is not one of (or repeats) the allowed: %s%s%s",
+				 (int)len, p, allowed & 1 ? "device_id " : "",
+				 allowed & 2 ? "window_start " : "", allowed & 4 ? "date" : "");
+			return -1;
+		}
+		out->cols[out->n++] = (enum hive_col)found;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+int hive_layout_has(const struct hive_layout *l, enum hive_col c)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->cols[i] == c)
+			return 1;
+	return 0;
+}
+
+void hive_path(struct buf *out, const struct hive_layout *l, const char *key,
+	       size_t key_len, int64_t time_us)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		buf_puts(out, col_names[l->cols[i]]);
+		buf_putc(out, '=');
+		switch (l->cols[i]) {
+		case HIVE_DEVICE_ID:
+			hive_escape(out, key, key_len);
+			break;
+		case HIVE_WINDOW_START:
+			hive_window_start(out, time_us);
+			break;
+		case HIVE_DATE:
+			hive_date(out, time_us);
+			break;
+		case HIVE__COUNT:
+			break;
+		}
+		buf_putc(out, '/');
+	}
+}

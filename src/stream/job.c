@@ -1,0 +1,845 @@
+/*
+ * job.c - the streaming engine (job.h).
+ *
+ * Thread: everything here runs on the job thread, including librdkafka's
+ * rebalance callback (served inside rd_kafka_consume_batch_queue) and the
+ * dead-letter producer's delivery reports (served by its poll/flush).
+ *
+ * Per partition (struct part) the job keeps the last committed batch and
+ * offset, what it has read since (raw rows or open windows), and, after a
+ * crash, the plan of a batch to replay. Data flows:
+ *
+ *	consume -> decode/validate/filter -> late check -> buffer per partition
+ *	trigger -> watermark -> per partition: wal, objects, state, offset commit
+ *
+ * Invariants: a partition's buffer only ever holds offsets >= its
+ * next_offset, in order; a replaying partition commits exactly its plan's
+ * range before taking newer records; the watermark never goes backwards,
+ * and neither does a partition's emitted-up-to time.
+ */
+#include "stream/job.h"
+#include "core/log.h"
+#include "core/signals.h"
+#include "core/xalloc.h"
+#include "event/codec.h"
+#include "kafka/client.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+#include "stream/ckpt.h"
+#include "stream/pqsink.h"
+#include "stream/rawbuf.h"
+#include "stream/windows.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "core/banned.h"
+
+#define CONSUME_BATCH 1024
+/* How many committed batches between checkpoint clean-ups (each costs a
+ * listing, which is a request on S3). */
+#define GC_EVERY 16
+
+struct part {
+	bool assigned;
+	int32_t id;
+	char *ckpt_base;
+	uint64_t batch;         /* last committed batch, 0 = none */
+	int64_t next_offset;    /* first offset of the open batch; -1 unknown */
+	int64_t last_offset;    /* last offset read into the open batch; -1 none */
+	bool dirty;             /* read records since the last commit */
+	bool replay;            /* must commit `wal` exactly before going on */
+	struct ckpt_wal wal;
+	double last_arrival;    /* monotonic seconds */
+	int64_t once_target;    /* --once: end offset to reach; -1 none */
+	bool eof;
+	int64_t eof_offset;
+	struct rawbuf raw;
+	struct winstate win;
+	struct metric *m_lag;
+};
+
+struct job {
+	const struct job_options *o;
+	const char *name; /* "archive" | "aggregate" */
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *queue;
+	rd_kafka_t *dlq;
+	struct store *st;
+	struct ev_decoder *dec;
+	struct part *parts;
+	size_t nparts;
+	size_t nsums;
+	int sum_fields[EV_MAX_FIELDS];
+	bool has_wm;
+	int64_t wm_us;
+	bool assigned_once;
+	size_t buffered;       /* events in open batches */
+	double last_flush;
+	uint64_t commits;
+	uint64_t dlq_failed;
+	bool failed;
+	struct iot_error fatal;
+	struct {
+		struct metric *consumed, *valid, *filtered, *late, *written;
+		struct metric *batches, *batch_seconds, *latency, *watermark;
+		struct metric *windows, *files, *bytes, *open_windows, *dlq;
+		struct metric *invalid[EV_R__COUNT];
+		struct metric *replays;
+	} m;
+};
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_us(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+void job_options_init(struct job_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->trigger_s = 60;
+	o->window_us = 60 * 1000000LL;
+	o->watermark_us = 60 * 1000000LL;
+	o->idle_timeout_s = 60;
+	o->max_batch_events = 1000000;
+	o->max_batch_bytes = 128u << 20;
+	o->timeout_s = 30;
+	o->layout.n = 2;
+	o->layout.cols[0] = HIVE_DEVICE_ID;
+	o->layout.cols[1] = HIVE_WINDOW_START;
+	pq_writer_options_init(&o->pq);
+}
+
+static void fail(struct job *j, const struct iot_error *e)
+{
+	if (!j->failed) {
+		j->fatal = *e;
+		j->failed = true;
+	}
+}
+
+/* ---- metrics ------------------------------------------------------- */
+
+static void register_metrics(struct job *j)
+{
+	static const double batch_b[] = { 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
+	static const double lat_b[] = { 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600 };
+	char l[64], lr[128];
+
+	snprintf(l, sizeof(l), "job=\"%s\"", j->name);
+	j->m.consumed = metrics_counter("iotpipe_events_consumed_total", "Records read from Kafka.", l);
+	j->m.valid = metrics_counter("iotpipe_events_valid_total", "Records that decoded as valid events.", l);
+	j->m.filtered = metrics_counter("iotpipe_events_filtered_total",
+					"Valid events filtered out by the schema (e.g. status error or missing).", l);
+	j->m.late = metrics_counter("iotpipe_events_late_total",
+				    "Events whose window had already been emitted (dropped or dead-lettered).", l);
+	j->m.written = metrics_counter("iotpipe_rows_written_total", "Rows written to output files.", l);
+	j->m.batches = metrics_counter("iotpipe_batches_total", "Batches committed.", l);
+	j->m.replays = metrics_counter("iotpipe_batches_replayed_total",
+				       "Batches replayed from their plan after a restart.", l);
+	j->m.batch_seconds = metrics_histogram("iotpipe_batch_duration_seconds",
+					       "Time to commit a batch (plan, files, state, offsets).", l,
+					       batch_b, sizeof(batch_b) / sizeof(batch_b[0]));
+	j->m.latency = metrics_histogram("iotpipe_event_latency_seconds",
+					 "Processing time minus event time, at commit.", l, lat_b,
+					 sizeof(lat_b) / sizeof(lat_b[0]));
+	j->m.watermark = metrics_gauge("iotpipe_watermark_seconds",
+				       "Event-time watermark, seconds since the epoch.", l);
+	j->m.windows = metrics_counter("iotpipe_windows_emitted_total", "Windows emitted.", l);
+	j->m.files = metrics_counter("iotpipe_files_written_total", "Output objects written.", l);
+	j->m.bytes = metrics_counter("iotpipe_bytes_written_total", "Output bytes written.", l);
+	j->m.open_windows = metrics_gauge("iotpipe_open_windows", "Windows held open in state.", l);
+	j->m.dlq = metrics_counter("iotpipe_dead_letter_total", "Records sent to the dead-letter topic.", l);
+	for (int r = 1; r < EV_R__COUNT; r++) {
+		snprintf(lr, sizeof(lr), "job=\"%s\",reason=\"%s\"", j->name,
+			 ev_reason_name((enum ev_reason)r));
+		j->m.invalid[r] = metrics_counter("iotpipe_events_invalid_total",
+						  "Records rejected by the decoder, by reason.", lr);
+	}
+}
+
+/* ---- partitions ---------------------------------------------------- */
+
+static struct part *part_get(struct job *j, int32_t id)
+{
+	if (id < 0)
+		return NULL;
+	if ((size_t)id >= j->nparts) {
+		size_t n = (size_t)id + 1;
+		j->parts = xrealloc(j->parts, st_mult(n, sizeof(*j->parts)));
+		memset(j->parts + j->nparts, 0, (n - j->nparts) * sizeof(*j->parts));
+		for (size_t i = j->nparts; i < n; i++) {
+			j->parts[i].id = (int32_t)i;
+			rawbuf_init(&j->parts[i].raw, j->o->schema->nfields);
+			winstate_init(&j->parts[i].win, j->nsums);
+		}
+		j->nparts = n;
+	}
+	return &j->parts[id];
+}
+
+static void part_drop(struct job *j, struct part *p)
+{
+	j->buffered -= p->raw.rows <= j->buffered ? p->raw.rows : j->buffered;
+	rawbuf_clear(&p->raw);
+	winstate_clear(&p->win);
+	free(p->ckpt_base);
+	p->ckpt_base = NULL;
+	p->assigned = false;
+	p->dirty = false;
+	p->replay = false;
+}
+
+/* Loads a partition's checkpoint; returns the offset to start from. */
+static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
+				 struct iot_error *err)
+{
+	struct ckpt_recovered r;
+	enum iot_err rc;
+
+	part_drop(j, p);
+	p->ckpt_base = ckpt_partition_uri(j->o->checkpoint, j->o->topic, p->id);
+	rc = ckpt_recover(j->st, j->name, p->ckpt_base, &r, err);
+	if (rc)
+		return rc;
+	if (j->o->kind == JOB_AGGREGATE && r.has_state &&
+	    winstate_load(&p->win, (const char *)r.payload.data, r.payload.len,
+			  p->ckpt_base, err)) {
+		ckpt_recovered_release(&r);
+		return err->code;
+	}
+	p->assigned = true;
+	p->batch = r.batch;
+	p->next_offset = r.has_state ? r.next_offset : -1;
+	p->last_offset = -1;
+	p->last_arrival = mono_s();
+	p->eof = false;
+	p->once_target = -1;
+	if (r.has_wal) {
+		p->replay = true;
+		p->wal = r.wal;
+		if (p->next_offset < 0)
+			p->next_offset = r.wal.start;
+		metric_inc(j->m.replays);
+		log_info(j->name, "partition %d: replaying planned batch %" PRIu64
+			 " (offsets %" PRId64 "..%" PRId64 ")",
+			 p->id, r.wal.batch, r.wal.start, r.wal.end);
+	}
+	*start = p->next_offset;
+	ckpt_recovered_release(&r);
+	return IOT_OK;
+}
+
+/* ---- dead letters -------------------------------------------------- */
+
+static void dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct job *j = opaque;
+	(void)rk;
+	if (m->err) {
+		j->dlq_failed++;
+		log_warn(j->name, "dead-letter delivery failed: %s", rd_kafka_err2str(m->err));
+	}
+}
+
+static void dead_letter(struct job *j, const rd_kafka_message_t *m, const char *reason)
+{
+	rd_kafka_headers_t *h;
+	char num[32];
+	rd_kafka_resp_err_t e;
+
+	if (!j->dlq)
+		return;
+	h = rd_kafka_headers_new(4);
+	rd_kafka_header_add(h, "iotpipe.reason", -1, reason, -1);
+	rd_kafka_header_add(h, "iotpipe.topic", -1, j->o->topic, -1);
+	snprintf(num, sizeof(num), "%d", (int)m->partition);
+	rd_kafka_header_add(h, "iotpipe.partition", -1, num, -1);
+	snprintf(num, sizeof(num), "%" PRId64, m->offset);
+	rd_kafka_header_add(h, "iotpipe.offset", -1, num, -1);
+	for (;;) {
+		e = rd_kafka_producev(j->dlq, RD_KAFKA_V_TOPIC(j->o->dead_letter_topic),
+				      RD_KAFKA_V_KEY(m->key, m->key_len),
+				      RD_KAFKA_V_VALUE(m->payload, m->len),
+				      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		rd_kafka_poll(j->dlq, 100);
+	}
+	if (e) {
+		rd_kafka_headers_destroy(h);
+		j->dlq_failed++;
+		log_warn(j->name, "dead-letter enqueue failed: %s", rd_kafka_err2str(e));
+		return;
+	}
+	metric_inc(j->m.dlq);
+	rd_kafka_poll(j->dlq, 0);
+}
+
+/* ---- committing ---------------------------------------------------- */
+
+static void data_uri(struct buf *b, const char *root)
+{
+	size_t n = strlen(root);
+	buf_puts(b, root);
+	if (n && root[n - 1] != '/')
+		buf_putc(b, '/');
+}
+
+static void file_name(struct buf *b, const struct job *j, const struct part *p,
+		      uint64_t batch)
+{
+	buf_puts(b, "part-");
+	hive_escape(b, j->o->topic, strlen(j->o->topic));
+	buf_printf(b, "-%d-%010" PRIu64 ".parquet", (int)p->id, batch);
+}
+
+static enum iot_err write_raw(struct job *j, struct part *p, uint64_t batch,
+			      struct iot_error *err)
+{
+	struct buf uri = BUF_INIT;
+	enum iot_err rc = IOT_OK;
+
+	for (size_t d = 0; d < p->raw.keys.n && !rc; d++) {
+		size_t klen;
+		const char *key = strmap_key(&p->raw.keys, d, &klen);
+		buf_reset(&uri);
+		data_uri(&uri, j->o->output);
+		buf_puts(&uri, "device_id=");
+		hive_escape(&uri, key, klen);
+		buf_putc(&uri, '/');
+		file_name(&uri, j, p, batch);
+		rc = pqsink_write_raw(j->st, buf_str(&uri), j->o->schema, &p->raw, d,
+				      p->id, false, &j->o->pq, err);
+		if (!rc) {
+			metric_inc(j->m.files);
+			metric_add(j->m.written, p->raw.dev[d].n);
+		}
+	}
+	buf_release(&uri);
+	return rc;
+}
+
+static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
+				  const struct win_out_list *l, struct iot_error *err)
+{
+	struct buf uri = BUF_INIT, dir = BUF_INIT, prev = BUF_INIT;
+	bool with_device = !hive_layout_has(&j->o->layout, HIVE_DEVICE_ID);
+	enum iot_err rc = IOT_OK;
+	size_t first = 0;
+	int64_t now = wall_us();
+
+	/* windows are sorted by (key, start); group runs with the same path */
+	for (size_t i = 0; i <= l->n && !rc; i++) {
+		buf_reset(&dir);
+		if (i < l->n)
+			hive_path(&dir, &j->o->layout, l->items[i].key, l->items[i].key_len,
+				  l->items[i].start_us);
+		if (i > first && (i == l->n || dir.len != prev.len ||
+				  memcmp(dir.data, prev.data, dir.len))) {
+			buf_reset(&uri);
+			data_uri(&uri, j->o->output);
+			buf_append(&uri, prev.data, prev.len);
+			file_name(&uri, j, p, batch);
+			rc = pqsink_write_windows(j->st, buf_str(&uri), j->o->schema,
+						  l->items + first, i - first, with_device,
+						  &j->o->pq, err);
+			if (!rc) {
+				metric_inc(j->m.files);
+				metric_add(j->m.written, i - first);
+			}
+			first = i;
+		}
+		if (i < l->n) {
+			if (i == first) {
+				buf_reset(&prev);
+				buf_append(&prev, dir.data, dir.len);
+			}
+			metric_observe(j->m.latency, (double)(now - l->items[i].end_us) / 1e6);
+		}
+	}
+	buf_release(&uri);
+	buf_release(&dir);
+	buf_release(&prev);
+	return rc;
+}
+
+/*
+ * Commits one batch of p: [p->next_offset, end) with windows up to emit.
+ * With `replaying`, the plan is p->wal and is already durable.
+ */
+static enum iot_err commit_batch(struct job *j, struct part *p, int64_t end,
+				 bool has_emit, int64_t emit_us, bool replaying,
+				 struct iot_error *err)
+{
+	struct ckpt_wal w = { p->batch + 1, p->next_offset, end, has_emit, emit_us };
+	struct win_out_list wl;
+	struct buf payload = BUF_INIT;
+	double t0 = mono_s();
+	enum iot_err rc;
+
+	memset(&wl, 0, sizeof(wl));
+	if (!replaying) {
+		bool conflict = false;
+		struct ckpt_wal other;
+		rc = ckpt_write_wal(j->st, j->name, p->ckpt_base, &w, &conflict, &other, err);
+		if (rc)
+			return rc;
+		if (conflict)
+			return iot_error_set(err, IOT_ERR_STATE,
+					     "partition %d: batch %" PRIu64 " was planned by another instance (offsets %" PRId64 "..%" PRId64
+					     "); is a second job writing to checkpoint %s?",
+					     p->id, w.batch, other.start, other.end, j->o->checkpoint);
+	}
+	if (j->dlq) {
+		rd_kafka_flush(j->dlq, 60 * 1000);
+		if (j->dlq_failed || rd_kafka_outq_len(j->dlq) > 0)
+			return iot_error_set(err, IOT_ERR_NET,
+					     "dead-letter topic '%s': %" PRIu64 " records not delivered; not committing",
+					     j->o->dead_letter_topic, j->dlq_failed);
+	}
+	if (j->o->kind == JOB_ARCHIVE) {
+		rc = write_raw(j, p, w.batch, err);
+	} else {
+		if (has_emit)
+			winstate_emit(&p->win, emit_us, j->o->window_us, &wl);
+		rc = write_windows(j, p, w.batch, &wl, err);
+		metric_add(j->m.windows, wl.n);
+		winstate_save(&p->win, &payload);
+	}
+	win_out_list_release(&wl);
+	if (!rc)
+		rc = ckpt_write_state(j->st, j->name, p->ckpt_base, w.batch, end, &payload, err);
+	buf_release(&payload);
+	if (rc)
+		return rc;
+
+	/* the commit point has passed: advance, then tell Kafka (best effort;
+	 * the checkpoint is the truth, the group offset serves lag tooling) */
+	p->batch = w.batch;
+	p->next_offset = end;
+	p->last_offset = -1;
+	p->dirty = false;
+	p->replay = false;
+	j->buffered -= p->raw.rows <= j->buffered ? p->raw.rows : j->buffered;
+	rawbuf_clear(&p->raw);
+	if (end > 0) {
+		rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(tl, j->o->topic, p->id)->offset = end;
+		rd_kafka_commit(j->rk, tl, 1);
+		rd_kafka_topic_partition_list_destroy(tl);
+	}
+	if (++j->commits % GC_EVERY == 0 && p->batch > 1)
+		ckpt_gc(j->st, p->ckpt_base, p->batch - 1);
+	metric_inc(j->m.batches);
+	metric_observe(j->m.batch_seconds, mono_s() - t0);
+	return IOT_OK;
+}
+
+static void update_watermark(struct job *j)
+{
+	double now = mono_s();
+	bool any_active = false, any = false;
+	int64_t min_active = 0, max_all = 0;
+	double last_any = 0;
+
+	for (size_t i = 0; i < j->nparts; i++) {
+		struct part *p = &j->parts[i];
+		bool idle;
+		if (!p->assigned || !p->win.has_max)
+			continue;
+		if (!any || p->win.max_event_us > max_all)
+			max_all = p->win.max_event_us;
+		if (!any || p->last_arrival > last_any)
+			last_any = p->last_arrival;
+		any = true;
+		idle = j->o->idle_timeout_s > 0 && now - p->last_arrival >= j->o->idle_timeout_s;
+		if (!idle && (!any_active || p->win.max_event_us < min_active)) {
+			min_active = p->win.max_event_us;
+			any_active = true;
+		}
+	}
+	if (!any)
+		return;
+	{
+		int64_t cand;
+		if (any_active)
+			cand = min_active - j->o->watermark_us;
+		else /* everything idle: advance with processing time */
+			cand = max_all - j->o->watermark_us + (int64_t)((now - last_any) * 1e6);
+		if (!j->has_wm || cand > j->wm_us) {
+			j->wm_us = cand;
+			j->has_wm = true;
+		}
+	}
+	metric_set(j->m.watermark, (double)j->wm_us / 1e6);
+}
+
+static bool has_windows_upto(const struct part *p, int64_t upto, int64_t size)
+{
+	for (size_t d = 0; d < p->win.keys.n; d++)
+		for (size_t k = 0; k < p->win.dev[d].n; k++)
+			if (p->win.dev[d].w[k].start_us + size <= upto)
+				return true;
+	return false;
+}
+
+static void update_lag(struct job *j)
+{
+	size_t open = 0;
+	for (size_t i = 0; i < j->nparts; i++) {
+		struct part *p = &j->parts[i];
+		int64_t lo, hi;
+		if (!p->assigned)
+			continue;
+		open += p->win.open;
+		if (!p->m_lag) {
+			char l[96];
+			snprintf(l, sizeof(l), "job=\"%s\",partition=\"%d\"", j->name, (int)p->id);
+			p->m_lag = metrics_gauge("iotpipe_consumer_lag_records",
+						 "Records in the partition not yet read by the job.", l);
+		}
+		if (rd_kafka_get_watermark_offsets(j->rk, j->o->topic, p->id, &lo, &hi) == 0 &&
+		    hi >= 0) {
+			int64_t pos = p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
+			metric_set(p->m_lag, pos >= 0 && hi > pos ? (double)(hi - pos) : 0);
+		}
+	}
+	metric_set(j->m.open_windows, (double)open);
+}
+
+/* Commits a batch for every partition with something to commit. */
+static enum iot_err flush_all(struct job *j, struct iot_error *err)
+{
+	if (j->o->kind == JOB_AGGREGATE)
+		update_watermark(j);
+	for (size_t i = 0; i < j->nparts; i++) {
+		struct part *p = &j->parts[i];
+		int64_t end, emit = 0;
+		bool has_emit = false;
+		if (!p->assigned || p->replay || p->next_offset < 0)
+			continue;
+		end = p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
+		if (j->o->kind == JOB_AGGREGATE && j->has_wm) {
+			has_emit = true;
+			emit = p->win.has_emitted && p->win.emitted_upto_us > j->wm_us
+				       ? p->win.emitted_upto_us
+				       : j->wm_us;
+		}
+		if (!p->dirty && !(has_emit && has_windows_upto(p, emit, j->o->window_us)))
+			continue;
+		if (commit_batch(j, p, end, has_emit, emit, false, err))
+			return err->code;
+	}
+	j->last_flush = mono_s();
+	update_lag(j);
+	return IOT_OK;
+}
+
+static enum iot_err flush_replay(struct job *j, struct part *p, struct iot_error *err)
+{
+	log_info(j->name, "partition %d: batch %" PRIu64 " replayed", p->id, p->wal.batch);
+	return commit_batch(j, p, p->wal.end, p->wal.has_emit, p->wal.emit_upto_us, true, err);
+}
+
+/* ---- consuming ----------------------------------------------------- */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+			 rd_kafka_topic_partition_list_t *tl, void *opaque)
+{
+	struct job *j = opaque;
+	struct iot_error err = IOT_ERROR_INIT;
+
+	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		for (int i = 0; i < tl->cnt; i++) {
+			struct part *p = part_get(j, tl->elems[i].partition);
+			int64_t start = -1;
+			if (!j->failed && part_recover(j, p, &start, &err))
+				fail(j, &err);
+			tl->elems[i].offset = start >= 0 ? start
+					      : j->o->start_latest ? RD_KAFKA_OFFSET_END
+								   : RD_KAFKA_OFFSET_BEGINNING;
+			if (start >= 0)
+				log_info(j->name, "assigned partition %d, resuming at offset %" PRId64,
+					 p->id, start);
+			else
+				log_info(j->name, "assigned partition %d, no checkpoint: starting at the %s",
+					 p->id, j->o->start_latest ? "end" : "beginning");
+		}
+		rd_kafka_assign(rk, tl);
+		j->assigned_once = true;
+	} else {
+		/* give the partitions back with their work committed */
+		if (!j->failed && flush_all(j, &err))
+			fail(j, &err);
+		for (int i = 0; i < tl->cnt; i++) {
+			struct part *p = part_get(j, tl->elems[i].partition);
+			part_drop(j, p);
+			log_info(j->name, "revoked partition %d", (int)tl->elems[i].partition);
+		}
+		rd_kafka_assign(rk, NULL);
+	}
+}
+
+static void handle(struct job *j, rd_kafka_message_t *m, struct event *ev)
+{
+	struct part *p = part_get(j, m->partition);
+	struct iot_error err = IOT_ERROR_INIT;
+	struct ev_result r;
+
+	if (m->err) {
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && p && p->assigned) {
+			p->eof = true;
+			p->eof_offset = m->offset;
+			if (p->replay && m->offset >= p->wal.end && flush_replay(j, p, &err))
+				fail(j, &err);
+		} else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			log_warn(j->name, "consumer: %s", rd_kafka_message_errstr(m));
+		}
+		return;
+	}
+	if (!p || !p->assigned || (p->next_offset >= 0 && m->offset < p->next_offset))
+		return; /* stale: from before a seek or a revocation */
+	if (p->replay && m->offset >= p->wal.end) {
+		if (flush_replay(j, p, &err)) {
+			fail(j, &err);
+			return;
+		}
+	}
+	if (p->next_offset < 0)
+		p->next_offset = m->offset;
+	metric_inc(j->m.consumed);
+	r = ev_decode(j->dec, m->key, m->key_len, m->payload, m->len, ev);
+	if (r.status == EV_INVALID) {
+		char why[160];
+		metric_inc(j->m.invalid[r.reason]);
+		ev_result_describe(j->o->schema, r, why, sizeof(why));
+		dead_letter(j, m, why);
+	} else if (r.status == EV_FILTERED) {
+		metric_inc(j->m.valid);
+		metric_inc(j->m.filtered);
+	} else {
+		metric_inc(j->m.valid);
+		if (j->o->kind == JOB_ARCHIVE) {
+			rawbuf_add(&p->raw, j->o->schema, ev, m->offset);
+			j->buffered++;
+		} else if (winstate_is_late(&p->win, ev->time_us, j->o->window_us)) {
+			metric_inc(j->m.late);
+			dead_letter(j, m, "late");
+		} else {
+			double sums[EV_MAX_FIELDS];
+			for (size_t k = 0; k < j->nsums; k++)
+				sums[k] = ev->v[j->sum_fields[k]].d;
+			winstate_add(&p->win, ev->key, ev->key_len, ev->time_us,
+				     j->o->window_us, sums);
+			j->buffered++;
+		}
+	}
+	p->last_offset = m->offset;
+	p->dirty = true;
+	p->last_arrival = mono_s();
+	if (p->replay && m->offset >= p->wal.end - 1 && flush_replay(j, p, &err))
+		fail(j, &err);
+}
+
+/* --once: true when every assigned partition reached its target. */
+static bool once_done(struct job *j)
+{
+	if (!j->assigned_once)
+		return false;
+	for (size_t i = 0; i < j->nparts; i++) {
+		struct part *p = &j->parts[i];
+		int64_t pos;
+		if (!p->assigned)
+			continue;
+		if (p->once_target < 0) {
+			int64_t lo, hi;
+			if (rd_kafka_query_watermark_offsets(j->rk, j->o->topic, p->id, &lo, &hi,
+							     (int)(j->o->timeout_s * 1000)))
+				return false;
+			p->once_target = hi;
+			if (p->next_offset < 0 && hi == lo)
+				p->next_offset = hi; /* empty partition */
+		}
+		pos = p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
+		if (p->replay || pos < p->once_target)
+			if (!(p->eof && p->eof_offset >= p->once_target))
+				return false;
+	}
+	return true;
+}
+
+static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
+{
+	const struct job_options *o = j->o;
+	rd_kafka_conf_t *conf = kafka_conf_new(o->bootstrap, NULL, err);
+	rd_kafka_topic_partition_list_t *sub;
+	char errstr[512];
+	int partitions = 0;
+
+	if (!conf)
+		return err->code;
+	if (kafka_conf_set(conf, "group.id", o->group, "--group", err) ||
+	    kafka_conf_set(conf, "enable.auto.commit", "false", "default", err) ||
+	    kafka_conf_set(conf, "enable.auto.offset.store", "false", "default", err) ||
+	    kafka_conf_set(conf, "enable.partition.eof", "true", "default", err) ||
+	    kafka_conf_set(conf, "auto.offset.reset", o->start_latest ? "latest" : "earliest",
+			   "default", err) ||
+	    kafka_conf_set(conf, "session.timeout.ms", "10000", "default", err) ||
+	    kafka_conf_set(conf, "queued.max.messages.kbytes", "65536", "default", err) ||
+	    kafka_conf_set(conf, "fetch.wait.max.ms", "100", "default", err))
+		goto fail;
+	for (size_t i = 0; o->kafka && i < o->kafka->n; i++)
+		if (kafka_conf_set(conf, o->kafka->items[i].key, o->kafka->items[i].value,
+				   o->kafka->items[i].origin, err))
+			goto fail;
+	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_opaque(conf, j);
+	j->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (!j->rk)
+		return iot_error_set(err, IOT_ERR_CONFIG, "cannot create the Kafka consumer: %s", errstr);
+	if (kafka_wait_topic(j->rk, o->bootstrap, o->topic, (int)(o->timeout_s * 1000),
+			     &partitions, err))
+		return err->code;
+	rd_kafka_poll_set_consumer(j->rk);
+	j->queue = rd_kafka_queue_get_consumer(j->rk);
+	sub = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(sub, o->topic, RD_KAFKA_PARTITION_UA);
+	if (rd_kafka_subscribe(j->rk, sub)) {
+		rd_kafka_topic_partition_list_destroy(sub);
+		return iot_error_set(err, IOT_ERR_NET, "cannot subscribe to topic '%s'", o->topic);
+	}
+	rd_kafka_topic_partition_list_destroy(sub);
+	log_info(j->name, "consuming '%s' (%d partitions) at %s as group '%s'", o->topic,
+		 partitions, o->bootstrap, o->group);
+
+	if (o->dead_letter_topic && *o->dead_letter_topic) {
+		rd_kafka_conf_t *pc = kafka_conf_new(o->bootstrap, NULL, err);
+		if (!pc)
+			return err->code;
+		if (kafka_conf_set(pc, "enable.idempotence", "true", "default", err) ||
+		    kafka_conf_set(pc, "linger.ms", "20", "default", err)) {
+			rd_kafka_conf_destroy(pc);
+			return err->code;
+		}
+		rd_kafka_conf_set_dr_msg_cb(pc, dlq_delivery);
+		rd_kafka_conf_set_opaque(pc, j);
+		j->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
+		if (!j->dlq)
+			return iot_error_set(err, IOT_ERR_CONFIG,
+					     "cannot create the dead-letter producer: %s", errstr);
+	}
+	return IOT_OK;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return err->code;
+}
+
+enum iot_err job_run(const struct job_options *o, struct iot_error *err)
+{
+	struct job j;
+	rd_kafka_message_t *msgs[CONSUME_BATCH];
+	struct event ev;
+	enum iot_err rc = IOT_OK;
+	double started = mono_s();
+
+	memset(&j, 0, sizeof(j));
+	j.o = o;
+	j.name = o->kind == JOB_ARCHIVE ? "archive" : "aggregate";
+	for (size_t f = 0; f < o->schema->nfields; f++)
+		if (o->schema->fields[f].type == FIELD_FLOAT)
+			j.sum_fields[j.nsums++] = (int)f;
+	j.st = store_create();
+	j.dec = ev_decoder_create(o->schema);
+	register_metrics(&j);
+	if ((rc = store_create_bucket(j.st, o->output, err)) ||
+	    (rc = store_create_bucket(j.st, o->checkpoint, err)))
+		goto out;
+	if ((rc = setup_kafka(&j, err)))
+		goto out;
+	j.last_flush = mono_s();
+
+	while (!j.failed) {
+		ssize_t n;
+		double now;
+
+		if (signals_stop_requested())
+			break;
+		n = rd_kafka_consume_batch_queue(j.queue, 200, msgs, CONSUME_BATCH);
+		for (ssize_t i = 0; i < n; i++) {
+			if (!j.failed)
+				handle(&j, msgs[i], &ev);
+			rd_kafka_message_destroy(msgs[i]);
+		}
+		if (j.failed)
+			break;
+		if (o->once && !j.assigned_once && mono_s() - started > o->timeout_s) {
+			rc = iot_error_set(err, IOT_ERR_NET,
+					   "no partitions of '%s' were assigned to group '%s' within %.0f s",
+					   o->topic, o->group, o->timeout_s);
+			goto out;
+		}
+		now = mono_s();
+		if (j.buffered >= o->max_batch_events || now - j.last_flush >= o->trigger_s) {
+			if (flush_all(&j, err))
+				fail(&j, err);
+		} else if (o->kind == JOB_ARCHIVE) {
+			size_t bytes = 0;
+			for (size_t i = 0; i < j.nparts; i++)
+				bytes += rawbuf_bytes(&j.parts[i].raw);
+			if (bytes >= o->max_batch_bytes && flush_all(&j, err))
+				fail(&j, err);
+		}
+		if (o->once && !j.failed && once_done(&j)) {
+			if (flush_all(&j, err))
+				fail(&j, err);
+			break;
+		}
+	}
+	if (!j.failed && signals_stop_requested()) {
+		/* finish the batch in flight: commit what was read */
+		log_info(j.name, "stopping: committing what was read");
+		if (flush_all(&j, err))
+			fail(&j, err);
+	}
+	if (j.failed) {
+		*err = j.fatal;
+		rc = err->code;
+	}
+out:
+	if (j.rk) {
+		rd_kafka_consumer_close(j.rk);
+		if (j.queue)
+			rd_kafka_queue_destroy(j.queue);
+		rd_kafka_destroy(j.rk);
+	}
+	if (j.dlq) {
+		rd_kafka_flush(j.dlq, 30 * 1000);
+		rd_kafka_destroy(j.dlq);
+	}
+	for (size_t i = 0; i < j.nparts; i++) {
+		part_drop(&j, &j.parts[i]);
+		rawbuf_release(&j.parts[i].raw);
+		winstate_release(&j.parts[i].win);
+	}
+	free(j.parts);
+	ev_decoder_destroy(j.dec);
+	store_destroy(j.st);
+	return rc;
+}

@@ -1,0 +1,271 @@
+/*
+ * pqsink.c - Parquet files through the store (pqsink.h).
+ *
+ * The adapter between the codec's struct pq_output and a store output
+ * stream keeps the store's sticky error and hands it back at close; when
+ * the writer fails, the stream is aborted so nothing partial appears.
+ * Files carry key-value metadata naming the writer's role.
+ */
+#include "stream/pqsink.h"
+#include "core/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/banned.h"
+
+struct store_pq_output {
+	struct pq_output base;
+	struct store_ostream *os;
+	char *uri;
+};
+
+static enum iot_err so_write(struct pq_output *out, const void *data, size_t len,
+			     struct iot_error *err)
+{
+	struct store_pq_output *o = (struct store_pq_output *)out;
+	enum iot_err rc = store_ostream_write(o->os, data, len);
+	if (rc)
+		return iot_error_set(err, rc, "%s: write failed", o->uri);
+	return IOT_OK;
+}
+
+static enum iot_err so_close(struct pq_output *out, struct iot_error *err)
+{
+	struct store_pq_output *o = (struct store_pq_output *)out;
+	struct store_ostream *os = o->os;
+	o->os = NULL;
+	return store_ostream_close(os, err);
+}
+
+static void so_destroy(struct pq_output *out)
+{
+	struct store_pq_output *o = (struct store_pq_output *)out;
+	store_ostream_abort(o->os); /* no-op after a close */
+	free(o->uri);
+	free(o);
+}
+
+static enum iot_err open_output(struct store *st, const char *uri,
+				struct pq_output **out, struct iot_error *err)
+{
+	struct store_pq_output *o;
+	struct store_ostream *os;
+
+	if (store_open_write(st, uri, 0, &os, err))
+		return err->code;
+	o = xcalloc(1, sizeof(*o));
+	o->base.write = so_write;
+	o->base.close = so_close;
+	o->base.destroy = so_destroy;
+	o->os = os;
+	o->uri = xstrdup(uri);
+	*out = &o->base;
+	return IOT_OK;
+}
+
+static struct pq_column col(const char *name, enum pq_type t, enum pq_logical l,
+			    bool optional)
+{
+	struct pq_column c;
+	memset(&c, 0, sizeof(c));
+	c.name = name;
+	c.type = t;
+	c.logical = l;
+	c.optional = optional;
+	if (l == PQ_LOGICAL_TIMESTAMP) {
+		c.unit = PQ_MICROS;
+		c.utc = true;
+	}
+	return c;
+}
+
+static enum iot_err finish(struct pq_writer *w, const char *uri,
+			   struct iot_error *err)
+{
+	enum iot_err rc = pq_writer_close(w, err);
+	pq_writer_destroy(w);
+	if (rc)
+		iot_error_prefix(err, "writing %s", uri);
+	return rc;
+}
+
+enum iot_err pqsink_write_raw(struct store *st, const char *uri,
+			      const struct event_schema *s,
+			      const struct rawbuf *rb, size_t dev,
+			      int32_t partition, bool with_device,
+			      const struct pq_writer_options *o,
+			      struct iot_error *err)
+{
+	const struct raw_dev *d = &rb->dev[dev];
+	size_t nf = s->nfields, ncols = 0, n = d->n;
+	struct pq_column *cols = xcalloc(nf + 4, sizeof(*cols));
+	struct pq_output *out;
+	struct pq_writer *w;
+	size_t key_len;
+	const char *key = strmap_key(&rb->keys, dev, &key_len);
+	uint8_t *valid = xmalloc(n ? n : 1);
+	int64_t *i64 = xmalloc((n ? n : 1) * sizeof(int64_t));
+	double *f64 = xmalloc((n ? n : 1) * sizeof(double));
+	struct pq_bytes *bytes = xmalloc((n ? n : 1) * sizeof(struct pq_bytes));
+	enum iot_err rc;
+	size_t c = 0;
+
+	if (with_device)
+		cols[ncols++] = col("device_id", PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, false);
+	cols[ncols++] = col("event_time", PQ_INT64, PQ_LOGICAL_TIMESTAMP, false);
+	for (size_t f = 0; f < nf; f++) {
+		const struct schema_field *sf = &s->fields[f];
+		if ((int)f == s->time_field)
+			continue;
+		switch (sf->type) {
+		case FIELD_FLOAT:
+			cols[ncols++] = col(sf->name, PQ_DOUBLE, PQ_LOGICAL_NONE, !sf->required);
+			break;
+		case FIELD_INT:
+			cols[ncols++] = col(sf->name, PQ_INT64, PQ_LOGICAL_NONE, !sf->required);
+			break;
+		case FIELD_DATETIME:
+			cols[ncols++] = col(sf->name, PQ_INT64, PQ_LOGICAL_TIMESTAMP, !sf->required);
+			break;
+		case FIELD_STRING:
+		case FIELD_ENUM:
+			cols[ncols++] = col(sf->name, PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, !sf->required);
+			break;
+		}
+	}
+	cols[ncols++] = col("kafka_partition", PQ_INT32, PQ_LOGICAL_NONE, false);
+	cols[ncols++] = col("kafka_offset", PQ_INT64, PQ_LOGICAL_NONE, false);
+
+	if ((rc = open_output(st, uri, &out, err)))
+		goto done;
+	if ((rc = pq_writer_create(&w, out, cols, ncols, o, err)))
+		goto done;
+	pq_writer_add_kv(w, "iotpipe.dataset", "raw");
+
+	if (with_device) {
+		for (size_t r = 0; r < n; r++)
+			bytes[r] = (struct pq_bytes){ (const uint8_t *)key, (uint32_t)key_len };
+		pq_writer_write_bytes_batch(w, c++, bytes, NULL, n);
+	}
+	for (size_t r = 0; r < n; r++)
+		i64[r] = d->vals[r * nf + (size_t)s->time_field].i;
+	pq_writer_write_i64_batch(w, c++, i64, NULL, n);
+	for (size_t f = 0; f < nf; f++) {
+		const struct schema_field *sf = &s->fields[f];
+		const uint8_t *vp = sf->required ? NULL : valid;
+		if ((int)f == s->time_field)
+			continue;
+		for (size_t r = 0; r < n; r++)
+			valid[r] = (uint8_t)(d->present[r] >> f & 1);
+		switch (sf->type) {
+		case FIELD_FLOAT:
+			for (size_t r = 0; r < n; r++)
+				f64[r] = valid[r] ? d->vals[r * nf + f].d : 0;
+			pq_writer_write_double_batch(w, c++, f64, vp, n);
+			break;
+		case FIELD_INT:
+		case FIELD_DATETIME:
+			for (size_t r = 0; r < n; r++)
+				i64[r] = valid[r] ? d->vals[r * nf + f].i : 0;
+			pq_writer_write_i64_batch(w, c++, i64, vp, n);
+			break;
+		case FIELD_STRING:
+			for (size_t r = 0; r < n; r++) {
+				const struct ev_value *v = &d->vals[r * nf + f];
+				bytes[r] = valid[r] ? (struct pq_bytes){
+					(const uint8_t *)rawbuf_str(rb, v), v->s.len }
+						    : (struct pq_bytes){ NULL, 0 };
+			}
+			pq_writer_write_bytes_batch(w, c++, bytes, vp, n);
+			break;
+		case FIELD_ENUM:
+			for (size_t r = 0; r < n; r++) {
+				int64_t e = d->vals[r * nf + f].i;
+				bytes[r] = valid[r] ? (struct pq_bytes){
+					(const uint8_t *)sf->values[e], (uint32_t)sf->value_lens[e] }
+						    : (struct pq_bytes){ NULL, 0 };
+			}
+			pq_writer_write_bytes_batch(w, c++, bytes, vp, n);
+			break;
+		}
+	}
+	{
+		int32_t *i32 = xmalloc((n ? n : 1) * sizeof(int32_t));
+		for (size_t r = 0; r < n; r++)
+			i32[r] = partition;
+		pq_writer_write_i32_batch(w, c++, i32, NULL, n);
+		free(i32);
+	}
+	pq_writer_write_i64_batch(w, c++, d->offset, NULL, n);
+	if ((rc = pq_writer_end_rows(w, n))) {
+		pq_writer_status(w, err);
+		pq_writer_destroy(w);
+		iot_error_prefix(err, "writing %s", uri);
+		goto done;
+	}
+	rc = finish(w, uri, err);
+done:
+	free(cols);
+	free(valid);
+	free(i64);
+	free(f64);
+	free(bytes);
+	return rc;
+}
+
+enum iot_err pqsink_write_windows(struct store *st, const char *uri,
+				  const struct event_schema *s,
+				  const struct win_out *items, size_t n,
+				  bool with_device,
+				  const struct pq_writer_options *o,
+				  struct iot_error *err)
+{
+	struct pq_column cols[EV_MAX_FIELDS + 5];
+	char *names[EV_MAX_FIELDS];
+	size_t ncols = 0, nsums = 0;
+	struct pq_output *out;
+	struct pq_writer *w;
+	enum iot_err rc;
+
+	if (with_device)
+		cols[ncols++] = col("device_id", PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, false);
+	cols[ncols++] = col("window_start_time", PQ_INT64, PQ_LOGICAL_TIMESTAMP, false);
+	cols[ncols++] = col("window_end_time", PQ_INT64, PQ_LOGICAL_TIMESTAMP, false);
+	for (size_t f = 0; f < s->nfields; f++) {
+		if (s->fields[f].type != FIELD_FLOAT)
+			continue;
+		names[nsums] = xasprintf("avg_%s", s->fields[f].name);
+		cols[ncols++] = col(names[nsums], PQ_DOUBLE, PQ_LOGICAL_NONE, false);
+		nsums++;
+	}
+	cols[ncols++] = col("num_events", PQ_INT64, PQ_LOGICAL_NONE, false);
+
+	if ((rc = open_output(st, uri, &out, err)))
+		goto done;
+	if ((rc = pq_writer_create(&w, out, cols, ncols, o, err)))
+		goto done;
+	pq_writer_add_kv(w, "iotpipe.dataset", "aggregate");
+	for (size_t i = 0; i < n; i++) {
+		size_t c = 0;
+		const struct win_out *x = &items[i];
+		if (with_device)
+			pq_writer_write_bytes(w, c++, x->key, x->key_len);
+		pq_writer_write_i64(w, c++, x->start_us);
+		pq_writer_write_i64(w, c++, x->end_us);
+		for (size_t k = 0; k < nsums; k++)
+			pq_writer_write_double(w, c++, x->sums[k] / (double)x->count);
+		pq_writer_write_i64(w, c++, x->count);
+		if ((rc = pq_writer_end_row(w))) {
+			pq_writer_status(w, err);
+			pq_writer_destroy(w);
+			iot_error_prefix(err, "writing %s", uri);
+			goto done;
+		}
+	}
+	rc = finish(w, uri, err);
+done:
+	for (size_t k = 0; k < nsums; k++)
+		free(names[k]);
+	return rc;
+}

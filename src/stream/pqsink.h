@@ -1,0 +1,45 @@
+/*
+ * pqsink.h - writes the streaming jobs' Parquet files through the store
+ * (store.h), so the same code writes to local disk or to S3: the Parquet
+ * writer's byte-stream vtable is backed by a store output stream, and the
+ * object appears atomically when the writer closes.
+ *
+ * Column layouts (SPEC sections 4 and 5):
+ *   raw:       [device_id] event_time TIMESTAMP(MICROS,UTC), every other
+ *              schema field (float DOUBLE, int INT64, string/enum STRING,
+ *              datetime TIMESTAMP), kafka_partition INT32, kafka_offset INT64
+ *   aggregate: [device_id] window_start_time, window_end_time TIMESTAMP,
+ *              avg_<float field> DOUBLE ..., num_events INT64
+ * device_id is a column only when it is not in the Hive path.
+ */
+#ifndef IOT_STREAM_PQSINK_H
+#define IOT_STREAM_PQSINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "event/schema.h"
+#include "parquet/pq.h"
+#include "store/store.h"
+#include "stream/rawbuf.h"
+#include "stream/windows.h"
+
+/* Writes rows [0, d->n) of one device of a raw buffer to uri. */
+enum iot_err pqsink_write_raw(struct store *st, const char *uri,
+			      const struct event_schema *s,
+			      const struct rawbuf *rb, size_t dev,
+			      int32_t partition, bool with_device,
+			      const struct pq_writer_options *o,
+			      struct iot_error *err);
+
+/* Writes windows items[0..n) to uri. */
+enum iot_err pqsink_write_windows(struct store *st, const char *uri,
+				  const struct event_schema *s,
+				  const struct win_out *items, size_t n,
+				  bool with_device,
+				  const struct pq_writer_options *o,
+				  struct iot_error *err);
+
+#endif

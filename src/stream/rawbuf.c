@@ -1,0 +1,82 @@
+/*
+ * rawbuf.c - per-partition buffers of raw events (rawbuf.h).
+ */
+#include "stream/rawbuf.h"
+#include "core/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/banned.h"
+
+void rawbuf_init(struct rawbuf *rb, size_t nfields)
+{
+	memset(rb, 0, sizeof(*rb));
+	rb->nfields = nfields;
+	strmap_init(&rb->keys);
+	buf_init(&rb->arena);
+}
+
+void rawbuf_clear(struct rawbuf *rb)
+{
+	for (size_t i = 0; i < rb->keys.n; i++) {
+		free(rb->dev[i].offset);
+		free(rb->dev[i].present);
+		free(rb->dev[i].vals);
+	}
+	if (rb->dev)
+		memset(rb->dev, 0, rb->ndev_alloc * sizeof(*rb->dev));
+	strmap_clear(&rb->keys);
+	buf_reset(&rb->arena);
+	rb->rows = 0;
+}
+
+void rawbuf_release(struct rawbuf *rb)
+{
+	rawbuf_clear(rb);
+	free(rb->dev);
+	strmap_release(&rb->keys);
+	buf_release(&rb->arena);
+}
+
+void rawbuf_add(struct rawbuf *rb, const struct event_schema *s,
+		const struct event *ev, int64_t offset)
+{
+	size_t i = strmap_intern(&rb->keys, ev->key, ev->key_len);
+	struct raw_dev *d;
+
+	if (i >= rb->ndev_alloc) {
+		size_t old = rb->ndev_alloc, a = old ? old * 2 : 64;
+		while (a <= i)
+			a *= 2;
+		rb->dev = xrealloc(rb->dev, st_mult(a, sizeof(*rb->dev)));
+		memset(rb->dev + old, 0, (a - old) * sizeof(*rb->dev));
+		rb->ndev_alloc = a;
+	}
+	d = &rb->dev[i];
+	if (d->n == d->alloc) {
+		size_t a = d->alloc ? d->alloc * 2 : 16;
+		d->offset = xrealloc(d->offset, st_mult(a, sizeof(*d->offset)));
+		d->present = xrealloc(d->present, st_mult(a, sizeof(*d->present)));
+		d->vals = xrealloc(d->vals, st_mult(st_mult(a, rb->nfields), sizeof(*d->vals)));
+		d->alloc = a;
+	}
+	d->offset[d->n] = offset;
+	d->present[d->n] = ev->present;
+	memcpy(&d->vals[d->n * rb->nfields], ev->v, rb->nfields * sizeof(*ev->v));
+	for (size_t f = 0; f < rb->nfields; f++) {
+		if (s->fields[f].type == FIELD_STRING && (ev->present >> f & 1)) {
+			struct ev_value *v = &d->vals[d->n * rb->nfields + f];
+			size_t off = rb->arena.len;
+			buf_append(&rb->arena, v->s.p, v->s.len);
+			v->s.p = (const char *)(uintptr_t)off;
+		}
+	}
+	d->n++;
+	rb->rows++;
+}
+
+size_t rawbuf_bytes(const struct rawbuf *rb)
+{
+	return rb->rows * (16 + rb->nfields * sizeof(struct ev_value)) + rb->arena.len;
+}

@@ -1,0 +1,271 @@
+/*
+ * windows.c - per-partition window state (windows.h).
+ *
+ * A device keeps its open windows in a small array (typically one or two:
+ * the current window and one held back by the watermark), so adding an
+ * event is a hash lookup and a short scan. Emission sorts what it removes
+ * by (key, start) so that the output order never depends on the order in
+ * which devices were first seen: a replayed batch writes the same bytes.
+ *
+ * The saved form is line-oriented text:
+ *	max <us>|-            highest event time
+ *	emitted <us>|-        emitted-up-to time
+ *	w <start_us> <count> <hexkey> <sum0 %a> <sum1 %a> ...
+ */
+#include "stream/windows.h"
+#include "core/xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/banned.h"
+
+void winstate_init(struct winstate *ws, size_t nsums)
+{
+	memset(ws, 0, sizeof(*ws));
+	ws->nsums = nsums;
+	strmap_init(&ws->keys);
+}
+
+void winstate_clear(struct winstate *ws)
+{
+	for (size_t i = 0; i < ws->keys.n; i++) {
+		for (size_t j = 0; j < ws->dev[i].n; j++)
+			free(ws->dev[i].w[j].sums);
+		free(ws->dev[i].w);
+	}
+	free(ws->dev);
+	ws->dev = NULL;
+	ws->ndev_alloc = 0;
+	strmap_clear(&ws->keys);
+	ws->open = 0;
+	ws->has_max = ws->has_emitted = false;
+	ws->max_event_us = ws->emitted_upto_us = 0;
+}
+
+void winstate_release(struct winstate *ws)
+{
+	winstate_clear(ws);
+	strmap_release(&ws->keys);
+}
+
+static struct win_device *device(struct winstate *ws, const char *key, size_t len)
+{
+	size_t i = strmap_intern(&ws->keys, key, len);
+	if (i >= ws->ndev_alloc) {
+		size_t old = ws->ndev_alloc, a = old ? old * 2 : 64;
+		while (a <= i)
+			a *= 2;
+		ws->dev = xrealloc(ws->dev, st_mult(a, sizeof(*ws->dev)));
+		memset(ws->dev + old, 0, (a - old) * sizeof(*ws->dev));
+		ws->ndev_alloc = a;
+	}
+	return &ws->dev[i];
+}
+
+static struct win *window(struct winstate *ws, struct win_device *d, int64_t start)
+{
+	for (size_t j = 0; j < d->n; j++)
+		if (d->w[j].start_us == start)
+			return &d->w[j];
+	ALLOC_GROW(d->w, d->n + 1, d->alloc);
+	d->w[d->n].start_us = start;
+	d->w[d->n].count = 0;
+	d->w[d->n].sums = xcalloc(ws->nsums ? ws->nsums : 1, sizeof(double));
+	ws->open++;
+	return &d->w[d->n++];
+}
+
+void winstate_add(struct winstate *ws, const char *key, size_t key_len,
+		  int64_t t_us, int64_t size_us, const double *sums)
+{
+	struct win *w = window(ws, device(ws, key, key_len), win_align(t_us, size_us));
+	w->count++;
+	for (size_t k = 0; k < ws->nsums; k++)
+		w->sums[k] += sums[k];
+	if (!ws->has_max || t_us > ws->max_event_us) {
+		ws->max_event_us = t_us;
+		ws->has_max = true;
+	}
+}
+
+static int cmp_out(const void *a, const void *b)
+{
+	const struct win_out *x = a, *y = b;
+	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+	int c = memcmp(x->key, y->key, n);
+	if (c)
+		return c;
+	if (x->key_len != y->key_len)
+		return x->key_len < y->key_len ? -1 : 1;
+	return x->start_us < y->start_us ? -1 : x->start_us > y->start_us;
+}
+
+void winstate_emit(struct winstate *ws, int64_t upto_us, int64_t size_us,
+		   struct win_out_list *out)
+{
+	size_t first = out->n;
+
+	for (size_t i = 0; i < ws->keys.n; i++) {
+		struct win_device *d = &ws->dev[i];
+		size_t keep = 0, klen;
+		const char *key = strmap_key(&ws->keys, i, &klen);
+		for (size_t j = 0; j < d->n; j++) {
+			struct win *w = &d->w[j];
+			if (w->start_us + size_us <= upto_us) {
+				struct win_out *o;
+				ALLOC_GROW(out->items, out->n + 1, out->alloc);
+				o = &out->items[out->n++];
+				o->key_off = out->keys.len;
+				o->key_len = klen;
+				buf_append(&out->keys, key, klen);
+				o->start_us = w->start_us;
+				o->end_us = w->start_us + size_us;
+				o->count = w->count;
+				o->sums = w->sums; /* ownership moves to the list */
+				ws->open--;
+			} else {
+				d->w[keep++] = *w;
+			}
+		}
+		d->n = keep;
+	}
+	/* the key buffer may have moved while growing: point into it now */
+	for (size_t k = 0; k < out->n; k++)
+		out->items[k].key = (const char *)out->keys.data + out->items[k].key_off;
+	qsort(out->items + first, out->n - first, sizeof(*out->items), cmp_out);
+	if (!ws->has_emitted || upto_us > ws->emitted_upto_us) {
+		ws->emitted_upto_us = upto_us;
+		ws->has_emitted = true;
+	}
+}
+
+void win_out_list_release(struct win_out_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free((void *)l->items[i].sums);
+	free(l->items);
+	buf_release(&l->keys);
+	memset(l, 0, sizeof(*l));
+}
+
+static void put_opt(struct buf *out, const char *name, bool has, int64_t v)
+{
+	if (has)
+		buf_printf(out, "%s %" PRId64 "\n", name, v);
+	else
+		buf_printf(out, "%s -\n", name);
+}
+
+void winstate_save(const struct winstate *ws, struct buf *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	put_opt(out, "max", ws->has_max, ws->max_event_us);
+	put_opt(out, "emitted", ws->has_emitted, ws->emitted_upto_us);
+	for (size_t i = 0; i < ws->keys.n; i++) {
+		size_t klen;
+		const char *key = strmap_key(&ws->keys, i, &klen);
+		for (size_t j = 0; j < ws->dev[i].n; j++) {
+			const struct win *w = &ws->dev[i].w[j];
+			buf_printf(out, "w %" PRId64 " %" PRId64 " ", w->start_us, w->count);
+			for (size_t k = 0; k < klen; k++) {
+				buf_putc(out, (uint8_t)hex[(unsigned char)key[k] >> 4]);
+				buf_putc(out, (uint8_t)hex[(unsigned char)key[k] & 15]);
+			}
+			for (size_t k = 0; k < ws->nsums; k++)
+				buf_printf(out, " %a", w->sums[k]);
+			buf_putc(out, '\n');
+		}
+	}
+}
+
+static int unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
+			   const char *name, struct iot_error *err)
+{
+	char *copy = xstrndup(text, len), *line = copy, *next;
+	char keybuf[600];
+	int lineno = 0;
+	enum iot_err rc = IOT_OK;
+
+	winstate_clear(ws);
+	for (; line && *line; line = next) {
+		char *p, *end;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		if (!*line)
+			continue;
+		if (!strncmp(line, "max ", 4) || !strncmp(line, "emitted ", 8)) {
+			bool is_max = line[0] == 'm';
+			p = line + (is_max ? 4 : 8);
+			if (!strcmp(p, "-"))
+				continue;
+			errno = 0;
+			int64_t v = strtoll(p, &end, 10);
+			if (errno || *end)
+				goto bad;
+			if (is_max)
+				ws->has_max = true, ws->max_event_us = v;
+			else
+				ws->has_emitted = true, ws->emitted_upto_us = v;
+		} else if (!strncmp(line, "w ", 2)) {
+			int64_t start, count;
+			size_t klen = 0;
+			double sums[64];
+			struct win *w;
+			p = line + 2;
+			errno = 0;
+			start = strtoll(p, &end, 10);
+			if (errno || *end != ' ')
+				goto bad;
+			count = strtoll(end + 1, &end, 10);
+			if (errno || *end != ' ' || count < 0)
+				goto bad;
+			p = end + 1;
+			while (*p && *p != ' ') {
+				int hi = unhex(p[0]), lo = hi < 0 ? -1 : unhex(p[1]);
+				if (lo < 0 || klen >= sizeof(keybuf))
+					goto bad;
+				keybuf[klen++] = (char)(hi << 4 | lo);
+				p += 2;
+			}
+			if (ws->nsums > 64)
+				goto bad;
+			for (size_t k = 0; k < ws->nsums; k++) {
+				if (*p != ' ')
+					goto bad;
+				sums[k] = strtod(p + 1, &end);
+				if (end == p + 1)
+					goto bad;
+				p = end;
+			}
+			if (*p)
+				goto bad;
+			w = window(ws, device(ws, keybuf, klen), start);
+			w->count = count;
+			memcpy(w->sums, sums, ws->nsums * sizeof(double));
+		} else {
+			goto bad;
+		}
+	}
+	free(copy);
+	return rc;
+bad:
+	free(copy);
+	winstate_clear(ws);
+	return iot_error_set(err, IOT_ERR_FORMAT, "%s: line %d: corrupt window state",
+			     name, lineno);
+}

@@ -1,0 +1,102 @@
+/*
+ * windows.h - the open event-time windows of one Kafka partition, for
+ * `aggregate`: per device, tumbling windows [start, start+size) aligned
+ * to the epoch, each with a count and the sums of the schema's float
+ * fields (avg_<field> = sum / count at emission).
+ *
+ * Also the partition's watermark inputs: the highest event time seen and
+ * the time up to which windows were emitted (an event whose window ends
+ * at or before that is late). The whole state is saved with every batch
+ * commit (ckpt.h) and restored on restart or on a rebalance.
+ *
+ * Owned by the job thread; no locking.
+ */
+#ifndef IOT_STREAM_WINDOWS_H
+#define IOT_STREAM_WINDOWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/strmap.h"
+
+struct win {
+	int64_t start_us;
+	int64_t count;
+	double *sums; /* nsums values */
+};
+
+struct win_device {
+	struct win *w;
+	size_t n, alloc;
+};
+
+struct winstate {
+	size_t nsums;
+	struct strmap keys;        /* device key -> index into dev */
+	struct win_device *dev;
+	size_t ndev_alloc;
+	size_t open;               /* open windows in total */
+	bool has_max;
+	int64_t max_event_us;      /* highest event time seen (valid, kept) */
+	bool has_emitted;
+	int64_t emitted_upto_us;   /* windows ending at or before: emitted */
+};
+
+void winstate_init(struct winstate *ws, size_t nsums);
+void winstate_release(struct winstate *ws);
+void winstate_clear(struct winstate *ws);
+
+static inline int64_t win_align(int64_t t_us, int64_t size_us)
+{
+	int64_t q = t_us / size_us;
+	if (t_us % size_us != 0 && t_us < 0)
+		q--;
+	return q * size_us;
+}
+
+/* True when the window of t has already been emitted (the event is late). */
+static inline bool winstate_is_late(const struct winstate *ws, int64_t t_us,
+				    int64_t size_us)
+{
+	return ws->has_emitted &&
+	       win_align(t_us, size_us) + size_us <= ws->emitted_upto_us;
+}
+
+/* Adds one event (sums[0..nsums)) to its device's window. */
+void winstate_add(struct winstate *ws, const char *key, size_t key_len,
+		  int64_t t_us, int64_t size_us, const double *sums);
+
+/* One emitted window; valid during the callback. */
+struct win_out {
+	const char *key;
+	size_t key_len;
+	size_t key_off;   /* offset of the key in the list's `keys` buffer */
+	int64_t start_us, end_us;
+	int64_t count;
+	const double *sums;
+};
+
+/*
+ * Collects every window with end <= upto_us into *out (sorted by key, then
+ * start), removes them from the state, and sets emitted_upto = upto_us
+ * (never backwards). The caller frees out->items' sums via
+ * win_out_list_release.
+ */
+struct win_out_list {
+	struct win_out *items;
+	size_t n, alloc;
+	struct buf keys; /* the keys' bytes */
+};
+void winstate_emit(struct winstate *ws, int64_t upto_us, int64_t size_us,
+		   struct win_out_list *out);
+void win_out_list_release(struct win_out_list *l);
+
+/* Text serialisation (exact: sums as hexadecimal floats). */
+void winstate_save(const struct winstate *ws, struct buf *out);
+enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
+			   const char *name, struct iot_error *err);
+
+#endif
