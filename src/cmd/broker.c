@@ -197,7 +197,16 @@ int cmd_broker(int argc, char **argv)
 			 "created on first use get %d partitions",
 			 partitions, MOCK_BROKER_AUTO_PARTITIONS);
 
-	/* Before any thread exists: see the comment at the top. */
+	/*
+	 * Before any thread exists: see the comment at the top. A shell
+	 * without job control starts `iotpipe broker &` with SIGINT ignored,
+	 * and POSIX leaves open whether an ignored signal reaches sigwait()
+	 * (Linux delivers it while blocked, others may discard it); the
+	 * contract is "runs until SIGINT or SIGTERM", so restore the default
+	 * action (never taken: the signals stay blocked).
+	 */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	sigemptyset(&stop_sigs);
 	sigaddset(&stop_sigs, SIGINT);
 	sigaddset(&stop_sigs, SIGTERM);
