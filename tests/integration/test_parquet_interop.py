@@ -463,6 +463,18 @@ def test_duckdb_v2_encodings(tmp_path, iotpipe):
     assert_rows_match(doc, pq.read_table(path), "duckdb-v2")
 
 
+def test_nested_schema_refused(tmp_path, iotpipe):
+    path = tmp_path / "nested.parquet"
+    pq.write_table(pa.table({"id": [1, 2], "tags": [["a"], ["b", "c"]]}), path)
+    cp = iotpipe("inspect", path, check=False)
+    assert cp.returncode == 1
+    assert str(path) in cp.stderr and "nested schemas are not supported" in cp.stderr
+    path = tmp_path / "struct.parquet"
+    pq.write_table(pa.table({"s": [{"a": 1}, {"a": 2}]}), path)
+    cp = iotpipe("inspect", path, check=False)
+    assert cp.returncode == 1 and "'s' is a group" in cp.stderr
+
+
 def test_inspect_text_and_errors(tmp_path, iotpipe):
     path = gen(tmp_path, "t.parquet", rows=100)
     cp = iotpipe("inspect", path)
