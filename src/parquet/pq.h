@@ -244,6 +244,10 @@ enum iot_err pq_writer_status(struct pq_writer *w, struct iot_error *err);
 /* Rows ended so far, and bytes handed to the output so far. */
 uint64_t pq_writer_rows(const struct pq_writer *w);
 uint64_t pq_writer_bytes_written(const struct pq_writer *w);
+/* Bytes written plus those buffered in the open row group (compressed
+ * pages, uncompressed current pages, dictionaries): an estimate of the file
+ * size if it were closed now, for size-based file rolling. */
+uint64_t pq_writer_estimated_size(const struct pq_writer *w);
 /* Flushes the last row group, writes the footer and closes the output. */
 enum iot_err pq_writer_close(struct pq_writer *w, struct iot_error *err);
 /* Frees everything (NULL ok). Without a close, the output is abandoned. */

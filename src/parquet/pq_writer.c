@@ -899,6 +899,11 @@ uint64_t pq_writer_bytes_written(const struct pq_writer *w)
 	return w->offset;
 }
 
+uint64_t pq_writer_estimated_size(const struct pq_writer *w)
+{
+	return w->offset + buffered_bytes(w);
+}
+
 enum iot_err pq_writer_close(struct pq_writer *w, struct iot_error *err)
 {
 	if (w->closed) {

@@ -103,6 +103,8 @@ static struct file make_file(const struct pq_writer_options *o, int64_t rows)
 	pq_writer_add_kv(w, "k1", "v1");
 	pq_writer_add_kv(w, "k2", NULL);
 	write_rows(w, 0, rows, rows % 2);
+	assert_int_equal(pq_writer_rows(w), rows);
+	assert_true(pq_writer_estimated_size(w) >= pq_writer_bytes_written(w));
 	if (pq_writer_close(w, &err) != IOT_OK)
 		fail_msg("%s", err.msg);
 	struct file f;
