@@ -14,7 +14,8 @@
 # Settings (environment): S3PROXY_PORT (9000), AWS_ACCESS_KEY_ID and
 # AWS_SECRET_ACCESS_KEY (the identity the server accepts; defaults below),
 # S3PROXY_DATA (filesystem back-end directory, default .cache/s3proxy/data;
-# "transient" keeps objects in memory). Authorization is aws-v2-or-v4, so
+# "transient" keeps objects in memory), S3PROXY_HEAP (java -Xmx, 1g).
+# Authorization is aws-v2-or-v4, so
 # every request must be correctly signed, as on AWS.
 set -euo pipefail
 
@@ -25,6 +26,7 @@ PORT=${S3PROXY_PORT:-9000}
 KEY=${AWS_ACCESS_KEY_ID:-iotpipe}
 SECRET=${AWS_SECRET_ACCESS_KEY:-iotpipe-secret}
 DATA=${S3PROXY_DATA:-$CACHE/data}
+HEAP=${S3PROXY_HEAP:-1g}
 PIDFILE=$CACHE/s3proxy.pid
 LOGFILE=$CACHE/s3proxy.log
 
@@ -77,7 +79,7 @@ answers() {
 
 run() { # $1 = properties file; replaces this shell with java
 	fetch
-	exec java -Xmx1g -cp "$CACHE/lib/*" org.gaul.s3proxy.Main --properties "$1"
+	exec java -Xmx"$HEAP" -cp "$CACHE/lib/*" org.gaul.s3proxy.Main --properties "$1"
 }
 
 case "${1:-}" in
@@ -86,7 +88,7 @@ start)
 	fetch
 	if answers; then echo "local-s3: already answering on 127.0.0.1:$PORT" >&2; exit 0; fi
 	write_props "$CACHE/s3proxy.properties"
-	nohup java -Xmx1g -cp "$CACHE/lib/*" org.gaul.s3proxy.Main \
+	nohup java -Xmx"$HEAP" -cp "$CACHE/lib/*" org.gaul.s3proxy.Main \
 		--properties "$CACHE/s3proxy.properties" >"$LOGFILE" 2>&1 &
 	echo $! >"$PIDFILE"
 	for _ in $(seq 1 120); do

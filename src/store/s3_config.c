@@ -45,7 +45,7 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 {
 	const char *region, *endpoint;
 	long attempts = 5, base = 200, connect = 10000, stall = 30;
-	long part = 8L << 20;
+	long part = 8L << 20, sign = -1;
 	size_t n;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -54,7 +54,8 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 	    env_long("IOTPIPE_S3_CONNECT_TIMEOUT_MS", 1, 600000, &connect,
 		     err) ||
 	    env_long("IOTPIPE_S3_STALL_TIMEOUT_S", 1, 3600, &stall, err) ||
-	    env_long("IOTPIPE_S3_PART_SIZE", 5L << 20, 5L << 30, &part, err))
+	    env_long("IOTPIPE_S3_PART_SIZE", 5L << 20, 5L << 30, &part, err) ||
+	    env_long("IOTPIPE_S3_SIGN_PAYLOAD", 0, 1, &sign, err))
 		return err ? err->code : IOT_ERR_CONFIG;
 
 	region = env("AWS_REGION");
@@ -83,6 +84,11 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 		cfg->path_style = false;
 	}
 	cfg->region = xstrdup(region);
+	/* As the AWS SDKs: over TLS the body's integrity is TLS's job and
+	 * hashing it would cost a pass over every byte; over plain http the
+	 * signature is the only integrity check, so the body is hashed. */
+	cfg->sign_payload = sign >= 0 ? sign == 1
+				      : strncmp(cfg->endpoint, "https://", 8) != 0;
 	if (env("AWS_ACCESS_KEY_ID") && env("AWS_SECRET_ACCESS_KEY")) {
 		cfg->access_key = xstrdup(env("AWS_ACCESS_KEY_ID"));
 		cfg->secret_key = xstrdup(env("AWS_SECRET_ACCESS_KEY"));

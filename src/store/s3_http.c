@@ -474,7 +474,10 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 	bool retriable = false;
 	int attempt;
 
-	if (req->body_len)
+	if (req->body_len && !c->cfg.sign_payload)
+		memcpy(payload_hash, SIGV4_UNSIGNED_PAYLOAD,
+		       sizeof(SIGV4_UNSIGNED_PAYLOAD));
+	else if (req->body_len)
 		sigv4_sha256_hex(req->body, req->body_len, payload_hash);
 	else
 		memcpy(payload_hash, SIGV4_EMPTY_SHA256, 65);

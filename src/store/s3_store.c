@@ -113,7 +113,9 @@ static enum iot_err sw_write(void *impl, const void *p, size_t n,
 	while (n) {
 		size_t room;
 
-		if (!w->len && n >= w->part_size) {
+		/* Straight from the caller's memory when more than a part
+		 * remains (exactly one part may be the whole object). */
+		if (!w->len && n > w->part_size) {
 			if ((rc = sw_send_part(w, c, w->part_size, err)))
 				return rc;
 			c += w->part_size;

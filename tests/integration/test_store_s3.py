@@ -212,3 +212,13 @@ def test_usage_errors(iotpipe):
     assert cp.returncode == 2 and "unsupported scheme" in cp.stderr
     assert iotpipe("mb", "s3://", check=False).returncode == 2
     assert "--recursive" in iotpipe("cp", "--help").stdout
+
+
+def test_unsigned_payload_mode(iotpipe, s3, s3_bucket, tmp_path):
+    """UNSIGNED-PAYLOAD (the default over https) is accepted too."""
+    src = tmp_path / "u.bin"
+    src.write_bytes(os.urandom(9 * 1024 * 1024))  # single PUT + multipart
+    iotpipe("cp", src, f"s3://{s3_bucket}/u.bin",
+            env=s3.env(IOTPIPE_S3_SIGN_PAYLOAD=0))
+    body = s3.client.get_object(Bucket=s3_bucket, Key="u.bin")["Body"].read()
+    assert body == src.read_bytes()

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# s3_bench.sh - 1 GB up and down as objects of 8 to 64 MB, iotpipe's S3
+# client (bench_store, through store.h) and boto3 side by side in the same
+# run, against a local S3Proxy (filesystem back-end in a temporary
+# directory, signature checking on) started for the run on a free port.
+#
+#   bench/s3_bench.sh            (make bench-s3)
+#   BUILD=build THREADS=4 ROUNDS=2 bench/s3_bench.sh
+# Prints a table in Markdown; copy it into bench/results/store.md.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+THREADS=${THREADS:-4}
+ROUNDS=${ROUNDS:-2}
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+PORT=$($PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+DATA=$(mktemp -d /tmp/iotpipe-s3bench.XXXXXX)
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$PORT
+unset AWS_ENDPOINT_URL ENDPOINT_URL AWS_SESSION_TOKEN || true
+
+# 33 objects, 1024 MiB: 8 x (8 + 16 + 32 + 64 MB) + 64 MB
+SIZES=()
+for _ in 1 2 3 4 5 6 7 8; do SIZES+=(8 16 32 64); done
+SIZES+=(64)
+
+S3PROXY_PORT=$PORT S3PROXY_DATA=$DATA/store S3PROXY_HEAP=2g \
+	S3PROXY_CACHE=$ROOT/.cache/s3proxy bash "$ROOT/s3/local-s3.sh" props "$DATA/props"
+S3PROXY_HEAP=2g bash "$ROOT/s3/local-s3.sh" run "$DATA/props" >"$DATA/s3proxy.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
+"$ROOT/$BUILD/iotpipe" mb --wait 90 s3://bench >/dev/null
+
+echo "| round | client | upload MB/s | download MB/s |"
+echo "|---|---|---|---|"
+for r in $(seq 1 "$ROUNDS"); do
+	out=$("$ROOT/$BUILD/bench_store" --threads "$THREADS" --prefix "c$r" s3://bench "${SIZES[@]}")
+	cup=$(awk '/upload/{print $4}' <<<"$out")
+	cdown=$(awk '/download/{print $4}' <<<"$out")
+	out=$(BENCH_PREFIX="b$r" "$PY" "$ROOT/bench/s3_boto3.py" bench "${SIZES[@]}")
+	bup=$(awk '/upload/{print $4}' <<<"$out")
+	bdown=$(awk '/download/{print $4}' <<<"$out")
+	echo "| $r | iotpipe ($THREADS threads) | $cup | $cdown |"
+	echo "| $r | boto3 (TransferManager, 10 threads) | $bup | $bdown |"
+done
