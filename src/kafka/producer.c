@@ -1,0 +1,286 @@
+/*
+ * producer.c - the producer loop of producer.h.
+ *
+ * One thread generates, encodes and enqueues; librdkafka's threads do the
+ * I/O; delivery reports run inside rd_kafka_poll on the calling thread, so
+ * the counters need no locks beyond the metrics' atomics.
+ *
+ * Pacing: record i is due at t0 + i / rate on a monotonic clock, so the
+ * rate does not drift; with rate 0 records go out as fast as the client
+ * takes them. Event times are the wall clock, or a simulated clock
+ * (start + i * step) for reproducible runs.
+ */
+#include "kafka/producer.h"
+#include "core/log.h"
+#include "core/signals.h"
+#include "event/codec.h"
+#include "kafka/client.h"
+#include "metrics/metrics.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "core/banned.h"
+
+#define MAX_ERROR_KINDS 8
+
+struct produce_stats {
+	uint64_t sent[GEN__KINDS];
+	uint64_t delivered[GEN__KINDS];
+	uint64_t failed;
+	struct {
+		rd_kafka_resp_err_t code;
+		uint64_t n;
+	} errors[MAX_ERROR_KINDS];
+	struct metric *m_sent[GEN__KINDS];
+	struct metric *m_delivered[GEN__KINDS];
+	struct metric *m_latency;
+	struct metric *m_queue;
+};
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_us(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* Runs inside rd_kafka_poll/flush on the producing thread. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct produce_stats *st = opaque;
+	enum gen_kind kind = (enum gen_kind)(uintptr_t)m->_private;
+	(void)rk;
+
+	if (m->err) {
+		char label[128];
+		size_t i;
+		st->failed++;
+		for (i = 0; i < MAX_ERROR_KINDS; i++) {
+			if (st->errors[i].n == 0 || st->errors[i].code == m->err) {
+				st->errors[i].code = m->err;
+				st->errors[i].n++;
+				break;
+			}
+		}
+		snprintf(label, sizeof(label), "error=\"%s\"", rd_kafka_err2name(m->err));
+		metric_inc(metrics_counter("iotpipe_delivery_errors_total",
+					   "Records Kafka did not acknowledge, by error.",
+					   label));
+		if (st->failed <= 5 || st->failed % 10000 == 0)
+			log_warn("produce", "delivery failed (%" PRIu64 " so far): %s",
+				 st->failed, rd_kafka_err2str(m->err));
+		return;
+	}
+	st->delivered[kind]++;
+	metric_inc(st->m_delivered[kind]);
+	metric_observe(st->m_latency, (double)rd_kafka_message_latency(m) / 1e6);
+}
+
+static void register_metrics(struct produce_stats *st)
+{
+	static const double lat[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+				      0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+	for (int k = 0; k < GEN__KINDS; k++) {
+		char label[64];
+		snprintf(label, sizeof(label), "kind=\"%s\"", gen_kind_name((enum gen_kind)k));
+		st->m_sent[k] = metrics_counter("iotpipe_events_sent_total",
+						"Records handed to the Kafka client, by kind.",
+						label);
+		st->m_delivered[k] = metrics_counter(
+			"iotpipe_events_produced_total",
+			"Records acknowledged by Kafka, by kind.", label);
+	}
+	st->m_latency = metrics_histogram(
+		"iotpipe_produce_delivery_latency_seconds",
+		"Time from enqueueing a record to its acknowledgement.", NULL, lat,
+		sizeof(lat) / sizeof(lat[0]));
+	st->m_queue = metrics_gauge("iotpipe_producer_queue_messages",
+				    "Records waiting in the client for delivery.", NULL);
+}
+
+static void sleep_until(double t)
+{
+	double d = t - mono_s();
+	if (d > 0.0005) {
+		struct timespec ts = { (time_t)d, (long)((d - floor(d)) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
+}
+
+void producer_options_init(struct producer_options *o)
+{
+	struct gen_options g = GEN_OPTIONS_INIT;
+	memset(o, 0, sizeof(*o));
+	o->acks = "all";
+	o->retries = 5;
+	o->gen = g;
+	o->count = -1;
+	o->timeout = 10;
+	o->flush_timeout = 30;
+}
+
+static enum iot_err make_producer(const struct producer_options *o,
+				  struct produce_stats *st, rd_kafka_t **out,
+				  struct iot_error *err)
+{
+	rd_kafka_conf_t *conf = kafka_conf_new(o->bootstrap, NULL, err);
+	char num[32], errstr[512];
+
+	if (!conf)
+		return err->code;
+	snprintf(num, sizeof(num), "%ld", o->retries);
+	if (kafka_conf_set(conf, "acks", o->acks, "acks", err) ||
+	    kafka_conf_set(conf, "retries", num, "retries", err) ||
+	    kafka_conf_set(conf, "enable.idempotence", o->idempotent ? "true" : "false",
+			   "delivery_exactly_once", err) ||
+	    /* batching: librdkafka's INTRODUCTION.md advises linger well above 5 ms */
+	    kafka_conf_set(conf, "linger.ms", "20", "default", err) ||
+	    kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", "default", err))
+		goto fail;
+	for (size_t i = 0; o->kafka && i < o->kafka->n; i++)
+		if (kafka_conf_set(conf, o->kafka->items[i].key, o->kafka->items[i].value,
+				   o->kafka->items[i].origin, err))
+			goto fail;
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_opaque(conf, st);
+	*out = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (!*out)
+		return iot_error_set(err, IOT_ERR_CONFIG, "cannot create the Kafka producer: %s",
+				     errstr);
+	return IOT_OK;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return err->code;
+}
+
+enum iot_err producer_run(const struct producer_options *o,
+			  struct producer_result *res, struct iot_error *err)
+{
+	struct produce_stats st;
+	struct generator *gen = NULL;
+	rd_kafka_t *rk = NULL;
+	int partitions = 0;
+	double t0, next_report;
+	enum iot_err rc;
+
+	memset(&st, 0, sizeof(st));
+	memset(res, 0, sizeof(*res));
+	register_metrics(&st);
+	if ((rc = make_producer(o, &st, &rk, err)))
+		return rc;
+	if ((rc = kafka_wait_topic(rk, o->bootstrap, o->topic, (int)(o->timeout * 1000),
+				   &partitions, err)))
+		goto out;
+	log_info("produce", "producing to topic '%s' (%d partitions) at %s: %ld devices, %s",
+		 o->topic, partitions, o->bootstrap, o->gen.devices,
+		 o->rate > 0 ? "paced" : "as fast as possible");
+
+	gen = generator_create(o->schema, &o->gen);
+	t0 = mono_s();
+	next_report = t0 + 10;
+	for (uint64_t i = 0;; i++) {
+		struct gen_record r;
+		rd_kafka_resp_err_t e;
+
+		if (signals_stop_requested() || (o->count >= 0 && i >= (uint64_t)o->count))
+			break;
+		if (o->rate > 0)
+			sleep_until(t0 + (double)i / o->rate);
+		if ((i & 63) == 0) {
+			double now = mono_s();
+			if (o->duration > 0 && now - t0 >= o->duration)
+				break;
+			if (now >= next_report && !o->quiet) {
+				uint64_t s = 0, d = 0;
+				for (int k = 0; k < GEN__KINDS; k++)
+					s += st.sent[k], d += st.delivered[k];
+				log_info("produce", "sent %" PRIu64 ", delivered %" PRIu64
+					 ", failed %" PRIu64 ", %.0f/s",
+					 s, d, st.failed, (double)s / (now - t0));
+				next_report = now + 10;
+			}
+		}
+		generator_next(gen, o->simulated_time
+				       ? o->start_us + (int64_t)llround((double)i * o->time_step * 1e6)
+				       : wall_us(),
+			       &r);
+		for (;;) {
+			e = rd_kafka_producev(
+				rk, RD_KAFKA_V_TOPIC(o->topic),
+				RD_KAFKA_V_KEY((void *)r.key, r.key_len),
+				RD_KAFKA_V_VALUE((void *)r.value, r.value_len),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_OPAQUE((void *)(uintptr_t)r.kind), RD_KAFKA_V_END);
+			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				break;
+			/* the local queue is full: serve delivery reports, retry */
+			rd_kafka_poll(rk, 50);
+			if (signals_stop_requested())
+				break;
+		}
+		if (e) {
+			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				log_error("produce", "cannot enqueue a record: %s", rd_kafka_err2str(e));
+			break;
+		}
+		st.sent[r.kind]++;
+		metric_inc(st.m_sent[r.kind]);
+		if ((i & 255) == 0) {
+			rd_kafka_poll(rk, 0);
+			metric_set(st.m_queue, rd_kafka_outq_len(rk));
+		}
+	}
+
+	/* flush what is queued; a second signal exits at once */
+	{
+		rd_kafka_resp_err_t fe = rd_kafka_flush(rk, (int)(o->flush_timeout * 1000));
+		int left = rd_kafka_outq_len(rk);
+		res->seconds = mono_s() - t0;
+		for (int k = 0; k < GEN__KINDS; k++) {
+			res->sent[k] = st.sent[k];
+			res->delivered[k] = st.delivered[k];
+			res->total_sent += st.sent[k];
+			res->total_delivered += st.delivered[k];
+		}
+		res->failed = st.failed;
+		log_info("produce",
+			 "sent %" PRIu64 " records (valid %" PRIu64 ", late %" PRIu64 ", invalid %" PRIu64
+			 ", duplicate %" PRIu64 ") in %.2f s (%.0f/s); delivered %" PRIu64 ", failed %" PRIu64,
+			 res->total_sent, st.sent[GEN_VALID], st.sent[GEN_LATE], st.sent[GEN_INVALID],
+			 st.sent[GEN_DUPLICATE], res->seconds,
+			 res->seconds > 0 ? (double)res->total_sent / res->seconds : 0.0,
+			 res->total_delivered, st.failed);
+		if (fe || left > 0 || st.failed || res->total_delivered != res->total_sent) {
+			struct buf b = BUF_INIT;
+			buf_printf(&b, "%" PRIu64 " of %" PRIu64 " records were not delivered to topic '%s' at '%s'",
+				   res->total_sent - res->total_delivered, res->total_sent, o->topic,
+				   o->bootstrap);
+			for (int i = 0; i < MAX_ERROR_KINDS && st.errors[i].n; i++)
+				buf_printf(&b, "%s %s x%" PRIu64, i ? "," : ":",
+					   rd_kafka_err2str(st.errors[i].code), st.errors[i].n);
+			if (left > 0)
+				buf_printf(&b, "%s %d still queued after %.0f s", st.failed ? "," : ":",
+					   left, o->flush_timeout);
+			rc = iot_error_set(err, IOT_ERR_NET, "%s", buf_str(&b));
+			buf_release(&b);
+		}
+	}
+out:
+	generator_destroy(gen);
+	rd_kafka_destroy(rk);
+	return rc;
+}
