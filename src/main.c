@@ -29,6 +29,8 @@ static const struct cmd commands[] = {
 	{ "produce", cmd_produce, 0, "simulated IoT devices publish events to Kafka" },
 	{ "archive", cmd_archive, 0, "stream raw events to Parquet, exactly once" },
 	{ "aggregate", cmd_aggregate, 0, "stream 1-minute event-time window aggregates to Parquet" },
+	{ "percentile", cmd_percentile, 0, "batch: per device and day, p95 of event_duration after outlier removal -> CSV" },
+	{ "validate", cmd_validate, 0, "check the aggregate dataset's columns and types, print a sample" },
 	{ "broker", cmd_broker, 0, "run the embedded development Kafka broker (in memory)" },
 	{ "ls", cmd_ls, 0, "list objects under an s3:// prefix or a local directory" },
 	{ "cp", cmd_cp, 0, "copy objects between local paths and S3, either way" },

@@ -21,6 +21,8 @@ int cmd_ls(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_mb(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_percentile(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_aggregate(int argc, char **argv);
 

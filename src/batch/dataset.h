@@ -1,0 +1,64 @@
+/*
+ * dataset.h - the raw dataset as a list of devices, each with its files.
+ *
+ * dataset_scan() lists every object under the root URI (recursively, local
+ * or S3), skips hidden paths (a component starting with '.' or '_', as
+ * Spark does: _SUCCESS, _temporary/, .crc) and names not ending in
+ * ".parquet", reads the device from the `device_id=<value>` directory
+ * (Hive escaping undone, hive.h), and groups the files per device. Devices
+ * come sorted by id (bytewise; the null device first), files by URI, so
+ * every run processes rows in the same order. Only the listing is read
+ * here, no file.
+ *
+ *	struct dataset ds;
+ *	if (dataset_scan(st, uri, &ds, &err)) ...
+ *	dataset_keep_shard(&ds, i, n);     // optional: --shard i/n
+ *	for (size_t d = 0; d < ds.ndevices; d++) ... ds.devices[d].files ...
+ *	dataset_release(&ds);
+ */
+#ifndef IOT_BATCH_DATASET_H
+#define IOT_BATCH_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct dataset_file {
+	char *uri;     /* full URI or local path, for store/pq and messages */
+	uint64_t size; /* bytes */
+};
+
+struct dataset_device {
+	char *id;      /* unescaped device_id; NULL for Hive's null marker */
+	struct dataset_file *files;
+	size_t nfiles, alloc;
+	uint64_t bytes;
+};
+
+struct dataset {
+	struct dataset_device *devices;
+	size_t ndevices, alloc;
+	size_t nfiles;
+	uint64_t bytes;
+};
+
+/*
+ * Scans root (a directory or prefix URI). A file outside any device_id=
+ * directory is an error (IOT_ERR_FORMAT naming it), like Spark's refusal
+ * of mixed layouts. An empty or missing root gives an empty dataset.
+ */
+enum iot_err dataset_scan(struct store *st, const char *root,
+		  struct dataset *ds, struct iot_error *err);
+
+/* FNV-1a (64-bit) of a device id ("" for the null device): the stable
+ * hash that --shard uses, the same on every machine and every run. */
+uint64_t dataset_device_hash(const char *id);
+
+/* Keeps the devices with dataset_device_hash(id) % n == i (0 <= i < n). */
+void dataset_keep_shard(struct dataset *ds, uint64_t i, uint64_t n);
+
+void dataset_release(struct dataset *ds);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * device.h - the percentile job for ONE device partition: read its files
+ * (only the needed columns), group the rows by UTC date, and compute each
+ * kept group's percentiles (SPEC section 6, docs/percentile.md).
+ *
+ * Memory is one device's rows (32 bytes each) plus per-group scratch, held
+ * in a struct device_worker that a thread reuses for every device it gets,
+ * so the job's footprint is bounded by the largest device partition times
+ * the number of threads, not by the dataset.
+ *
+ *	struct device_worker *w = device_worker_create(st);  // st: this thread's store
+ *	for each device assigned to this thread:
+ *		struct device_result res;
+ *		if (device_process(w, &job, dev, &res, &err)) ... // err names the file
+ *		... res.day[g], res.val[g * job.np + i] ...
+ *		device_result_release(&res);
+ *	device_worker_destroy(w);
+ */
+#ifndef IOT_BATCH_DEVICE_H
+#define IOT_BATCH_DEVICE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch/dataset.h"
+#include "batch/stats.h"
+#include "core/err.h"
+#include "store/store.h"
+
+/* What to compute; shared read-only by every worker. */
+struct device_job {
+	const double *p;         /* percentiles in [0, 1], output order */
+	size_t np;
+	enum stats_method method;
+	long threshold;          /* keep groups with num_events > threshold */
+	_Atomic uint64_t *rows_read; /* progress counter (may be NULL) */
+};
+
+/* One device's output: ngroups kept groups in increasing day order. */
+struct device_result {
+	size_t ngroups;
+	int64_t *day;      /* days since 1970-01-01 (UTC) */
+	int64_t *events;   /* num_events (distinct) per group */
+	double *val;       /* ngroups * np percentiles */
+	bool as_float;     /* every file stored event_duration as FLOAT: print
+			      the values as floats (10.12, not 10.119999885) */
+	uint64_t rows;     /* rows read */
+	uint64_t skipped;  /* rows without event_time or with a null/NaN duration */
+};
+
+struct device_worker;
+
+/* st is borrowed (one store per thread) and used for s3:// files. */
+struct device_worker *device_worker_create(struct store *st);
+void device_worker_destroy(struct device_worker *w);
+
+enum iot_err device_process(struct device_worker *w, const struct device_job *job,
+			    const struct dataset_device *dev,
+			    struct device_result *res, struct iot_error *err);
+
+void device_result_release(struct device_result *res);
+
+/* Columns that never take part in "distinct event": the Kafka provenance
+ * columns (a duplicate send is the same event at another offset). */
+bool device_column_is_provenance(const char *name);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * test_batch_paths.c - Hive partition paths (device_id=<v> with %XX
+ * escapes, the null marker, hidden components), the shard hash, and the
+ * CSV's fields: percentile column names, round-trip numbers, dates and
+ * quoting.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "batch/csv.h"
+#include "batch/dataset.h"
+#include "batch/hive.h"
+
+static void value_is(const char *rel, const char *want)
+{
+	char *v = (char *)"unset";
+	assert_true(hive_value(rel, "device_id", &v));
+	if (want)
+		assert_string_equal(v, want);
+	else
+		assert_null(v);
+	free(v);
+}
+
+static void test_hive_value(void **state)
+{
+	char *v = NULL;
+	(void)state;
+	value_is("device_id=device_id_3/part-0.parquet", "device_id_3");
+	value_is("x/device_id=a%2Fb%3Dc%25d%3A/y/f.parquet", "a/b=c%d:");
+	value_is("device_id=bad%zz%4/f.parquet", "bad%zz%4");
+	value_is("device_id=/f.parquet", "");
+	value_is("device_id=__HIVE_DEFAULT_PARTITION__/f.parquet", NULL);
+	value_is("device_id=a/device_id=b/f.parquet", "b");
+	value_is("device_id=caf%C3%A9 1/f.parquet", "caf\xc3\xa9 1");
+	assert_false(hive_value("device_id=x.parquet", "device_id", &v));
+	assert_false(hive_value("devices=x/f.parquet", "device_id", &v));
+	assert_false(hive_value("xdevice_id=x/f.parquet", "device_id", &v));
+}
+
+static void test_hive_hidden(void **state)
+{
+	(void)state;
+	assert_false(hive_hidden("device_id=a/part-0.parquet"));
+	assert_true(hive_hidden("device_id=a/_SUCCESS"));
+	assert_true(hive_hidden("_temporary/0/device_id=a/p.parquet"));
+	assert_true(hive_hidden("device_id=a/.p.parquet.crc"));
+	assert_true(hive_hidden(".hidden/device_id=a/p.parquet"));
+	assert_false(hive_hidden("device_id=a_b/p_1.parquet"));
+}
+
+static void test_shard_hash(void **state)
+{
+	(void)state;
+	/* FNV-1a 64 reference values */
+	assert_true(dataset_device_hash("") == 0xcbf29ce484222325ULL);
+	assert_true(dataset_device_hash("a") == 0xaf63dc4c8601ec8cULL);
+	assert_true(dataset_device_hash(NULL) == dataset_device_hash(""));
+}
+
+static void name_is(double p, const char *want)
+{
+	char name[96];
+	csv_percentile_name(p, name, sizeof(name));
+	assert_string_equal(name, want);
+}
+
+static void test_percentile_names(void **state)
+{
+	(void)state;
+	name_is(0.95, "event_duration_p95");
+	name_is(0.5, "event_duration_p50");
+	name_is(0.99, "event_duration_p99");
+	name_is(0.999, "event_duration_p99_9");
+	name_is(0.05, "event_duration_p5");
+	name_is(1, "event_duration_p100");
+	name_is(0, "event_duration_p0");
+	name_is(0.001, "event_duration_p0_1");
+}
+
+static void number_is(double d, int as_float, const char *want)
+{
+	struct buf b = BUF_INIT;
+	csv_number(&b, d, as_float);
+	assert_string_equal(buf_str(&b), want);
+	buf_release(&b);
+}
+
+static void test_numbers_and_fields(void **state)
+{
+	struct buf b = BUF_INIT;
+	(void)state;
+	number_is(10.12, 0, "10.12");
+	number_is(10.0, 0, "10.0");
+	number_is(0.1 + 0.2, 0, "0.30000000000000004");
+	number_is(-3.5, 0, "-3.5");
+	number_is((double)10.12f, 1, "10.12");
+	number_is((double)10.12f, 0, "10.119999885559082");
+	csv_date(&b, 0);
+	buf_putc(&b, ' ');
+	csv_date(&b, 20088); /* 2024-12-31 */
+	buf_putc(&b, ' ');
+	csv_date(&b, -1);
+	assert_string_equal(buf_str(&b), "1970-01-01 2024-12-31 1969-12-31");
+	buf_reset(&b);
+	csv_field(&b, "plain");
+	buf_putc(&b, '|');
+	csv_field(&b, "a,b");
+	buf_putc(&b, '|');
+	csv_field(&b, "say \"hi\"");
+	buf_putc(&b, '|');
+	csv_field(&b, NULL);
+	assert_string_equal(buf_str(&b), "plain|\"a,b\"|\"say \"\"hi\"\"\"|");
+	buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hive_value),
+		cmocka_unit_test(test_hive_hidden),
+		cmocka_unit_test(test_shard_hash),
+		cmocka_unit_test(test_percentile_names),
+		cmocka_unit_test(test_numbers_and_fields),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
