@@ -581,8 +581,9 @@ void pq_writer_write_null(struct pq_writer *w, size_t col)
 	after_value(w, c);
 }
 
+#define BATCH_LINKAGE
 #define BATCH(NAME, T, ONE)                                                  \
-	void NAME(struct pq_writer *w, size_t col, const T *v,               \
+	BATCH_LINKAGE void NAME(struct pq_writer *w, size_t col, const T *v,               \
 		  const uint8_t *valid, size_t n)                            \
 	{                                                                    \
 		for (size_t i = 0; i < n && !failed(w); i++) {               \
@@ -594,10 +595,80 @@ void pq_writer_write_null(struct pq_writer *w, size_t col)
 	}
 
 BATCH(pq_writer_write_bool_batch, uint8_t, pq_writer_write_bool(w, col, v[i] != 0))
-BATCH(pq_writer_write_i32_batch, int32_t, pq_writer_write_i32(w, col, v[i]))
-BATCH(pq_writer_write_i64_batch, int64_t, pq_writer_write_i64(w, col, v[i]))
-BATCH(pq_writer_write_float_batch, float, pq_writer_write_float(w, col, v[i]))
-BATCH(pq_writer_write_double_batch, double, pq_writer_write_double(w, col, v[i]))
+#undef BATCH_LINKAGE
+#define BATCH_LINKAGE static
+BATCH(batch_slow_float, float, pq_writer_write_float(w, col, v[i]))
+BATCH(batch_slow_double, double, pq_writer_write_double(w, col, v[i]))
+BATCH(batch_slow_i32, int32_t, pq_writer_write_i32(w, col, v[i]))
+BATCH(batch_slow_i64, int64_t, pq_writer_write_i64(w, col, v[i]))
+#undef BATCH_LINKAGE
+#define BATCH_LINKAGE
+
+/*
+ * Fixed-width batches without nulls (the common case of batch jobs): whole
+ * slices go into the page with one memcpy, cut where the page fills, and
+ * min/max run over the slice. NaN never enters float statistics.
+ */
+#define FIXED_BATCH(NAME, T, PT, FIELD, ISNAN, SLOW)                         \
+	void NAME(struct pq_writer *w, size_t col, const T *v,               \
+		  const uint8_t *valid, size_t n)                            \
+	{                                                                    \
+		struct wcol *c = col_for(w, col, PT);                        \
+		if (!c)                                                      \
+			return;                                              \
+		if (valid) {                                                 \
+			SLOW(w, col, v, valid, n);                           \
+			return;                                              \
+		}                                                            \
+		while (n && !failed(w)) {                                    \
+			size_t room = w->opt.page_rows - c->page_rows;       \
+			size_t broom = c->vals.len < w->opt.page_bytes ?     \
+				(w->opt.page_bytes - c->vals.len) / sizeof(T) + 1 : 1; \
+			size_t k = n < room ? n : room;                      \
+			if (k > broom)                                       \
+				k = broom;                                   \
+			if (c->max_def) {                                    \
+				if (c->page_rows + k > c->adefs) {           \
+					c->adefs = (c->page_rows + k) * 2;   \
+					c->defs = xrealloc(c->defs, c->adefs); \
+				}                                            \
+				memset(c->defs + c->page_rows, 1, k);        \
+			}                                                    \
+			buf_grow(&c->vals, k * sizeof(T));                   \
+			memcpy(c->vals.data + c->vals.len, v, k * sizeof(T)); \
+			c->vals.len += k * sizeof(T);                        \
+			c->page_rows += k;                                   \
+			c->page_nonnull += k;                                \
+			c->rg_values += k;                                   \
+			T mn = c->mn.FIELD, mx = c->mx.FIELD;                \
+			bool has = c->has_minmax;                            \
+			for (size_t i = 0; i < k; i++) {                     \
+				T x = v[i];                                  \
+				if (ISNAN(x))                                \
+					continue;                            \
+				if (!has) {                                  \
+					mn = mx = x;                         \
+					has = true;                          \
+				}                                            \
+				mn = x < mn ? x : mn;                        \
+				mx = x > mx ? x : mx;                        \
+			}                                                    \
+			c->mn.FIELD = mn;                                    \
+			c->mx.FIELD = mx;                                    \
+			c->has_minmax = has;                                 \
+			v += k;                                              \
+			n -= k;                                              \
+			after_value(w, c);                                   \
+		}                                                            \
+	}
+
+#define NEVER_NAN(x) ((void)(x), false)
+#define IS_NAN(x) isnan(x)
+
+FIXED_BATCH(pq_writer_write_i32_batch, int32_t, PQ_INT32, i32, NEVER_NAN, batch_slow_i32)
+FIXED_BATCH(pq_writer_write_i64_batch, int64_t, PQ_INT64, i64, NEVER_NAN, batch_slow_i64)
+FIXED_BATCH(pq_writer_write_float_batch, float, PQ_FLOAT, f, IS_NAN, batch_slow_float)
+FIXED_BATCH(pq_writer_write_double_batch, double, PQ_DOUBLE, d, IS_NAN, batch_slow_double)
 BATCH(pq_writer_write_bytes_batch, struct pq_bytes,
       pq_writer_write_bytes(w, col, v[i].ptr, v[i].len))
 
