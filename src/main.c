@@ -31,6 +31,7 @@ static const struct cmd commands[] = {
 	{ "aggregate", cmd_aggregate, 0, "stream 1-minute event-time window aggregates to Parquet" },
 	{ "percentile", cmd_percentile, 0, "batch: per device and day, p95 of event_duration after outlier removal -> CSV" },
 	{ "validate", cmd_validate, 0, "check the aggregate dataset's columns and types, print a sample" },
+	{ "run", cmd_run, 0, "the whole pipeline in one process (broker, devices, jobs)" },
 	{ "broker", cmd_broker, 0, "run the embedded development Kafka broker (in memory)" },
 	{ "ls", cmd_ls, 0, "list objects under an s3:// prefix or a local directory" },
 	{ "cp", cmd_cp, 0, "copy objects between local paths and S3, either way" },

@@ -25,5 +25,6 @@ int cmd_percentile(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_aggregate(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

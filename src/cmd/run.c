@@ -1,0 +1,293 @@
+/*
+ * run.c - `iotpipe run`: the whole pipeline in one process (the
+ * reference's "main job"): the embedded broker (unless bootstrap servers
+ * are given by flag or environment), the simulated devices, `archive` and
+ * `aggregate`, one metrics endpoint, output under ./data/ (unless output
+ * locations are given by flag or environment), and a one-line live status.
+ *
+ * Threads: the main thread starts everything, then prints the status once
+ * a second until a stop signal; the producer and each job run on a thread
+ * of their own (src/kafka/producer.c, src/stream/job.c), and they all stop
+ * through the same stop flag (core/signals.h). The embedded broker runs on
+ * librdkafka's mock-cluster thread and is destroyed last, after the jobs
+ * have committed.
+ */
+#include "cmd/cmd.h"
+#include "cmd/common.h"
+#include "core/log.h"
+#include "core/signals.h"
+#include "core/xalloc.h"
+#include "kafka/mock_broker.h"
+#include "kafka/producer.h"
+#include "metrics/metrics.h"
+#include "stream/job.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/banned.h"
+
+struct worker {
+	pthread_t thread;
+	const char *name;
+	struct job_options job;
+	struct producer_options prod;
+	struct producer_result res;
+	bool is_producer;
+	enum iot_err rc;
+	struct iot_error err;
+	bool started;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	if (w->is_producer)
+		w->rc = producer_run(&w->prod, &w->res, &w->err);
+	else
+		w->rc = job_run(&w->job, &w->err);
+	if (w->rc) {
+		log_error(w->name, "%s", w->err.msg);
+		/* one part failing stops the whole pipeline */
+		signals_request_stop();
+	}
+	return NULL;
+}
+
+static double counter(const char *name, const char *labels)
+{
+	return metric_value(metrics_counter(name, "", labels));
+}
+
+static double gauge(const char *name, const char *labels)
+{
+	return metric_value(metrics_gauge(name, "", labels));
+}
+
+static void status_line(bool tty, double dt, double *prev)
+{
+	static const char *const kinds[] = { "kind=\"valid\"", "kind=\"late\"", "kind=\"invalid\"",
+					     "kind=\"duplicate\"" };
+	double produced = 0, arch, aggr, files, wm, lag = 0, late;
+	char wmbuf[40] = "-";
+
+	for (size_t i = 0; i < 4; i++)
+		produced += counter("iotpipe_events_produced_total", kinds[i]);
+	arch = counter("iotpipe_events_consumed_total", "job=\"archive\"");
+	aggr = counter("iotpipe_events_consumed_total", "job=\"aggregate\"");
+	files = counter("iotpipe_files_written_total", "job=\"archive\"") +
+		counter("iotpipe_files_written_total", "job=\"aggregate\"");
+	late = counter("iotpipe_events_late_total", "job=\"aggregate\"");
+	wm = gauge("iotpipe_watermark_seconds", "job=\"aggregate\"");
+	for (int p = 0; p < 64; p++) {
+		char l[64];
+		snprintf(l, sizeof(l), "job=\"aggregate\",partition=\"%d\"", p);
+		lag += gauge("iotpipe_consumer_lag_records", l);
+	}
+	if (wm > 0) {
+		time_t t = (time_t)wm;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(wmbuf, sizeof(wmbuf), "%02d:%02d:%02dZ", tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	fprintf(stderr,
+		"produced %.0f (%.0f/s) | archive %.0f/s | aggregate %.0f/s, lag %.0f, watermark %s, late %.0f | files %.0f%s",
+		produced, (produced - prev[0]) / dt, (arch - prev[1]) / dt, (aggr - prev[2]) / dt, lag,
+		wmbuf, late, files, tty ? "" : "\n");
+	prev[0] = produced;
+	prev[1] = arch;
+	prev[2] = aggr;
+}
+
+static const char *given_env(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct common_opts co = COMMON_OPTS_INIT("127.0.0.1:9100");
+	struct iot_config cfg;
+	struct iot_error err = IOT_ERROR_INIT;
+	struct metrics_server *srv = NULL;
+	struct mock_broker *mb = NULL;
+	struct worker w[3];
+	const char *data = "data", *raw_out = NULL, *agg_out = NULL;
+	char *paths[4] = { NULL, NULL, NULL, NULL };
+	double rate = -1, trigger = 10, idle = -1;
+	long devices = 0, partitions = 4;
+	bool no_producer = false, tty = isatty(STDERR_FILENO);
+	int status = EXIT_RUNTIME, n;
+	struct opt opts[] = {
+		OPT_COMMON(&co),
+		OPT_GROUP("pipeline"),
+		OPT_STRING(0, "data-dir", &data, "DIR",
+			   "where output and checkpoints go when no locations are given (default ./data)"),
+		OPT_STRING(0, "raw-output", &raw_out, "URI", "archive output (default DIR/raw)"),
+		OPT_STRING(0, "aggregate-output", &agg_out, "URI",
+			   "aggregate output (default DIR/aggregate)"),
+		OPT_DOUBLE(0, "rate", &rate, "EVENTS_PER_S",
+			   "simulated devices' total rate (default: devices / event_frequency)"),
+		OPT_LONG(0, "devices", &devices, "N", "simulated devices (default: num_generators)"),
+		OPT_BOOL(0, "no-producer", &no_producer, "run only the streaming jobs"),
+		OPT_LONG(0, "partitions", &partitions, "N", "partitions of the embedded broker's topic (default 4)"),
+		OPT_DOUBLE(0, "trigger", &trigger, "SECONDS", "commit interval of the jobs (default 10)"),
+		OPT_DOUBLE(0, "idle-timeout", &idle, "SECONDS", "aggregate idle timeout (default from config)"),
+		OPT_END(),
+	};
+	static const struct opt_usage usage = {
+		"iotpipe run [options]",
+		"The whole pipeline in one process: embedded broker (unless bootstrap servers\n"
+		"are given), simulated devices, archive and aggregate, until Ctrl-C.",
+	};
+
+	memset(w, 0, sizeof(w));
+	config_init(&cfg);
+	n = opt_parse(argc, argv, opts, &usage, &err);
+	if (n == OPT_RC_HELP) {
+		status = 0;
+		goto out;
+	}
+	if (n == OPT_RC_ERROR || n > 0) {
+		if (n > 0)
+			iot_error_set(&err, IOT_ERR_USAGE, "unexpected argument '%s'", argv[0]);
+		status = common_usage_error("run", &err);
+		goto out;
+	}
+	config_release(&cfg);
+	if (common_setup(&co, &cfg, COMMON_STREAMING, &err)) {
+		status = common_usage_error("run", &err);
+		goto out;
+	}
+	if (trigger <= 0 || partitions < 1 || partitions > 1024 || (devices < 0)) {
+		iot_error_set(&err, IOT_ERR_USAGE, "--trigger must be > 0, --partitions 1..1024, --devices >= 1");
+		status = common_usage_error("run", &err);
+		goto out;
+	}
+	signals_install();
+
+	/* Kafka: the given cluster, or the embedded broker */
+	if (!co.bootstrap && !given_env("KAFKA_BOOTSTRAP_SERVERS")) {
+		mb = mock_broker_create(1, (int)partitions, &err);
+		if (!mb || mock_broker_create_topic(mb, cfg.streaming.topic, (int)partitions, &err)) {
+			fprintf(stderr, "iotpipe run: embedded broker: %s\n", err.msg);
+			goto out;
+		}
+		free(cfg.streaming.bootstrap_servers);
+		cfg.streaming.bootstrap_servers = xstrdup(mock_broker_bootstrap(mb));
+		log_info("run", "embedded broker at %s (in memory, for development and demos)",
+			 cfg.streaming.bootstrap_servers);
+	}
+	/* locations: given by flag or environment, else under --data-dir */
+	paths[0] = raw_out ? xstrdup(raw_out)
+		   : given_env("STREAMING_RAW_S3_OUTPUT_PATH") ? xstrdup(cfg.streaming.raw_output)
+							       : NULL;
+	paths[1] = agg_out ? xstrdup(agg_out)
+		   : given_env("STREAMING_AGGREGATED_S3_OUTPUT_PATH") ? xstrdup(cfg.streaming.aggregated_output)
+								      : NULL;
+	paths[2] = given_env("STREAMING_RAW_S3_CHECKPOINT_PATH") ? xstrdup(cfg.streaming.raw_checkpoint) : NULL;
+	paths[3] = given_env("STREAMING_AGGREGATED_S3_CHECKPOINT_PATH")
+			   ? xstrdup(cfg.streaming.aggregated_checkpoint)
+			   : NULL;
+	{
+		static const char *const sub[4] = { "raw", "aggregate", "checkpoints/raw",
+						    "checkpoints/aggregate" };
+		for (int i = 0; i < 4; i++) {
+			if (paths[i])
+				continue;
+			paths[i] = xasprintf("%s/%s", data, sub[i]);
+		}
+	}
+	if (common_metrics_start(&co, &srv, &err)) {
+		fprintf(stderr, "iotpipe run: %s\n", err.msg);
+		goto out;
+	}
+
+	for (int k = 0; k < 2; k++) {
+		struct job_options *jo = &w[k].job;
+		job_options_init(jo);
+		jo->kind = k == 0 ? JOB_ARCHIVE : JOB_AGGREGATE;
+		w[k].name = k == 0 ? "archive" : "aggregate";
+		jo->bootstrap = cfg.streaming.bootstrap_servers;
+		jo->topic = cfg.streaming.topic;
+		jo->group = k == 0 ? "iotpipe-archive" : "iotpipe-aggregate";
+		jo->output = paths[k];
+		jo->checkpoint = paths[k + 2];
+		jo->dead_letter_topic = cfg.streaming.dead_letter_topic;
+		jo->kafka = &cfg.streaming.kafka;
+		jo->schema = cfg.schema;
+		jo->trigger_s = trigger;
+		jo->window_us = (int64_t)llround(cfg.streaming.window_seconds * 1e6);
+		jo->watermark_us = (int64_t)llround(cfg.streaming.watermark_seconds * 1e6);
+		jo->idle_timeout_s = idle >= 0 ? idle : cfg.streaming.idle_timeout_seconds;
+	}
+	producer_options_init(&w[2].prod);
+	w[2].is_producer = true;
+	w[2].name = "produce";
+	w[2].prod.bootstrap = cfg.streaming.bootstrap_servers;
+	w[2].prod.topic = cfg.streaming.topic;
+	w[2].prod.acks = cfg.producer.acks;
+	w[2].prod.retries = cfg.producer.retries;
+	w[2].prod.idempotent = cfg.producer.delivery_exactly_once;
+	w[2].prod.kafka = &cfg.producer.kafka;
+	w[2].prod.schema = cfg.schema;
+	w[2].prod.gen.devices = devices > 0 ? devices : cfg.producer.num_generators;
+	w[2].prod.gen.seed = (uint64_t)time(NULL);
+	w[2].prod.rate = rate >= 0 ? rate
+			 : cfg.producer.event_frequency > 0
+				 ? (double)w[2].prod.gen.devices / cfg.producer.event_frequency
+				 : 0;
+	w[2].prod.quiet = true;
+
+	log_info("run", "archive -> %s, aggregate -> %s (checkpoints %s, %s)", paths[0], paths[1],
+		 paths[2], paths[3]);
+	for (int k = 0; k < 3; k++) {
+		if (k == 2 && no_producer)
+			continue;
+		if (pthread_create(&w[k].thread, NULL, worker_main, &w[k]) == 0)
+			w[k].started = true;
+	}
+	{
+		double prev[3] = { 0, 0, 0 }, last = 0;
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		for (int tick = 0; !signals_stop_requested(); tick++) {
+			nanosleep(&ts, NULL);
+			if (tick % 5 == 4 && (tty || tick % 50 == 49)) {
+				double dt = tty ? 1.0 : 10.0;
+				status_line(tty, dt, prev);
+				last = dt;
+			}
+		}
+		(void)last;
+		if (tty)
+			fprintf(stderr, "\n");
+	}
+	log_info("run", "stopping: the producer flushes, the jobs commit what they read");
+	status = 0;
+	for (int k = 0; k < 3; k++) {
+		if (!w[k].started)
+			continue;
+		pthread_join(w[k].thread, NULL);
+		if (w[k].rc) {
+			fprintf(stderr, "iotpipe run: %s: %s\n", w[k].name, w[k].err.msg);
+			status = EXIT_RUNTIME;
+		}
+	}
+out:
+	mock_broker_destroy(mb);
+	metrics_server_stop(srv);
+	for (int i = 0; i < 4; i++)
+		free(paths[i]);
+	config_release(&cfg);
+	common_release(&co);
+	return status;
+}
