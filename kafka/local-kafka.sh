@@ -46,7 +46,11 @@ PROG=local-kafka
 die() { echo "$PROG: $*" >&2; exit 1; }
 say() { echo "$PROG: $*" >&2; }
 
-usage() {
+usage() { # $1 = exit status: 0 for --help (to stdout), 2 for a mistake
+	if [ "${1:-2}" = 0 ]; then
+		sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+		exit 0
+	fi
 	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
 	exit 2
 }
@@ -85,12 +89,12 @@ while [ $# -gt 0 ]; do
 	--no-auto-create) AUTO_CREATE=false; shift ;;
 	--timeout) need_arg "$@"; TIMEOUT=$2; shift 2 ;;
 	--fresh) FRESH=1; shift ;;
-	-h|--help) usage ;;
+	-h|--help) usage 0 ;;
 	*) echo "$PROG: unknown option '$1'" >&2; usage ;;
 	esac
 done
 
-for n in "$PORT" "$PARTITIONS" "$TIMEOUT"; do
+for n in "$PORT" "${CPORT:-0}" "$PARTITIONS" "$TIMEOUT"; do
 	case "$n" in ''|*[!0-9]*) echo "$PROG: '$n' is not a number" >&2; exit 2 ;; esac
 done
 CPORT=${CPORT:-$((PORT + 1))}
@@ -405,6 +409,6 @@ stop) stop ;;
 status) status ;;
 bootstrap) echo "$BOOTSTRAP" ;;
 classpath) fetch; echo "$LIB/*" ;;
--h|--help|help) usage ;;
+-h|--help|help) usage 0 ;;
 *) echo "$PROG: unknown command '$CMD'" >&2; usage ;;
 esac
