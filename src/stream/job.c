@@ -26,6 +26,7 @@
 #include "metrics/metrics.h"
 #include "store/store.h"
 #include "stream/ckpt.h"
+#include "stream/pool.h"
 #include "stream/pqsink.h"
 #include "stream/rawbuf.h"
 #include "stream/windows.h"
@@ -45,6 +46,10 @@
 /* How many committed batches between checkpoint clean-ups (each costs a
  * listing, which is a request on S3). */
 #define GC_EVERY 16
+/* Output objects of a batch are written by up to this many threads: on S3
+ * each costs a round trip, on local disk an fsync, so latency (not CPU)
+ * bounds a commit of many small objects. */
+#define WRITE_THREADS 8
 
 struct part {
 	bool assigned;
@@ -72,6 +77,7 @@ struct job {
 	rd_kafka_queue_t *queue;
 	rd_kafka_t *dlq;
 	struct store *st;
+	struct store *wst[WRITE_THREADS]; /* one per writer thread */
 	struct ev_decoder *dec;
 	struct part *parts;
 	size_t nparts;
@@ -310,13 +316,60 @@ static void file_name(struct buf *b, const struct job *j, const struct part *p,
 	buf_printf(b, "-%d-%010" PRIu64 ".parquet", (int)p->id, batch);
 }
 
+/* One output object of a batch, for the writer threads. */
+struct write_task {
+	char *uri;
+	size_t dev;          /* archive: device index in the raw buffer */
+	size_t first, n;     /* aggregate: items[first, first+n) */
+};
+
+struct write_ctx {
+	struct job *j;
+	struct part *p;
+	const struct win_out_list *wl;
+	struct write_task *tasks;
+};
+
+static enum iot_err write_one(void *ctx, size_t i, void *slot, struct iot_error *err)
+{
+	struct write_ctx *c = ctx;
+	struct store *st = *(struct store **)slot;
+	const struct write_task *t = &c->tasks[i];
+	bool with_device = !hive_layout_has(&c->j->o->layout, HIVE_DEVICE_ID);
+	enum iot_err rc;
+
+	if (c->j->o->kind == JOB_ARCHIVE)
+		rc = pqsink_write_raw(st, t->uri, c->j->o->schema, &c->p->raw, t->dev,
+				      c->p->id, false, &c->j->o->pq, err);
+	else
+		rc = pqsink_write_windows(st, t->uri, c->j->o->schema, c->wl->items + t->first,
+					  t->n, with_device, &c->j->o->pq, err);
+	if (!rc) {
+		metric_inc(c->j->m.files);
+		metric_add(c->j->m.written, c->j->o->kind == JOB_ARCHIVE ? c->p->raw.dev[t->dev].n : t->n);
+	}
+	return rc;
+}
+
+static enum iot_err write_tasks(struct job *j, struct part *p, const struct win_out_list *wl,
+				struct write_task *tasks, size_t n, struct iot_error *err)
+{
+	struct write_ctx c = { j, p, wl, tasks };
+	enum iot_err rc = pool_run(n, WRITE_THREADS, j->wst, sizeof(j->wst[0]), write_one, &c, err);
+	for (size_t i = 0; i < n; i++)
+		free(tasks[i].uri);
+	free(tasks);
+	return rc;
+}
+
 static enum iot_err write_raw(struct job *j, struct part *p, uint64_t batch,
 			      struct iot_error *err)
 {
 	struct buf uri = BUF_INIT;
-	enum iot_err rc = IOT_OK;
+	struct write_task *tasks = xcalloc(p->raw.keys.n ? p->raw.keys.n : 1, sizeof(*tasks));
+	enum iot_err rc;
 
-	for (size_t d = 0; d < p->raw.keys.n && !rc; d++) {
+	for (size_t d = 0; d < p->raw.keys.n; d++) {
 		size_t klen;
 		const char *key = strmap_key(&p->raw.keys, d, &klen);
 		buf_reset(&uri);
@@ -325,13 +378,10 @@ static enum iot_err write_raw(struct job *j, struct part *p, uint64_t batch,
 		hive_escape(&uri, key, klen);
 		buf_putc(&uri, '/');
 		file_name(&uri, j, p, batch);
-		rc = pqsink_write_raw(j->st, buf_str(&uri), j->o->schema, &p->raw, d,
-				      p->id, false, &j->o->pq, err);
-		if (!rc) {
-			metric_inc(j->m.files);
-			metric_add(j->m.written, p->raw.dev[d].n);
-		}
+		tasks[d].uri = xstrdup(buf_str(&uri));
+		tasks[d].dev = d;
 	}
+	rc = write_tasks(j, p, NULL, tasks, p->raw.keys.n, err);
 	buf_release(&uri);
 	return rc;
 }
@@ -340,13 +390,13 @@ static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
 				  const struct win_out_list *l, struct iot_error *err)
 {
 	struct buf uri = BUF_INIT, dir = BUF_INIT, prev = BUF_INIT;
-	bool with_device = !hive_layout_has(&j->o->layout, HIVE_DEVICE_ID);
-	enum iot_err rc = IOT_OK;
-	size_t first = 0;
+	struct write_task *tasks = NULL;
+	size_t ntasks = 0, alloc = 0, first = 0;
 	int64_t now = wall_us();
+	enum iot_err rc;
 
-	/* windows are sorted by (key, start); group runs with the same path */
-	for (size_t i = 0; i <= l->n && !rc; i++) {
+	/* windows are sorted by (key, start); a run with the same path is one object */
+	for (size_t i = 0; i <= l->n; i++) {
 		buf_reset(&dir);
 		if (i < l->n)
 			hive_path(&dir, &j->o->layout, l->items[i].key, l->items[i].key_len,
@@ -357,13 +407,11 @@ static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
 			data_uri(&uri, j->o->output);
 			buf_append(&uri, prev.data, prev.len);
 			file_name(&uri, j, p, batch);
-			rc = pqsink_write_windows(j->st, buf_str(&uri), j->o->schema,
-						  l->items + first, i - first, with_device,
-						  &j->o->pq, err);
-			if (!rc) {
-				metric_inc(j->m.files);
-				metric_add(j->m.written, i - first);
-			}
+			ALLOC_GROW(tasks, ntasks + 1, alloc);
+			tasks[ntasks].uri = xstrdup(buf_str(&uri));
+			tasks[ntasks].first = first;
+			tasks[ntasks].n = i - first;
+			ntasks++;
 			first = i;
 		}
 		if (i < l->n) {
@@ -374,6 +422,7 @@ static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
 			metric_observe(j->m.latency, (double)(now - l->items[i].end_us) / 1e6);
 		}
 	}
+	rc = write_tasks(j, p, l, tasks, ntasks, err);
 	buf_release(&uri);
 	buf_release(&dir);
 	buf_release(&prev);
@@ -766,6 +815,8 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		if (o->schema->fields[f].type == FIELD_FLOAT)
 			j.sum_fields[j.nsums++] = (int)f;
 	j.st = store_create();
+	for (size_t i = 0; i < WRITE_THREADS; i++)
+		j.wst[i] = store_create();
 	j.dec = ev_decoder_create(o->schema);
 	register_metrics(&j);
 	if ((rc = store_create_bucket(j.st, o->output, err)) ||
@@ -841,5 +892,7 @@ out:
 	free(j.parts);
 	ev_decoder_destroy(j.dec);
 	store_destroy(j.st);
+	for (size_t i = 0; i < WRITE_THREADS; i++)
+		store_destroy(j.wst[i]);
 	return rc;
 }
