@@ -117,8 +117,11 @@ static bool valid_utf8(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* A JSON string; bytes of text that is not valid UTF-8 (names, metadata)
+ * are escaped one by one as \u00XX so the output stays valid JSON. */
 static void put_json_string(struct buf *b, const char *s, size_t n)
 {
+	bool utf8 = valid_utf8((const uint8_t *)s, n);
 	buf_putc(b, '"');
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -131,7 +134,7 @@ static void put_json_string(struct buf *b, const char *s, size_t n)
 			buf_puts(b, "\\t");
 		} else if (c == '\r') {
 			buf_puts(b, "\\r");
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
 			buf_printf(b, "\\u%04x", c);
 		} else {
 			buf_putc(b, c);
