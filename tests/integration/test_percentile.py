@@ -530,3 +530,31 @@ def test_dataset_on_s3_output_to_s3(iotpipe, s3, s3_bucket, tmp_path):
     iotpipe("percentile", "--metrics-addr", "off", env=env)
     body = s3.client.get_object(Bucket=s3_bucket, Key="env-out/p.csv")
     assert body["Body"].read().decode() == want
+
+
+def test_iotpipe_archive_output_mixed_with_pyarrow_files(iotpipe, embedded_broker, tmp_path):
+    """Raw files written by iotpipe itself (produce -> archive --once, with
+    duplicate sends, across a UTC midnight) plus pyarrow files in the same
+    and in another device directory."""
+    bs, topic = embedded_broker.bootstrap, embedded_broker.topic()
+    common = ["--bootstrap-servers", bs, "--topic", topic, "--metrics-addr", "off"]
+    iotpipe("produce", *common, "--count", 4000, "--devices", 3, "--rate", 0, "--seed", 7,
+            "--start-time", "2025-01-01T23:00:00Z", "--time-step", 1.5,
+            "--duplicate-fraction", 0.1)
+    root = tmp_path / "raw"
+    iotpipe("archive", *common, "--once", "--output", root, "--checkpoint", tmp_path / "ck")
+    made = sorted(p.relative_to(root).parts[0] for p in root.rglob("*.parquet"))
+    assert made and all(d.startswith("device_id=device_id_") for d in made)
+    rng = random.Random(13)
+    write(root, "device_id_1", "zz-pyarrow.parquet", events(rng, dt.date(2025, 1, 2), 150))
+    write(root, "device_id_9", "pyarrow.parquet", events(rng, dt.date(2025, 1, 2), 150),
+          compression="zstd")
+    out = tmp_path / "o.csv"
+    run_percentile(iotpipe, root, out, "--threshold", "100")
+    want = expected_csv(root, threshold=100)
+    assert out.read_text() == want
+    assert "device_id_1," in want and "device_id_9," in want
+    # duplicates really are there, and really are not counted
+    t = duckdb.sql(f"SELECT count(*), count(DISTINCT (event_time, event_duration, temperature, status)) "
+                   f"FROM read_parquet('{root}/device_id=device_id_*/part-*.parquet')").fetchone()
+    assert t[0] > t[1]
