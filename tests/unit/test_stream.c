@@ -1,0 +1,202 @@
+/*
+ * test_stream.c - the streaming engine's pure parts: window state (add,
+ * late check, emission order, exact save/load), Hive path escaping and
+ * window formatting, and the checkpoint protocol on a local store
+ * (recovery of the last commit, a pending plan to replay, a conflicting
+ * plan, a checkpoint of another job).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "store/store.h"
+#include "stream/ckpt.h"
+#include "stream/hive.h"
+#include "stream/windows.h"
+
+#define MIN (60 * 1000000LL)
+/* 2025-01-01T00:00:00Z */
+#define T0 1735689600000000LL
+
+static void test_window_align(void **state)
+{
+	(void)state;
+	assert_true(win_align(T0 + 59999999, MIN) == T0);
+	assert_true(win_align(T0 + MIN, MIN) == T0 + MIN);
+	assert_true(win_align(-1, MIN) == -MIN);
+	assert_true(win_align(-MIN, MIN) == -MIN);
+}
+
+static void test_windows_emit_and_late(void **state)
+{
+	struct winstate ws;
+	struct win_out_list out;
+	double s1[2] = { 20.0, 10.0 }, s2[2] = { 30.0, 12.0 };
+	(void)state;
+
+	memset(&out, 0, sizeof(out));
+	winstate_init(&ws, 2);
+	winstate_add(&ws, "dev_b", 5, T0 + 10, MIN, s1);
+	winstate_add(&ws, "dev_a", 5, T0 + MIN + 5, MIN, s1);
+	winstate_add(&ws, "dev_a", 5, T0 + 20, MIN, s1);
+	winstate_add(&ws, "dev_a", 5, T0 + 30, MIN, s2);
+	assert_int_equal(ws.open, 3);
+	assert_true(ws.max_event_us == T0 + MIN + 5);
+	assert_false(winstate_is_late(&ws, T0, MIN));
+
+	/* emit up to T0+MIN: the first window of each device, sorted by key */
+	winstate_emit(&ws, T0 + MIN, MIN, &out);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(out.items[0].key_len, 5);
+	assert_memory_equal(out.items[0].key, "dev_a", 5);
+	assert_int_equal(out.items[0].count, 2);
+	assert_true(out.items[0].sums[0] == 50.0 && out.items[0].sums[1] == 22.0);
+	assert_true(out.items[0].end_us == T0 + MIN);
+	assert_memory_equal(out.items[1].key, "dev_b", 5);
+	assert_int_equal(ws.open, 1);
+	/* the emitted window is closed: its events are late now */
+	assert_true(winstate_is_late(&ws, T0 + 59999999, MIN));
+	assert_false(winstate_is_late(&ws, T0 + MIN, MIN));
+	/* emission never goes backwards */
+	winstate_emit(&ws, T0, MIN, &out);
+	assert_true(ws.emitted_upto_us == T0 + MIN);
+	assert_int_equal(out.n, 2);
+	win_out_list_release(&out);
+	winstate_release(&ws);
+}
+
+static void test_windows_save_load_exact(void **state)
+{
+	struct winstate a, b;
+	struct buf t1 = BUF_INIT, t2 = BUF_INIT;
+	struct iot_error err = IOT_ERROR_INIT;
+	double s[2] = { 0.1, 1.0 / 3.0 };
+	(void)state;
+
+	winstate_init(&a, 2);
+	winstate_init(&b, 2);
+	for (int i = 0; i < 100; i++)
+		winstate_add(&a, i % 2 ? "x y=/%" : "dev\n1", 6, T0 + i * 1000000LL, MIN, s);
+	{
+		struct win_out_list none;
+		memset(&none, 0, sizeof(none));
+		winstate_emit(&a, T0 + MIN / 2, MIN, &none);
+		win_out_list_release(&none);
+	}
+	winstate_save(&a, &t1);
+	assert_int_equal(winstate_load(&b, (const char *)t1.data, t1.len, "t", &err), IOT_OK);
+	winstate_save(&b, &t2);
+	assert_int_equal(t1.len, t2.len);
+	assert_memory_equal(t1.data, t2.data, t1.len);
+	assert_true(b.max_event_us == a.max_event_us);
+	assert_true(b.emitted_upto_us == a.emitted_upto_us);
+	/* corrupt input is an error naming the file and line */
+	assert_int_equal(winstate_load(&b, "max 1\nw 1 x\n", 12, "state-7", &err), IOT_ERR_FORMAT);
+	assert_non_null(strstr(err.msg, "state-7: line 2"));
+	buf_release(&t1);
+	buf_release(&t2);
+	winstate_release(&a);
+	winstate_release(&b);
+}
+
+static void test_hive(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct hive_layout l;
+	char why[200];
+	(void)state;
+
+	hive_escape(&b, "a/b=c%d:e f", 11);
+	assert_string_equal(buf_str(&b), "a%2Fb%3Dc%25d%3Ae f");
+	buf_reset(&b);
+	hive_window_start(&b, T0 + 23 * 3600 * 1000000LL + 59 * MIN);
+	assert_string_equal(buf_str(&b), "2025-01-01 23_59");
+	buf_reset(&b);
+	assert_int_equal(hive_layout_parse("device_id,window_start", 7, &l, why, sizeof(why)), 0);
+	hive_path(&b, &l, "device_id_3", 11, T0);
+	assert_string_equal(buf_str(&b), "device_id=device_id_3/window_start=2025-01-01 00_00/");
+	assert_int_equal(hive_layout_parse("", 7, &l, why, sizeof(why)), 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(hive_layout_parse("device_id,nonsense", 7, &l, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "nonsense"));
+	assert_int_equal(hive_layout_parse("date,date", 7, &l, why, sizeof(why)), -1);
+	buf_release(&b);
+}
+
+static void test_checkpoint_protocol(void **state)
+{
+	char dir[] = "/tmp/iotpipe-test-ckpt-XXXXXX";
+	struct store *st = store_create();
+	struct iot_error err = IOT_ERROR_INIT;
+	struct ckpt_recovered r;
+	struct ckpt_wal w = { 1, 0, 100, true, T0 }, other;
+	struct buf payload = BUF_INIT;
+	bool conflict;
+	char *base;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	base = ckpt_partition_uri(dir, "topic", 3);
+	/* nothing yet */
+	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
+	assert_false(r.has_state);
+	assert_false(r.has_wal);
+	ckpt_recovered_release(&r);
+	/* a plan without its commit: recovery must replay it */
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, &conflict, &other, &err), IOT_OK);
+	assert_false(conflict);
+	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
+	assert_true(r.has_wal);
+	assert_int_equal(r.wal.start, 0);
+	assert_int_equal(r.wal.end, 100);
+	assert_true(r.wal.emit_upto_us == T0);
+	ckpt_recovered_release(&r);
+	/* writing the same plan again is fine; a different one conflicts */
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, &conflict, &other, &err), IOT_OK);
+	assert_false(conflict);
+	w.end = 90;
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, &conflict, &other, &err), IOT_OK);
+	assert_true(conflict);
+	assert_int_equal(other.end, 100);
+	/* commit it: recovery resumes after it, with the payload */
+	buf_puts(&payload, "max -\nemitted -\n");
+	assert_int_equal(ckpt_write_state(st, "aggregate", base, 1, 100, &payload, &err), IOT_OK);
+	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
+	assert_true(r.has_state);
+	assert_false(r.has_wal);
+	assert_int_equal(r.batch, 1);
+	assert_int_equal(r.next_offset, 100);
+	assert_string_equal(buf_str(&r.payload), "max -\nemitted -\n");
+	ckpt_recovered_release(&r);
+	/* a second job pointed at the same location fails loudly */
+	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_ERR_STATE);
+	assert_non_null(strstr(err.msg, "belongs to job 'aggregate'"));
+	ckpt_recovered_release(&r);
+
+	buf_release(&payload);
+	free(base);
+	store_destroy(st);
+	{
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_window_align),
+		cmocka_unit_test(test_windows_emit_and_late),
+		cmocka_unit_test(test_windows_save_load_exact),
+		cmocka_unit_test(test_hive),
+		cmocka_unit_test(test_checkpoint_protocol),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
