@@ -136,7 +136,8 @@ void winstate_emit(struct winstate *ws, int64_t upto_us, int64_t size_us,
 	/* the key buffer may have moved while growing: point into it now */
 	for (size_t k = 0; k < out->n; k++)
 		out->items[k].key = (const char *)out->keys.data + out->items[k].key_off;
-	qsort(out->items + first, out->n - first, sizeof(*out->items), cmp_out);
+	if (out->n - first > 1)
+		qsort(out->items + first, out->n - first, sizeof(*out->items), cmp_out);
 	if (!ws->has_emitted || upto_us > ws->emitted_upto_us) {
 		ws->emitted_upto_us = upto_us;
 		ws->has_emitted = true;
