@@ -623,7 +623,7 @@ BATCH(batch_slow_i64, int64_t, pq_writer_write_i64(w, col, v[i]))
 		while (n && !failed(w)) {                                    \
 			size_t room = w->opt.page_rows - c->page_rows;       \
 			size_t broom = c->vals.len < w->opt.page_bytes ?     \
-				(w->opt.page_bytes - c->vals.len) / sizeof(T) + 1 : 1; \
+				(w->opt.page_bytes - c->vals.len + sizeof(T) - 1) / sizeof(T) : 1; \
 			size_t k = n < room ? n : room;                      \
 			if (k > broom)                                       \
 				k = broom;                                   \

@@ -256,6 +256,78 @@ static void test_deterministic(void **state)
 	free(b.data);
 }
 
+/* The batch calls (fast path without nulls, slow path with) write the
+ * same bytes as the row calls. */
+static void test_batch_equals_rows(void **state)
+{
+	(void)state;
+	const struct pq_column cols[] = {
+		{ .name = "a", .type = PQ_INT64 },
+		{ .name = "b", .type = PQ_DOUBLE, .optional = true },
+		{ .name = "c", .type = PQ_INT32, .optional = true },
+		{ .name = "d", .type = PQ_FLOAT },
+		{ .name = "s", .type = PQ_BYTE_ARRAY, .optional = true },
+	};
+	enum { N = 25000 };
+	static int64_t a[N];
+	static double b[N];
+	static int32_t c[N];
+	static float d[N];
+	static struct pq_bytes sv[N];
+	static uint8_t valid[N];
+	static const char *words[] = { "x", "yy", "" };
+	for (int i = 0; i < N; i++) {
+		a[i] = (int64_t)i * 7919 - 100000;
+		b[i] = i % 13 == 0 ? NAN : i / 3.0;
+		c[i] = i * 31;
+		d[i] = (float)(i % 100) - 50.0f;
+		sv[i].ptr = (const uint8_t *)words[i % 3];
+		sv[i].len = (uint32_t)strlen(words[i % 3]);
+		valid[i] = i % 4 != 1;
+	}
+	struct pq_writer_options o;
+	pq_writer_options_init(&o);
+	o.page_rows = 1000;
+	o.page_bytes = 3000;
+	o.row_group_rows = 10000;
+	struct iot_error err = IOT_ERROR_INIT;
+	struct pq_output *o1 = pq_output_mem_create(), *o2 = pq_output_mem_create();
+	struct pq_writer *w1, *w2;
+	assert_int_equal(pq_writer_create(&w1, o1, cols, 5, &o, &err), IOT_OK);
+	assert_int_equal(pq_writer_create(&w2, o2, cols, 5, &o, &err), IOT_OK);
+	for (int i = 0; i < N; i++) {
+		pq_writer_write_i64(w1, 0, a[i]);
+		if (valid[i])
+			pq_writer_write_double(w1, 1, b[i]);
+		else
+			pq_writer_write_null(w1, 1);
+		pq_writer_write_i32(w1, 2, c[i]);
+		pq_writer_write_float(w1, 3, d[i]);
+		if (valid[i])
+			pq_writer_write_bytes(w1, 4, sv[i].ptr, sv[i].len);
+		else
+			pq_writer_write_null(w1, 4);
+		assert_int_equal(pq_writer_end_row(w1), IOT_OK);
+	}
+	for (int i = 0; i < N; i += 2500) {
+		pq_writer_write_i64_batch(w2, 0, a + i, NULL, 2500);
+		pq_writer_write_double_batch(w2, 1, b + i, valid + i, 2500);
+		pq_writer_write_i32_batch(w2, 2, c + i, NULL, 2500);
+		pq_writer_write_float_batch(w2, 3, d + i, NULL, 2500);
+		pq_writer_write_bytes_batch(w2, 4, sv + i, valid + i, 2500);
+		assert_int_equal(pq_writer_end_rows(w2, 2500), IOT_OK);
+	}
+	assert_int_equal(pq_writer_close(w1, &err), IOT_OK);
+	assert_int_equal(pq_writer_close(w2, &err), IOT_OK);
+	size_t l1, l2;
+	const uint8_t *p1 = pq_output_mem_data(o1, &l1);
+	const uint8_t *p2 = pq_output_mem_data(o2, &l2);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(p1, p2, l1);
+	pq_writer_destroy(w1);
+	pq_writer_destroy(w2);
+}
+
 static struct pq_reader *open_mem(struct file f)
 {
 	struct iot_error err = IOT_ERROR_INIT;
@@ -472,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_dictionary_fallback_and_groups),
 		cmocka_unit_test(test_empty_file),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_batch_equals_rows),
 		cmocka_unit_test(test_statistics),
 		cmocka_unit_test(test_writer_misuse),
 		cmocka_unit_test(test_hostile_truncated),
