@@ -128,7 +128,8 @@ enum iot_err dataset_scan(struct store *st, const char *root,
 	if (rc == IOT_OK && c.rc != IOT_OK)
 		rc = c.rc;
 	if (rc == IOT_OK) {
-		qsort(c.pairs, c.n, sizeof(*c.pairs), cmp_pair);
+		if (c.n)
+			qsort(c.pairs, c.n, sizeof(*c.pairs), cmp_pair);
 		for (size_t i = 0; i < c.n; i++) {
 			struct dataset_device *d;
 			struct dataset_file *f;

@@ -8,8 +8,8 @@
  * While the workers run, the calling thread calls `tick` every
  * `tick_ms` milliseconds (for a progress bar) and once more at the end.
  *
- *	struct pool_spec ps = { .threads = n, .items = ndev, .run = fn, .ctx = c };
- *	rc = pool_run(&ps, &err);
+ *	struct batch_pool_spec ps = { .threads = n, .items = ndev, .run = fn, .ctx = c };
+ *	rc = batch_pool_run(&ps, &err);
  *
  * run(ctx, worker, item, err) is called on worker threads; `worker` in
  * [0, threads) lets it use per-thread state (a store, buffers) without locks.
@@ -21,7 +21,7 @@
 
 #include "core/err.h"
 
-struct pool_spec {
+struct batch_pool_spec {
 	size_t threads;
 	size_t items;
 	enum iot_err (*run)(void *ctx, size_t worker, size_t item,
@@ -34,6 +34,6 @@ struct pool_spec {
 	int (*should_stop)(void);
 };
 
-enum iot_err pool_run(const struct pool_spec *ps, struct iot_error *err);
+enum iot_err batch_pool_run(const struct batch_pool_spec *ps, struct iot_error *err);
 
 #endif

@@ -328,8 +328,8 @@ int cmd_percentile(int argc, char **argv)
 		c.workers[i] = device_worker_create(c.stores[i]);
 	}
 	{
-		struct pool_spec ps = { nthreads, ds.ndevices, run_device, &c, tick, 200, NULL };
-		if (pool_run(&ps, &err)) {
+		struct batch_pool_spec ps = { nthreads, ds.ndevices, run_device, &c, tick, 200, NULL };
+		if (batch_pool_run(&ps, &err)) {
 			fprintf(stderr, "iotpipe percentile: %s\n", err.msg);
 			goto out;
 		}
