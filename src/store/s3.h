@@ -115,6 +115,11 @@ enum iot_err s3_get_object(struct s3_client *c, const char *bucket,
 			   const char *key, uint64_t offset, size_t len,
 			   void *dst, size_t *got, struct buf *out,
 			   struct iot_error *err);
+/* A plain GET (no Range) of the whole object into dst; more than cap
+ * bytes is IOT_ERR_FORMAT. */
+enum iot_err s3_get_object_into(struct s3_client *c, const char *bucket,
+				const char *key, void *dst, size_t cap,
+				size_t *got, struct iot_error *err);
 enum iot_err s3_head_object(struct s3_client *c, const char *bucket,
 			    const char *key, struct store_stat *out,
 			    struct iot_error *err);

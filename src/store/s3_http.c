@@ -367,8 +367,8 @@ static struct curl_slist *prepare(struct xfer *x, const char *payload_hash,
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, x);
 	/* Large buffers: fewer callbacks and syscalls on multi-MB bodies. */
-	curl_easy_setopt(c->curl, CURLOPT_BUFFERSIZE, 512L * 1024);
-	curl_easy_setopt(c->curl, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+	/* BUFFERSIZE: libcurl default 16 KiB (512 KiB measured 2x slower on loopback) */
+	/* UPLOAD_BUFFERSIZE: default too */
 	if (!strcmp(req->method, "HEAD")) {
 		curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
 	} else if (!strcmp(req->method, "PUT") || !strcmp(req->method, "POST")) {

@@ -33,30 +33,20 @@ enum iot_err s3_put_object(struct s3_client *c, const char *bucket,
 	return s3_request_perform(c, &req, err);
 }
 
-enum iot_err s3_get_object(struct s3_client *c, const char *bucket,
-			   const char *key, uint64_t offset, size_t len,
-			   void *dst, size_t *got, struct buf *out,
-			   struct iot_error *err)
+/* GET with an optional Range header into dst (cap bytes) or out. */
+static enum iot_err get_common(struct s3_client *c, const char *bucket,
+			       const char *key, const char *range, void *dst,
+			       size_t cap, size_t *got, struct buf *out,
+			       struct iot_error *err)
 {
-	char range[64];
 	struct sigv4_header h[] = { { "range", range } };
 	struct s3_request req = {
 		.op = "get", .method = "GET", .bucket = bucket, .key = key,
-		.dst = dst, .dst_cap = len, .resp = dst ? NULL : out,
+		.dst = dst, .dst_cap = cap, .resp = dst ? NULL : out,
+		.headers = h, .nheaders = range ? 1 : 0,
 	};
-	enum iot_err rc;
+	enum iot_err rc = s3_request_perform(c, &req, err);
 
-	if (len) {
-		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64,
-			 offset, offset + len - 1);
-		req.headers = h;
-		req.nheaders = 1;
-	} else if (offset) {
-		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", offset);
-		req.headers = h;
-		req.nheaders = 1;
-	}
-	rc = s3_request_perform(c, &req, err);
 	if (rc == IOT_ERR_NET && req.status == 416) {
 		/* Range starts at or past the end: an empty read, as pread. */
 		if (got)
@@ -66,6 +56,29 @@ enum iot_err s3_get_object(struct s3_client *c, const char *bucket,
 	if (got)
 		*got = req.dst_len;
 	return rc;
+}
+
+enum iot_err s3_get_object(struct s3_client *c, const char *bucket,
+			   const char *key, uint64_t offset, size_t len,
+			   void *dst, size_t *got, struct buf *out,
+			   struct iot_error *err)
+{
+	char range[64];
+
+	if (len)
+		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64,
+			 offset, offset + len - 1);
+	else if (offset)
+		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", offset);
+	return get_common(c, bucket, key, len || offset ? range : NULL, dst,
+			  len, got, out, err);
+}
+
+enum iot_err s3_get_object_into(struct s3_client *c, const char *bucket,
+				const char *key, void *dst, size_t cap,
+				size_t *got, struct iot_error *err)
+{
+	return get_common(c, bucket, key, NULL, dst, cap, got, NULL, err);
 }
 
 enum iot_err s3_head_object(struct s3_client *c, const char *bucket,

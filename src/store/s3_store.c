@@ -198,6 +198,7 @@ static enum iot_err s3b_open_write(struct store_backend *be,
 struct s3_reader {
 	struct s3_client *c;
 	char *bucket, *key;
+	uint64_t size;
 };
 
 static enum iot_err sr_read_at(void *impl, uint64_t off, size_t len,
@@ -205,6 +206,11 @@ static enum iot_err sr_read_at(void *impl, uint64_t off, size_t len,
 {
 	struct s3_reader *r = impl;
 
+	/* The whole object: a plain GET. Servers serve those faster than a
+	 * Range (S3Proxy 3.0 takes about twice as long for bytes=0-END). */
+	if (!off && len == r->size)
+		return s3_get_object_into(r->c, r->bucket, r->key, dst, len,
+					  got, err);
 	return s3_get_object(r->c, r->bucket, r->key, off, len, dst, got, NULL,
 			     err);
 }
@@ -235,6 +241,7 @@ static enum iot_err s3b_open_read(struct store_backend *be,
 	sr->c = client_of(be);
 	sr->bucket = xstrdup(u->bucket);
 	sr->key = xstrdup(u->key);
+	sr->size = st.size;
 	r->ops = &sr_ops;
 	r->impl = sr;
 	r->size = st.size;
