@@ -65,22 +65,29 @@ size_t ev_format_double(double d, char *out, size_t cap)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+/* Appends s as a JSON string; runs that need no escape go in one copy. */
 static void put_json_string(struct buf *out, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	buf_grow(out, n + 2);
 	buf_putc(out, '"');
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_append(out, s + run, i - run);
+		run = i + 1;
 		if (c == '"' || c == '\\') {
-			buf_putc(out, '\\');
-			buf_putc(out, c);
-		} else if (c < 0x20) {
+			char esc[2] = { '\\', (char)c };
+			buf_append(out, esc, 2);
+		} else {
 			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 			buf_append(out, esc, 6);
-		} else {
-			buf_putc(out, c);
 		}
 	}
+	buf_append(out, s + run, n - run);
 	buf_putc(out, '"');
 }
 
@@ -100,8 +107,8 @@ void ev_encode(const struct event_schema *s, const struct event *ev,
 		if (!first)
 			buf_append(out, ", ", 2);
 		first = false;
-		put_json_string(out, f->name, f->name_len);
-		buf_append(out, ": ", 2);
+		/* the member name, with its quotes, colon and space */
+		buf_append(out, f->json_key, f->json_key_len);
 		switch (f->type) {
 		case FIELD_DATETIME:
 			p = put_fixed(num, v->i, 6);

@@ -202,8 +202,18 @@ static void fill_event(struct generator *g, int64_t t_us)
 
 static void make_key(struct generator *g, long device)
 {
+	char digits[24];
+	int n = 0;
+	unsigned long v = (unsigned long)device;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
 	buf_reset(&g->key);
-	buf_printf(&g->key, "%s%ld", g->schema->key_prefix, device);
+	buf_puts(&g->key, g->schema->key_prefix);
+	while (n)
+		buf_putc(&g->key, (uint8_t)digits[--n]);
 }
 
 /* Re-encodes the event without field fi and appends "name": raw. */

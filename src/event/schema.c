@@ -37,6 +37,7 @@ void event_schema_destroy(struct event_schema *s)
 	for (size_t i = 0; i < s->nfields; i++) {
 		struct schema_field *f = &s->fields[i];
 		free(f->name);
+		free(f->json_key);
 		for (size_t j = 0; j < f->nvalues; j++)
 			free(f->values[j]);
 		free(f->values);
@@ -201,6 +202,11 @@ static bool parse_field(struct yamldoc *d, yaml_node_t *node,
 	if (!f->name || !*f->name)
 		FAIL(node, "a field has no name");
 	f->name_len = strlen(f->name);
+	for (const char *c = f->name; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == '"' || *c == '\\')
+			FAIL(node, "field name '%s' has a quote, backslash or control character", f->name);
+	f->json_key = xasprintf("\"%s\": ", f->name);
+	f->json_key_len = strlen(f->json_key);
 	if (!type)
 		FAIL(node, "field '%s' has no type", f->name);
 	{

@@ -45,6 +45,8 @@ enum gen_dist {
 struct schema_field {
 	char *name;
 	size_t name_len;
+	char *json_key;       /* "\"name\": " as the encoder writes it */
+	size_t json_key_len;
 	enum field_type type;
 	bool required;
 	/* enum: the allowed values; string: values to filter (may be empty) */
