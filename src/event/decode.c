@@ -165,6 +165,31 @@ static bool hex4(const uint8_t *p, unsigned *out)
 
 enum str_rc { STR_OK, STR_SYNTAX, STR_BAD_UTF8 };
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/*
+ * Skips string bytes that need no attention (not '"', '\\' or a control
+ * character), eight at a time: a word is plain when none of its bytes is
+ * zero after XOR with '"' or '\\' and none is below 0x20 (the classic
+ * "has zero byte" / "has byte less than n" bit tricks, exact as booleans).
+ */
+static inline const uint8_t *scan_plain(const uint8_t *q, const uint8_t *e)
+{
+	while (e - q >= 8) {
+		uint64_t v, a, b;
+		memcpy(&v, q, 8);
+		a = v ^ (ONES * '"');
+		b = v ^ (ONES * '\\');
+		if ((((a - ONES) & ~a) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v)) & HIGHS)
+			break;
+		q += 8;
+	}
+	while (q < e && *q != '"' && *q != '\\' && *q >= 0x20)
+		q++;
+	return q;
+}
+
 /*
  * Parses a string at c->p (which is at the opening quote). On success *s
  * and *n hold the content: a slice of the payload when it had no escapes,
@@ -179,8 +204,7 @@ static enum str_rc string(struct ev_decoder *d, struct cur *c, bool want,
 	uint8_t *out;
 	bool bad_utf8 = false;
 
-	while (q < c->e && *q != '"' && *q != '\\' && *q >= 0x20)
-		q++;
+	q = scan_plain(q, c->e);
 	if (q >= c->e || *q < 0x20)
 		return STR_SYNTAX;
 	if (*q == '"') {
