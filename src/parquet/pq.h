@@ -351,6 +351,15 @@ char *pq_format_micros(int64_t micros, char *buf, size_t len);
 /* Shortest decimal form of d that strtod() reads back exactly. */
 void pq_format_double(double d, char *buf, size_t len);
 void pq_format_float(float f, char *buf, size_t len);
+/*
+ * Statistics values (struct pq_stats min/max) as numbers, for row-group
+ * skipping: INT32/INT64 (TIMESTAMP columns converted to microseconds) as
+ * int64; FLOAT/DOUBLE/INT32/INT64 as double. False when the column's type
+ * does not fit or the value has the wrong size.
+ */
+bool pq_stat_to_i64(const struct pq_column *c, struct pq_bytes v, int64_t *out);
+bool pq_stat_to_double(const struct pq_column *c, struct pq_bytes v,
+		       double *out);
 /* IEEE half to float. */
 float pq_half_to_float(uint16_t h);
 

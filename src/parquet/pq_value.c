@@ -215,3 +215,43 @@ float pq_half_to_float(uint16_t h)
 		v = ldexpf((float)(m | 0x400), e - 25);
 	return (h & 0x8000) ? -v : v;
 }
+
+bool pq_stat_to_i64(const struct pq_column *c, struct pq_bytes v, int64_t *out)
+{
+	if (c->type == PQ_INT32 && v.len == 4) {
+		int32_t x = (int32_t)pq_le32(v.ptr);
+		*out = c->logical == PQ_LOGICAL_INT && !c->int_signed
+			       ? (int64_t)(uint32_t)x : x;
+		return true;
+	}
+	if (c->type == PQ_INT64 && v.len == 8) {
+		int64_t x = (int64_t)pq_le64(v.ptr);
+		if (c->logical == PQ_LOGICAL_INT && !c->int_signed && x < 0)
+			return false; /* above INT64_MAX as unsigned */
+		*out = c->logical == PQ_LOGICAL_TIMESTAMP
+			       ? pq_timestamp_to_micros(x, c->unit) : x;
+		return true;
+	}
+	return false;
+}
+
+bool pq_stat_to_double(const struct pq_column *c, struct pq_bytes v,
+		       double *out)
+{
+	int64_t i;
+	if (c->type == PQ_FLOAT && v.len == 4) {
+		float f;
+		memcpy(&f, v.ptr, 4);
+		*out = f;
+		return true;
+	}
+	if (c->type == PQ_DOUBLE && v.len == 8) {
+		memcpy(out, v.ptr, 8);
+		return true;
+	}
+	if (pq_stat_to_i64(c, v, &i)) {
+		*out = (double)i;
+		return true;
+	}
+	return false;
+}

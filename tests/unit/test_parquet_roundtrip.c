@@ -186,6 +186,16 @@ static void check_file(struct file f, int64_t rows, size_t expect_groups)
 		base += rg->num_rows;
 	}
 	assert_int_equal(base, rows);
+	if (pq_reader_num_row_groups(r) > 0) {
+		/* typed statistics of the timestamp and int columns */
+		const struct pq_stats *st = &pq_reader_row_group(r, 0)->columns[7].stats;
+		int64_t lo, hi;
+		if (st->has_min_max) {
+			assert_true(pq_stat_to_i64(pq_reader_column(r, 7), st->min, &lo));
+			assert_true(pq_stat_to_i64(pq_reader_column(r, 7), st->max, &hi));
+			assert_true(lo >= 1700000000000000ll && lo <= hi);
+		}
+	}
 	pq_reader_destroy(r);
 }
 
@@ -383,6 +393,12 @@ static void test_statistics(void **state)
 	memcpy(&fmx, ci[1].stats.max.ptr, 4);
 	assert_true(fmn == 0 && signbit(fmn));
 	assert_true(fmx == 0 && !signbit(fmx));
+	double dm;
+	int64_t im;
+	assert_true(pq_stat_to_double(pq_reader_column(r, 0), ci[0].stats.max, &dm));
+	assert_true(dm == 3.5);
+	assert_false(pq_stat_to_i64(pq_reader_column(r, 0), ci[0].stats.max, &im));
+	assert_false(pq_stat_to_double(pq_reader_column(r, 2), ci[2].stats.max, &dm));
 	/* strings: unsigned byte order ("a" < "ab" < "abc" < "b" < "é") */
 	assert_int_equal(ci[2].stats.min.len, 1);
 	assert_memory_equal(ci[2].stats.min.ptr, "a", 1);
