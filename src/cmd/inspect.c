@@ -519,7 +519,9 @@ static enum iot_err put_rows(struct buf *b, struct pq_reader *r, bool json,
 				   pq_reader_column(r, i)->name);
 		buf_putc(b, '\n');
 	}
-	for (size_t g = 0; g < pq_reader_num_row_groups(r) &&
+	/* No columns, no values: nothing to show (and a footer may claim any
+	 * number of such rows). */
+	for (size_t g = 0; nc && g < pq_reader_num_row_groups(r) &&
 			   (head < 0 || printed < head); g++) {
 		int64_t rows = pq_reader_row_group(r, g)->num_rows;
 		for (size_t i = 0; i < nc; i++) {
