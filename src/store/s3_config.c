@@ -45,7 +45,7 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 {
 	const char *region, *endpoint;
 	long attempts = 5, base = 200, connect = 10000, stall = 30;
-	long part = 8L << 20, sign = -1;
+	long part = 8L << 20, sign = -1, conc = 4;
 	size_t n;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -55,7 +55,8 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 		     err) ||
 	    env_long("IOTPIPE_S3_STALL_TIMEOUT_S", 1, 3600, &stall, err) ||
 	    env_long("IOTPIPE_S3_PART_SIZE", 5L << 20, 5L << 30, &part, err) ||
-	    env_long("IOTPIPE_S3_SIGN_PAYLOAD", 0, 1, &sign, err))
+	    env_long("IOTPIPE_S3_SIGN_PAYLOAD", 0, 1, &sign, err) ||
+	    env_long("IOTPIPE_S3_UPLOAD_CONCURRENCY", 1, 64, &conc, err))
 		return err ? err->code : IOT_ERR_CONFIG;
 
 	region = env("AWS_REGION");
@@ -98,6 +99,9 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 	cfg->connect_timeout_ms = connect;
 	cfg->stall_timeout_s = stall;
 	cfg->part_size = (size_t)part;
+	/* 4 parts in flight: enough to hide one request's latency and the
+	 * server's per-part work, and 40 MiB per stream at most. */
+	cfg->upload_concurrency = (int)conc;
 	cfg->retry.max_attempts = (int)attempts;
 	cfg->retry.base_ms = (unsigned)base;
 	cfg->retry.cap_ms = 20000;

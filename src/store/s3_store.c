@@ -18,6 +18,7 @@
  * straight into the caller's buffer.
  */
 #include "store/s3.h"
+#include "store/s3_parts.h"
 #include "store/store_int.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -49,12 +50,17 @@ struct s3_writer {
 	char *buf;
 	size_t len;
 	char *upload_id;      /* NULL until the first part goes out */
+	int nparts;           /* parts handed out so far */
+	/* Sequential mode (upload_concurrency 1): */
 	char (*etags)[80];
-	int nparts, alloc;
+	int alloc;
+	/* Parallel mode: */
+	struct s3_part_pool *pool;
 };
 
 static void sw_free(struct s3_writer *w)
 {
+	s3_part_pool_destroy(w->pool);
 	free(w->bucket);
 	free(w->key);
 	free(w->buf);
@@ -68,6 +74,10 @@ static void sw_abort(void *impl)
 	struct s3_writer *w = impl;
 	struct iot_error e = IOT_ERROR_INIT;
 
+	/* Parts still in flight finish or fail first: an abort that raced
+	 * them could be followed by a part that re-creates billed storage. */
+	s3_part_pool_destroy(w->pool);
+	w->pool = NULL;
 	if (w->upload_id &&
 	    s3_multipart_abort(w->c, w->bucket, w->key, w->upload_id, &e))
 		log_warn("store", "%s (the incomplete upload stays until a "
@@ -75,9 +85,11 @@ static void sw_abort(void *impl)
 	sw_free(w);
 }
 
+/* Sends p[0..n) as the next part. p is w->buf or the caller's memory. */
 static enum iot_err sw_send_part(struct s3_writer *w, const void *p,
 				 size_t n, struct iot_error *err)
 {
+	const struct s3_config *cfg = s3_client_config(w->c);
 	enum iot_err rc;
 
 	if (!w->upload_id &&
@@ -88,10 +100,29 @@ static enum iot_err sw_send_part(struct s3_writer *w, const void *p,
 		return iot_error_set(err, IOT_ERR_LIMIT,
 				     "s3 put s3://%s/%s: more than %d parts",
 				     w->bucket, w->key, S3_MAX_PARTS);
-	ALLOC_GROW(w->etags, w->nparts + 1, w->alloc);
-	rc = s3_multipart_upload_part(w->c, w->bucket, w->key, w->upload_id,
-				      w->nparts + 1, p, n, w->etags[w->nparts],
-				      err);
+	if (cfg->upload_concurrency > 1) {
+		char *data;
+
+		if (!w->pool)
+			w->pool = s3_part_pool_create(cfg, w->bucket, w->key,
+						      w->upload_id,
+						      cfg->upload_concurrency);
+		/* The pool owns what it sends: hand over the part buffer
+		 * (and start a fresh one), or copy the caller's bytes. */
+		if (p == w->buf) {
+			data = w->buf;
+			w->buf = xmalloc(w->part_size);
+		} else {
+			data = xmalloc(n ? n : 1);
+			memcpy(data, p, n);
+		}
+		rc = s3_part_pool_submit(w->pool, w->nparts + 1, data, n, err);
+	} else {
+		ALLOC_GROW(w->etags, w->nparts + 1, w->alloc);
+		rc = s3_multipart_upload_part(w->c, w->bucket, w->key,
+					      w->upload_id, w->nparts + 1, p, n,
+					      w->etags[w->nparts], err);
+	}
 	if (rc)
 		return rc;
 	w->nparts++;
@@ -160,8 +191,12 @@ static enum iot_err sw_commit(void *impl, struct iot_error *err)
 	    (rc = sw_send_part(w, w->buf, w->len, err)))
 		goto fail;
 	w->len = 0;
+	if (w->pool && (rc = s3_part_pool_wait(w->pool, err)))
+		goto fail;
 	rc = s3_multipart_complete(w->c, w->bucket, w->key, w->upload_id,
-				   w->etags, w->nparts, w->flags, err);
+				   w->pool ? s3_part_pool_etags(w->pool)
+					   : w->etags,
+				   w->nparts, w->flags, err);
 	if (rc)
 		goto fail;
 	sw_free(w);

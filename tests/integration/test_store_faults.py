@@ -136,3 +136,19 @@ def test_mb_wait_gives_up(iotpipe, s3):
                  env=s3.env(endpoint=f"http://127.0.0.1:{port}", **FAST))
     assert cp.returncode == 1
     assert 2 <= time.time() - t0 < 15
+
+
+def test_failed_part_aborts_upload(iotpipe, s3, s3_bucket, fault_proxy,
+                                   tmp_path):
+    """A part that fails for good (parts go up in parallel) fails the copy,
+    aborts the multipart upload and leaves no object."""
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(40 * 1024 * 1024))  # 5 parts
+    fault_proxy.plan(["ok", "ok", "403"], method="PUT", query="partNumber=")
+    cp = iotpipe("cp", src, f"s3://{s3_bucket}/big.bin",
+                 env=env_via(s3, fault_proxy), check=False)
+    assert cp.returncode == 1
+    assert "upload_part" in cp.stderr and "AccessDenied" in cp.stderr
+    assert not s3.client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
+    listed = s3.client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])
+    assert listed == []
