@@ -5,12 +5,12 @@
 # directory, signature checking on) started for the run on a free port.
 #
 #   bench/s3_bench.sh            (make bench-s3)
-#   BUILD=build THREADS=4 ROUNDS=2 bench/s3_bench.sh
+#   BUILD=build THREADS=10 ROUNDS=2 bench/s3_bench.sh   (10 = boto3's default concurrency)
 # Prints a table in Markdown; copy it into bench/results/store.md.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
-THREADS=${THREADS:-4}
+THREADS=${THREADS:-10}
 ROUNDS=${ROUNDS:-2}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 PORT=$($PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
@@ -18,6 +18,9 @@ DATA=$(mktemp -d /tmp/iotpipe-s3bench.XXXXXX)
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$PORT
 unset AWS_ENDPOINT_URL ENDPOINT_URL AWS_SESSION_TOKEN || true
+# Same number of connections as boto3: THREADS objects at a time, one part
+# in flight each (boto3: 10 transfer threads over all objects).
+export IOTPIPE_S3_UPLOAD_CONCURRENCY=${IOTPIPE_S3_UPLOAD_CONCURRENCY:-1}
 
 # 33 objects, 1024 MiB: 8 x (8 + 16 + 32 + 64 MB) + 64 MB
 SIZES=()
