@@ -24,8 +24,6 @@ fuzz-parquet:
 		$(BUILD_FUZZ)/corpus-parquet fuzz/corpus/parquet \
 		$(wildcard ../shared/parquet-testing)
 
-bench-parquet:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build $(BUILD) --target bench_parquet -j$$(nproc)
+bench-parquet: build
 	$(BUILD)/bench_parquet bench --rows $(PQ_BENCH_ROWS) --codec snappy
 	$(VENV)/bin/python bench/parquet_pyarrow.py --rows $(PQ_BENCH_ROWS)
