@@ -45,6 +45,7 @@ struct dict {
 	size_t mask;
 	struct buf data; /* PLAIN: u32 length + bytes per entry */
 	uint32_t *off, *len;
+	uint32_t *tags; /* high hash bits: most mismatches cost no compare */
 	size_t n, alloc;
 };
 
@@ -132,9 +133,11 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n)
 		p += 8;
 		n -= 8;
 	}
+	/* the tail byte by byte: a variable-length memcpy is a libc call,
+	 * and short strings (status values) are the hot case */
 	uint64_t v = 0;
-	if (n)
-		memcpy(&v, p, n);
+	for (size_t i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
 	h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 29;
 	return h;
@@ -153,6 +156,7 @@ static void dict_release(struct dict *d)
 	free(d->slots);
 	free(d->off);
 	free(d->len);
+	free(d->tags);
 	buf_release(&d->data);
 }
 
@@ -170,20 +174,32 @@ static void dict_rehash(struct dict *d)
 	}
 }
 
+static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	if (n > 16)
+		return !memcmp(a, b, n);
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 /* Index of p in the dictionary; adds it (returns *added) if absent. */
 static uint32_t dict_lookup(struct dict *d, const uint8_t *p, size_t n,
 			    bool *added)
 {
 	if (!d->slots || d->n * 2 >= d->mask + 1)
 		dict_rehash(d);
-	size_t i = hash_bytes(p, n) & d->mask;
+	uint64_t hv = hash_bytes(p, n);
+	size_t i = hv & d->mask;
+	uint32_t tag = (uint32_t)(hv >> 32);
 	for (;;) {
 		uint32_t e = d->slots[i];
 		if (!e)
 			break;
 		e--;
-		if (d->len[e] == n &&
-		    (!n || !memcmp(d->data.data + d->off[e], p, n))) {
+		if (d->tags[e] == tag && d->len[e] == n &&
+		    same_bytes(d->data.data + d->off[e], p, n)) {
 			*added = false;
 			return e;
 		}
@@ -193,7 +209,9 @@ static uint32_t dict_lookup(struct dict *d, const uint8_t *p, size_t n,
 		d->alloc = d->alloc * 2 + 256;
 		d->off = xrealloc(d->off, d->alloc * sizeof(*d->off));
 		d->len = xrealloc(d->len, d->alloc * sizeof(*d->len));
+		d->tags = xrealloc(d->tags, d->alloc * sizeof(*d->tags));
 	}
+	d->tags[d->n] = tag;
 	uint32_t l32 = (uint32_t)n;
 	buf_append(&d->data, &l32, 4);
 	d->off[d->n] = (uint32_t)d->data.len;
