@@ -382,7 +382,21 @@ static void stats_bytes(struct wcol *c, const uint8_t *p, size_t n)
 
 /* ---- value entry ------------------------------------------------------ */
 
-static struct wcol *col_for(struct pq_writer *w, size_t col, enum pq_type t)
+static struct wcol *col_for_slow(struct pq_writer *w, size_t col,
+				 enum pq_type t);
+
+/* The per-value check, inline; errors are reported out of line. */
+static inline struct wcol *col_for(struct pq_writer *w, size_t col,
+				   enum pq_type t)
+{
+	if (__builtin_expect(w->err.code == IOT_OK && col < w->ncols &&
+			     w->cols[col].d.type == t, 1))
+		return &w->cols[col];
+	return col_for_slow(w, col, t);
+}
+
+static struct wcol *col_for_slow(struct pq_writer *w, size_t col,
+				 enum pq_type t)
 {
 	if (failed(w))
 		return NULL;
