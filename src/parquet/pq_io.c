@@ -9,6 +9,7 @@
  * a rename that must not precede its data (STYLE.md "durable before
  * committed"). Inputs are random access (pread), so the same reader code
  * works over S3 ranged GETs later.
+ * Part of the hand-written codec (Debian ships no C Parquet library).
  */
 #include <errno.h>
 #include <fcntl.h>
