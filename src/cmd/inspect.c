@@ -12,7 +12,7 @@
  * JSON has no such numbers), DATE as YYYY-MM-DD, DECIMAL as a decimal
  * string, byte strings as text when valid UTF-8 and "0x<hex>" otherwise.
  * The reader under it is iotpipe's own (src/parquet/: Debian ships no C
- * Parquet library). Only this file and main.c's dispatcher may exit.
+ * Parquet library); this file only formats and returns the exit status.
  */
 #include <errno.h>
 #include <inttypes.h>
