@@ -57,9 +57,13 @@
  *	}
  *	pq_reader_destroy(r);
  *
- * Every error names the file and what is wrong. Nested schemas, encryption
- * and codecs we do not link (LZO, BROTLI, Hadoop LZ4) are refused with
- * IOT_ERR_UNSUPPORTED.
+ * A column reader holds its whole column chunk (one read_at, i.e. one
+ * ranged GET on S3) plus one decoded page. Distinct readers and writers may
+ * be used on different threads at once; there is no global state.
+ *
+ * Every error names the file and what is wrong. Nested schemas, encryption,
+ * external column files and the LZO and BROTLI codecs are refused with
+ * IOT_ERR_UNSUPPORTED (docs/parquet.md lists what is read and refused).
  */
 #ifndef IOT_PQ_H
 #define IOT_PQ_H
@@ -198,7 +202,8 @@ struct pq_writer;
 
 /*
  * Creates a writer for cols[0..ncols) (copied) writing to out, which the
- * writer owns from now on (also when creation fails). Writes "PAR1".
+ * writer owns from now on; when creation fails, out is destroyed and *w is
+ * NULL. Writes "PAR1". opt NULL: the defaults.
  */
 enum iot_err pq_writer_create(struct pq_writer **w, struct pq_output *out,
 			      const struct pq_column *cols, size_t ncols,
