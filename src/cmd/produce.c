@@ -15,6 +15,7 @@
 #include "event/timeparse.h"
 #include "kafka/producer.h"
 #include "metrics/metrics.h"
+#include "metrics/status.h"
 
 #include <errno.h>
 #include <math.h>
@@ -52,6 +53,8 @@ int cmd_produce(int argc, char **argv)
 	struct iot_config cfg;
 	struct iot_error err = IOT_ERROR_INIT;
 	struct metrics_server *srv = NULL;
+	struct status *sl;
+	enum iot_err rc;
 	struct producer_options po;
 	struct producer_result res;
 	struct gen_options go = GEN_OPTIONS_INIT;
@@ -177,7 +180,11 @@ int cmd_produce(int argc, char **argv)
 		goto out;
 	}
 	signals_install();
-	if (producer_run(&po, &res, &err)) {
+	po.quiet = true; /* the status line reports progress */
+	sl = status_start(STATUS_PRODUCE);
+	rc = producer_run(&po, &res, &err);
+	status_stop(sl);
+	if (rc) {
 		fprintf(stderr, "iotpipe produce: %s\n", err.msg);
 		status = err.code == IOT_ERR_CONFIG || err.code == IOT_ERR_USAGE ? EXIT_USAGE
 										  : EXIT_RUNTIME;

@@ -3,11 +3,12 @@
  * reference's "main job"): the embedded broker (unless bootstrap servers
  * are given by flag or environment), the simulated devices, `archive` and
  * `aggregate`, one metrics endpoint, output under ./data/ (unless output
- * locations are given by flag or environment), and a one-line live status.
+ * locations are given by flag or environment), and a one-line live status
+ * (metrics/status.h).
  *
- * Threads: the main thread starts everything, then prints the status once
- * a second until a stop signal; the producer and each job run on a thread
- * of their own (src/kafka/producer.c, src/stream/job.c), and they all stop
+ * Threads: the main thread starts everything, then waits for a stop
+ * signal while the status thread (metrics/status.c) reports; the producer
+ * and each job run on a thread of their own (src/kafka/producer.c, src/stream/job.c), and they all stop
  * through the same stop flag (core/signals.h). The embedded broker runs on
  * librdkafka's mock-cluster thread and is destroyed last, after the jobs
  * have committed.
@@ -20,6 +21,7 @@
 #include "kafka/mock_broker.h"
 #include "kafka/producer.h"
 #include "metrics/metrics.h"
+#include "metrics/status.h"
 #include "stream/job.h"
 
 #include <inttypes.h>
@@ -60,53 +62,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static double counter(const char *name, const char *labels)
-{
-	return metric_value(metrics_counter(name, "", labels));
-}
-
-static double gauge(const char *name, const char *labels)
-{
-	return metric_value(metrics_gauge(name, "", labels));
-}
-
-static void status_line(bool tty, double dt, double *prev)
-{
-	static const char *const kinds[] = { "kind=\"valid\"", "kind=\"late\"", "kind=\"invalid\"",
-					     "kind=\"duplicate\"" };
-	double produced = 0, arch, aggr, files, wm, lag = 0, late;
-	char wmbuf[40] = "-";
-
-	for (size_t i = 0; i < 4; i++)
-		produced += counter("iotpipe_events_produced_total", kinds[i]);
-	arch = counter("iotpipe_events_consumed_total", "job=\"archive\"");
-	aggr = counter("iotpipe_events_consumed_total", "job=\"aggregate\"");
-	files = counter("iotpipe_files_written_total", "job=\"archive\"") +
-		counter("iotpipe_files_written_total", "job=\"aggregate\"");
-	late = counter("iotpipe_events_late_total", "job=\"aggregate\"");
-	wm = gauge("iotpipe_watermark_seconds", "job=\"aggregate\"");
-	for (int p = 0; p < 64; p++) {
-		char l[64];
-		snprintf(l, sizeof(l), "job=\"aggregate\",partition=\"%d\"", p);
-		lag += gauge("iotpipe_consumer_lag_records", l);
-	}
-	if (wm > 0) {
-		time_t t = (time_t)wm;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		snprintf(wmbuf, sizeof(wmbuf), "%02d:%02d:%02dZ", tm.tm_hour, tm.tm_min, tm.tm_sec);
-	}
-	if (tty)
-		fprintf(stderr, "\r\033[K");
-	fprintf(stderr,
-		"produced %.0f (%.0f/s) | archive %.0f/s | aggregate %.0f/s, lag %.0f, watermark %s, late %.0f | files %.0f%s",
-		produced, (produced - prev[0]) / dt, (arch - prev[1]) / dt, (aggr - prev[2]) / dt, lag,
-		wmbuf, late, files, tty ? "" : "\n");
-	prev[0] = produced;
-	prev[1] = arch;
-	prev[2] = aggr;
-}
-
 static const char *given_env(const char *name)
 {
 	const char *v = getenv(name);
@@ -125,7 +80,7 @@ int cmd_run(int argc, char **argv)
 	char *paths[4] = { NULL, NULL, NULL, NULL };
 	double rate = -1, trigger = 10, idle = -1;
 	long devices = 0, partitions = 4;
-	bool no_producer = false, tty = isatty(STDERR_FILENO);
+	bool no_producer = false;
 	int status = EXIT_RUNTIME, n;
 	struct opt opts[] = {
 		OPT_COMMON(&co),
@@ -257,19 +212,12 @@ int cmd_run(int argc, char **argv)
 			w[k].started = true;
 	}
 	{
-		double prev[3] = { 0, 0, 0 }, last = 0;
 		struct timespec ts = { 0, 200 * 1000 * 1000 };
-		for (int tick = 0; !signals_stop_requested(); tick++) {
+		struct status *sl = status_start(STATUS_ARCHIVE | STATUS_AGGREGATE |
+						 (no_producer ? 0 : STATUS_PRODUCE));
+		while (!signals_stop_requested())
 			nanosleep(&ts, NULL);
-			if (tick % 5 == 4 && (tty || tick % 50 == 49)) {
-				double dt = tty ? 1.0 : 10.0;
-				status_line(tty, dt, prev);
-				last = dt;
-			}
-		}
-		(void)last;
-		if (tty)
-			fprintf(stderr, "\n");
+		status_stop(sl);
 	}
 	log_info("run", "stopping: the producer flushes, the jobs commit what they read");
 	status = 0;

@@ -9,6 +9,7 @@
 #include "cmd/common.h"
 #include "core/log.h"
 #include "core/signals.h"
+#include "metrics/status.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	struct iot_config cfg;
 	struct iot_error err = IOT_ERROR_INIT;
 	struct metrics_server *srv = NULL;
+	struct status *sl;
+	enum iot_err rc;
 	struct job_options jo;
 	const char *output = NULL, *checkpoint = NULL, *group = NULL, *dlq = NULL;
 	const char *partition_by = NULL, *codec = NULL, *starting = NULL;
@@ -158,7 +161,10 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	}
 	signals_install();
 	log_info(name, "output %s, checkpoint %s", jo.output, jo.checkpoint);
-	if (job_run(&jo, &err)) {
+	sl = status_start(kind == JOB_ARCHIVE ? STATUS_ARCHIVE : STATUS_AGGREGATE);
+	rc = job_run(&jo, &err);
+	status_stop(sl);
+	if (rc) {
 		fprintf(stderr, "iotpipe %s: %s\n", name, err.msg);
 		status = err.code == IOT_ERR_CONFIG || err.code == IOT_ERR_USAGE ? EXIT_USAGE
 										  : EXIT_RUNTIME;

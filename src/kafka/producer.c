@@ -15,6 +15,7 @@
 #include "core/signals.h"
 #include "event/codec.h"
 #include "kafka/client.h"
+#include "kafka/stats.h"
 #include "metrics/metrics.h"
 
 #include <inttypes.h>
@@ -155,6 +156,7 @@ static enum iot_err make_producer(const struct producer_options *o,
 		if (kafka_conf_set(conf, o->kafka->items[i].key, o->kafka->items[i].value,
 				   o->kafka->items[i].origin, err))
 			goto fail;
+	kafka_stats_attach(conf, "produce");
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_opaque(conf, st);
 	*out = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));

@@ -184,6 +184,26 @@ double metric_value(const struct metric *m)
 	return (double)v;
 }
 
+double metrics_sum(const char *name, const char *match, size_t *found)
+{
+	double sum = 0;
+	size_t n = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (struct metric *m = head; m; m = m->next) {
+		if (strcmp(m->name, name))
+			continue;
+		if (match && *match && !(m->labels && strstr(m->labels, match)))
+			continue;
+		sum += metric_value(m);
+		n++;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	if (found)
+		*found = n;
+	return sum;
+}
+
 void metrics_add_collector(metrics_collector_fn fn, void *opaque)
 {
 	pthread_mutex_lock(&reg_lock);
@@ -200,8 +220,15 @@ static void fmt_double(char *out, size_t cap, double v)
 		snprintf(out, cap, v > 0 ? "+Inf" : "-Inf");
 	else if (v == floor(v) && fabs(v) < 1e15)
 		snprintf(out, cap, "%.0f", v);
-	else
-		snprintf(out, cap, "%.17g", v);
+	else {
+		/* the shortest of 15..17 digits that reads back exactly: bucket
+		 * bounds print as le="0.1", not le="0.10000000000000001" */
+		for (int prec = 15; prec <= 17; prec++) {
+			snprintf(out, cap, "%.*g", prec, v);
+			if (strtod(out, NULL) == v)
+				break;
+		}
+	}
 }
 
 static void series(struct buf *out, const char *name, const char *suffix,

@@ -56,6 +56,16 @@ void metric_observe(struct metric *m, double v);    /* histograms */
 double metric_value(const struct metric *m);
 
 /*
+ * Sum of the values of every series of family `name` whose label list
+ * contains `match` as a substring (NULL or "" matches all), without
+ * registering anything: a family nobody registered sums to 0 and *found
+ * (may be NULL) is set to the number of series that matched. Histograms
+ * contribute their observation count. Any thread; takes the registry lock
+ * (status lines, tests).
+ */
+double metrics_sum(const char *name, const char *match, size_t *found);
+
+/*
  * A collector runs at render time on the rendering thread and may set
  * gauges (process CPU and memory, librdkafka statistics snapshots).
  */

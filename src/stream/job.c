@@ -23,6 +23,7 @@
 #include "core/xalloc.h"
 #include "event/codec.h"
 #include "kafka/client.h"
+#include "kafka/stats.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 #include "stream/ckpt.h"
@@ -336,16 +337,18 @@ static enum iot_err write_one(void *ctx, size_t i, void *slot, struct iot_error 
 	struct store *st = *(struct store **)slot;
 	const struct write_task *t = &c->tasks[i];
 	bool with_device = !hive_layout_has(&c->j->o->layout, HIVE_DEVICE_ID);
+	uint64_t bytes = 0;
 	enum iot_err rc;
 
 	if (c->j->o->kind == JOB_ARCHIVE)
 		rc = pqsink_write_raw(st, t->uri, c->j->o->schema, &c->p->raw, t->dev,
-				      c->p->id, false, &c->j->o->pq, err);
+				      c->p->id, false, &c->j->o->pq, &bytes, err);
 	else
 		rc = pqsink_write_windows(st, t->uri, c->j->o->schema, c->wl->items + t->first,
-					  t->n, with_device, &c->j->o->pq, err);
+					  t->n, with_device, &c->j->o->pq, &bytes, err);
 	if (!rc) {
 		metric_inc(c->j->m.files);
+		metric_add(c->j->m.bytes, bytes);
 		metric_add(c->j->m.written, c->j->o->kind == JOB_ARCHIVE ? c->p->raw.dev[t->dev].n : t->n);
 	}
 	return rc;
@@ -758,6 +761,7 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 		if (kafka_conf_set(conf, o->kafka->items[i].key, o->kafka->items[i].value,
 				   o->kafka->items[i].origin, err))
 			goto fail;
+	kafka_stats_attach(conf, j->name);
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_opaque(conf, j);
 	j->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));

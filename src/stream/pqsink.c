@@ -81,9 +81,11 @@ static struct pq_column col(const char *name, enum pq_type t, enum pq_logical l,
 }
 
 static enum iot_err finish(struct pq_writer *w, const char *uri,
-			   struct iot_error *err)
+			   uint64_t *size, struct iot_error *err)
 {
 	enum iot_err rc = pq_writer_close(w, err);
+	if (!rc && size)
+		*size = pq_writer_bytes_written(w);
 	pq_writer_destroy(w);
 	if (rc)
 		iot_error_prefix(err, "writing %s", uri);
@@ -95,7 +97,7 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 			      const struct rawbuf *rb, size_t dev,
 			      int32_t partition, bool with_device,
 			      const struct pq_writer_options *o,
-			      struct iot_error *err)
+			      uint64_t *size, struct iot_error *err)
 {
 	const struct raw_dev *d = &rb->dev[dev];
 	size_t nf = s->nfields, ncols = 0, n = d->n;
@@ -204,7 +206,7 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 		iot_error_prefix(err, "writing %s", uri);
 		goto done;
 	}
-	rc = finish(w, uri, err);
+	rc = finish(w, uri, size, err);
 done:
 	free(cols);
 	free(valid);
@@ -219,7 +221,7 @@ enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 				  const struct win_out *items, size_t n,
 				  bool with_device,
 				  const struct pq_writer_options *o,
-				  struct iot_error *err)
+				  uint64_t *size, struct iot_error *err)
 {
 	struct pq_column cols[EV_MAX_FIELDS + 5];
 	char *names[EV_MAX_FIELDS];
@@ -263,7 +265,7 @@ enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 			goto done;
 		}
 	}
-	rc = finish(w, uri, err);
+	rc = finish(w, uri, size, err);
 done:
 	for (size_t k = 0; k < nsums; k++)
 		free(names[k]);

@@ -26,20 +26,23 @@
 #include "stream/rawbuf.h"
 #include "stream/windows.h"
 
-/* Writes rows [0, d->n) of one device of a raw buffer to uri. */
+/*
+ * Writes rows [0, d->n) of one device of a raw buffer to uri. On success
+ * *size (may be NULL) is the size of the object written.
+ */
 enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 			      const struct event_schema *s,
 			      const struct rawbuf *rb, size_t dev,
 			      int32_t partition, bool with_device,
 			      const struct pq_writer_options *o,
-			      struct iot_error *err);
+			      uint64_t *size, struct iot_error *err);
 
-/* Writes windows items[0..n) to uri. */
+/* Writes windows items[0..n) to uri; *size as above. */
 enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 				  const struct event_schema *s,
 				  const struct win_out *items, size_t n,
 				  bool with_device,
 				  const struct pq_writer_options *o,
-				  struct iot_error *err);
+				  uint64_t *size, struct iot_error *err);
 
 #endif

@@ -1,0 +1,218 @@
+/*
+ * status.c - the live status line of status.h.
+ *
+ * One thread per command samples the registry (metrics_sum: no series is
+ * registered by reading, so a produce-only process never shows job
+ * families) and formats the sections the command asked for. On a TTY it
+ * redraws "\r\033[K<line>" on stderr once a second; otherwise it logs the
+ * line every interval through log_info, so text and JSON log formats both
+ * get it as an ordinary record. Rates are differences between two samples
+ * divided by the seconds between them.
+ *
+ * The thread sleeps on a condition variable so status_stop() returns at
+ * once instead of waiting out the interval.
+ */
+#include "metrics/status.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "metrics/metrics.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/banned.h"
+
+/* Plain log lines every 10 s: often enough to follow a job in a log file,
+ * rare enough not to drown its other lines. */
+#define DEFAULT_LOG_INTERVAL 10.0
+
+struct status {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	bool tty;
+	double interval;
+	unsigned parts;
+	struct status_sample prev;
+	double prev_t;
+};
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void status_sample_read(struct status_sample *s)
+{
+	static const char *const jobs[2] = { "job=\"archive\"", "job=\"aggregate\"" };
+	struct timeval tv;
+
+	memset(s, 0, sizeof(*s));
+	s->produced = metrics_sum("iotpipe_events_produced_total", NULL, NULL);
+	s->delivery_errors = metrics_sum("iotpipe_delivery_errors_total", NULL, NULL);
+	for (int k = 0; k < 2; k++) {
+		s->consumed[k] = metrics_sum("iotpipe_events_consumed_total", jobs[k], NULL);
+		s->lag[k] = metrics_sum("iotpipe_consumer_lag_records", jobs[k], NULL);
+		s->files[k] = metrics_sum("iotpipe_files_written_total", jobs[k], NULL);
+		s->bytes[k] = metrics_sum("iotpipe_bytes_written_total", jobs[k], NULL);
+	}
+	s->watermark = metrics_sum("iotpipe_watermark_seconds", jobs[1], NULL);
+	s->late = metrics_sum("iotpipe_events_late_total", jobs[1], NULL);
+	s->windows = metrics_sum("iotpipe_windows_emitted_total", jobs[1], NULL);
+	gettimeofday(&tv, NULL);
+	s->now = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static double rate(double cur, double prev, double dt)
+{
+	return dt > 0 && cur >= prev ? (cur - prev) / dt : 0;
+}
+
+/* 1234567 -> "1.2M"; keeps the line short at high counts. */
+static void human(char *out, size_t cap, double v, const char *unit)
+{
+	if (v >= 1e9)
+		snprintf(out, cap, "%.1fG%s", v / 1e9, unit);
+	else if (v >= 1e6)
+		snprintf(out, cap, "%.1fM%s", v / 1e6, unit);
+	else if (v >= 1e4)
+		snprintf(out, cap, "%.1fk%s", v / 1e3, unit);
+	else
+		snprintf(out, cap, "%.0f%s", v, unit);
+}
+
+void status_format(char *out, size_t cap, unsigned parts, const struct status_sample *cur,
+		   const struct status_sample *prev, double dt)
+{
+	size_t n = 0;
+	char a[32], b[32];
+
+#define ADD(...)                                                                    \
+	do {                                                                        \
+		if (n < cap)                                                        \
+			n += (size_t)snprintf(out + n, cap - n, __VA_ARGS__);       \
+	} while (0)
+	if (cap)
+		out[0] = '\0';
+	if (parts & STATUS_PRODUCE) {
+		human(a, sizeof(a), cur->produced, "");
+		ADD("produced %s (%.0f/s), errors %.0f", a,
+		    rate(cur->produced, prev->produced, dt), cur->delivery_errors);
+	}
+	if (parts & STATUS_ARCHIVE) {
+		human(a, sizeof(a), cur->files[0], "");
+		human(b, sizeof(b), cur->bytes[0], "B");
+		ADD("%sarchive %.0f/s, lag %.0f, files %s, %s", n ? " | " : "",
+		    rate(cur->consumed[0], prev->consumed[0], dt), cur->lag[0], a, b);
+	}
+	if (parts & STATUS_AGGREGATE) {
+		char wm[48] = "-";
+		if (cur->watermark > 0) {
+			time_t t = (time_t)cur->watermark;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			snprintf(wm, sizeof(wm), "%02d:%02d:%02dZ (-%.0fs)", tm.tm_hour, tm.tm_min,
+				 tm.tm_sec, cur->now - cur->watermark);
+		}
+		human(a, sizeof(a), cur->files[1], "");
+		ADD("%saggregate %.0f/s, lag %.0f, watermark %s, late %.0f, windows %.0f, files %s",
+		    n ? " | " : "", rate(cur->consumed[1], prev->consumed[1], dt), cur->lag[1], wm,
+		    cur->late, cur->windows, a);
+	}
+#undef ADD
+}
+
+static void emit(struct status *s, bool final)
+{
+	struct status_sample cur;
+	char line[512];
+	double t = mono_s();
+
+	status_sample_read(&cur);
+	status_format(line, sizeof(line), s->parts, &cur, &s->prev, t - s->prev_t);
+	if (s->tty)
+		fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
+	else
+		log_info("status", "%s", line);
+	fflush(stderr);
+	s->prev = cur;
+	s->prev_t = t;
+}
+
+static void *status_main(void *arg)
+{
+	struct status *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		struct timespec until;
+		double when = s->interval;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)when;
+		until.tv_nsec += (long)((when - (double)(time_t)when) * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+			;
+		if (s->stop)
+			break;
+		pthread_mutex_unlock(&s->lock);
+		emit(s, false);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+struct status *status_start(unsigned parts)
+{
+	struct status *s = xcalloc(1, sizeof(*s));
+	const char *env = getenv("IOTPIPE_STATUS_INTERVAL");
+
+	s->parts = parts;
+	s->tty = isatty(STDERR_FILENO);
+	s->interval = s->tty ? 1.0 : DEFAULT_LOG_INTERVAL;
+	if (env && *env) {
+		char *end;
+		double v = strtod(env, &end);
+		if (!*end && v >= 0.1 && v <= 86400)
+			s->interval = v;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	status_sample_read(&s->prev);
+	s->prev_t = mono_s();
+	if (pthread_create(&s->thread, NULL, status_main, s)) {
+		pthread_cond_destroy(&s->cond);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void status_stop(struct status *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	emit(s, true);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
