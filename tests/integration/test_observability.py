@@ -310,14 +310,18 @@ def pipeline(tmp_path_factory, s3):
         wait_http(pl.prom_url + "/-/ready", timeout=60, proc=pl.prom)
         yield pl
     finally:
-        for p in pl.procs.values():
-            p.stop()
+        codes = {name: p.stop() for name, p in pl.procs.items()}
         if pl.prom:
             pl.prom.stop()
         if pl.proxy:
             pl.proxy.stop()
         if pl.broker:
             pl.broker.stop()
+    # SIGTERM is a clean stop for every command (and sanitizer builds
+    # report leaks through the exit status)
+    bad = {n: c for n, c in codes.items() if c != 0}
+    assert not bad, "\n".join(f"{n} exited {c}: {pl.procs[n].stderr()[-2000:]}"
+                               for n, c in bad.items())
 
 
 def test_every_dashboard_query_returns_data(pipeline):
