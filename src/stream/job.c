@@ -60,6 +60,7 @@ struct part {
 	int64_t next_offset;    /* first offset of the open batch; -1 unknown */
 	int64_t last_offset;    /* last offset read into the open batch; -1 none */
 	bool dirty;             /* read records since the last commit */
+	size_t pending;         /* events it added to j->buffered since then */
 	bool replay;            /* must commit `wal` exactly before going on */
 	struct ckpt_wal wal;
 	double last_arrival;    /* monotonic seconds */
@@ -202,7 +203,8 @@ static struct part *part_get(struct job *j, int32_t id)
 
 static void part_drop(struct job *j, struct part *p)
 {
-	j->buffered -= p->raw.rows <= j->buffered ? p->raw.rows : j->buffered;
+	j->buffered -= p->pending <= j->buffered ? p->pending : j->buffered;
+	p->pending = 0;
 	rawbuf_clear(&p->raw);
 	winstate_clear(&p->win);
 	free(p->ckpt_base);
@@ -489,7 +491,8 @@ static enum iot_err commit_batch(struct job *j, struct part *p, int64_t end,
 	p->last_offset = -1;
 	p->dirty = false;
 	p->replay = false;
-	j->buffered -= p->raw.rows <= j->buffered ? p->raw.rows : j->buffered;
+	j->buffered -= p->pending <= j->buffered ? p->pending : j->buffered;
+	p->pending = 0;
 	rawbuf_clear(&p->raw);
 	if (end > 0) {
 		rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(1);
@@ -691,6 +694,7 @@ static void handle(struct job *j, rd_kafka_message_t *m, struct event *ev)
 		if (j->o->kind == JOB_ARCHIVE) {
 			rawbuf_add(&p->raw, j->o->schema, ev, m->offset);
 			j->buffered++;
+			p->pending++;
 		} else if (winstate_is_late(&p->win, ev->time_us, j->o->window_us)) {
 			metric_inc(j->m.late);
 			dead_letter(j, m, "late");
@@ -701,6 +705,7 @@ static void handle(struct job *j, rd_kafka_message_t *m, struct event *ev)
 			winstate_add(&p->win, ev->key, ev->key_len, ev->time_us,
 				     j->o->window_us, sums);
 			j->buffered++;
+			p->pending++;
 		}
 	}
 	p->last_offset = m->offset;
