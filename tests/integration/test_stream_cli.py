@@ -1,0 +1,147 @@
+"""Issue 5: the streaming jobs' errors and exit statuses (SPEC section 10),
+SIGTERM (exit 0, a restart carries on with nothing lost), and
+--max-batch-events bounding the batches of both jobs."""
+import os
+import pathlib
+import re
+import signal
+import socket
+import time
+
+import pytest
+
+import oracle
+from streamlib import Job, produce
+
+START = "2025-01-01T23:58:00Z"
+
+
+def _args(kind, bootstrap, topic, out, ck, group, *extra):
+    return [kind, "--bootstrap-servers", bootstrap, "--topic", topic,
+            "--output", out, "--checkpoint", ck, "--group", group,
+            "--metrics-addr", "off", *extra]
+
+
+def _dead_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _one_line_error(cp):
+    lines = [l for l in cp.stderr.splitlines() if l.strip()]
+    assert lines, "no error message on stderr"
+    return lines[-1]
+
+
+@pytest.mark.parametrize("kind", ["archive", "aggregate"])
+def test_unreachable_broker(iotpipe, tmp_path, kind):
+    bs = f"127.0.0.1:{_dead_port()}"
+    t0 = time.monotonic()
+    cp = iotpipe(*_args(kind, bs, "t", tmp_path / "o", tmp_path / "c", "g",
+                        "--once", "--timeout", 5), check=False, timeout=60)
+    took = time.monotonic() - t0
+    assert cp.returncode == 1, (cp.returncode, cp.stderr[-2000:])
+    msg = _one_line_error(cp)
+    assert bs in cp.stderr, cp.stderr[-2000:]
+    assert took < 40, took
+    print(msg)
+
+
+def test_unwritable_output(iotpipe, kafka, tmp_path):
+    topic = kafka.create_topic(kafka.topic("cli"), partitions=2)
+    produce(iotpipe, kafka, topic, 200, seed=1, start=START)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    for kind in ("archive", "aggregate"):
+        out = blocker / "out"
+        cp = iotpipe(*_args(kind, kafka.bootstrap, topic, out, tmp_path / f"ck-{kind}",
+                            f"g-{kind}", "--once", "--timeout", 30),
+                     check=False, timeout=120)
+        assert cp.returncode == 1, (kind, cp.returncode, cp.stderr[-2000:])
+        msg = _one_line_error(cp)
+        assert str(blocker) in msg, msg
+
+
+def test_usage_errors(iotpipe, tmp_path):
+    for args in (["aggregate", "--partition-by", "nonsense"],
+                 ["aggregate", "--no-such-flag"],
+                 ["archive", "--no-such-flag"],
+                 ["archive", "--trigger", "soon"]):
+        cp = iotpipe(*args, "--output", tmp_path / "o", "--checkpoint",
+                     tmp_path / "c", "--bootstrap-servers", "127.0.0.1:1",
+                     check=False, timeout=30)
+        assert cp.returncode == 2, (args, cp.returncode, cp.stderr[-2000:])
+        msg = _one_line_error(cp)
+        word = args[1].lstrip("-") if args[1] != "--partition-by" else "nonsense"
+        assert word in cp.stderr, (args, cp.stderr)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("kind", ["archive", "aggregate"])
+def test_sigterm_exit0_and_restart(iotpipe, kafka, tmp_path, kind):
+    topic = kafka.create_topic(kafka.topic("term"), partitions=4)
+    produce(iotpipe, kafka, topic, 20000, seed=5, start=START, step=0.05,
+            invalid=0.02, dup=0.02)
+    args = _args(kind, kafka.bootstrap, topic, tmp_path / "o", tmp_path / "c",
+                 "g", "--trigger", 3600, "--timeout", 60)
+    if kind == "aggregate":
+        args += ["--idle-timeout", 0]
+    job = Job(tmp_path, kind, args).start()
+    deadline = time.monotonic() + 60
+    while "assigned partition" not in job.tail(10**9):
+        assert job.running() and time.monotonic() < deadline, job.tail()
+        time.sleep(0.1)
+    time.sleep(3)  # most or all read, nothing committed (trigger 3600 s)
+    assert job.kill(signal.SIGTERM) == 0, job.tail()
+    recs = kafka.consume_all(topic, expect=20000)
+    # SIGTERM committed what it had read: a subset of the final output,
+    # nothing twice, and not nothing
+    if kind == "archive":
+        got, rows = oracle.read_archive(tmp_path / "o")
+        assert rows and not got - oracle.archive_rows(recs)
+    else:
+        full, _ = oracle.AggSim().run_once(recs)
+        got = oracle.read_aggregate(tmp_path / "o")
+        assert got
+        keys = {(r["device_id"], r["start_us"]) for r in got}
+        oracle.compare_aggregate(got, {k: v for k, v in full.items()
+                                       if (k[1], k[2]) in keys})
+    # a restart carries on: new events (after the first ones, so none is
+    # late), then --once: the output is what one run over everything gives
+    produce(iotpipe, kafka, topic, 2000, seed=6, start="2025-01-02T00:15:00Z")
+    iotpipe(*args, "--once", timeout=120)
+    recs = kafka.consume_all(topic, expect=22000)
+    if kind == "archive":
+        got, _ = oracle.read_archive(tmp_path / "o")
+        assert got == oracle.archive_rows(recs)
+    else:
+        full, late = oracle.AggSim().run_once(recs)
+        assert not late
+        oracle.compare_aggregate(oracle.read_aggregate(tmp_path / "o"), full)
+
+def _newest_state(ck):
+    states = [p for p in pathlib.Path(ck).rglob("state-*")]
+    assert states, f"no state under {ck}"
+    return max(int(p.name.split("-", 1)[1]) for p in states)
+
+
+@pytest.mark.parametrize("kind", ["archive", "aggregate"])
+def test_max_batch_events_bounds_batches(iotpipe, kafka, tmp_path, kind):
+    """--max-batch-events 5000 over 40000 valid records on one partition:
+    about 8 commits, not one per consumed chunk."""
+    topic = kafka.create_topic(kafka.topic("mbe"), partitions=1)
+    produce(iotpipe, kafka, topic, 40000, seed=9, start=START, step=0.01)
+    recs = kafka.consume_all(topic, expect=40000)
+    kept = sum(1 for r in recs if oracle.decode(r.key, r.value)[0] == "valid")
+    ck = tmp_path / "c"
+    args = _args(kind, kafka.bootstrap, topic, tmp_path / "o", ck, "g",
+                 "--once", "--trigger", 3600, "--max-batch-events", 5000)
+    if kind == "aggregate":
+        args += ["--idle-timeout", 0]
+    iotpipe(*args, timeout=120)
+    batches = _newest_state(ck)
+    # each batch holds up to 5000 buffered events (+ one consumed chunk)
+    assert kept // 6100 <= batches <= kept // 5000 + 2, (
+        f"{kind}: {batches} batches for {kept} kept events with "
+        f"--max-batch-events 5000")
