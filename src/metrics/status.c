@@ -10,7 +10,8 @@
  * divided by the seconds between them.
  *
  * The thread sleeps on a condition variable so status_stop() returns at
- * once instead of waiting out the interval.
+ * once instead of waiting out the interval. The final line is left out of
+ * the log when no record moved (a command that failed to start).
  */
 #include "metrics/status.h"
 #include "core/log.h"
@@ -40,7 +41,7 @@ struct status {
 	bool tty;
 	double interval;
 	unsigned parts;
-	struct status_sample prev;
+	struct status_sample first, prev;
 	double prev_t;
 };
 
@@ -131,6 +132,14 @@ void status_format(char *out, size_t cap, unsigned parts, const struct status_sa
 #undef ADD
 }
 
+/* True when the command moved no record at all (e.g. it failed to start):
+ * then a final line would only be noise before the error. */
+static bool idle_since_start(const struct status *s, const struct status_sample *cur)
+{
+	return cur->produced == s->first.produced && cur->consumed[0] == s->first.consumed[0] &&
+	       cur->consumed[1] == s->first.consumed[1];
+}
+
 static void emit(struct status *s, bool final)
 {
 	struct status_sample cur;
@@ -138,6 +147,8 @@ static void emit(struct status *s, bool final)
 	double t = mono_s();
 
 	status_sample_read(&cur);
+	if (final && !s->tty && idle_since_start(s, &cur))
+		return;
 	status_format(line, sizeof(line), s->parts, &cur, &s->prev, t - s->prev_t);
 	if (s->tty)
 		fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
@@ -191,7 +202,8 @@ struct status *status_start(unsigned parts)
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	status_sample_read(&s->prev);
+	status_sample_read(&s->first);
+	s->prev = s->first;
 	s->prev_t = mono_s();
 	if (pthread_create(&s->thread, NULL, status_main, s)) {
 		pthread_cond_destroy(&s->cond);
