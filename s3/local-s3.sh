@@ -77,9 +77,25 @@ answers() {
 	curl -s -o /dev/null -m 2 "http://127.0.0.1:$PORT/" 2>/dev/null
 }
 
+# S3Proxy ships logback with no configuration, which logs every request
+# at DEBUG (gigabytes per benchmark run): keep warnings and errors only.
+logback() {
+	cat >"$CACHE/logback.xml" <<'XML'
+<configuration>
+  <appender name="STDERR" class="ch.qos.logback.core.ConsoleAppender">
+    <target>System.err</target>
+    <encoder><pattern>%d{HH:mm:ss.SSS} %-5level %logger{36} - %msg%n</pattern></encoder>
+  </appender>
+  <root level="${S3PROXY_LOG_LEVEL:-WARN}"><appender-ref ref="STDERR"/></root>
+</configuration>
+XML
+}
+
 run() { # $1 = properties file; replaces this shell with java
 	fetch
-	exec java -Xmx"$HEAP" -cp "$CACHE/lib/*" org.gaul.s3proxy.Main --properties "$1"
+	logback
+	exec java -Xmx"$HEAP" -Dlogback.configurationFile="$CACHE/logback.xml" \
+		-cp "$CACHE/lib/*" org.gaul.s3proxy.Main --properties "$1"
 }
 
 case "${1:-}" in
@@ -88,7 +104,9 @@ start)
 	fetch
 	if answers; then echo "local-s3: already answering on 127.0.0.1:$PORT" >&2; exit 0; fi
 	write_props "$CACHE/s3proxy.properties"
-	nohup java -Xmx"$HEAP" -cp "$CACHE/lib/*" org.gaul.s3proxy.Main \
+	logback
+	nohup java -Xmx"$HEAP" -Dlogback.configurationFile="$CACHE/logback.xml" \
+		-cp "$CACHE/lib/*" org.gaul.s3proxy.Main \
 		--properties "$CACHE/s3proxy.properties" >"$LOGFILE" 2>&1 &
 	echo $! >"$PIDFILE"
 	for _ in $(seq 1 120); do
