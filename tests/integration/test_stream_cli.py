@@ -1,6 +1,8 @@
 """Issue 5: the streaming jobs' errors and exit statuses (SPEC section 10),
 SIGTERM (exit 0, a restart carries on with nothing lost), and
 --max-batch-events bounding the batches of both jobs."""
+import collections
+import math
 import os
 import pathlib
 import re
@@ -145,3 +147,52 @@ def test_max_batch_events_bounds_batches(iotpipe, kafka, tmp_path, kind):
     assert kept // 6100 <= batches <= kept // 5000 + 2, (
         f"{kind}: {batches} batches for {kept} kept events with "
         f"--max-batch-events 5000")
+
+
+def test_idle_input_closes_last_windows(iotpipe, kafka, tmp_path):
+    """SPEC section 5: when no event arrives for --idle-timeout, the
+    watermark moves on with processing time and the last windows are
+    emitted (the reference never closed them). Small windows keep it fast;
+    one partition in time order keeps lateness out of it."""
+    topic = kafka.create_topic(kafka.topic("idle"), partitions=1)
+    produce(iotpipe, kafka, topic, 3000, seed=3, start=START, step=0.01,
+            devices=5)
+    recs = kafka.consume_all(topic, expect=3000)
+    sim = oracle.AggSim(watermark_s=1, window_us=2_000_000)
+    every, late = sim.run_once(recs)
+    assert not late
+    every.update({(0,) + k: tuple(v) for k, v in sim.open[0].items()})
+    assert len(every) > 50
+    args = _args("aggregate", kafka.bootstrap, topic, tmp_path / "o",
+                 tmp_path / "c", "g", "--trigger", 0.5, "--window", 2,
+                 "--watermark", 1, "--idle-timeout", 1, "--timeout", 60)
+    job = Job(tmp_path, "aggregate", args).start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            got = oracle.read_aggregate(tmp_path / "o")
+            if len(got) >= len(every):
+                break
+            assert job.running(), job.tail()
+            assert time.monotonic() < deadline, (
+                f"{len(got)} of {len(every)} windows emitted after the input "
+                f"stopped:\n{job.tail()}")
+            time.sleep(0.5)
+        assert job.kill(signal.SIGTERM) == 0, job.tail()
+    finally:
+        if job.running():
+            job.kill(signal.SIGKILL)
+    got = oracle.read_aggregate(tmp_path / "o")
+    for r in got:
+        r["window_start"] = None
+    exp = {k: v for k, v in every.items()}
+    # compare_aggregate checks 60 s windows' ends and labels: adapt
+    keys = collections.Counter((r["device_id"], r["start_us"]) for r in got)
+    assert all(c == 1 for c in keys.values()), "a window emitted twice"
+    want = {(k[1], k[2]): v for k, v in exp.items()}
+    assert set(keys) == set(want)
+    for r in got:
+        n, st, sd = want[(r["device_id"], r["start_us"])]
+        assert r["n"] == n and r["end_us"] == r["start_us"] + 2_000_000
+        assert math.isclose(r["avg_t"], st / n, rel_tol=1e-12)
+        assert math.isclose(r["avg_d"], sd / n, rel_tol=1e-12)
