@@ -1,11 +1,11 @@
 """Issue 5: the streaming jobs' errors and exit statuses (SPEC section 10),
-SIGTERM (exit 0, a restart carries on with nothing lost), and
---max-batch-events bounding the batches of both jobs."""
+SIGTERM (exit 0, a restart carries on with nothing lost),
+--max-batch-events bounding the batches of both jobs, and the idle-time
+advance of the watermark closing the last windows."""
 import collections
 import math
 import os
 import pathlib
-import re
 import signal
 import socket
 import time

@@ -214,7 +214,7 @@ def test_two_instances_one_stops(iotpipe, kafka, tmp_path, sig):
     takes over its partitions; after a drain: exactly once."""
     topic = kafka.create_topic(kafka.topic("grp"), partitions=4)
     dlq = topic + "-dlq"
-    count = 30000
+    count = 40000
     prod = _producer(kafka, topic, count, 2000, 11, tmp_path / "produce.log")
     args = {}
     pairs = {}
