@@ -391,8 +391,55 @@ static enum iot_err write_raw(struct job *j, struct part *p, uint64_t batch,
 	return rc;
 }
 
+struct path_ix {
+	char *path;
+	size_t i;
+};
+
+static int cmp_path_ix(const void *a, const void *b)
+{
+	const struct path_ix *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Orders the windows by output directory, stably (within a directory they
+ * stay sorted by key and start), so that every object is one run: sorted
+ * by (key, start) alone, a layout without device_id first (date, or
+ * window_start,device_id) would revisit a directory, and the second run
+ * would overwrite the first under the same file name.
+ */
+static void sort_by_path(const struct job *j, struct win_out_list *l)
+{
+	struct buf b = BUF_INIT;
+	struct path_ix *ix;
+	struct win_out *tmp;
+
+	if (l->n < 2)
+		return;
+	ix = xcalloc(l->n, sizeof(*ix));
+	for (size_t i = 0; i < l->n; i++) {
+		buf_reset(&b);
+		hive_path(&b, &j->o->layout, l->items[i].key, l->items[i].key_len,
+			  l->items[i].start_us);
+		ix[i].path = xstrdup(buf_str(&b));
+		ix[i].i = i;
+	}
+	qsort(ix, l->n, sizeof(*ix), cmp_path_ix);
+	tmp = xcalloc(l->n, sizeof(*tmp));
+	for (size_t i = 0; i < l->n; i++) {
+		tmp[i] = l->items[ix[i].i];
+		free(ix[i].path);
+	}
+	memcpy(l->items, tmp, l->n * sizeof(*tmp));
+	free(tmp);
+	free(ix);
+	buf_release(&b);
+}
+
 static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
-				  const struct win_out_list *l, struct iot_error *err)
+				  struct win_out_list *l, struct iot_error *err)
 {
 	struct buf uri = BUF_INIT, dir = BUF_INIT, prev = BUF_INIT;
 	struct write_task *tasks = NULL;
@@ -400,7 +447,8 @@ static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
 	int64_t now = wall_us();
 	enum iot_err rc;
 
-	/* windows are sorted by (key, start); a run with the same path is one object */
+	/* windows are sorted by path, then (key, start): a run is one object */
+	sort_by_path(j, l);
 	for (size_t i = 0; i <= l->n; i++) {
 		buf_reset(&dir);
 		if (i < l->n)
