@@ -196,3 +196,48 @@ def test_idle_input_closes_last_windows(iotpipe, kafka, tmp_path):
         assert r["n"] == n and r["end_us"] == r["start_us"] + 2_000_000
         assert math.isclose(r["avg_t"], st / n, rel_tol=1e-12)
         assert math.isclose(r["avg_d"], sd / n, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["date", "window_start", "none",
+                                    "window_start,device_id"])
+def test_aggregate_other_layouts(iotpipe, kafka, tmp_path, layout):
+    """--partition-by: with device_id out of the path it is a column of the
+    files; the windows are the same as with the default layout."""
+    import duckdb
+    topic = kafka.create_topic(kafka.topic("lay"), partitions=4)
+    produce(iotpipe, kafka, topic, 8000, seed=8, start="2025-01-01T23:57:00Z",
+            step=0.05, invalid=0.02, late=0.05, late_by=20, dup=0.02)
+    recs = kafka.consume_all(topic, expect=8000)
+    want, _ = oracle.AggSim().run_once(recs)
+    out = tmp_path / "o"
+    iotpipe(*_args("aggregate", kafka.bootstrap, topic, out, tmp_path / "c", "g",
+                   "--once", "--trigger", 3600, "--idle-timeout", 0,
+                   "--partition-by", layout), timeout=120)
+    files = list(out.rglob("*.parquet"))
+    assert files
+    con = duckdb.connect()
+    dev_col = "device_id" if "device_id" not in layout else "NULL"
+    rows = con.execute(
+        f"SELECT {dev_col}, epoch_us(window_start_time), epoch_us(window_end_time),"
+        " avg_temperature, avg_event_duration, num_events, filename"
+        " FROM read_parquet(?, filename=true, hive_partitioning=false)",
+        [f"{out}/**/*.parquet"]).fetchall()
+    got = []
+    for dev, s, e, at, ad, n, fn in rows:
+        parts = dict(seg.split("=", 1) for seg in pathlib.Path(fn).relative_to(out).parts
+                     if "=" in seg)
+        if layout == "date":
+            assert list(parts) == ["date"]
+            assert parts["date"] == oracle.window_label(s)[:10], (fn, s)
+        elif layout == "none":
+            assert parts == {}
+        elif layout == "window_start":
+            assert list(parts) == ["window_start"]
+            assert parts["window_start"] == oracle.window_label(s)
+        else:
+            assert list(parts) == ["window_start", "device_id"]
+            dev = parts["device_id"]
+            assert parts["window_start"] == oracle.window_label(s)
+        got.append(dict(device_id=dev, window_start=oracle.window_label(s),
+                        start_us=s, end_us=e, avg_t=at, avg_d=ad, n=n, file=fn))
+    oracle.compare_aggregate(got, want)
