@@ -406,9 +406,9 @@ static int cmp_path_ix(const void *a, const void *b)
 /*
  * Orders the windows by output directory, stably (within a directory they
  * stay sorted by key and start), so that every object is one run: sorted
- * by (key, start) alone, a layout without device_id first (date, or
- * window_start,device_id) would revisit a directory, and the second run
- * would overwrite the first under the same file name.
+ * by (key, start) alone, a layout whose directory does not follow the
+ * device (date, window_start) would revisit a directory, and the second
+ * run would overwrite the first under the same file name.
  */
 static void sort_by_path(const struct job *j, struct win_out_list *l)
 {
