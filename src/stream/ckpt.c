@@ -187,6 +187,22 @@ done:
 	return rc;
 }
 
+enum iot_err ckpt_latest(struct store *st, const char *base, bool *has,
+			 uint64_t *batch, struct iot_error *err)
+{
+	struct listing l;
+	enum iot_err rc;
+
+	memset(&l, 0, sizeof(l));
+	rc = store_list(st, base, on_entry, &l, err);
+	free(l.all);
+	if (rc == IOT_ERR_NOT_FOUND)
+		rc = IOT_OK;
+	*has = l.has_state;
+	*batch = l.max_state;
+	return rc;
+}
+
 void ckpt_recovered_release(struct ckpt_recovered *r)
 {
 	buf_release(&r->payload);

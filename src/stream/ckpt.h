@@ -52,6 +52,13 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 void ckpt_recovered_release(struct ckpt_recovered *r);
 
 /*
+ * The newest committed batch (*has false when none): a writer whose own
+ * idea of the last batch is older has been overtaken by another instance.
+ */
+enum iot_err ckpt_latest(struct store *st, const char *base, bool *has,
+			 uint64_t *batch, struct iot_error *err);
+
+/*
  * Writes wal-<w->batch> unless it exists. When another writer got there
  * first, *existing receives its plan and *conflict is set (the caller
  * must follow that plan instead of its own).

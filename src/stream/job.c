@@ -483,6 +483,40 @@ static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
 }
 
 /*
+ * Another instance planned this batch first (it owned the partition while
+ * this one stalled, or still does): the first plan wins. Drop what was
+ * read since the last commit, reload the checkpoint (which now holds that
+ * plan to replay, or its commit) and read again from there.
+ */
+static enum iot_err resync(struct job *j, struct part *p, uint64_t batch,
+			   struct iot_error *err)
+{
+	rd_kafka_topic_partition_list_t *tl;
+	rd_kafka_error_t *e;
+	int64_t start = -1;
+
+	log_warn(j->name, "partition %d: batch %" PRIu64 " was planned or committed by another"
+		 " instance; dropping what was read and following the checkpoint", p->id, batch);
+	if (part_recover(j, p, &start, err))
+		return err->code;
+	if (start < 0)
+		return IOT_OK;
+	tl = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(tl, j->o->topic, p->id)->offset = start;
+	e = rd_kafka_seek_partitions(j->rk, tl, 10 * 1000);
+	if (!e && tl->elems[0].err)
+		e = rd_kafka_error_new(tl->elems[0].err, "%s", rd_kafka_err2str(tl->elems[0].err));
+	rd_kafka_topic_partition_list_destroy(tl);
+	if (e) {
+		iot_error_set(err, IOT_ERR_NET, "partition %d: cannot seek back to offset %" PRId64 ": %s",
+			      p->id, start, rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		return err->code;
+	}
+	return IOT_OK;
+}
+
+/*
  * Commits one batch of p: [p->next_offset, end) with windows up to emit.
  * With `replaying`, the plan is p->wal and is already durable.
  */
@@ -498,16 +532,21 @@ static enum iot_err commit_batch(struct job *j, struct part *p, int64_t end,
 
 	memset(&wl, 0, sizeof(wl));
 	if (!replaying) {
-		bool conflict = false;
+		bool conflict = false, has = false;
 		struct ckpt_wal other;
+		uint64_t latest = 0;
+		/* fencing: a stalled instance must not reuse a committed batch
+		 * number (its objects would replace the committed ones) */
+		rc = ckpt_latest(j->st, p->ckpt_base, &has, &latest, err);
+		if (rc)
+			return rc;
+		if (has && latest >= w.batch)
+			return resync(j, p, w.batch, err);
 		rc = ckpt_write_wal(j->st, j->name, p->ckpt_base, &w, &conflict, &other, err);
 		if (rc)
 			return rc;
 		if (conflict)
-			return iot_error_set(err, IOT_ERR_STATE,
-					     "partition %d: batch %" PRIu64 " was planned by another instance (offsets %" PRId64 "..%" PRId64
-					     "); is a second job writing to checkpoint %s?",
-					     p->id, w.batch, other.start, other.end, j->o->checkpoint);
+			return resync(j, p, w.batch, err);
 	}
 	if (j->dlq) {
 		rd_kafka_flush(j->dlq, 60 * 1000);
@@ -688,8 +727,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 		rd_kafka_assign(rk, tl);
 		j->assigned_once = true;
 	} else {
-		/* give the partitions back with their work committed */
-		if (!j->failed && flush_all(j, &err))
+		/* give the partitions back with their work committed, unless
+		 * they were lost (session timed out: they belong to another
+		 * member already, which recovers from the checkpoint) */
+		if (rd_kafka_assignment_lost(rk))
+			log_warn(j->name, "partitions lost to another member: dropping what was read since the last commit");
+		else if (!j->failed && flush_all(j, &err))
 			fail(j, &err);
 		for (int i = 0; i < tl->cnt; i++) {
 			struct part *p = part_get(j, tl->elems[i].partition);
