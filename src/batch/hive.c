@@ -5,6 +5,7 @@
  * walk its '/'-separated components without copying them, and allocate
  * only the decoded value that the caller keeps. No state, any thread.
  */
+#include "core/hex.h"
 #include "batch/hive.h"
 
 #include <string.h>
@@ -14,17 +15,6 @@
 #include "core/banned.h"
 
 #define HIVE_NULL "__HIVE_DEFAULT_PARTITION__"
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 char *hive_unescape(const char *s, size_t len)
 {

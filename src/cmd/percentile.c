@@ -12,6 +12,7 @@
  * atomic put: a local temporary file renamed into place, or one S3 object.
  * Memory is one device partition per thread plus the (small) results.
  */
+#include "core/clock.h"
 #include "cmd/cmd.h"
 #include "cmd/common.h"
 
@@ -29,7 +30,7 @@
 #include "batch/csv.h"
 #include "batch/dataset.h"
 #include "batch/device.h"
-#include "batch/pool.h"
+#include "core/pool.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -50,13 +51,6 @@ struct run_ctx {
 	bool progress;
 	double t0;
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static enum iot_err run_device(void *opaque, size_t worker, size_t item,
 			       struct iot_error *err)
@@ -82,7 +76,7 @@ static void tick(void *opaque, int final)
 		bar[i] = i < fill ? '#' : '.';
 	bar[30] = '\0';
 	fprintf(stderr, "\r[%s] %zu/%zu devices, %.1fM rows, %.1f s%s", bar, done, total,
-		rows / 1e6, mono_s() - c->t0, final ? "\n" : "");
+		rows / 1e6, clock_mono_s() - c->t0, final ? "\n" : "");
 	fflush(stderr);
 }
 
@@ -290,7 +284,7 @@ int cmd_percentile(int argc, char **argv)
 		goto out;
 	}
 
-	c.t0 = mono_s();
+	c.t0 = clock_mono_s();
 	st = store_create();
 	if (dataset_scan(st, input, &ds, &err)) {
 		fprintf(stderr, "iotpipe percentile: %s\n", err.msg);
@@ -328,8 +322,8 @@ int cmd_percentile(int argc, char **argv)
 		c.workers[i] = device_worker_create(c.stores[i]);
 	}
 	{
-		struct batch_pool_spec ps = { nthreads, ds.ndevices, run_device, &c, tick, 200, NULL };
-		if (batch_pool_run(&ps, &err)) {
+		struct pool_spec ps = { nthreads, ds.ndevices, run_device, &c, tick, 200, NULL };
+		if (pool_run(&ps, &err)) {
 			fprintf(stderr, "iotpipe percentile: %s\n", err.msg);
 			goto out;
 		}
@@ -348,7 +342,7 @@ int cmd_percentile(int argc, char **argv)
 		goto out;
 	}
 	log_info("percentile", "%" PRIu64 " rows, %" PRIu64 " device-days kept; wrote %s in %.2f s",
-		 rows, groups, out_uri, mono_s() - c.t0);
+		 rows, groups, out_uri, clock_mono_s() - c.t0);
 	status = 0;
 out:
 	if (c.results)

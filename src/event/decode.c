@@ -20,6 +20,7 @@
  * multiply or divide) and fall back to strtod otherwise. Event times are
  * computed from the decimal digits directly in integer microseconds.
  */
+#include "core/hex.h"
 #include "event/codec.h"
 #include "event/timeparse.h"
 #include "core/xalloc.h"
@@ -139,22 +140,11 @@ static bool utf8_valid(const uint8_t *s, size_t n)
 	return true;
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool hex4(const uint8_t *p, unsigned *out)
 {
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
+		int h = hex_digit(p[i]);
 		if (h < 0)
 			return false;
 		v = v << 4 | (unsigned)h;

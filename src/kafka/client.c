@@ -3,6 +3,7 @@
  * (client.h). Runs on the calling thread; rd_kafka_metadata blocks for at
  * most the timeout given.
  */
+#include "core/clock.h"
 #include "kafka/client.h"
 
 #include <stdio.h>
@@ -42,25 +43,18 @@ fail:
 	return NULL;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 enum iot_err kafka_wait_topic(rd_kafka_t *rk, const char *bootstrap,
 			      const char *topic, int timeout_ms, int *partitions,
 			      struct iot_error *err)
 {
-	double deadline = now_s() + timeout_ms / 1000.0;
+	double deadline = clock_mono_s() + timeout_ms / 1000.0;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 	rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
 	bool answered = false;
 
 	for (;;) {
 		const struct rd_kafka_metadata *md = NULL;
-		double left = deadline - now_s();
+		double left = deadline - clock_mono_s();
 		int wait_ms = left > 0 ? (int)(left * 1000) : 0;
 		rd_kafka_resp_err_t e;
 
@@ -82,7 +76,7 @@ enum iot_err kafka_wait_topic(rd_kafka_t *rk, const char *bootstrap,
 		} else {
 			last = e;
 		}
-		if (now_s() >= deadline)
+		if (clock_mono_s() >= deadline)
 			break;
 		/* a topic being auto-created needs a moment for its leader */
 		struct timespec ts = { 0, 200 * 1000 * 1000 };

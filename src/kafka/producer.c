@@ -10,6 +10,7 @@
  * takes them. Event times are the wall clock, or a simulated clock
  * (start + i * step) for reproducible runs.
  */
+#include "core/clock.h"
 #include "kafka/producer.h"
 #include "core/log.h"
 #include "core/signals.h"
@@ -44,20 +45,6 @@ struct produce_stats {
 	struct metric *m_latency;
 	struct metric *m_queue;
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t wall_us(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 /* Runs inside rd_kafka_poll/flush on the producing thread. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -115,7 +102,7 @@ static void register_metrics(struct produce_stats *st)
 
 static void sleep_until(double t)
 {
-	double d = t - mono_s();
+	double d = t - clock_mono_s();
 	if (d > 0.0005) {
 		struct timespec ts = { (time_t)d, (long)((d - floor(d)) * 1e9) };
 		nanosleep(&ts, NULL);
@@ -192,7 +179,7 @@ enum iot_err producer_run(const struct producer_options *o,
 		 o->rate > 0 ? "paced" : "as fast as possible");
 
 	gen = generator_create(o->schema, &o->gen);
-	t0 = mono_s();
+	t0 = clock_mono_s();
 	next_report = t0 + 10;
 	for (uint64_t i = 0;; i++) {
 		struct gen_record r;
@@ -203,7 +190,7 @@ enum iot_err producer_run(const struct producer_options *o,
 		if (o->rate > 0)
 			sleep_until(t0 + (double)i / o->rate);
 		if ((i & 63) == 0) {
-			double now = mono_s();
+			double now = clock_mono_s();
 			if (o->duration > 0 && now - t0 >= o->duration)
 				break;
 			if (now >= next_report && !o->quiet) {
@@ -218,7 +205,7 @@ enum iot_err producer_run(const struct producer_options *o,
 		}
 		generator_next(gen, o->simulated_time
 				       ? o->start_us + (int64_t)llround((double)i * o->time_step * 1e6)
-				       : wall_us(),
+				       : clock_wall_us(),
 			       &r);
 		for (;;) {
 			e = rd_kafka_producev(
@@ -251,7 +238,7 @@ enum iot_err producer_run(const struct producer_options *o,
 	{
 		rd_kafka_resp_err_t fe = rd_kafka_flush(rk, (int)(o->flush_timeout * 1000));
 		int left = rd_kafka_outq_len(rk);
-		res->seconds = mono_s() - t0;
+		res->seconds = clock_mono_s() - t0;
 		for (int k = 0; k < GEN__KINDS; k++) {
 			res->sent[k] = st.sent[k];
 			res->delivered[k] = st.delivered[k];

@@ -13,6 +13,7 @@
  * once instead of waiting out the interval. The final line is left out of
  * the log when no record moved (a command that failed to start).
  */
+#include "core/clock.h"
 #include "metrics/status.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -44,13 +45,6 @@ struct status {
 	struct status_sample first, prev;
 	double prev_t;
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void status_sample_read(struct status_sample *s)
 {
@@ -144,7 +138,7 @@ static void emit(struct status *s, bool final)
 {
 	struct status_sample cur;
 	char line[512];
-	double t = mono_s();
+	double t = clock_mono_s();
 
 	status_sample_read(&cur);
 	if (final && !s->tty && idle_since_start(s, &cur))
@@ -204,7 +198,7 @@ struct status *status_start(unsigned parts)
 	pthread_cond_init(&s->cond, NULL);
 	status_sample_read(&s->first);
 	s->prev = s->first;
-	s->prev_t = mono_s();
+	s->prev_t = clock_mono_s();
 	if (pthread_create(&s->thread, NULL, status_main, s)) {
 		pthread_cond_destroy(&s->cond);
 		pthread_mutex_destroy(&s->lock);

@@ -18,6 +18,7 @@
  * We never follow redirects: a 301/307 from S3 means a wrong region or
  * endpoint, and is reported as such.
  */
+#include "core/clock.h"
 #include "store/s3.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -443,14 +444,6 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void what(struct buf *w, const struct s3_request *req)
 {
 	buf_printf(w, "s3 %s s3://%s", req->op, req->bucket ? req->bucket : "");
@@ -517,9 +510,9 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		c->curl_err[0] = '\0';
 
 		list = prepare(&x, payload_hash, buf_str(&query), &url);
-		t0 = now_s();
+		t0 = clock_mono_s();
 		cc = curl_easy_perform(c->curl);
-		observe_duration(req->op, now_s() - t0);
+		observe_duration(req->op, clock_mono_s() - t0);
 		curl_slist_free_all(list);
 		{
 			curl_off_t up = 0, down = 0;

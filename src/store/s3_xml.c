@@ -11,6 +11,7 @@
  * xmlns. libxml2 is initialised once, process-wide; after that any thread
  * may parse.
  */
+#include "core/hex.h"
 #include "store/s3.h"
 #include "core/xalloc.h"
 
@@ -130,17 +131,6 @@ char *s3_xml_find(const char *xml, size_t len, const char *name)
 	return out;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* In-place URL decoding ("%XX" and '+' as space, as S3's url encoding
  * type produces). */
 static void url_decode(char *s)
@@ -148,8 +138,8 @@ static void url_decode(char *s)
 	char *o = s;
 
 	for (; *s; s++) {
-		if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			*o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+		if (*s == '%' && hex_digit(s[1]) >= 0 && hex_digit(s[2]) >= 0) {
+			*o++ = (char)(hex_digit(s[1]) * 16 + hex_digit(s[2]));
 			s += 2;
 		} else if (*s == '+') {
 			*o++ = ' ';

@@ -17,8 +17,10 @@
  * range before taking newer records; the watermark never goes backwards,
  * and neither does a partition's emitted-up-to time.
  */
+#include "core/clock.h"
 #include "stream/job.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/signals.h"
 #include "core/xalloc.h"
 #include "event/codec.h"
@@ -27,7 +29,6 @@
 #include "metrics/metrics.h"
 #include "store/store.h"
 #include "stream/ckpt.h"
-#include "stream/pool.h"
 #include "stream/pqsink.h"
 #include "stream/rawbuf.h"
 #include "stream/windows.h"
@@ -102,20 +103,6 @@ struct job {
 		struct metric *replays;
 	} m;
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t wall_us(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 void job_options_init(struct job_options *o)
 {
@@ -236,7 +223,7 @@ static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
 	p->batch = r.batch;
 	p->next_offset = r.has_state ? r.next_offset : -1;
 	p->last_offset = -1;
-	p->last_arrival = mono_s();
+	p->last_arrival = clock_mono_s();
 	p->eof = false;
 	p->once_target = -1;
 	if (r.has_wal) {
@@ -333,10 +320,11 @@ struct write_ctx {
 	struct write_task *tasks;
 };
 
-static enum iot_err write_one(void *ctx, size_t i, void *slot, struct iot_error *err)
+/* Runs on a writer thread; `worker` picks that thread's own store. */
+static enum iot_err write_one(void *ctx, size_t worker, size_t i, struct iot_error *err)
 {
 	struct write_ctx *c = ctx;
-	struct store *st = *(struct store **)slot;
+	struct store *st = c->j->wst[worker];
 	const struct write_task *t = &c->tasks[i];
 	bool with_device = !hive_layout_has(&c->j->o->layout, HIVE_DEVICE_ID);
 	uint64_t bytes = 0;
@@ -360,7 +348,9 @@ static enum iot_err write_tasks(struct job *j, struct part *p, const struct win_
 				struct write_task *tasks, size_t n, struct iot_error *err)
 {
 	struct write_ctx c = { j, p, wl, tasks };
-	enum iot_err rc = pool_run(n, WRITE_THREADS, j->wst, sizeof(j->wst[0]), write_one, &c, err);
+	struct pool_spec ps = { n < WRITE_THREADS ? n : WRITE_THREADS, n, write_one, &c,
+				NULL, 0, NULL };
+	enum iot_err rc = n ? pool_run(&ps, err) : IOT_OK;
 	for (size_t i = 0; i < n; i++)
 		free(tasks[i].uri);
 	free(tasks);
@@ -444,7 +434,7 @@ static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
 	struct buf uri = BUF_INIT, dir = BUF_INIT, prev = BUF_INIT;
 	struct write_task *tasks = NULL;
 	size_t ntasks = 0, alloc = 0, first = 0;
-	int64_t now = wall_us();
+	int64_t now = clock_wall_us();
 	enum iot_err rc;
 
 	/* windows are sorted by path, then (key, start): a run is one object */
@@ -527,7 +517,7 @@ static enum iot_err commit_batch(struct job *j, struct part *p, int64_t end,
 	struct ckpt_wal w = { p->batch + 1, p->next_offset, end, has_emit, emit_us };
 	struct win_out_list wl;
 	struct buf payload = BUF_INIT;
-	double t0 = mono_s();
+	double t0 = clock_mono_s();
 	enum iot_err rc;
 
 	memset(&wl, 0, sizeof(wl));
@@ -590,13 +580,13 @@ static enum iot_err commit_batch(struct job *j, struct part *p, int64_t end,
 	if (++j->commits % GC_EVERY == 0 && p->batch > 1)
 		ckpt_gc(j->st, p->ckpt_base, p->batch - 1);
 	metric_inc(j->m.batches);
-	metric_observe(j->m.batch_seconds, mono_s() - t0);
+	metric_observe(j->m.batch_seconds, clock_mono_s() - t0);
 	return IOT_OK;
 }
 
 static void update_watermark(struct job *j)
 {
-	double now = mono_s();
+	double now = clock_mono_s();
 	bool any_active = false, any = false;
 	int64_t min_active = 0, max_all = 0;
 	double last_any = 0;
@@ -689,7 +679,7 @@ static enum iot_err flush_all(struct job *j, struct iot_error *err)
 		if (commit_batch(j, p, end, has_emit, emit, false, err))
 			return err->code;
 	}
-	j->last_flush = mono_s();
+	j->last_flush = clock_mono_s();
 	update_lag(j);
 	return IOT_OK;
 }
@@ -801,7 +791,7 @@ static void handle(struct job *j, rd_kafka_message_t *m, struct event *ev)
 	}
 	p->last_offset = m->offset;
 	p->dirty = true;
-	p->last_arrival = mono_s();
+	p->last_arrival = clock_mono_s();
 	if (p->replay && m->offset >= p->wal.end - 1 && flush_replay(j, p, &err))
 		fail(j, &err);
 }
@@ -906,7 +896,7 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 	rd_kafka_message_t *msgs[CONSUME_BATCH];
 	struct event ev;
 	enum iot_err rc = IOT_OK;
-	double started = mono_s();
+	double started = clock_mono_s();
 
 	memset(&j, 0, sizeof(j));
 	j.o = o;
@@ -924,7 +914,7 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		goto out;
 	if ((rc = setup_kafka(&j, err)))
 		goto out;
-	j.last_flush = mono_s();
+	j.last_flush = clock_mono_s();
 
 	while (!j.failed) {
 		ssize_t n;
@@ -940,13 +930,13 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		}
 		if (j.failed)
 			break;
-		if (o->once && !j.assigned_once && mono_s() - started > o->timeout_s) {
+		if (o->once && !j.assigned_once && clock_mono_s() - started > o->timeout_s) {
 			rc = iot_error_set(err, IOT_ERR_NET,
 					   "no partitions of '%s' were assigned to group '%s' within %.0f s",
 					   o->topic, o->group, o->timeout_s);
 			goto out;
 		}
-		now = mono_s();
+		now = clock_mono_s();
 		if (j.buffered >= o->max_batch_events || now - j.last_flush >= o->trigger_s) {
 			if (flush_all(&j, err))
 				fail(&j, err);

@@ -12,6 +12,7 @@
  *	emitted <us>|-        emitted-up-to time
  *	w <start_us> <count> <hexkey> <sum0 %a> <sum1 %a> ...
  */
+#include "core/hex.h"
 #include "stream/windows.h"
 #include "core/xalloc.h"
 
@@ -183,15 +184,6 @@ void winstate_save(const struct winstate *ws, struct buf *out)
 	}
 }
 
-static int unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 			   const char *name, struct iot_error *err)
 {
@@ -237,7 +229,7 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 				goto bad;
 			p = end + 1;
 			while (*p && *p != ' ') {
-				int hi = unhex(p[0]), lo = hi < 0 ? -1 : unhex(p[1]);
+				int hi = hex_digit(p[0]), lo = hi < 0 ? -1 : hex_digit(p[1]);
 				if (lo < 0 || klen >= sizeof(keybuf))
 					goto bad;
 				keybuf[klen++] = (char)(hi << 4 | lo);

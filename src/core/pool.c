@@ -8,7 +8,7 @@
  * ticker, then joins everything. With threads == 1 there is still one
  * worker thread, so run() always executes off the calling thread.
  */
-#include "batch/pool.h"
+#include "core/pool.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,8 +21,8 @@
 
 #include "core/banned.h"
 
-struct batch_pool_state {
-	const struct batch_pool_spec *ps;
+struct pool_state {
+	const struct pool_spec *ps;
 	atomic_size_t next;
 	atomic_int failed;
 	pthread_mutex_t mu;
@@ -32,15 +32,15 @@ struct batch_pool_state {
 };
 
 struct worker_arg {
-	struct batch_pool_state *s;
+	struct pool_state *s;
 	size_t id;
 };
 
 static void *worker_main(void *opaque)
 {
 	struct worker_arg *a = opaque;
-	struct batch_pool_state *s = a->s;
-	const struct batch_pool_spec *ps = s->ps;
+	struct pool_state *s = a->s;
+	const struct pool_spec *ps = s->ps;
 	struct iot_error err = IOT_ERROR_INIT;
 
 	while (!atomic_load(&s->failed)) {
@@ -70,9 +70,9 @@ static void *worker_main(void *opaque)
 	return NULL;
 }
 
-enum iot_err batch_pool_run(const struct batch_pool_spec *ps, struct iot_error *err)
+enum iot_err pool_run(const struct pool_spec *ps, struct iot_error *err)
 {
-	struct batch_pool_state s;
+	struct pool_state s;
 	pthread_t *th;
 	struct worker_arg *args;
 	size_t started = 0;
