@@ -65,6 +65,7 @@ kafka() { KAFKA_PORT=$PORT KAFKA_CONTROLLER_PORT=$((PORT + 1)) KAFKA_DATA_DIR=$K
 for t in kcat java mvn /usr/bin/time; do command -v "$t" >/dev/null || die "$t not found"; done
 
 # --- build -------------------------------------------------------------------
+REV="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' + uncommitted src changes')"
 if [ -z "$IOTPIPE" ]; then
 	# -Wno-error=maybe-uninitialized: gcc -O3 false positives must not stop a
 	# benchmark build (the Debug and CI builds keep -Werror whole)
@@ -217,7 +218,7 @@ done
 # same topic and run (kcat or ConsumerPerformance, wall clock); x spark =
 # events/s over Spark's events/s of the same stage, topic and run.
 echo
-echo "iotpipe $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (+ uncommitted src changes)'), pyspark ${SPARK_VERSION:-none}, Kafka 3.9.1, $(nproc) cores"
+echo "iotpipe $REV (at start), pyspark ${SPARK_VERSION:-none}, Kafka 3.9.1, $(nproc) cores"
 for l in "${LOADS[@]}"; do echo "  $l"; done
 awk -F'\t' '
 { stage[NR]=$1; tool[NR]=$2; n[NR]=$3; s[NR]=$4; rss[NR]=$5; run[NR]=$6; note[NR]=$7
