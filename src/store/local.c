@@ -40,26 +40,34 @@ static enum iot_err errno_err(struct iot_error *err, int e, const char *op,
 	return iot_error_set(err, code, "%s %s: %s", op, path, strerror(e));
 }
 
-/* mkdir -p of `dir` (which may be "" or "."). */
+/*
+ * mkdir -p of `dir` (which may be "" or "."). The leaf is tried first, so
+ * the common case (it exists, or only it is missing) costs one system
+ * call; a missing parent is created recursively, on ENOENT only.
+ */
 static enum iot_err mkdirs(const char *dir, struct iot_error *err)
 {
-	char *p = xstrdup(dir);
-	size_t n = strlen(p);
-	enum iot_err rc = IOT_OK;
+	char *parent;
+	const char *slash;
+	enum iot_err rc;
 
-	for (size_t i = 1; i <= n; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		char saved = p[i];
-		p[i] = '\0';
-		if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-			rc = errno_err(err, errno, "mkdir", p);
-			break;
-		}
-		p[i] = saved;
-	}
-	free(p);
-	return rc;
+	if (!*dir || !strcmp(dir, ".") || !strcmp(dir, "/"))
+		return IOT_OK;
+	if (mkdir(dir, 0777) == 0 || errno == EEXIST)
+		return IOT_OK;
+	if (errno != ENOENT)
+		return errno_err(err, errno, "mkdir", dir);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return errno_err(err, ENOENT, "mkdir", dir);
+	parent = xstrndup(dir, slash == dir ? 1 : (size_t)(slash - dir));
+	rc = mkdirs(parent, err);
+	free(parent);
+	if (rc)
+		return rc;
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+		return errno_err(err, errno, "mkdir", dir);
+	return IOT_OK;
 }
 
 /* Splits path into a malloc'd directory ("." when none) and base name. */
@@ -172,7 +180,7 @@ static enum iot_err lw_commit(void *impl, struct iot_error *err)
 
 	if ((rc = lw_flush(w, err)))
 		goto fail;
-	if (fsync(w->fd) != 0) {
+	if (!(w->flags & STORE_PUT_DEFER_SYNC) && fsync(w->fd) != 0) {
 		rc = errno_err(err, errno, "fsync", w->tmp);
 		goto fail;
 	}
@@ -197,7 +205,7 @@ static enum iot_err lw_commit(void *impl, struct iot_error *err)
 		rc = errno_err(err, errno, "rename to", w->path);
 		goto fail;
 	}
-	if (fsync_dir(w->dir) != 0) {
+	if (!(w->flags & STORE_PUT_DEFER_SYNC) && fsync_dir(w->dir) != 0) {
 		/* The file is in place; only its durability is in doubt. */
 		rc = errno_err(err, errno, "fsync directory", w->dir);
 		lw_free(w);
@@ -502,9 +510,29 @@ static void local_destroy(struct store_backend *be)
 	free(be);
 }
 
+/* syncfs(2): one call flushes every file and directory written with
+ * STORE_PUT_DEFER_SYNC on the file system that holds `u`. */
+static enum iot_err local_sync(struct store_backend *be, const struct store_uri *u,
+			       struct iot_error *err)
+{
+	int fd;
+	(void)be;
+
+	fd = open(*u->key ? u->key : ".", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno_err(err, errno, "open for sync", u->key);
+	if (syncfs(fd) != 0) {
+		int e = errno;
+		close(fd);
+		return errno_err(err, e, "syncfs", u->key);
+	}
+	close(fd);
+	return IOT_OK;
+}
+
 static const struct store_backend_ops local_ops = {
 	local_open_write, local_open_read, local_get_range, local_head,
-	local_list, local_remove, local_create_bucket, local_destroy,
+	local_list, local_remove, local_create_bucket, local_destroy, local_sync,
 };
 
 struct store_backend *store_local_create(void)

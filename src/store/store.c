@@ -351,6 +351,19 @@ enum iot_err store_delete(struct store *st, const char *uri,
 	return rc;
 }
 
+enum iot_err store_sync(struct store *st, const char *uri, struct iot_error *err)
+{
+	struct store_uri u;
+	struct store_backend *be;
+	enum iot_err rc;
+
+	if ((rc = resolve(st, uri, &u, &be, err)))
+		return rc;
+	rc = be->ops->sync ? be->ops->sync(be, &u, err) : IOT_OK;
+	store_uri_release(&u);
+	return rc;
+}
+
 enum iot_err store_create_bucket(struct store *st, const char *uri,
 				 struct iot_error *err)
 {

@@ -115,6 +115,12 @@ enum {
 	 * "If-None-Match: *", which AWS honours since 2024; servers that
 	 * ignore it overwrite. */
 	STORE_PUT_IF_ABSENT = 1u << 0,
+	/* Local: skip the per-object fsync of the file and its directory; the
+	 * caller makes a batch of objects durable at once with store_sync()
+	 * before it relies on them (the object is still complete when it
+	 * appears: written to a temporary name and renamed). S3: no effect
+	 * (a completed PUT is durable). */
+	STORE_PUT_DEFER_SYNC = 1u << 1,
 };
 
 /* --- writing ---------------------------------------------------------- */
@@ -184,6 +190,13 @@ void store_reader_destroy(struct store_reader *r);
  */
 enum iot_err store_list(struct store *st, const char *uri, store_list_fn fn,
 			void *opaque, struct iot_error *err);
+/*
+ * Makes every object written with STORE_PUT_DEFER_SYNC under `uri` durable:
+ * local: syncfs(2) of the file system holding the path (one call for a
+ * whole batch of files, instead of two fsyncs per file); S3: nothing to do.
+ */
+enum iot_err store_sync(struct store *st, const char *uri, struct iot_error *err);
+
 /* Deletes an object. Deleting a missing object succeeds (as on S3). */
 enum iot_err store_delete(struct store *st, const char *uri,
 			  struct iot_error *err);

@@ -70,6 +70,9 @@ struct store_backend_ops {
 				      const struct store_uri *u,
 				      struct iot_error *err);
 	void (*destroy)(struct store_backend *be);
+	/* Optional (NULL: nothing to do): makes deferred writes durable. */
+	enum iot_err (*sync)(struct store_backend *be, const struct store_uri *u,
+			     struct iot_error *err);
 };
 
 struct store_backend {
