@@ -90,6 +90,7 @@ struct job {
 	int64_t wm_us;
 	bool assigned_once;
 	size_t buffered;       /* events in open batches */
+	double now;            /* monotonic time of the current consumed batch */
 	double last_flush;
 	uint64_t commits;
 	uint64_t dlq_failed;
@@ -192,7 +193,7 @@ static void part_drop(struct job *j, struct part *p)
 {
 	j->buffered -= p->pending <= j->buffered ? p->pending : j->buffered;
 	p->pending = 0;
-	rawbuf_clear(&p->raw);
+	rawbuf_reset(&p->raw);
 	winstate_clear(&p->win);
 	free(p->ckpt_base);
 	p->ckpt_base = NULL;
@@ -362,21 +363,25 @@ static enum iot_err write_raw(struct job *j, struct part *p, uint64_t batch,
 {
 	struct buf uri = BUF_INIT;
 	struct write_task *tasks = xcalloc(p->raw.keys.n ? p->raw.keys.n : 1, sizeof(*tasks));
+	size_t ntasks = 0;
 	enum iot_err rc;
 
 	for (size_t d = 0; d < p->raw.keys.n; d++) {
 		size_t klen;
 		const char *key = strmap_key(&p->raw.keys, d, &klen);
+		if (!p->raw.dev[d].n)
+			continue; /* a device seen in an earlier batch only */
 		buf_reset(&uri);
 		data_uri(&uri, j->o->output);
 		buf_puts(&uri, "device_id=");
 		hive_escape(&uri, key, klen);
 		buf_putc(&uri, '/');
 		file_name(&uri, j, p, batch);
-		tasks[d].uri = xstrdup(buf_str(&uri));
-		tasks[d].dev = d;
+		tasks[ntasks].uri = xstrdup(buf_str(&uri));
+		tasks[ntasks].dev = d;
+		ntasks++;
 	}
-	rc = write_tasks(j, p, NULL, tasks, p->raw.keys.n, err);
+	rc = write_tasks(j, p, NULL, tasks, ntasks, err);
 	buf_release(&uri);
 	return rc;
 }
@@ -555,6 +560,8 @@ static enum iot_err commit_batch(struct job *j, struct part *p, int64_t end,
 		winstate_save(&p->win, &payload);
 	}
 	win_out_list_release(&wl);
+	if (!rc)
+		rc = store_sync(j->st, j->o->output, err);
 	if (!rc)
 		rc = ckpt_write_state(j->st, j->name, p->ckpt_base, w.batch, end, &payload, err);
 	buf_release(&payload);
@@ -791,7 +798,7 @@ static void handle(struct job *j, rd_kafka_message_t *m, struct event *ev)
 	}
 	p->last_offset = m->offset;
 	p->dirty = true;
-	p->last_arrival = clock_mono_s();
+	p->last_arrival = j->now;
 	if (p->replay && m->offset >= p->wal.end - 1 && flush_replay(j, p, &err))
 		fail(j, &err);
 }
@@ -923,6 +930,7 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		if (signals_stop_requested())
 			break;
 		n = rd_kafka_consume_batch_queue(j.queue, 200, msgs, CONSUME_BATCH);
+		j.now = clock_mono_s(); /* one clock read per batch, not per record */
 		for (ssize_t i = 0; i < n; i++) {
 			if (!j.failed)
 				handle(&j, msgs[i], &ev);

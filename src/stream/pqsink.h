@@ -11,6 +11,10 @@
  *   aggregate: [device_id] window_start_time, window_end_time TIMESTAMP,
  *              avg_<float field> DOUBLE ..., num_events INT64
  * device_id is a column only when it is not in the Hive path.
+ *
+ * Objects are written with STORE_PUT_DEFER_SYNC: they appear complete
+ * (temporary name, then rename) but the caller must store_sync() the
+ * output location before it records them as committed.
  */
 #ifndef IOT_STREAM_PQSINK_H
 #define IOT_STREAM_PQSINK_H

@@ -17,7 +17,17 @@ void rawbuf_init(struct rawbuf *rb, size_t nfields)
 	buf_init(&rb->arena);
 }
 
+/* Keeps the devices and their arrays for the next batch (a device seen
+ * once is usually seen again); only the rows go. */
 void rawbuf_clear(struct rawbuf *rb)
+{
+	for (size_t i = 0; i < rb->keys.n; i++)
+		rb->dev[i].n = 0;
+	buf_reset(&rb->arena);
+	rb->rows = 0;
+}
+
+static void rawbuf_free_devices(struct rawbuf *rb)
 {
 	for (size_t i = 0; i < rb->keys.n; i++) {
 		free(rb->dev[i].offset);
@@ -31,9 +41,14 @@ void rawbuf_clear(struct rawbuf *rb)
 	rb->rows = 0;
 }
 
+void rawbuf_reset(struct rawbuf *rb)
+{
+	rawbuf_free_devices(rb);
+}
+
 void rawbuf_release(struct rawbuf *rb)
 {
-	rawbuf_clear(rb);
+	rawbuf_free_devices(rb);
 	free(rb->dev);
 	strmap_release(&rb->keys);
 	buf_release(&rb->arena);

@@ -35,8 +35,10 @@ struct rawbuf {
 
 void rawbuf_init(struct rawbuf *rb, size_t nfields);
 void rawbuf_release(struct rawbuf *rb);
-/* Drops the rows (keeps allocations for the next batch). */
+/* Drops the rows; keeps the devices (with n == 0) and their arrays. */
 void rawbuf_clear(struct rawbuf *rb);
+/* Drops the rows and the devices (a partition handed to another member). */
+void rawbuf_reset(struct rawbuf *rb);
 void rawbuf_add(struct rawbuf *rb, const struct event_schema *s,
 		const struct event *ev, int64_t offset);
 /* Bytes held (for the batch size limit). */
