@@ -59,6 +59,26 @@ enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
 	return IOT_OK;
 }
 
+int common_start(const char *cmd, int argc, char **argv, struct opt *opts,
+		 const struct opt_usage *usage, struct common_opts *co,
+		 struct iot_config *cfg, enum common_role role)
+{
+	struct iot_error err = IOT_ERROR_INIT;
+	int n = opt_parse(argc, argv, opts, usage, &err);
+
+	if (n == OPT_RC_HELP)
+		return 0;
+	if (n == OPT_RC_ERROR || n > 0) {
+		if (n > 0)
+			iot_error_set(&err, IOT_ERR_USAGE, "unexpected argument '%s'", argv[0]);
+		return common_usage_error(cmd, &err);
+	}
+	config_release(cfg);
+	if (common_setup(co, cfg, role, &err))
+		return common_usage_error(cmd, &err);
+	return -1;
+}
+
 enum iot_err common_metrics_start(struct common_opts *co,
 				  struct metrics_server **srv,
 				  struct iot_error *err)

@@ -52,6 +52,17 @@ struct common_opts {
 enum common_role { COMMON_PRODUCER, COMMON_STREAMING };
 
 /*
+ * The start of a configured command without positional arguments: parses
+ * argv with opts, then common_setup(). cfg must be config_init()ed (it is
+ * reloaded here). Returns -1 when the command should go on, otherwise the
+ * exit status to return: 0 after --help, 2 after a usage or configuration
+ * error (already printed, naming the flag, file or key).
+ */
+int common_start(const char *cmd, int argc, char **argv, struct opt *opts,
+		 const struct opt_usage *usage, struct common_opts *co,
+		 struct iot_config *cfg, enum common_role role);
+
+/*
  * Loads config files, applies the environment, then the flags; sets the
  * log level and format. On error *err names the file/key/flag (exit 2).
  * The --kafka properties are appended to the role's pass-through list.

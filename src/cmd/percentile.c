@@ -228,24 +228,14 @@ int cmd_percentile(int argc, char **argv)
 		"than the threshold, the percentiles of event_duration after dropping rows beyond "
 		"3 standard deviations. Writes a CSV sorted by device_id and date.",
 	};
-	int npos = opt_parse(argc, argv, opts, &usage, &err);
-
 	memset(&ds, 0, sizeof(ds));
 	memset(&c, 0, sizeof(c));
 	config_init(&cfg);
-	if (npos == OPT_RC_HELP) {
-		status = 0;
+	status = common_start("percentile", argc, argv, opts, &usage, &co, &cfg, COMMON_STREAMING);
+	if (status >= 0)
 		goto out;
-	}
-	if (npos == OPT_RC_ERROR || npos > 0) {
-		if (npos > 0)
-			iot_error_set(&err, IOT_ERR_USAGE, "unexpected argument '%s'", argv[0]);
-		status = common_usage_error("percentile", &err);
-		goto out;
-	}
-	config_release(&cfg);
-	if (common_setup(&co, &cfg, COMMON_STREAMING, &err) ||
-	    !parse_percentiles(percentiles, p, &np, &err)) {
+	status = EXIT_RUNTIME;
+	if (!parse_percentiles(percentiles, p, &np, &err)) {
 		status = common_usage_error("percentile", &err);
 		goto out;
 	}

@@ -97,25 +97,13 @@ int cmd_produce(int argc, char **argv)
 		"iotpipe produce [options]",
 		"Simulated IoT devices publish JSON events to Kafka, keyed device_id_<n>.",
 	};
-	int npos = opt_parse(argc, argv, opts, &usage, &err);
 
 	producer_options_init(&po);
 	config_init(&cfg);
-	if (npos == OPT_RC_HELP) {
-		status = 0;
+	status = common_start("produce", argc, argv, opts, &usage, &co, &cfg, COMMON_PRODUCER);
+	if (status >= 0)
 		goto out;
-	}
-	if (npos == OPT_RC_ERROR || npos > 0) {
-		if (npos > 0)
-			iot_error_set(&err, IOT_ERR_USAGE, "unexpected argument '%s'", argv[0]);
-		status = common_usage_error("produce", &err);
-		goto out;
-	}
-	config_release(&cfg);
-	if (common_setup(&co, &cfg, COMMON_PRODUCER, &err)) {
-		status = common_usage_error("produce", &err);
-		goto out;
-	}
+	status = EXIT_RUNTIME;
 	if (go.late_fraction < 0 || go.invalid_fraction < 0 || go.duplicate_fraction < 0 ||
 	    go.late_fraction + go.invalid_fraction + go.duplicate_fraction > 1) {
 		iot_error_set(&err, IOT_ERR_USAGE,

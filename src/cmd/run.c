@@ -81,7 +81,7 @@ int cmd_run(int argc, char **argv)
 	double rate = -1, trigger = 10, idle = -1;
 	long devices = 0, partitions = 4;
 	bool no_producer = false;
-	int status = EXIT_RUNTIME, n;
+	int status = EXIT_RUNTIME;
 	struct opt opts[] = {
 		OPT_COMMON(&co),
 		OPT_GROUP("pipeline"),
@@ -107,22 +107,10 @@ int cmd_run(int argc, char **argv)
 
 	memset(w, 0, sizeof(w));
 	config_init(&cfg);
-	n = opt_parse(argc, argv, opts, &usage, &err);
-	if (n == OPT_RC_HELP) {
-		status = 0;
+	status = common_start("run", argc, argv, opts, &usage, &co, &cfg, COMMON_STREAMING);
+	if (status >= 0)
 		goto out;
-	}
-	if (n == OPT_RC_ERROR || n > 0) {
-		if (n > 0)
-			iot_error_set(&err, IOT_ERR_USAGE, "unexpected argument '%s'", argv[0]);
-		status = common_usage_error("run", &err);
-		goto out;
-	}
-	config_release(&cfg);
-	if (common_setup(&co, &cfg, COMMON_STREAMING, &err)) {
-		status = common_usage_error("run", &err);
-		goto out;
-	}
+	status = EXIT_RUNTIME;
 	if (trigger <= 0 || partitions < 1 || partitions > 1024 || (devices < 0)) {
 		iot_error_set(&err, IOT_ERR_USAGE, "--trigger must be > 0, --partitions 1..1024, --devices >= 1");
 		status = common_usage_error("run", &err);

@@ -33,7 +33,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	double trigger = -1, window = -1, watermark = -1, idle = -1, timeout = 30;
 	long max_events = 1000000;
 	bool once = false;
-	int status = EXIT_RUNTIME, n;
+	int status = EXIT_RUNTIME;
 	char why[256];
 #define OPT_STREAM                                                             \
 	OPT_GROUP("streaming"),                                                \
@@ -84,23 +84,12 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	struct opt *table = kind == JOB_ARCHIVE ? opts : agg_opts;
 
 	config_init(&cfg);
-	n = opt_parse(argc, argv, table,
-		      kind == JOB_ARCHIVE ? &archive_usage : &aggregate_usage, &err);
-	if (n == OPT_RC_HELP) {
-		status = 0;
+	status = common_start(name, argc, argv, table,
+			      kind == JOB_ARCHIVE ? &archive_usage : &aggregate_usage, &co, &cfg,
+			      COMMON_STREAMING);
+	if (status >= 0)
 		goto out;
-	}
-	if (n == OPT_RC_ERROR || n > 0) {
-		if (n > 0)
-			iot_error_set(&err, IOT_ERR_USAGE, "unexpected argument '%s'", argv[0]);
-		status = common_usage_error(name, &err);
-		goto out;
-	}
-	config_release(&cfg);
-	if (common_setup(&co, &cfg, COMMON_STREAMING, &err)) {
-		status = common_usage_error(name, &err);
-		goto out;
-	}
+	status = EXIT_RUNTIME;
 	job_options_init(&jo);
 	jo.kind = kind;
 	jo.bootstrap = cfg.streaming.bootstrap_servers;

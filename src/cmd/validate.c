@@ -284,24 +284,12 @@ int cmd_validate(int argc, char **argv)
 		"Checks the aggregate dataset's columns and types, prints a sample of rows, and "
 		"exits 1 listing what is missing or mistyped.",
 	};
-	int npos = opt_parse(argc, argv, opts, &usage, &err);
 
 	config_init(&cfg);
-	if (npos == OPT_RC_HELP) {
-		status = 0;
+	status = common_start("validate", argc, argv, opts, &usage, &co, &cfg, COMMON_STREAMING);
+	if (status >= 0)
 		goto out;
-	}
-	if (npos == OPT_RC_ERROR || npos > 0) {
-		if (npos > 0)
-			iot_error_set(&err, IOT_ERR_USAGE, "unexpected argument '%s'", argv[0]);
-		status = common_usage_error("validate", &err);
-		goto out;
-	}
-	config_release(&cfg);
-	if (common_setup(&co, &cfg, COMMON_STREAMING, &err)) {
-		status = common_usage_error("validate", &err);
-		goto out;
-	}
+	status = EXIT_RUNTIME;
 	if (!input)
 		input = cfg.streaming.aggregated_output;
 	if (!input || !input[0] || store_uri_parse(input, &u, &err)) {
