@@ -24,60 +24,11 @@
 #include "core/buf.h"
 #include "core/opt.h"
 #include "core/xalloc.h"
+#include "batch/input.h"
 #include "parquet/pq.h"
 #include "store/store.h"
 
 #include "core/banned.h"
-
-/* ---- S3 input adapter -------------------------------------------------- */
-
-struct store_input {
-	struct pq_input base;
-	struct store *st;
-	struct store_reader *sr;
-	char *uri;
-};
-
-static enum iot_err si_read_at(struct pq_input *in, uint64_t off, size_t len,
-			       void *dst, struct iot_error *err)
-{
-	struct store_input *s = (struct store_input *)in;
-	return store_reader_read_at(s->sr, off, len, dst, err);
-}
-
-static void si_destroy(struct pq_input *in)
-{
-	struct store_input *s = (struct store_input *)in;
-	if (!s)
-		return;
-	store_reader_destroy(s->sr);
-	store_destroy(s->st);
-	free(s->uri);
-	free(s);
-}
-
-static enum iot_err open_input(const char *uri, struct pq_input **in,
-			       struct iot_error *err)
-{
-	if (strncmp(uri, "s3://", 5) && strncmp(uri, "s3a://", 6))
-		return pq_input_file_open(in, uri, err);
-	struct store_input *s = xcalloc(1, sizeof(*s));
-	s->st = store_create();
-	s->uri = xstrdup(uri);
-	enum iot_err rc = store_open_read(s->st, uri, &s->sr, err);
-	if (rc != IOT_OK) {
-		store_destroy(s->st);
-		free(s->uri);
-		free(s);
-		return rc;
-	}
-	s->base.read_at = si_read_at;
-	s->base.destroy = si_destroy;
-	s->base.size = store_reader_size(s->sr);
-	s->base.name = s->uri;
-	*in = &s->base;
-	return IOT_OK;
-}
 
 /* ---- value formatting -------------------------------------------------- */
 
@@ -622,13 +573,14 @@ int cmd_inspect(int argc, char **argv)
 		}
 	}
 
-	struct pq_input *in;
+	/* local paths with pread, s3:// through the store's ranged GETs */
+	struct store *st = store_create();
 	struct pq_reader *r = NULL;
 	struct buf b = BUF_INIT;
 	int status = 0;
-	if (open_input(argv[0], &in, &err) != IOT_OK ||
-	    pq_reader_open(&r, in, &err) != IOT_OK) {
+	if (batch_reader_open(st, argv[0], &r, &err) != IOT_OK) {
 		fprintf(stderr, "iotpipe inspect: %s\n", err.msg);
+		store_destroy(st);
 		return EXIT_RUNTIME;
 	}
 	if (json)
@@ -650,5 +602,6 @@ int cmd_inspect(int argc, char **argv)
 	}
 	buf_release(&b);
 	pq_reader_destroy(r);
+	store_destroy(st);
 	return status;
 }
