@@ -17,7 +17,7 @@ ratios, not absolute times.
 | stage | iotpipe | peer | ratio | goal | section |
 |---|---|---|---|---|---|
 | produce, ~100 B events, acks=all, idempotent | 203-211k events/s, 26-32 MB | Kafka ProducerPerformance 56-58k/s, 565-578 MB | 3.6x | >= 1.0x | produce.md |
-| JSON event decode | ~2,650 instructions/event | jsmn + strtod ~4,100 | 1.5x fewer | 100-300 ns | produce.md |
+| JSON event decode (validating) | 192.5 ns/event, ~2,650 instructions | jsmn + strtod 346.8 ns, ~4,100 | 1.8x | 100-300 ns | produce.md |
 | Parquet write, 10M raw rows, snappy, 1 thread | 13.4-17.3 M rows/s | pyarrow 8.8 M rows/s | 1.5-2.0x | >= 1.0x | parquet.md |
 | Parquet read, same | 40.8 M rows/s | pyarrow 14.9 M rows/s | 2.7x | >= 1.0x | parquet.md |
 | S3 upload, 1 GiB in 8-64 MB objects | 11.9 MB/s | boto3 12.4 MB/s | 0.96x (server-bound) | >= 1.0x | store.md |
