@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch/hive.h"
+#include "core/hive.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 

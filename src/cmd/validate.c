@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch/hive.h"
+#include "core/hive.h"
 #include "batch/input.h"
 #include "core/buf.h"
 #include "core/xalloc.h"

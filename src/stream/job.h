@@ -31,7 +31,7 @@
 #include "core/err.h"
 #include "event/schema.h"
 #include "parquet/pq.h"
-#include "stream/hive.h"
+#include "core/hive.h"
 
 enum job_kind { JOB_ARCHIVE, JOB_AGGREGATE };
 

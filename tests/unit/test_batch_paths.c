@@ -15,7 +15,7 @@
 
 #include "batch/csv.h"
 #include "batch/dataset.h"
-#include "batch/hive.h"
+#include "core/hive.h"
 
 static void value_is(const char *rel, const char *want)
 {

@@ -17,7 +17,7 @@
 
 #include "store/store.h"
 #include "stream/ckpt.h"
-#include "stream/hive.h"
+#include "core/hive.h"
 #include "stream/windows.h"
 
 #define MIN (60 * 1000000LL)

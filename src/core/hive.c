@@ -1,10 +1,16 @@
 /*
- * hive.c - Hive partition paths (hive.h). Pure functions, any thread.
+ * hive.c - Hive partition paths (hive.h): building them for the streaming
+ * jobs' output, and parsing them out of object paths for the batch jobs
+ * (walking the '/'-separated components without copying them, allocating
+ * only the decoded value the caller keeps). Pure functions, any thread.
  */
-#include "stream/hive.h"
+#include "core/hive.h"
+#include "core/hex.h"
+#include "core/xalloc.h"
 #include "event/timeparse.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/banned.h"
@@ -116,5 +122,70 @@ void hive_path(struct buf *out, const struct hive_layout *l, const char *key,
 			break;
 		}
 		buf_putc(out, '/');
+	}
+}
+
+/* ---- reading paths ---- */
+
+#define HIVE_NULL "__HIVE_DEFAULT_PARTITION__"
+
+char *hive_unescape(const char *s, size_t len)
+{
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+		if (s[i] == '%' && i + 2 < len &&
+		    (hi = hex_digit(s[i + 1])) >= 0 &&
+		    (lo = hex_digit(s[i + 2])) >= 0) {
+			out[o++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+bool hive_value(const char *rel, const char *name, char **value)
+{
+	size_t nlen = strlen(name);
+	const char *best = NULL;
+	size_t best_len = 0;
+	const char *p = rel;
+
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		if (!slash)
+			break; /* the last component is the file name */
+		if ((size_t)(slash - p) > nlen && !strncmp(p, name, nlen) &&
+		    p[nlen] == '=') {
+			best = p + nlen + 1;
+			best_len = (size_t)(slash - best);
+		}
+		p = slash + 1;
+	}
+	if (!best)
+		return false;
+	if (best_len == strlen(HIVE_NULL) && !strncmp(best, HIVE_NULL, best_len))
+		*value = NULL;
+	else
+		*value = hive_unescape(best, best_len);
+	return true;
+}
+
+bool hive_hidden(const char *rel)
+{
+	const char *p = rel;
+
+	for (;;) {
+		if (*p == '.' || *p == '_' || *p == '/' || *p == '\0')
+			return true;
+		p = strchr(p, '/');
+		if (!p)
+			return false;
+		p++;
 	}
 }
