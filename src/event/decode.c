@@ -429,6 +429,46 @@ static bool num_epoch_us(struct ev_decoder *d, const struct num *n, int64_t *us)
 	return true;
 }
 
+static bool skip_value(struct ev_decoder *d, struct cur *c, int depth);
+
+/* Skips an object or array at c->p: members "key": value, or values,
+ * separated by commas up to the matching close. */
+static bool skip_container(struct ev_decoder *d, struct cur *c, int depth)
+{
+	bool object = *c->p == '{';
+	uint8_t close = object ? '}' : ']';
+	const uint8_t *s;
+	size_t len;
+
+	c->p++;
+	ws(c);
+	if (c->p < c->e && *c->p == close) {
+		c->p++;
+		return true;
+	}
+	for (;;) {
+		if (object) {
+			ws(c);
+			if (c->p >= c->e || *c->p != '"' ||
+			    string(d, c, false, &s, &len) == STR_SYNTAX)
+				return false;
+			ws(c);
+			if (c->p >= c->e || *c->p++ != ':')
+				return false;
+		}
+		if (!skip_value(d, c, depth + 1))
+			return false;
+		ws(c);
+		if (c->p >= c->e)
+			return false;
+		if (*c->p == ',') {
+			c->p++;
+			continue;
+		}
+		return *c->p++ == close;
+	}
+}
+
 /* Skips any JSON value (syntax-checked). */
 static bool skip_value(struct ev_decoder *d, struct cur *c, int depth)
 {
@@ -445,54 +485,8 @@ static bool skip_value(struct ev_decoder *d, struct cur *c, int depth)
 	case '"':
 		return string(d, c, false, &s, &len) != STR_SYNTAX;
 	case '{':
-		c->p++;
-		ws(c);
-		if (c->p < c->e && *c->p == '}') {
-			c->p++;
-			return true;
-		}
-		for (;;) {
-			ws(c);
-			if (c->p >= c->e || *c->p != '"' ||
-			    string(d, c, false, &s, &len) == STR_SYNTAX)
-				return false;
-			ws(c);
-			if (c->p >= c->e || *c->p++ != ':')
-				return false;
-			if (!skip_value(d, c, depth + 1))
-				return false;
-			ws(c);
-			if (c->p >= c->e)
-				return false;
-			if (*c->p == ',') {
-				c->p++;
-				continue;
-			}
-			if (*c->p++ == '}')
-				return true;
-			return false;
-		}
 	case '[':
-		c->p++;
-		ws(c);
-		if (c->p < c->e && *c->p == ']') {
-			c->p++;
-			return true;
-		}
-		for (;;) {
-			if (!skip_value(d, c, depth + 1))
-				return false;
-			ws(c);
-			if (c->p >= c->e)
-				return false;
-			if (*c->p == ',') {
-				c->p++;
-				continue;
-			}
-			if (*c->p++ == ']')
-				return true;
-			return false;
-		}
+		return skip_container(d, c, depth);
 	case 't':
 		return lit(c, "true", 4);
 	case 'f':
