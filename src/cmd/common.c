@@ -113,6 +113,13 @@ void common_release(struct common_opts *co)
 	opt_list_release(&co->kafka);
 }
 
+int common_run_error(const char *cmd, const struct iot_error *err)
+{
+	fprintf(stderr, "iotpipe %s: %s\n", cmd, err->msg);
+	return err->code == IOT_ERR_CONFIG || err->code == IOT_ERR_USAGE ? EXIT_USAGE
+									  : EXIT_RUNTIME;
+}
+
 int common_usage_error(const char *cmd, const struct iot_error *err)
 {
 	fprintf(stderr, "iotpipe %s: %s\n", cmd, err->msg);

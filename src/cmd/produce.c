@@ -173,9 +173,7 @@ int cmd_produce(int argc, char **argv)
 	rc = producer_run(&po, &res, &err);
 	status_stop(sl);
 	if (rc) {
-		fprintf(stderr, "iotpipe produce: %s\n", err.msg);
-		status = err.code == IOT_ERR_CONFIG || err.code == IOT_ERR_USAGE ? EXIT_USAGE
-										  : EXIT_RUNTIME;
+		status = common_run_error("produce", &err);
 		goto out;
 	}
 	status = 0;

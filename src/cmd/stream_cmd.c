@@ -154,9 +154,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	rc = job_run(&jo, &err);
 	status_stop(sl);
 	if (rc) {
-		fprintf(stderr, "iotpipe %s: %s\n", name, err.msg);
-		status = err.code == IOT_ERR_CONFIG || err.code == IOT_ERR_USAGE ? EXIT_USAGE
-										  : EXIT_RUNTIME;
+		status = common_run_error(name, &err);
 		goto out;
 	}
 	status = 0;
