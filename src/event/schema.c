@@ -177,8 +177,11 @@ static bool parse_field(struct yamldoc *d, yaml_node_t *node,
 		const char *key = yamldoc_scalar(k), *val = yamldoc_scalar(v);
 		if (!key)
 			FAIL(k, "field keys must be strings");
-		if (!strcmp(key, "name") && val)
+		if (!strcmp(key, "name") && val) {
+			/* libyaml keeps duplicate keys: the last one wins */
+			free(f->name);
 			f->name = xstrdup(val);
+		}
 		else if (!strcmp(key, "type") && val)
 			type = val;
 		else if (!strcmp(key, "format") && val)
@@ -271,10 +274,14 @@ struct event_schema *event_schema_from_yaml(struct yamldoc *d, yaml_node_t *node
 		const char *key = yamldoc_scalar(k), *val = yamldoc_scalar(v);
 		if (!key)
 			FAIL(k, "keys must be strings");
-		if (!strcmp(key, "name") && val)
+		if (!strcmp(key, "name") && val) {
+			/* libyaml keeps duplicate keys: the last one wins */
+			free(s->name);
 			s->name = xstrdup(val);
-		else if (!strcmp(key, "version") && val)
+		} else if (!strcmp(key, "version") && val) {
+			free(s->version);
 			s->version = xstrdup(val);
+		}
 		else if (!strcmp(key, "fields"))
 			fields = v;
 		else if (!strcmp(key, "key")) {
