@@ -157,6 +157,17 @@ static bool parse_gen(struct yamldoc *d, yaml_node_t *g, struct schema_field *f,
 		FAIL(g, "field '%s': unknown distribution '%s'; valid: uniform, normal",
 		     f->name, dist);
 	}
+	/*
+	 * generate.c draws an int as ceil(min) + u64 % (floor(max) -
+	 * ceil(min) + 1), or llround(mean + stddev * N(0,1)): bounds beyond
+	 * 2^53 (where doubles stop being exact integers) overflow int64_t, and
+	 * a range holding no integer (min 0.2, max 0.8) divides by zero.
+	 */
+	if (f->type == FIELD_INT && f->gen.dist != GEN_DEFAULT &&
+	    !(fabs(f->gen.a) <= 0x1p53 && fabs(f->gen.b) <= 0x1p53 &&
+	      (f->gen.dist != GEN_UNIFORM || ceil(f->gen.a) <= floor(f->gen.b))))
+		FAIL(g, "field '%s': int generation needs bounds within +-2^53 and an integer between min and max",
+		     f->name);
 	return true;
 fail:
 	return false;

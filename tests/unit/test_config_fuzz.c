@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -48,10 +49,62 @@ static void test_schema_duplicate_keys_leak(void **state)
 	config_release(&cfg);
 }
 
+static void expect_error(const char *yaml, const char *want)
+{
+	struct iot_config cfg;
+	struct iot_error err = IOT_ERROR_INIT;
+
+	config_init(&cfg);
+	if (config_load_string(&cfg, "test.yml", yaml, &err) == IOT_OK)
+		fail_msg("accepted: %s", yaml);
+	assert_int_equal(err.code, IOT_ERR_CONFIG);
+	if (!strstr(err.msg, want))
+		fail_msg("message '%s' lacks '%s'", err.msg, want);
+	config_release(&cfg);
+}
+
+/* An int field's generate bounds reached generate.c unchecked: min -1e300
+ * was converted to int64_t (UB), min/max +-9e18 overflowed max - min + 1,
+ * and a range without an integer made it divide by zero (SIGFPE in
+ * `iotpipe produce`). */
+static void test_schema_int_generate_range_ub(void **state)
+{
+	static const char head[] = "event_schema:\n  fields:\n"
+				   "    - {name: t, type: datetime}\n";
+	static const char *const bad[] = {
+		"    - {name: n, type: int, generate: {min: -1e300, max: 1e300}}\n",
+		"    - {name: n, type: int, generate: {min: -9e18, max: 9e18}}\n",
+		"    - {name: n, type: int, generate: {min: 0.2, max: 0.8}}\n",
+		"    - {name: n, type: int, generate: {distribution: normal, mean: 1e19, stddev: 1}}\n",
+	};
+	struct iot_config cfg;
+	struct event_schema *s;
+	char yaml[512];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "%s%s", head, bad[i]);
+		expect_error(yaml, "int generation needs bounds within +-2^53");
+	}
+	/* the edges still load, and floats keep their wide ranges */
+	snprintf(yaml, sizeof(yaml), "%s%s%s", head,
+		 "    - {name: n, type: int, generate: {min: -9007199254740992, max: 9007199254740992}}\n",
+		 "    - {name: x, type: float, generate: {min: -1e300, max: 1e300}}\n");
+	s = load(&cfg, yaml);
+	assert_int_equal(s->nfields, 3);
+	assert_true(s->fields[1].gen.a == -0x1p53);
+	config_release(&cfg);
+	snprintf(yaml, sizeof(yaml), "%s%s", head,
+		 "    - {name: n, type: int, generate: {min: 0.5, max: 1.5}}\n");
+	s = load(&cfg, yaml);
+	config_release(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schema_duplicate_keys_leak),
+		cmocka_unit_test(test_schema_int_generate_range_ub),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
