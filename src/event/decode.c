@@ -408,7 +408,12 @@ static bool num_epoch_us(struct ev_decoder *d, const struct num *n, int64_t *us)
 		double dv;
 		if (!num_double(d, n, &dv) || fabs(dv) > 253402300800.0)
 			return false;
-		*us = (int64_t)llround(dv * 1e6);
+		v = (int64_t)llround(dv * 1e6);
+		/* the same range as the exact path below (a 20-digit time
+		 * such as -253402300799.00000000001 passed as year -6000) */
+		if (v < TIME_MIN_US || v > TIME_MAX_US)
+			return false;
+		*us = v;
 		return true;
 	}
 	v = (int64_t)n->mant;
