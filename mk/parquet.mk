@@ -1,16 +1,14 @@
 # mk/parquet.mk - Parquet codec targets (included by the top Makefile).
-#   make fuzz                 every fuzz target (here: fuzz-parquet)
 #   make fuzz-parquet         libFuzzer + ASan + UBSan on the Parquet reader
-#                             for FUZZ_SECONDS (default 600), clang build in
+#                             for FUZZ_SECONDS (default 300), clang build in
 #                             $(BUILD_FUZZ); seeds: fuzz/corpus/parquet and,
 #                             when present, ../shared/parquet-testing
 #   make bench-parquet        C writer/reader vs pyarrow, 10M raw rows, snappy
-FUZZ_SECONDS ?= 600
-BUILD_FUZZ ?= build-fuzz
+# (`make fuzz`, every target, and the FUZZ_SECONDS and BUILD_FUZZ defaults
+# are in mk/fuzz.mk.)
 PQ_BENCH_ROWS ?= 10000000
 
-.PHONY: fuzz fuzz-parquet bench-parquet
-fuzz: fuzz-parquet
+.PHONY: fuzz-parquet bench-parquet
 
 fuzz-parquet:
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DIOTPIPE_FUZZ=ON -DIOTPIPE_SANITIZE=ON \
