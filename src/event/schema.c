@@ -3,6 +3,7 @@
  * unknown keys and impossible combinations with the file, line and key.
  */
 #include "event/schema.h"
+#include "event/codec.h"
 #include "core/xalloc.h"
 #include "core/yamldoc.h"
 
@@ -323,6 +324,13 @@ struct event_schema *event_schema_from_yaml(struct yamldoc *d, yaml_node_t *node
 		s->key_name = xstrdup("device_id");
 	if (!s->key_prefix)
 		s->key_prefix = xasprintf("%s_", s->key_name);
+	/* the producer's keys are <prefix><device number>: they must pass the
+	 * decoder's key checks (codec.h), or the jobs reject every event */
+	if (strlen(s->key_prefix) > EV_MAX_KEY_LEN - 20)
+		FAIL(node, "the key prefix is longer than %d bytes", EV_MAX_KEY_LEN - 20);
+	for (const char *c = s->key_prefix; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			FAIL(node, "the key prefix has a control character");
 	if (!fields || fields->type != YAML_SEQUENCE_NODE || !yamldoc_seq_len(fields))
 		FAIL(fields ? fields : node, "event_schema needs a non-empty list 'fields'");
 	s->nfields = yamldoc_seq_len(fields);

@@ -100,11 +100,42 @@ static void test_schema_int_generate_range_ub(void **state)
 	config_release(&cfg);
 }
 
+/* A long key prefix (or one with a control character) was accepted: the
+ * producer then sent keys like <300 bytes>1, which the decoder rejects as
+ * bad_key, so every simulated event was invalid. */
+static void test_schema_key_prefix_unusable(void **state)
+{
+	char yaml[1024], prefix[300];
+	struct iot_config cfg;
+	struct event_schema *s;
+	(void)state;
+
+	memset(prefix, 'p', sizeof(prefix) - 1);
+	prefix[sizeof(prefix) - 1] = '\0';
+	snprintf(yaml, sizeof(yaml), "event_schema:\n  key: {prefix: %s}\n"
+		 "  fields: [{name: t, type: datetime}]\n", prefix);
+	expect_error(yaml, "the key prefix is longer than 236 bytes");
+	expect_error("event_schema:\n  key: {prefix: \"dev\\tice_\"}\n"
+		     "  fields: [{name: t, type: datetime}]\n",
+		     "the key prefix has a control character");
+	/* the default prefix comes from the key name, checked the same way */
+	snprintf(yaml, sizeof(yaml), "event_schema:\n  key: {name: %s}\n"
+		 "  fields: [{name: t, type: datetime}]\n", prefix);
+	expect_error(yaml, "the key prefix is longer than 236 bytes");
+	prefix[236] = '\0';
+	snprintf(yaml, sizeof(yaml), "event_schema:\n  key: {prefix: %s}\n"
+		 "  fields: [{name: t, type: datetime}]\n", prefix);
+	s = load(&cfg, yaml);
+	assert_int_equal(strlen(s->key_prefix), 236);
+	config_release(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schema_duplicate_keys_leak),
 		cmocka_unit_test(test_schema_int_generate_range_ub),
+		cmocka_unit_test(test_schema_key_prefix_unusable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
