@@ -463,6 +463,11 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 	struct xfer x = { .c = c, .req = req };
 	struct buf query = BUF_INIT, url = BUF_INIT, w = BUF_INIT;
 	char payload_hash[65];
+	/* Each failed attempt's error goes here, and to *err only when the
+	 * request finally fails: a caller that keeps *err as a sticky status
+	 * (the Parquet writer does) must not see a failure that a retry
+	 * fixed. */
+	struct iot_error e = IOT_ERROR_INIT;
 	enum iot_err rc = IOT_OK;
 	bool retriable = false;
 	int attempt;
@@ -529,7 +534,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		if (cc != CURLE_OK) {
 			if (x.overflow) {
 				count_error(req->op, "ResponseTooLarge");
-				rc = iot_error_set(err, IOT_ERR_FORMAT,
+				rc = iot_error_set(&e, IOT_ERR_FORMAT,
 						   "%s: the answer is larger than "
 						   "the %zu bytes asked for",
 						   buf_str(&w), req->dst_cap);
@@ -539,7 +544,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 			retriable = retry_curl_retriable(cc);
 			log_debug("s3", "%s: attempt %d: %s", buf_str(&w),
 				  attempt, curl_easy_strerror(cc));
-			rc = iot_error_set(err, IOT_ERR_NET,
+			rc = iot_error_set(&e, IOT_ERR_NET,
 					   "%s: %s (%s) at %s://%s", buf_str(&w),
 					   curl_easy_strerror(cc),
 					   c->curl_err[0] ? c->curl_err : "-",
@@ -563,7 +568,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		retriable = retry_http_retriable(req->status, code);
 		log_debug("s3", "%s: attempt %d: HTTP %ld %s", buf_str(&w),
 			  attempt, req->status, code);
-		rc = iot_error_set(err, http_code_err(req->status),
+		rc = iot_error_set(&e, http_code_err(req->status),
 				   "%s: HTTP %ld %s%s%s", buf_str(&w),
 				   req->status, code, *msg ? ": " : "", msg);
 		if (retriable && attempt < c->cfg.retry.max_attempts)
@@ -573,6 +578,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 out:
 	if (rc != IOT_OK) {
 		if (err) {
+			*err = e;
 			err->retriable = retriable;
 			if (attempt > 1) {
 				size_t l = strlen(err->msg);
