@@ -10,6 +10,7 @@ PQ_BENCH_ROWS ?= 10000000
 
 .PHONY: fuzz-parquet bench-parquet
 
+## fuzz-parquet: the Parquet reader under libFuzzer+ASan+UBSan for FUZZ_SECONDS
 fuzz-parquet:
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DIOTPIPE_FUZZ=ON -DIOTPIPE_SANITIZE=ON \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo \
