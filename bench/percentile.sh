@@ -6,8 +6,12 @@
 #
 # usage: bench/percentile.sh RAW_DIR [THREADS] [spark|nospark]
 #   RAW_DIR: made by bench/percentile_gen.py (e.g. .cache/bench/raw)
+# With BENCH_TSV=FILE and ROWS=<rows in RAW_DIR>, also appends one row per
+# tool (bench/lib.sh): wall time and peak RSS of the whole process tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
+ROWS=${ROWS:-0}
 RAW=${1:?usage: bench/percentile.sh RAW_DIR [THREADS] [spark|nospark]}
 THREADS=${2:-2}
 SPARK=${3:-spark}
@@ -16,8 +20,8 @@ PY=.venv/bin/python
 OUT=.cache/bench/out
 mkdir -p "$OUT"
 
-measure() { # name, command...
-	local name=$1; shift
+measure() { # name, side, command...
+	local name=$1 side=$2; shift 2
 	/usr/bin/time -v "$PY" bench/percentile_rss.py "$@" > "$OUT/$name.log" 2>&1 ||
 		{ tail -20 "$OUT/$name.log"; exit 1; }
 	local wall rss tree
@@ -28,16 +32,26 @@ measure() { # name, command...
 	# tree (PySpark's JVM is a grandchild that time -v does not see)
 	printf '%-8s wall %10s   peak RSS %6d MB (largest process), %6s MB (process tree)\n' \
 		"$name" "$wall" $((rss / 1024)) "$tree"
+	local secs tool
+	secs=$(sed -n 's/^tree: wall \([0-9.]*\) s.*/\1/p' "$OUT/$name.log")
+	case $name in
+	iotpipe) tool="iotpipe percentile" ;;
+	duckdb) tool="DuckDB $("$PY" -c 'import duckdb; print(duckdb.__version__)')" ;;
+	spark) tool="Spark local[$THREADS]" ;;
+	esac
+	tsv_row percentile "$tool" "$side" "$ROWS" rows "$secs" "$tree" \
+		"$(basename "$1") ${*:2}" \
+		"$THREADS threads, $(find -L "$RAW" -name '*.parquet' | wc -l) files; RSS of the process tree; $(load_note)"
 }
 
 echo "dataset: $RAW ($(du -shL "$RAW" | cut -f1), $(find -L "$RAW" -name '*.parquet' | wc -l) files), threads $THREADS, $(nproc) cores"
 cat "$RAW"/*/*.parquet > /dev/null  # warm the page cache for everyone alike
-measure iotpipe "$BIN" percentile --input "$RAW" --output "$OUT/iotpipe.csv" \
+measure iotpipe iotpipe "$BIN" percentile --input "$RAW" --output "$OUT/iotpipe.csv" \
 	--threads "$THREADS" --metrics-addr off --log-level warn
-measure duckdb "$PY" bench/percentile_duckdb.py "$RAW" "$OUT/duckdb.csv" "$THREADS"
+measure duckdb peer "$PY" bench/percentile_duckdb.py "$RAW" "$OUT/duckdb.csv" "$THREADS"
 if [ "$SPARK" = spark ]; then
 	rm -rf "$OUT/spark"
-	measure spark "$PY" bench/percentile_spark.py "$RAW" "$OUT/spark" "$THREADS"
+	measure spark peer "$PY" bench/percentile_spark.py "$RAW" "$OUT/spark" "$THREADS"
 fi
 "$PY" bench/percentile_compare.py "$OUT/iotpipe.csv" "$OUT/duckdb.csv" \
 	$([ "$SPARK" = spark ] && echo "$OUT/spark")

@@ -11,8 +11,10 @@
 #
 #   bash bench/produce.sh            # N=2000000 records each, 3 rounds
 #   N=500000 ROUNDS=1 bash bench/produce.sh
+# With BENCH_TSV=FILE, also appends one row per tool and round (bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 N=${N:-2000000}
 ROUNDS=${ROUNDS:-3}
@@ -48,6 +50,10 @@ for r in $(seq "$ROUNDS"); do
     acks=all enable.idempotence=true linger.ms="$LINGER" 2>&1 | tail -1)
   kafka_rate=$(echo "$out" | sed -n 's/.* records sent, \([0-9.]*\) records\/sec.*/\1/p')
   printf "%-6s %-28s %12.0f %10s\n" "$r" "kafka ProducerPerformance" "$kafka_rate" "$(rss_mb "$DATA/time.kafka")"
+  tsv_row produce "Kafka ProducerPerformance" peer "$N" events "$(echo "$N / $kafka_rate" | bc -l)" \
+    "$(rss_mb "$DATA/time.kafka")" \
+    "ProducerPerformance --num-records $N --record-size 100 --throughput -1 acks=all enable.idempotence=true linger.ms=$LINGER" \
+    "round $r, $PARTITIONS partitions, rate as printed by the tool; $(load_note)"
 
   start=$(date +%s.%N)
   /usr/bin/time -v -o "$DATA/time.iot" "$BIN" produce --bootstrap-servers "$BS" --topic "$t2" \
@@ -56,5 +62,9 @@ for r in $(seq "$ROUNDS"); do
   end=$(date +%s.%N)
   iot_rate=$(echo "$N / ($end - $start)" | bc -l)
   printf "%-6s %-28s %12.0f %10s\n" "$r" "iotpipe produce" "$iot_rate" "$(rss_mb "$DATA/time.iot")"
+  tsv_row produce "iotpipe produce" iotpipe "$N" events "$(echo "$end - $start" | bc -l)" \
+    "$(rss_mb "$DATA/time.iot")" \
+    "iotpipe produce --count $N --rate 0 --acks all --exactly-once --kafka linger.ms=$LINGER" \
+    "round $r, $PARTITIONS partitions, wall clock of the process; $(load_note)"
   printf "%-6s %-28s %12.2fx\n" "$r" "ratio iotpipe/kafka" "$(echo "$iot_rate / $kafka_rate" | bc -l)"
 done

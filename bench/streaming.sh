@@ -27,6 +27,8 @@
 #   WORK=/tmp/iotpipe-streaming-bench   outputs and checkpoints (wiped)
 #   KEEP=0                1: leave Kafka running and the data in place
 #   IOTPIPE=              a built binary; default: build build-bench (Release)
+#   BENCH_TSV=            also append one row per measurement to this file
+#                         (bench/lib.sh; make bench)
 #
 # Event times: the topics are produced with --start-time and a time step so
 # that every topic spans 1000 s of event time (about 17 one-minute windows
@@ -40,6 +42,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+. bench/lib.sh
 
 EVENTS=${EVENTS:-10000000}
 SPARK_EVENTS=${SPARK_EVENTS:-1000000}
@@ -142,7 +145,21 @@ say "Kafka data: $(du -sh "$KDATA" | cut -f1); disk: $(df -h "$KDATA" | awk 'NR=
 
 # --- measurements ----------------------------------------------------------------
 # record STAGE TOOL EVENTS SECONDS RSS_MB RUN NOTE
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+record() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"
+	local side=peer cmd topic=t$3
+	[ "$3" = "$RSS_EVENTS" ] && [ "$3" != "$EVENTS" ] && [ "$3" != "$SPARK_EVENTS" ] && topic=d10k
+	case $2 in
+	iotpipe) side=iotpipe; cmd="iotpipe $1 --topic $topic --once" ;;
+	kcat) cmd="kcat -C -t $topic -o beginning -e -q -f ''" ;;
+	ConsumerPerformance) cmd="ConsumerPerformance --topic $topic --messages $3" ;;
+	spark*) cmd="python bench/spark_streaming.py $([ "$1" = archive ] && echo raw || echo aggregate) \$B $topic ..." ;;
+	esac
+	local devices=1000
+	[ "$topic" = d10k ] && devices=10000
+	tsv_row "$1" "$2" "$side" "$3" events "$4" "$5" "$cmd" \
+		"run $6, $devices devices, 4 partitions; $7; ${LOAD_NOW:-}"
+}
 LOADS=()
 
 # timed NAME CMD... : wall seconds and peak RSS (MB) of one process via GNU time
@@ -175,6 +192,7 @@ for run in $(seq 1 "$RUNS"); do
 	for topic in "${TOPICS[@]}"; do
 		n=$(events_in "$topic")
 		LOADS+=("run $run $topic: $(uptime | sed 's/.*load/load/')")
+		LOAD_NOW=$(load_note)
 		say "run $run, topic $topic ($n events)"
 		timed "kcat-$topic-$run" kcat -C -b "$B" -t "$topic" -o beginning -e -q -f ''
 		record consume kcat "$n" "$SECS" "$RSS_MB" "$run" ""
@@ -208,6 +226,7 @@ for run in $(seq 1 "$RUNS"); do
 	done
 	if [ "$RSS_EVENTS" != 0 ]; then
 		LOADS+=("run $run d10k: $(uptime | sed 's/.*load/load/')")
+		LOAD_NOW=$(load_note)
 		iotpipe_job archive d10k "$run"
 		iotpipe_job aggregate d10k "$run"
 	fi

@@ -7,6 +7,9 @@
 #   scripts/deps.sh system     only the Debian packages
 #   scripts/deps.sh python     only the venv
 #   scripts/deps.sh jars       only the Maven jars
+#   scripts/deps.sh bench      what `make bench` needs on top of `all`:
+#                              gnuplot-nox (charts) and pyspark in the venv
+#                              (not installed by `all`: `make test` needs neither)
 # Runs as root (CI, the dev machine) or through sudo when available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +61,26 @@ python() {
   fi
 }
 
+BENCH_APT_PACKAGES=(gnuplot-nox)
+PYSPARK_VERSION=4.3.0
+
+bench() {
+  local missing=()
+  for p in "${BENCH_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "deps: installing Debian packages for benchmarks: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  local venv=${VENV:-.venv}
+  if ! "$venv/bin/python" -c 'import pyspark' 2>/dev/null; then
+    echo "deps: installing pyspark $PYSPARK_VERSION into $venv (Spark peers of the benchmarks)"
+    "$venv/bin/pip" install -q "pyspark==$PYSPARK_VERSION"
+  fi
+}
+
 jars() {
   bash kafka/local-kafka.sh fetch
   if [ -f s3/local-s3.sh ]; then bash s3/local-s3.sh fetch; fi
@@ -68,5 +91,6 @@ case "${1:-all}" in
   python) python ;;
   jars) jars ;;
   all) system; python; jars ;;
-  *) echo "usage: $0 [system|python|jars|all]" >&2; exit 2 ;;
+  bench) bench ;;
+  *) echo "usage: $0 [system|python|jars|all|bench]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,32 @@
+# lib.sh - sourced by the bench/*.sh stage scripts: one machine-readable
+# result row per measurement, appended to $BENCH_TSV when it is set
+# (make bench sets it to bench/results/<stage>.tsv; bench/report.py reads
+# them all). Columns, tab-separated, header written with the first row:
+#   stage   what is measured (produce, decode, parquet-write, archive, ...)
+#   tool    the program (iotpipe produce, kcat, boto3, spark local[2], ...)
+#   side    iotpipe | peer  (peer rows are compared with the iotpipe rows
+#           of the same stage and amount) | other (shown in details only)
+#   amount  events, rows or bytes processed;  unit: events | rows | bytes
+#   seconds wall seconds (or cpu seconds: see note)
+#   rate    amount / seconds
+#   rss_mb  peak RSS of the process (or process tree: see note), MB
+#   command the command that reproduces it;  note  anything else
+BENCH_TSV_HEADER=$'stage\ttool\tside\tamount\tunit\tseconds\trate\trss_mb\tcommand\tnote'
+
+# tsv_row STAGE TOOL SIDE AMOUNT UNIT SECONDS RSS_MB COMMAND [NOTE]
+tsv_row() {
+	[ -n "${BENCH_TSV:-}" ] || return 0
+	[ -s "$BENCH_TSV" ] || echo "$BENCH_TSV_HEADER" >"$BENCH_TSV"
+	local rate
+	rate=$(awk -v a="$4" -v s="$6" 'BEGIN { printf "%.6g", (s > 0 ? a / s : 0) }')
+	# tabs or newlines inside a field would break the format
+	local f out=() secs
+	secs=$(awk -v s="$6" 'BEGIN { printf "%.4f", s }')
+	for f in "$1" "$2" "$3" "$4" "$5" "$secs" "$rate" "$7" "$8" "${9:-}"; do
+		out+=("$(printf '%s' "$f" | tr '\t\n' '  ')")
+	done
+	(IFS=$'\t'; echo "${out[*]}") >>"$BENCH_TSV"
+}
+
+# load_note: the load average now, for the note column
+load_note() { uptime | sed 's/.*load average: /load /'; }
