@@ -14,10 +14,13 @@
  *    invalid records) and the decoder reads every record back. A record
  *    the simulator calls valid, late or duplicate must not decode as
  *    INVALID (the producer would publish events its own jobs reject);
- *    that property aborts, as a finding.
+ *    that property aborts, as a finding, and so does a decoded value
+ *    outside the field's uniform `generate` range.
  * Crashes, leaks, hangs and UB are the findings. Run with
  * `make fuzz-config` (mk/fuzz.mk).
  */
+#include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +54,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/*
+ * A simulated value lies where its field's `generate` rule says: uniform
+ * ints in [ceil(min), floor(max)], uniform floats in [min, max] give or
+ * take the rounding to `decimals`. False means a finding.
+ */
+static bool in_range(const struct schema_field *f, const struct ev_value *v)
+{
+	double slack = f->gen.decimals >= 0 ? pow(10, -f->gen.decimals) : 0;
+
+	if (f->gen.dist != GEN_UNIFORM)
+		return true;
+	if (f->type == FIELD_INT)
+		return v->i >= (int64_t)ceil(f->gen.a) &&
+		       v->i <= (int64_t)floor(f->gen.b);
+	if (f->type == FIELD_FLOAT)
+		return v->d >= f->gen.a - slack * (1 + fabs(f->gen.a) * 1e-15) &&
+		       v->d <= f->gen.b + slack * (1 + fabs(f->gen.b) * 1e-15);
+	return true;
+}
+
 static void exercise_schema(const struct event_schema *s)
 {
 	struct gen_options o = GEN_OPTIONS_INIT;
@@ -77,6 +100,14 @@ static void exercise_schema(const struct event_schema *s)
 				"fuzz_config: a simulated %s record does not decode (%s): key %.*s value %.*s\n",
 				gen_kind_name(rec.kind), why, (int)rec.key_len,
 				rec.key ? rec.key : "", (int)rec.value_len, rec.value);
+			abort();
+		}
+		for (size_t k = 0; r.status != EV_INVALID && k < s->nfields; k++) {
+			if (!(ev.present >> k & 1) || in_range(&s->fields[k], &ev.v[k]))
+				continue;
+			fprintf(stderr,
+				"fuzz_config: field '%s' was generated outside its generate range: %.*s\n",
+				s->fields[k].name, (int)rec.value_len, rec.value);
 			abort();
 		}
 	}

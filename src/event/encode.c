@@ -114,11 +114,14 @@ void ev_encode(const struct event_schema *s, const struct event *ev,
 			p = put_fixed(num, v->i, 6);
 			buf_append(out, num, (size_t)(p - num));
 			break;
-		case FIELD_FLOAT:
-			if (f->gen.decimals >= 0 && fabs(v->d) < 1e15) {
-				double scale = 1;
-				for (int k = 0; k < f->gen.decimals; k++)
-					scale *= 10;
+		case FIELD_FLOAT: {
+			double scale = 1;
+			for (int k = 0; k < f->gen.decimals; k++)
+				scale *= 10;
+			/* fixed decimals while the scaled value is an exact
+			 * integer for put_fixed (below 2^53; llround overflowed
+			 * int64_t from 9.2e18, e.g. 1e12 at 9 decimals) */
+			if (f->gen.decimals >= 0 && fabs(v->d * scale) < 0x1p53) {
 				p = put_fixed(num, (int64_t)llround(v->d * scale),
 					      f->gen.decimals);
 				buf_append(out, num, (size_t)(p - num));
@@ -126,6 +129,7 @@ void ev_encode(const struct event_schema *s, const struct event *ev,
 				buf_append(out, num, ev_format_double(v->d, num, sizeof(num)));
 			}
 			break;
+		}
 		case FIELD_INT:
 			if (v->i < 0) {
 				*p++ = '-';

@@ -139,6 +139,11 @@ static double round_to(double v, int decimals)
 		return v;
 	for (int i = 0; i < decimals; i++)
 		scale *= 10;
+	/* from 2^53 on a double has no fraction left to round, and past
+	 * 2^63 llround() would overflow (1e12 at 9 decimals came out as
+	 * -9223372036.854775808) */
+	if (!(fabs(v * scale) < 0x1p53))
+		return v;
 	return (double)llround(v * scale) / scale;
 }
 

@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "event/codec.h"
+#include "event/generate.h"
 #include "event/schema.h"
 
 static struct event_schema *load(struct iot_config *cfg, const char *yaml)
@@ -130,12 +132,56 @@ static void test_schema_key_prefix_unusable(void **state)
 	config_release(&cfg);
 }
 
+/* A float whose scaled value passed 2^63 (min 1e12, max 2e12, decimals 9)
+ * went through llround() out of range: the simulator rounded it and the
+ * encoder printed it as -9223372036.854775808. */
+static void test_generate_float_decimals_overflow(void **state)
+{
+	struct iot_config cfg;
+	struct event_schema *s;
+	struct gen_options o = GEN_OPTIONS_INIT;
+	struct generator *g;
+	struct ev_decoder *dec;
+	struct gen_record rec;
+	struct event ev;
+	char text[1024];
+	(void)state;
+
+	s = load(&cfg, "event_schema:\n  fields:\n"
+		       "    - {name: t, type: datetime}\n"
+		       "    - {name: x, type: float, generate: {min: 1e12, max: 2e12, decimals: 9}}\n"
+		       "    - {name: y, type: float, generate: {min: -1e300, max: -1e299, decimals: 2}}\n"
+		       "    - {name: z, type: float, generate: {min: 20, max: 30, decimals: 2}}\n");
+	g = generator_create(s, &o);
+	dec = ev_decoder_create(s);
+	for (int i = 0; i < 100; i++) {
+		struct ev_result r;
+		generator_next(g, 1732525200000000LL, &rec);
+		r = ev_decode(dec, rec.key, rec.key_len, rec.value, rec.value_len, &ev);
+		assert_int_equal(r.status, EV_VALID);
+		if (!(ev.v[1].d >= 1e12 && ev.v[1].d < 2e12) ||
+		    !(ev.v[2].d >= -1e300 && ev.v[2].d < -1e299) ||
+		    !(ev.v[3].d >= 20 && ev.v[3].d < 30))
+			fail_msg("out of the generate range: %.*s", (int)rec.value_len, rec.value);
+		/* small values keep their fixed decimals: "z": 2d.dd} */
+		assert_true(rec.value_len > 12 && rec.value_len < sizeof(text));
+		memcpy(text, rec.value, rec.value_len);
+		text[rec.value_len] = '\0';
+		if (!strstr(text, "\"z\": 2") || text[rec.value_len - 4] != '.')
+			fail_msg("z not printed with 2 decimals: %s", text);
+	}
+	ev_decoder_destroy(dec);
+	generator_destroy(g);
+	config_release(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schema_duplicate_keys_leak),
 		cmocka_unit_test(test_schema_int_generate_range_ub),
 		cmocka_unit_test(test_schema_key_prefix_unusable),
+		cmocka_unit_test(test_generate_float_decimals_overflow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
