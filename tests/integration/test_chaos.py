@@ -220,15 +220,21 @@ class BrokerRestarts(threading.Thread):
 # ---- checks -------------------------------------------------------------
 
 def download_prefix(client, bucket, prefix, dest):
-    n = 0
-    for page in client.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=prefix):
+    """Copies every object under `prefix` to `dest`. Pages are chained with
+    StartAfter: S3Proxy hands back continuation tokens of keys with '=' in
+    a form that botocore's paginator sends back unchanged, looping."""
+    n, after = 0, ""
+    while True:
+        page = client.list_objects_v2(Bucket=bucket, Prefix=prefix,
+                                      StartAfter=after)
         for o in page.get("Contents", []):
             p = dest / o["Key"][len(prefix):]
             p.parent.mkdir(parents=True, exist_ok=True)
             client.download_file(bucket, o["Key"], str(p))
+            after = o["Key"]
             n += 1
-    return n
+        if not page.get("IsTruncated"):
+            return n
 
 
 def archive_counts(root, want):
