@@ -38,8 +38,6 @@
 static char path[64];
 static volatile uint64_t sink;
 
-static void remove_file(void) { unlink(path); }
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -47,10 +45,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	/* one file per process, rewritten for every input */
+	/* one file per process, written for every input and removed after
+	 * loading (a crash leaves it behind; the input is in the artifact) */
 	snprintf(path, sizeof(path), "%.32s/fuzz_config.%ld.yml",
 		 dir && *dir ? dir : "/tmp", (long)getpid());
-	atexit(remove_file);
 	return 0;
 }
 
@@ -124,6 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct iot_error err = IOT_ERROR_INIT;
 	struct iot_config cfg;
 	const char *files[1] = { path };
+	enum iot_err rc;
 	FILE *f = fopen(path, "wb");
 
 	if (!f || fwrite(data, 1, size, f) != size || fclose(f)) {
@@ -131,7 +130,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	config_init(&cfg);
-	if (config_load_files(&cfg, files, 1, &err) != IOT_OK) {
+	rc = config_load_files(&cfg, files, 1, &err);
+	unlink(path);
+	if (rc != IOT_OK) {
 		sink += strlen(err.msg);
 	} else {
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
