@@ -9,7 +9,8 @@
  * it. Errors are the expected outcome for most inputs; their message is
  * read to the end. When the file loads, what it configured is used the way
  * the commands use it:
- *  - settings of each type are overridden by name (config_set), as flags do;
+ *  - a string, two integer and a number setting are overridden by name
+ *    (config_set), as flags do;
  *  - the schema drives the device simulator (valid, late, duplicate and
  *    invalid records) and the decoder reads every record back. A record
  *    the simulator calls valid, late or duplicate must not decode as
