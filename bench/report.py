@@ -16,6 +16,7 @@ usage: .venv/bin/python bench/report.py [--results DIR] [--out FILE] [--charts D
 import argparse
 import csv
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -102,6 +103,10 @@ def summary_rows(rows):
             by_tool.setdefault(p["tool"], []).append(p)
         if not by_tool:
             by_tool = {"(no peer measured)": []}
+        work = fmt_amount(num(amount), unit)
+        m = re.search(r"\b(\d+) devices", ours[0].get("note", ""))
+        if m:
+            work += f", {int(m.group(1)):,} devices"
         for tool, ps in by_tool.items():
             if ps:
                 p_rate, p_txt = spread([num(p["rate"]) for p in ps], lambda v: fmt_rate(v, unit))
@@ -109,7 +114,7 @@ def summary_rows(rows):
                 p_rss = f"{max(num(p['rss_mb']) for p in ps):.0f}"
             else:
                 p_txt, ratio, p_rss = "-", float("nan"), "-"
-            out.append(dict(stage=stage, amount=fmt_amount(num(amount), unit),
+            out.append(dict(stage=stage, amount=work,
                             ours=f"{ours[0]['tool']}: {o_txt}", peer=f"{tool}: {p_txt}",
                             ratio=ratio, rss=f"{o_rss:.0f} / {p_rss} MB",
                             command=ours[0]["command"]))
@@ -174,6 +179,7 @@ def gnuplot(script, cwd):
         return False
 
 
+ARCHIVE, AGGREGATE = "#1f5fa8", "#e07b00"
 TERM = "set terminal pngcairo size 720,420 font 'DejaVu Sans,10'\n"
 
 
@@ -199,13 +205,14 @@ def chart_scaling(data, axis, xlabel, charts, tmp):
               f"set xrange [-0.3:{len(xs) - 0.7}]\n")
     ok = gnuplot(common + f"set output '{rate_png}'\nset logscale y\nset ylabel 'events/s'\n"
                  f"set title 'events/s vs {xlabel}'\n"
-                 f"plot '{dat}' using 1:3 with linespoints lw 2 dt 2 title 'kcat (ceiling)', "
-                 f"'' using 1:4 with linespoints lw 2 title 'archive', "
-                 f"'' using 1:5 with linespoints lw 2 title 'aggregate'\n", tmp)
+                 f"plot '{dat}' using 1:3 with linespoints lw 2 dt 2 lc rgb '#777777' title 'kcat (ceiling)', "
+                 f"'' using 1:4 with linespoints lw 2 lc rgb '{ARCHIVE}' title 'archive', "
+                 f"'' using 1:5 with linespoints lw 2 lc rgb '{AGGREGATE}' title 'aggregate'\n", tmp)
     ok &= gnuplot(common + f"set output '{rss_png}'\nset ylabel 'peak RSS (MB)'\nset yrange [0:*]\n"
                   f"set title 'peak RSS vs {xlabel}'\n"
-                  f"plot '{dat}' using 1:6 with linespoints lw 2 title 'archive', "
-                  f"'' using 1:7 with linespoints lw 2 title 'aggregate'\n", tmp)
+                  f"plot '{dat}' using 1:6 with linespoints lw 2 lc rgb '{ARCHIVE}' title 'archive', "
+                  f"'' using 1:7 with linespoints lw 2 lc rgb '{AGGREGATE}' title 'aggregate', "
+                  "200 with lines dt 2 lc rgb '#cc0000' title 'RSS goal at 10k devices (streaming.md)'\n", tmp)
     return [rate_png, rss_png] if ok else []
 
 

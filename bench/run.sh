@@ -27,7 +27,9 @@
 #   PCT_EVENTS=10000000 [1000000]  PCT_SPARK=spark [nospark]
 #   STREAM_EVENTS=10000000 [200000]  STREAM_SPARK_EVENTS=1000000 [0]
 #   STREAM_RSS_EVENTS=3000000 [0]  STREAM_RUNS=1
-#   SCALING_EVENTS=1000000 [20000]
+#   SCALING_EVENTS=1000000 [20000]  SCALING_EVENTS_100000= (a smaller N for
+#                      the 100,000-device point only; default: try SCALING_EVENTS,
+#                      and a tenth of it if a job takes over 600 s)
 #   BENCH_PORT=19492   Kafka port of every stage (controller +1); one at a time
 #   IOTPIPE_BUILD=build-bench   the Release build measured (rebuilt first,
 #                      unless BENCH_NO_BUILD=1: then its binaries as they are)
@@ -157,7 +159,7 @@ stage_streaming() {
 
 stage_scaling() {
 	# its own table format (bench/scaling.sh), not lib.sh's
-	EVENTS=$SCALING_EVENTS PORT=$BENCH_PORT KDATA=$SCRATCH/kafka WORK=$SCRATCH/scaling \
+	EVENTS=$SCALING_EVENTS EVENTS_100000=${SCALING_EVENTS_100000:-} PORT=$BENCH_PORT KDATA=$SCRATCH/kafka WORK=$SCRATCH/scaling \
 		IOTPIPE=$BIN bash bench/scaling.sh "$BENCH_TSV"
 }
 
