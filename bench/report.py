@@ -200,8 +200,14 @@ def chart_scaling(data, axis, xlabel, charts, tmp):
                     f"{d.get('aggregate', '?')} {d.get('archive_rss', '?')} {d.get('aggregate_rss', '?')}\n")
     rate_png = os.path.join(charts, f"scaling_{axis}_rate.png")
     rss_png = os.path.join(charts, f"scaling_{axis}_rss.png")
+    most = max(by_x[x]["events"] for x in xs)
+    labels = [f'"{x:,}{"*" if by_x[x]["events"] < most else ""}" {i}' for i, x in enumerate(xs)]
+    if any(by_x[x]["events"] < most for x in xs):
+        xlabel += f"; {most:,} events per point, * fewer (see table)"
+    else:
+        xlabel += f"; {most:,} events per point"
     common = (TERM + "set datafile missing '?'\nset grid\nset key outside right top\n"
-              f"set xlabel '{xlabel}'\nset xtics ({', '.join(f'{chr(34)}{x:,}{chr(34)} {i}' for i, x in enumerate(xs))})\n"
+              f"set xlabel '{xlabel}'\nset xtics ({', '.join(labels)})\n"
               f"set xrange [-0.3:{len(xs) - 0.7}]\n")
     ok = gnuplot(common + f"set output '{rate_png}'\nset logscale y\nset ylabel 'events/s'\n"
                  f"set title 'events/s vs {xlabel}'\n"
