@@ -154,7 +154,7 @@ def scaling_table(points, axis):
                 continue
             note = p.get("note", "")
             if "TIMEOUT" in note:
-                cells += [f"> {p['seconds']} s (stopped)", "-", "-", p["files"]]
+                cells += [f"> {p['seconds']} s (stopped)", "-", "-", f"{int(num(p['files'])):,} (so far)"]
             else:
                 r = num(p["rate"])
                 rec[job] = r
