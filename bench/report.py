@@ -185,10 +185,17 @@ TERM = "set terminal pngcairo size 720,420 font 'DejaVu Sans,10'\n"
 
 def chart_scaling(data, axis, xlabel, charts, tmp):
     """two charts: events/s (archive, aggregate, kcat) and peak RSS vs AXIS"""
-    # keep the last measurement of each x (the partitions axis repeats a point)
+    # per x and series: the measurement with the most events that finished
+    # (a stopped job has no rate; its point was measured again with fewer)
     by_x = {}
     for d in data:
-        by_x[d[axis]] = d
+        m = by_x.setdefault(d[axis], {"events": d["events"]})
+        for k in ("kcat", "archive", "aggregate"):
+            if d.get(k) and d["events"] >= m.get(k + "_n", 0):
+                m[k], m[k + "_n"] = d[k], d["events"]
+                if k != "kcat":
+                    m[k + "_rss"] = d.get(k + "_rss")
+        m["events"] = min(m.get(k + "_n", d["events"]) for k in ("archive", "aggregate"))
     xs = sorted(by_x)
     if not xs:
         return []
