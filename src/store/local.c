@@ -352,7 +352,7 @@ static enum iot_err local_get_range(struct store_backend *be,
 {
 	struct stat st;
 	enum iot_err rc;
-	size_t got;
+	size_t got = 0;
 	int fd;
 
 	(void)be;

@@ -36,6 +36,8 @@
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,9 +70,23 @@ struct part {
 	int64_t once_target;    /* --once: end offset to reach; -1 none */
 	bool eof;
 	int64_t eof_offset;
-	struct rawbuf raw;
+	struct rawbuf raw;      /* archive: rows read since the last plan */
+	struct rawbuf craw;     /* archive: rows of the batch being committed */
 	struct winstate win;
 	struct metric *m_lag;
+	uint64_t resync_batch;  /* != 0: that batch was another instance's */
+};
+
+struct citem;
+/* The commit round in flight (at most one). */
+struct round {
+	struct citem *items;
+	size_t n;
+	pthread_t th;
+	bool threaded, running, failed;
+	atomic_bool done;
+	struct iot_error err;
+	double seconds;
 };
 
 struct job {
@@ -80,9 +96,11 @@ struct job {
 	rd_kafka_queue_t *queue;
 	rd_kafka_t *dlq;
 	struct store *st;
+	struct store *cst;                /* the commit round's */
 	struct store *wst[WRITE_THREADS]; /* one per writer thread */
+	struct round round;
 	struct ev_decoder *dec;
-	struct part *parts;
+	struct part **parts; /* stable: a commit round holds pointers */
 	size_t nparts;
 	size_t nsums;
 	int sum_fields[EV_MAX_FIELDS];
@@ -178,15 +196,16 @@ static struct part *part_get(struct job *j, int32_t id)
 	if ((size_t)id >= j->nparts) {
 		size_t n = (size_t)id + 1;
 		j->parts = xrealloc(j->parts, st_mult(n, sizeof(*j->parts)));
-		memset(j->parts + j->nparts, 0, (n - j->nparts) * sizeof(*j->parts));
 		for (size_t i = j->nparts; i < n; i++) {
-			j->parts[i].id = (int32_t)i;
-			rawbuf_init(&j->parts[i].raw, j->o->schema->nfields);
-			winstate_init(&j->parts[i].win, j->nsums);
+			j->parts[i] = xcalloc(1, sizeof(**j->parts));
+			j->parts[i]->id = (int32_t)i;
+			rawbuf_init(&j->parts[i]->raw, j->o->schema->nfields);
+			rawbuf_init(&j->parts[i]->craw, j->o->schema->nfields);
+			winstate_init(&j->parts[i]->win, j->nsums);
 		}
 		j->nparts = n;
 	}
-	return &j->parts[id];
+	return j->parts[id];
 }
 
 static void part_drop(struct job *j, struct part *p)
@@ -194,6 +213,8 @@ static void part_drop(struct job *j, struct part *p)
 	j->buffered -= p->pending <= j->buffered ? p->pending : j->buffered;
 	p->pending = 0;
 	rawbuf_reset(&p->raw);
+	rawbuf_reset(&p->craw);
+	p->resync_batch = 0;
 	winstate_clear(&p->win);
 	free(p->ckpt_base);
 	p->ckpt_base = NULL;
@@ -307,6 +328,17 @@ static void file_name(struct buf *b, const struct job *j, const struct part *p,
 	buf_printf(b, "-%d-%010" PRIu64 ".parquet", (int)p->id, batch);
 }
 
+/* One partition's batch in a commit round (see flush_all). */
+struct citem {
+	struct part *p;
+	struct ckpt_wal w;
+	bool replaying;
+	struct rawbuf *raw;       /* archive: the batch's rows (p->craw) */
+	struct win_out_list wl;   /* aggregate: the windows it emits */
+	struct buf payload;       /* aggregate: the state after them */
+	enum { CI_OK, CI_FAILED } outcome;
+};
+
 /* One output object of a batch, for the writer threads. */
 struct write_task {
 	char *uri;
@@ -316,8 +348,7 @@ struct write_task {
 
 struct write_ctx {
 	struct job *j;
-	struct part *p;
-	const struct win_out_list *wl;
+	struct citem *c;
 	struct write_task *tasks;
 };
 
@@ -332,24 +363,24 @@ static enum iot_err write_one(void *ctx, size_t worker, size_t i, struct iot_err
 	enum iot_err rc;
 
 	if (c->j->o->kind == JOB_ARCHIVE)
-		rc = pqsink_write_raw(st, t->uri, c->j->o->schema, &c->p->raw, t->dev,
-				      c->p->id, false, &c->j->o->pq, &bytes, err);
+		rc = pqsink_write_raw(st, t->uri, c->j->o->schema, c->c->raw, t->dev,
+				      c->c->p->id, false, &c->j->o->pq, &bytes, err);
 	else
-		rc = pqsink_write_windows(st, t->uri, c->j->o->schema, c->wl->items + t->first,
+		rc = pqsink_write_windows(st, t->uri, c->j->o->schema, c->c->wl.items + t->first,
 					  t->n, with_device, &c->j->o->pq, &bytes, err);
 	if (!rc) {
 		metric_inc(c->j->m.files);
 		metric_add(c->j->m.bytes, bytes);
-		metric_add(c->j->m.written, c->j->o->kind == JOB_ARCHIVE ? c->p->raw.dev[t->dev].n : t->n);
+		metric_add(c->j->m.written, c->j->o->kind == JOB_ARCHIVE ? c->c->raw->dev[t->dev].n : t->n);
 	}
 	return rc;
 }
 
-static enum iot_err write_tasks(struct job *j, struct part *p, const struct win_out_list *wl,
-				struct write_task *tasks, size_t n, struct iot_error *err)
+static enum iot_err write_tasks(struct job *j, struct citem *c, struct write_task *tasks,
+				size_t n, struct iot_error *err)
 {
-	struct write_ctx c = { j, p, wl, tasks };
-	struct pool_spec ps = { n < WRITE_THREADS ? n : WRITE_THREADS, n, write_one, &c,
+	struct write_ctx wc = { j, c, tasks };
+	struct pool_spec ps = { n < WRITE_THREADS ? n : WRITE_THREADS, n, write_one, &wc,
 				NULL, 0, NULL };
 	enum iot_err rc = n ? pool_run(&ps, err) : IOT_OK;
 	for (size_t i = 0; i < n; i++)
@@ -358,30 +389,30 @@ static enum iot_err write_tasks(struct job *j, struct part *p, const struct win_
 	return rc;
 }
 
-static enum iot_err write_raw(struct job *j, struct part *p, uint64_t batch,
-			      struct iot_error *err)
+static enum iot_err write_raw(struct job *j, struct citem *c, struct iot_error *err)
 {
+	const struct rawbuf *rb = c->raw;
 	struct buf uri = BUF_INIT;
-	struct write_task *tasks = xcalloc(p->raw.keys.n ? p->raw.keys.n : 1, sizeof(*tasks));
+	struct write_task *tasks = xcalloc(rb->keys.n ? rb->keys.n : 1, sizeof(*tasks));
 	size_t ntasks = 0;
 	enum iot_err rc;
 
-	for (size_t d = 0; d < p->raw.keys.n; d++) {
+	for (size_t d = 0; d < rb->keys.n; d++) {
 		size_t klen;
-		const char *key = strmap_key(&p->raw.keys, d, &klen);
-		if (!p->raw.dev[d].n)
+		const char *key = strmap_key(&rb->keys, d, &klen);
+		if (!rb->dev[d].n)
 			continue; /* a device seen in an earlier batch only */
 		buf_reset(&uri);
 		data_uri(&uri, j->o->output);
 		buf_puts(&uri, "device_id=");
 		hive_escape(&uri, key, klen);
 		buf_putc(&uri, '/');
-		file_name(&uri, j, p, batch);
+		file_name(&uri, j, c->p, c->w.batch);
 		tasks[ntasks].uri = xstrdup(buf_str(&uri));
 		tasks[ntasks].dev = d;
 		ntasks++;
 	}
-	rc = write_tasks(j, p, NULL, tasks, ntasks, err);
+	rc = write_tasks(j, c, tasks, ntasks, err);
 	buf_release(&uri);
 	return rc;
 }
@@ -433,9 +464,9 @@ static void sort_by_path(const struct job *j, struct win_out_list *l)
 	buf_release(&b);
 }
 
-static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
-				  struct win_out_list *l, struct iot_error *err)
+static enum iot_err write_windows(struct job *j, struct citem *c, struct iot_error *err)
 {
+	struct win_out_list *l = &c->wl;
 	struct buf uri = BUF_INIT, dir = BUF_INIT, prev = BUF_INIT;
 	struct write_task *tasks = NULL;
 	size_t ntasks = 0, alloc = 0, first = 0;
@@ -454,7 +485,7 @@ static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
 			buf_reset(&uri);
 			data_uri(&uri, j->o->output);
 			buf_append(&uri, prev.data, prev.len);
-			file_name(&uri, j, p, batch);
+			file_name(&uri, j, c->p, c->w.batch);
 			ALLOC_GROW(tasks, ntasks + 1, alloc);
 			tasks[ntasks].uri = xstrdup(buf_str(&uri));
 			tasks[ntasks].first = first;
@@ -470,7 +501,7 @@ static enum iot_err write_windows(struct job *j, struct part *p, uint64_t batch,
 			metric_observe(j->m.latency, (double)(now - l->items[i].end_us) / 1e6);
 		}
 	}
-	rc = write_tasks(j, p, l, tasks, ntasks, err);
+	rc = write_tasks(j, c, tasks, ntasks, err);
 	buf_release(&uri);
 	buf_release(&dir);
 	buf_release(&prev);
@@ -512,83 +543,191 @@ static enum iot_err resync(struct job *j, struct part *p, uint64_t batch,
 }
 
 /*
- * Commits one batch of p: [p->next_offset, end) with windows up to emit.
- * With `replaying`, the plan is p->wal and is already durable.
+ * A commit round runs on its own thread while the job thread reads on
+ * (flush_all plans the batches and hands them over; round_wait collects
+ * them): every item's objects, one store_sync for all of them, then every
+ * item's state record, the commit point. Only this thread touches the items and j->cst while it
+ * runs; the job thread waits for it before it plans again, recovers,
+ * drops a partition or exits.
  */
-static enum iot_err commit_batch(struct job *j, struct part *p, int64_t end,
-				 bool has_emit, int64_t emit_us, bool replaying,
-				 struct iot_error *err)
+static void *round_main(void *arg)
 {
-	struct ckpt_wal w = { p->batch + 1, p->next_offset, end, has_emit, emit_us };
-	struct win_out_list wl;
-	struct buf payload = BUF_INIT;
-	double t0 = clock_mono_s();
+	struct job *j = arg;
+	struct round *r = &j->round;
+	struct iot_error *err = &r->err;
+	double t0 = clock_mono_s(), t_write, t_sync;
+	enum iot_err rc = IOT_OK;
+
+	for (size_t i = 0; i < r->n && !rc; i++) {
+		struct citem *c = &r->items[i];
+		rc = j->o->kind == JOB_ARCHIVE ? write_raw(j, c, err) : write_windows(j, c, err);
+	}
+	t_write = clock_mono_s();
+	if (!rc)
+		rc = store_sync(j->cst, j->o->output, err);
+	t_sync = clock_mono_s();
+	for (size_t i = 0; i < r->n && !rc; i++) {
+		struct citem *c = &r->items[i];
+		rc = ckpt_write_state(j->cst, j->name, c->p->ckpt_base, c->w.batch, c->w.end,
+				      &c->payload, err);
+		if (rc)
+			break;
+		c->outcome = CI_OK;
+		if (++j->commits % GC_EVERY == 0 && c->w.batch > 1)
+			ckpt_gc(j->cst, c->p->ckpt_base, c->w.batch - 1);
+	}
+	r->failed = rc != IOT_OK;
+	r->seconds = clock_mono_s() - t0;
+	log_debug(j->name, "commit round of %zu batches: objects %.3f s, sync %.3f s, states %.3f s",
+		  r->n, t_write - t0, t_sync - t_write, clock_mono_s() - t_sync);
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+/*
+ * Waits for the round in flight, if any, and applies its outcome: the
+ * committed batches advance their partition and their offsets go to
+ * Kafka (best effort; the checkpoint is the truth, the group offset
+ * serves lag tooling).
+ */
+static enum iot_err round_wait(struct job *j, struct iot_error *err)
+{
+	struct round *r = &j->round;
+	rd_kafka_topic_partition_list_t *tl = NULL;
+
+	if (!r->running)
+		return IOT_OK;
+	if (r->threaded)
+		pthread_join(r->th, NULL);
+	r->running = false;
+	for (size_t i = 0; i < r->n; i++) {
+		struct citem *c = &r->items[i];
+		struct part *p = c->p;
+		if (c->raw)
+			rawbuf_clear(c->raw);
+		win_out_list_release(&c->wl);
+		buf_release(&c->payload);
+		if (c->outcome == CI_OK) {
+			p->batch = c->w.batch;
+			metric_inc(j->m.batches);
+			metric_observe(j->m.batch_seconds, r->seconds);
+			log_debug(j->name, "partition %d: batch %" PRIu64 " committed (offsets %" PRId64
+				  "..%" PRId64 ")", p->id, c->w.batch, c->w.start, c->w.end);
+			if (c->w.end > 0) {
+				if (!tl)
+					tl = rd_kafka_topic_partition_list_new((int)r->n);
+				rd_kafka_topic_partition_list_add(tl, j->o->topic, p->id)->offset = c->w.end;
+			}
+		}
+	}
+	if (tl) {
+		rd_kafka_commit(j->rk, tl, 1);
+		rd_kafka_topic_partition_list_destroy(tl);
+	}
+	free(r->items);
+	r->items = NULL;
+	r->n = 0;
+	if (r->failed) {
+		*err = r->err;
+		return err->code;
+	}
+	return IOT_OK;
+}
+
+/* Partitions whose batch another instance planned: follow its plan. Called
+ * between consumed message arrays, never while one is being handled. */
+static enum iot_err resync_pending(struct job *j, struct iot_error *err)
+{
+	for (size_t i = 0; i < j->nparts; i++) {
+		struct part *p = j->parts[i];
+		uint64_t b = p->resync_batch;
+		if (!b)
+			continue;
+		p->resync_batch = 0;
+		if (p->assigned && resync(j, p, b, err))
+			return err->code;
+	}
+	return IOT_OK;
+}
+
+static enum iot_err dlq_flush(struct job *j, struct iot_error *err)
+{
+	if (!j->dlq)
+		return IOT_OK;
+	rd_kafka_flush(j->dlq, 60 * 1000);
+	if (j->dlq_failed || rd_kafka_outq_len(j->dlq) > 0)
+		return iot_error_set(err, IOT_ERR_NET,
+				     "dead-letter topic '%s': %" PRIu64 " records not delivered; not committing",
+				     j->o->dead_letter_topic, j->dlq_failed);
+	return IOT_OK;
+}
+
+/*
+ * Writes the plan of c's batch (wal), on the job thread: once it is
+ * durable, what the job decides about the records read after the batch
+ * (late or not, against the windows the plan emits) holds after any
+ * crash, since a restart replays the plan. Fencing first: a stalled
+ * instance must not reuse a committed batch number (its objects would
+ * replace the committed ones). *stale: another instance planned or
+ * committed this batch.
+ */
+static enum iot_err plan_wal(struct job *j, struct citem *c, bool *stale, struct iot_error *err)
+{
+	bool has = false;
+	uint64_t latest = 0;
+	struct ckpt_wal other;
 	enum iot_err rc;
 
-	memset(&wl, 0, sizeof(wl));
-	if (!replaying) {
-		bool conflict = false, has = false;
-		struct ckpt_wal other;
-		uint64_t latest = 0;
-		/* fencing: a stalled instance must not reuse a committed batch
-		 * number (its objects would replace the committed ones) */
-		rc = ckpt_latest(j->st, p->ckpt_base, &has, &latest, err);
-		if (rc)
-			return rc;
-		if (has && latest >= w.batch)
-			return resync(j, p, w.batch, err);
-		rc = ckpt_write_wal(j->st, j->name, p->ckpt_base, &w, &conflict, &other, err);
-		if (rc)
-			return rc;
-		if (conflict)
-			return resync(j, p, w.batch, err);
-	}
-	if (j->dlq) {
-		rd_kafka_flush(j->dlq, 60 * 1000);
-		if (j->dlq_failed || rd_kafka_outq_len(j->dlq) > 0)
-			return iot_error_set(err, IOT_ERR_NET,
-					     "dead-letter topic '%s': %" PRIu64 " records not delivered; not committing",
-					     j->o->dead_letter_topic, j->dlq_failed);
-	}
-	if (j->o->kind == JOB_ARCHIVE) {
-		rc = write_raw(j, p, w.batch, err);
-	} else {
-		if (has_emit)
-			winstate_emit(&p->win, emit_us, j->o->window_us, &wl);
-		rc = write_windows(j, p, w.batch, &wl, err);
-		metric_add(j->m.windows, wl.n);
-		winstate_save(&p->win, &payload);
-	}
-	win_out_list_release(&wl);
-	if (!rc)
-		rc = store_sync(j->st, j->o->output, err);
-	if (!rc)
-		rc = ckpt_write_state(j->st, j->name, p->ckpt_base, w.batch, end, &payload, err);
-	buf_release(&payload);
-	if (rc)
-		return rc;
+	*stale = false;
+	rc = ckpt_latest(j->st, c->p->ckpt_base, &has, &latest, err);
+	if (!rc && has && latest >= c->w.batch)
+		*stale = true;
+	else if (!rc)
+		rc = ckpt_write_wal(j->st, j->name, c->p->ckpt_base, &c->w, stale, &other, err);
+	return rc;
+}
 
-	/* the commit point has passed: advance, then tell Kafka (best effort;
-	 * the checkpoint is the truth, the group offset serves lag tooling) */
-	p->batch = w.batch;
-	p->next_offset = end;
+/* Moves a planned batch out of its partition into the round's item: the
+ * partition starts its next batch at once. */
+static void plan_item(struct job *j, struct citem *c, bool replaying)
+{
+	struct part *p = c->p;
+
+	c->outcome = CI_FAILED;
+	c->replaying = replaying;
+	if (j->o->kind == JOB_ARCHIVE) {
+		struct rawbuf t = p->raw;
+		p->raw = p->craw; /* empty: cleared when its round ended */
+		p->craw = t;
+		c->raw = &p->craw;
+	} else {
+		if (c->w.has_emit)
+			winstate_emit(&p->win, c->w.emit_upto_us, j->o->window_us, &c->wl);
+		metric_add(j->m.windows, c->wl.n);
+		winstate_save(&p->win, &c->payload);
+	}
+	p->next_offset = c->w.end;
 	p->last_offset = -1;
 	p->dirty = false;
 	p->replay = false;
 	j->buffered -= p->pending <= j->buffered ? p->pending : j->buffered;
 	p->pending = 0;
-	rawbuf_clear(&p->raw);
-	if (end > 0) {
-		rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(1);
-		rd_kafka_topic_partition_list_add(tl, j->o->topic, p->id)->offset = end;
-		rd_kafka_commit(j->rk, tl, 1);
-		rd_kafka_topic_partition_list_destroy(tl);
-	}
-	if (++j->commits % GC_EVERY == 0 && p->batch > 1)
-		ckpt_gc(j->st, p->ckpt_base, p->batch - 1);
-	metric_inc(j->m.batches);
-	metric_observe(j->m.batch_seconds, clock_mono_s() - t0);
-	return IOT_OK;
+}
+
+static enum iot_err round_start(struct job *j, bool wait, struct iot_error *err)
+{
+	struct round *r = &j->round;
+	int e;
+
+	r->failed = false;
+	r->err = (struct iot_error)IOT_ERROR_INIT;
+	atomic_store(&r->done, false);
+	e = wait ? -1 : pthread_create(&r->th, NULL, round_main, j);
+	r->threaded = e == 0;
+	if (!r->threaded) /* asked to wait, or no thread to be had: run it here */
+		round_main(j);
+	r->running = true;
+	return wait ? round_wait(j, err) : IOT_OK;
 }
 
 static void update_watermark(struct job *j)
@@ -599,7 +738,7 @@ static void update_watermark(struct job *j)
 	double last_any = 0;
 
 	for (size_t i = 0; i < j->nparts; i++) {
-		struct part *p = &j->parts[i];
+		struct part *p = j->parts[i];
 		bool idle;
 		if (!p->assigned || !p->win.has_max)
 			continue;
@@ -643,7 +782,7 @@ static void update_lag(struct job *j)
 {
 	size_t open = 0;
 	for (size_t i = 0; i < j->nparts; i++) {
-		struct part *p = &j->parts[i];
+		struct part *p = j->parts[i];
 		int64_t lo, hi;
 		if (!p->assigned)
 			continue;
@@ -663,16 +802,29 @@ static void update_lag(struct job *j)
 	metric_set(j->m.open_windows, (double)open);
 }
 
-/* Commits a batch for every partition with something to commit. */
-static enum iot_err flush_all(struct job *j, struct iot_error *err)
+/*
+ * Plans a batch for every partition with something to commit and starts
+ * their commit round; with `wait`, returns when it is done. A round still
+ * in flight is waited for first: at most one runs, which bounds memory
+ * (the rows being committed plus those read since) and slows reading
+ * when writing is the slower side.
+ */
+static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 {
+	struct round *r = &j->round;
+	enum iot_err rc = IOT_OK;
+	size_t n = 0;
+
+	if (round_wait(j, err))
+		return err->code;
 	if (j->o->kind == JOB_AGGREGATE)
 		update_watermark(j);
+	r->items = xcalloc(j->nparts ? j->nparts : 1, sizeof(*r->items));
 	for (size_t i = 0; i < j->nparts; i++) {
-		struct part *p = &j->parts[i];
+		struct part *p = j->parts[i];
 		int64_t end, emit = 0;
 		bool has_emit = false;
-		if (!p->assigned || p->replay || p->next_offset < 0)
+		if (!p->assigned || p->replay || p->resync_batch || p->next_offset < 0)
 			continue;
 		end = p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
 		if (j->o->kind == JOB_AGGREGATE && j->has_wm) {
@@ -683,19 +835,59 @@ static enum iot_err flush_all(struct job *j, struct iot_error *err)
 		}
 		if (!p->dirty && !(has_emit && has_windows_upto(p, emit, j->o->window_us)))
 			continue;
-		if (commit_batch(j, p, end, has_emit, emit, false, err))
-			return err->code;
+		r->items[n].p = p;
+		r->items[n].w = (struct ckpt_wal){ p->batch + 1, p->next_offset, end, has_emit, emit };
+		n++;
+	}
+	if (n)
+		rc = dlq_flush(j, err);
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct citem *c = &r->items[i];
+		bool stale = false;
+		if ((rc = plan_wal(j, c, &stale, err)))
+			break;
+		if (stale) {
+			/* follow the other plan (resync_pending), between arrays */
+			c->p->resync_batch = c->w.batch;
+			continue;
+		}
+		r->items[r->n] = *c;
+		plan_item(j, &r->items[r->n++], false);
+	}
+	if (rc && r->n) {
+		/* the batches planned before the failure still commit */
+		struct iot_error ignored = IOT_ERROR_INIT;
+		round_start(j, true, &ignored);
+	} else if (r->n) {
+		rc = round_start(j, wait, err);
+	} else {
+		free(r->items);
+		r->items = NULL;
+		r->n = 0;
 	}
 	j->last_flush = clock_mono_s();
 	update_lag(j);
+	return rc;
+}
+
+/* A replaying partition reached the end of its plan: commit exactly it. */
+static enum iot_err flush_replay(struct job *j, struct part *p, struct iot_error *err)
+{
+	struct round *r = &j->round;
+
+	if (round_wait(j, err) || dlq_flush(j, err))
+		return err->code;
+	r->items = xcalloc(1, sizeof(*r->items));
+	r->n = 1;
+	r->items[0].p = p;
+	r->items[0].w = p->wal;
+	plan_item(j, &r->items[0], true);
+	if (round_start(j, true, err))
+		return err->code;
+	log_info(j->name, "partition %d: batch %" PRIu64 " replayed", p->id, p->wal.batch);
 	return IOT_OK;
 }
 
-static enum iot_err flush_replay(struct job *j, struct part *p, struct iot_error *err)
-{
-	log_info(j->name, "partition %d: batch %" PRIu64 " replayed", p->id, p->wal.batch);
-	return commit_batch(j, p, p->wal.end, p->wal.has_emit, p->wal.emit_upto_us, true, err);
-}
 
 /* ---- consuming ----------------------------------------------------- */
 
@@ -705,6 +897,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 	struct job *j = opaque;
 	struct iot_error err = IOT_ERROR_INIT;
 
+	/* the round in flight may hold these partitions' batches */
+	if (!j->failed && round_wait(j, &err))
+		fail(j, &err);
 	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		for (int i = 0; i < tl->cnt; i++) {
 			struct part *p = part_get(j, tl->elems[i].partition);
@@ -729,7 +924,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 		 * member already, which recovers from the checkpoint) */
 		if (rd_kafka_assignment_lost(rk))
 			log_warn(j->name, "partitions lost to another member: dropping what was read since the last commit");
-		else if (!j->failed && flush_all(j, &err))
+		else if (!j->failed && flush_all(j, true, &err))
 			fail(j, &err);
 		for (int i = 0; i < tl->cnt; i++) {
 			struct part *p = part_get(j, tl->elems[i].partition);
@@ -757,8 +952,9 @@ static void handle(struct job *j, rd_kafka_message_t *m, struct event *ev)
 		}
 		return;
 	}
-	if (!p || !p->assigned || (p->next_offset >= 0 && m->offset < p->next_offset))
-		return; /* stale: from before a seek or a revocation */
+	if (!p || !p->assigned || p->resync_batch ||
+	    (p->next_offset >= 0 && m->offset < p->next_offset))
+		return; /* stale: from before a seek or a revocation, or to be read again */
 	if (p->replay && m->offset >= p->wal.end) {
 		if (flush_replay(j, p, &err)) {
 			fail(j, &err);
@@ -809,7 +1005,7 @@ static bool once_done(struct job *j)
 	if (!j->assigned_once)
 		return false;
 	for (size_t i = 0; i < j->nparts; i++) {
-		struct part *p = &j->parts[i];
+		struct part *p = j->parts[i];
 		int64_t pos;
 		if (!p->assigned)
 			continue;
@@ -847,7 +1043,7 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	    kafka_conf_set(conf, "auto.offset.reset", o->start_latest ? "latest" : "earliest",
 			   "default", err) ||
 	    kafka_conf_set(conf, "session.timeout.ms", "10000", "default", err) ||
-	    kafka_conf_set(conf, "queued.max.messages.kbytes", "65536", "default", err) ||
+	    kafka_conf_set(conf, "queued.max.messages.kbytes", "32768", "default", err) ||
 	    kafka_conf_set(conf, "fetch.wait.max.ms", "100", "default", err))
 		goto fail;
 	for (size_t i = 0; o->kafka && i < o->kafka->n; i++)
@@ -912,6 +1108,7 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		if (o->schema->fields[f].type == FIELD_FLOAT)
 			j.sum_fields[j.nsums++] = (int)f;
 	j.st = store_create();
+	j.cst = store_create();
 	for (size_t i = 0; i < WRITE_THREADS; i++)
 		j.wst[i] = store_create();
 	j.dec = ev_decoder_create(o->schema);
@@ -936,6 +1133,11 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 				handle(&j, msgs[i], &ev);
 			rd_kafka_message_destroy(msgs[i]);
 		}
+		if (!j.failed && j.round.running && atomic_load(&j.round.done) &&
+		    round_wait(&j, err))
+			fail(&j, err);
+		if (!j.failed && resync_pending(&j, err))
+			fail(&j, err);
 		if (j.failed)
 			break;
 		if (o->once && !j.assigned_once && clock_mono_s() - started > o->timeout_s) {
@@ -946,17 +1148,17 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		}
 		now = clock_mono_s();
 		if (j.buffered >= o->max_batch_events || now - j.last_flush >= o->trigger_s) {
-			if (flush_all(&j, err))
+			if (flush_all(&j, false, err))
 				fail(&j, err);
 		} else if (o->kind == JOB_ARCHIVE) {
 			size_t bytes = 0;
 			for (size_t i = 0; i < j.nparts; i++)
-				bytes += rawbuf_bytes(&j.parts[i].raw);
-			if (bytes >= o->max_batch_bytes && flush_all(&j, err))
+				bytes += rawbuf_bytes(&j.parts[i]->raw);
+			if (bytes >= o->max_batch_bytes && flush_all(&j, false, err))
 				fail(&j, err);
 		}
 		if (o->once && !j.failed && once_done(&j)) {
-			if (flush_all(&j, err))
+			if (flush_all(&j, true, err))
 				fail(&j, err);
 			break;
 		}
@@ -964,7 +1166,7 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 	if (!j.failed && signals_stop_requested()) {
 		/* finish the batch in flight: commit what was read */
 		log_info(j.name, "stopping: committing what was read");
-		if (flush_all(&j, err))
+		if (flush_all(&j, true, err))
 			fail(&j, err);
 	}
 	if (j.failed) {
@@ -972,6 +1174,11 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		rc = err->code;
 	}
 out:
+	{
+		struct iot_error ignored = IOT_ERROR_INIT;
+		if (round_wait(&j, j.failed || rc ? &ignored : err) && !rc)
+			rc = err->code;
+	}
 	if (j.rk) {
 		rd_kafka_consumer_close(j.rk);
 		if (j.queue)
@@ -983,13 +1190,16 @@ out:
 		rd_kafka_destroy(j.dlq);
 	}
 	for (size_t i = 0; i < j.nparts; i++) {
-		part_drop(&j, &j.parts[i]);
-		rawbuf_release(&j.parts[i].raw);
-		winstate_release(&j.parts[i].win);
+		part_drop(&j, j.parts[i]);
+		rawbuf_release(&j.parts[i]->raw);
+		rawbuf_release(&j.parts[i]->craw);
+		winstate_release(&j.parts[i]->win);
+		free(j.parts[i]);
 	}
 	free(j.parts);
 	ev_decoder_destroy(j.dec);
 	store_destroy(j.st);
+	store_destroy(j.cst);
 	for (size_t i = 0; i < WRITE_THREADS; i++)
 		store_destroy(j.wst[i]);
 	return rc;

@@ -104,7 +104,7 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 	const struct raw_dev *d = &rb->dev[dev];
 	size_t nf = s->nfields, ncols = 0, n = d->n;
 	struct pq_column *cols = xcalloc(nf + 4, sizeof(*cols));
-	struct pq_output *out;
+	struct pq_output *out = NULL;
 	struct pq_writer *w;
 	size_t key_len;
 	const char *key = strmap_key(&rb->keys, dev, &key_len);
@@ -153,7 +153,7 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 		pq_writer_write_bytes_batch(w, c++, bytes, NULL, n);
 	}
 	for (size_t r = 0; r < n; r++)
-		i64[r] = d->vals[r * nf + (size_t)s->time_field].i;
+		i64[r] = rawbuf_i64(d, nf, r, (size_t)s->time_field);
 	pq_writer_write_i64_batch(w, c++, i64, NULL, n);
 	for (size_t f = 0; f < nf; f++) {
 		const struct schema_field *sf = &s->fields[f];
@@ -165,27 +165,27 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 		switch (sf->type) {
 		case FIELD_FLOAT:
 			for (size_t r = 0; r < n; r++)
-				f64[r] = valid[r] ? d->vals[r * nf + f].d : 0;
+				f64[r] = valid[r] ? rawbuf_double(d, nf, r, f) : 0;
 			pq_writer_write_double_batch(w, c++, f64, vp, n);
 			break;
 		case FIELD_INT:
 		case FIELD_DATETIME:
 			for (size_t r = 0; r < n; r++)
-				i64[r] = valid[r] ? d->vals[r * nf + f].i : 0;
+				i64[r] = valid[r] ? rawbuf_i64(d, nf, r, f) : 0;
 			pq_writer_write_i64_batch(w, c++, i64, vp, n);
 			break;
 		case FIELD_STRING:
 			for (size_t r = 0; r < n; r++) {
-				const struct ev_value *v = &d->vals[r * nf + f];
-				bytes[r] = valid[r] ? (struct pq_bytes){
-					(const uint8_t *)rawbuf_str(rb, v), v->s.len }
+				uint32_t len;
+				const char *sp = rawbuf_str(rb, d, r, f, &len);
+				bytes[r] = valid[r] ? (struct pq_bytes){ (const uint8_t *)sp, len }
 						    : (struct pq_bytes){ NULL, 0 };
 			}
 			pq_writer_write_bytes_batch(w, c++, bytes, vp, n);
 			break;
 		case FIELD_ENUM:
 			for (size_t r = 0; r < n; r++) {
-				int64_t e = d->vals[r * nf + f].i;
+				int64_t e = rawbuf_i64(d, nf, r, f);
 				bytes[r] = valid[r] ? (struct pq_bytes){
 					(const uint8_t *)sf->values[e], (uint32_t)sf->value_lens[e] }
 						    : (struct pq_bytes){ NULL, 0 };
@@ -228,7 +228,7 @@ enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 	struct pq_column cols[EV_MAX_FIELDS + 5];
 	char *names[EV_MAX_FIELDS];
 	size_t ncols = 0, nsums = 0;
-	struct pq_output *out;
+	struct pq_output *out = NULL;
 	struct pq_writer *w;
 	enum iot_err rc;
 

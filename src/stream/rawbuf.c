@@ -78,13 +78,18 @@ void rawbuf_add(struct rawbuf *rb, const struct event_schema *s,
 	}
 	d->offset[d->n] = offset;
 	d->present[d->n] = ev->present;
-	memcpy(&d->vals[d->n * rb->nfields], ev->v, rb->nfields * sizeof(*ev->v));
-	for (size_t f = 0; f < rb->nfields; f++) {
-		if (s->fields[f].type == FIELD_STRING && (ev->present >> f & 1)) {
-			struct ev_value *v = &d->vals[d->n * rb->nfields + f];
-			size_t off = rb->arena.len;
-			buf_append(&rb->arena, v->s.p, v->s.len);
-			v->s.p = (const char *)(uintptr_t)off;
+	{
+		uint64_t *row = &d->vals[d->n * rb->nfields];
+		for (size_t f = 0; f < rb->nfields; f++) {
+			const struct ev_value *v = &ev->v[f];
+			if (s->fields[f].type == FIELD_STRING) {
+				uint64_t off = rb->arena.len;
+				if (ev->present >> f & 1)
+					buf_append(&rb->arena, v->s.p, v->s.len);
+				row[f] = off << 32 | (ev->present >> f & 1 ? v->s.len : 0);
+			} else {
+				memcpy(&row[f], v, sizeof(row[f])); /* i or d: 8 bytes */
+			}
 		}
 	}
 	d->n++;
@@ -93,5 +98,5 @@ void rawbuf_add(struct rawbuf *rb, const struct event_schema *s,
 
 size_t rawbuf_bytes(const struct rawbuf *rb)
 {
-	return rb->rows * (16 + rb->nfields * sizeof(struct ev_value)) + rb->arena.len;
+	return rb->rows * (16 + rb->nfields * sizeof(uint64_t)) + rb->arena.len;
 }

@@ -12,15 +12,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/buf.h"
 #include "core/strmap.h"
 #include "event/codec.h"
 
+/* Row r, field f is vals[r * nfields + f], 8 bytes: an int64 or a double's
+ * bits, or for a string its arena offset (high 32 bits) and length (low
+ * 32): half the size of a struct ev_value, which matters because a batch
+ * being committed and the next one being read are both held. */
 struct raw_dev {
 	int64_t *offset;
 	uint64_t *present;
-	struct ev_value *vals; /* n * nfields; strings: s.p is an arena offset */
+	uint64_t *vals;
 	size_t n, alloc;
 };
 
@@ -43,10 +48,25 @@ void rawbuf_add(struct rawbuf *rb, const struct event_schema *s,
 		const struct event *ev, int64_t offset);
 /* Bytes held (for the batch size limit). */
 size_t rawbuf_bytes(const struct rawbuf *rb);
-/* String value of row r, field f of device d. */
-static inline const char *rawbuf_str(const struct rawbuf *rb, const struct ev_value *v)
+static inline int64_t rawbuf_i64(const struct raw_dev *d, size_t nf, size_t r, size_t f)
 {
-	return (const char *)rb->arena.data + (uintptr_t)v->s.p;
+	return (int64_t)d->vals[r * nf + f];
+}
+
+static inline double rawbuf_double(const struct raw_dev *d, size_t nf, size_t r, size_t f)
+{
+	double x;
+	memcpy(&x, &d->vals[r * nf + f], sizeof(x));
+	return x;
+}
+
+/* String value of row r, field f of device d; *len gets its length. */
+static inline const char *rawbuf_str(const struct rawbuf *rb, const struct raw_dev *d,
+				     size_t r, size_t f, uint32_t *len)
+{
+	uint64_t v = d->vals[r * rb->nfields + f];
+	*len = (uint32_t)v;
+	return (const char *)rb->arena.data + (v >> 32);
 }
 
 #endif
