@@ -31,7 +31,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	const char *output = NULL, *checkpoint = NULL, *group = NULL, *dlq = NULL;
 	const char *partition_by = NULL, *codec = NULL, *starting = NULL;
 	double trigger = -1, window = -1, watermark = -1, idle = -1, timeout = 30;
-	long max_events = 1000000;
+	long max_events = 700000;
 	bool once = false;
 	int status = EXIT_RUNTIME;
 	char why[256];
@@ -49,7 +49,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	OPT_STRING(0, "dead-letter-topic", &dlq, "NAME",                       \
 		   "send invalid and late records here, with the reason in a header"), \
 	OPT_LONG(0, "max-batch-events", &max_events, "N",                      \
-		 "commit before more events than this are buffered (default 1000000)"), \
+		 "commit before more events than this are buffered (default 700000)"), \
 	OPT_STRING(0, "starting-offsets", &starting, "earliest|latest",        \
 		   "where a partition without checkpoint starts (default earliest)"), \
 	OPT_STRING(0, "codec", &codec, "NAME",                                 \

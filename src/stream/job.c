@@ -130,7 +130,7 @@ void job_options_init(struct job_options *o)
 	o->window_us = 60 * 1000000LL;
 	o->watermark_us = 60 * 1000000LL;
 	o->idle_timeout_s = 60;
-	o->max_batch_events = 1000000;
+	o->max_batch_events = 700000;
 	o->max_batch_bytes = 128u << 20;
 	o->timeout_s = 30;
 	o->layout.n = 2;
@@ -1043,6 +1043,13 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	    kafka_conf_set(conf, "auto.offset.reset", o->start_latest ? "latest" : "earliest",
 			   "default", err) ||
 	    kafka_conf_set(conf, "session.timeout.ms", "10000", "default", err) ||
+	    /* librdkafka 2.0 stops fetching while the consumer queue holds
+	     * queued.min.messages and looks again only about once a second
+	     * (2.1 made that fetch.queue.backoff.ms): the queue must hold more
+	     * than a second of reading or the job starves. Archive keeps less
+	     * (it also holds two batches of rows; 200 MB with 10,000 devices) */
+	    kafka_conf_set(conf, "queued.min.messages", o->kind == JOB_ARCHIVE ? "150000" : "300000",
+			   "default", err) ||
 	    kafka_conf_set(conf, "queued.max.messages.kbytes", "32768", "default", err) ||
 	    kafka_conf_set(conf, "fetch.wait.max.ms", "100", "default", err))
 		goto fail;

@@ -161,7 +161,7 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 		if ((int)f == s->time_field)
 			continue;
 		for (size_t r = 0; r < n; r++)
-			valid[r] = (uint8_t)(d->present[r] >> f & 1);
+			valid[r] = d->present ? (uint8_t)(d->present[r] >> f & 1) : 1;
 		switch (sf->type) {
 		case FIELD_FLOAT:
 			for (size_t r = 0; r < n; r++)

@@ -68,16 +68,24 @@ void rawbuf_add(struct rawbuf *rb, const struct event_schema *s,
 		memset(rb->dev + old, 0, (a - old) * sizeof(*rb->dev));
 		rb->ndev_alloc = a;
 	}
+	if (!rb->schema_known) {
+		for (size_t f = 0; f < rb->nfields; f++)
+			rb->has_optional |= !s->fields[f].required;
+		rb->schema_known = true;
+	}
 	d = &rb->dev[i];
 	if (d->n == d->alloc) {
-		size_t a = d->alloc ? d->alloc * 2 : 16;
+		/* 1.5x: the arrays of a device settle at about its rows per batch */
+		size_t a = d->alloc ? d->alloc + d->alloc / 2 : 16;
 		d->offset = xrealloc(d->offset, st_mult(a, sizeof(*d->offset)));
-		d->present = xrealloc(d->present, st_mult(a, sizeof(*d->present)));
+		if (rb->has_optional)
+			d->present = xrealloc(d->present, st_mult(a, sizeof(*d->present)));
 		d->vals = xrealloc(d->vals, st_mult(st_mult(a, rb->nfields), sizeof(*d->vals)));
 		d->alloc = a;
 	}
 	d->offset[d->n] = offset;
-	d->present[d->n] = ev->present;
+	if (d->present)
+		d->present[d->n] = ev->present;
 	{
 		uint64_t *row = &d->vals[d->n * rb->nfields];
 		for (size_t f = 0; f < rb->nfields; f++) {
@@ -98,5 +106,6 @@ void rawbuf_add(struct rawbuf *rb, const struct event_schema *s,
 
 size_t rawbuf_bytes(const struct rawbuf *rb)
 {
-	return rb->rows * (16 + rb->nfields * sizeof(uint64_t)) + rb->arena.len;
+	return rb->rows * ((rb->has_optional ? 16 : 8) + rb->nfields * sizeof(uint64_t)) +
+	       rb->arena.len;
 }

@@ -10,6 +10,7 @@
 #ifndef IOT_STREAM_RAWBUF_H
 #define IOT_STREAM_RAWBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -24,7 +25,7 @@
  * being committed and the next one being read are both held. */
 struct raw_dev {
 	int64_t *offset;
-	uint64_t *present;
+	uint64_t *present;      /* NULL when every field is required */
 	uint64_t *vals;
 	size_t n, alloc;
 };
@@ -36,6 +37,7 @@ struct rawbuf {
 	size_t ndev_alloc;
 	struct buf arena;
 	size_t rows;
+	bool schema_known, has_optional;
 };
 
 void rawbuf_init(struct rawbuf *rb, size_t nfields);
