@@ -42,7 +42,6 @@ import pytest
 
 import oracle
 from fixtures.common import ROOT, iotpipe_bin
-from fixtures.faultproxy import FaultProxy
 from fixtures.kafka import KafkaService, free_port, run_script
 from streamlib import Job
 
@@ -140,17 +139,6 @@ def tmpfs(tmp_path):
         yield t
     finally:
         t.umount()
-
-
-@pytest.fixture
-def chaos_proxy(s3):
-    host, port = s3.endpoint.rsplit("/", 1)[1].split(":")
-    proxy = FaultProxy(host, int(port))
-    proxy.start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
 
 
 # ---- jobs ---------------------------------------------------------------
@@ -272,13 +260,13 @@ def aggregate_counts(rows, clean):
 
 # ---- the scenario -------------------------------------------------------
 
-def test_chaos(iotpipe, s3, chaos_kafka, chaos_proxy, tmpfs, tmp_path):
+def test_chaos(iotpipe, s3, chaos_kafka, fault_proxy, tmpfs, tmp_path):
     rnd = random.Random(SEED)
     kafka = chaos_kafka
     topic = kafka.create_topic(kafka.topic("chaos"), partitions=4)
     bucket = s3.bucket("chaos")
     disk = tmpfs.path
-    s3_env = s3.env(endpoint=chaos_proxy.endpoint, **S3_ENV)
+    s3_env = s3.env(endpoint=fault_proxy.endpoint, **S3_ENV)
     where = {
         "s3": lambda kind, what: f"s3://{bucket}/{what}/{kind}/",
         "disk": lambda kind, what: str(disk / what / kind),
@@ -296,7 +284,7 @@ def test_chaos(iotpipe, s3, chaos_kafka, chaos_proxy, tmpfs, tmp_path):
 
     duration = EVENTS / RATE
     prod_log = tmp_path / "produce.log"
-    chaos_proxy.random(S3_FAULT_RATE, seed=SEED)
+    fault_proxy.random(S3_FAULT_RATE, seed=SEED)
     t0 = time.monotonic()
     prod = subprocess.Popen(
         [iotpipe_bin(), "produce", "--bootstrap-servers", kafka.bootstrap,
@@ -413,10 +401,10 @@ def test_chaos(iotpipe, s3, chaos_kafka, chaos_proxy, tmpfs, tmp_path):
         else:
             raise AssertionError(f"{pipe}-{kind} drain kept failing: "
                                  f"{cp.stderr[-3000:]}")
-    s3_faults = chaos_proxy.faulted
-    s3_by_fault = dict(chaos_proxy.by_fault)
-    s3_requests = chaos_proxy.seen
-    chaos_proxy.clear()
+    s3_faults = fault_proxy.faulted
+    s3_by_fault = dict(fault_proxy.by_fault)
+    s3_requests = fault_proxy.seen
+    fault_proxy.clear()
 
     # the clean run: same topic, fresh group, local output, no faults
     clean_out = tmp_path / "clean" / "out"
@@ -474,7 +462,7 @@ def test_chaos(iotpipe, s3, chaos_kafka, chaos_proxy, tmpfs, tmp_path):
     assert not disk_checks, disk_checks[:10]
     assert len(recs) == EVENTS, f"the producer lost records: {len(recs)}"
     assert broker.done == len(BROKER_RESTARTS)
-    assert s3_faults > 0 and chaos_proxy.by_fault.keys() >= {"503", "reset"}
+    assert s3_faults > 0 and fault_proxy.by_fault.keys() >= {"503", "reset"}
     for pipe in PIPELINES:
         assert min(kills[f"{pipe}-{kind}"] for kind in KINDS) >= 3, kills
         a, g = results[pipe]
