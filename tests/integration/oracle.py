@@ -158,18 +158,26 @@ def invalid_records(records):
     return out
 
 
-def read_archive(root):
+def _duckdb_rows(root, columns, hive):
+    """Rows of `SELECT columns` over every Parquet file under root, read by
+    DuckDB (not our code); [] when there is none."""
     import duckdb
-    files = list(pathlib.Path(root).rglob("*.parquet"))
-    if not files:
-        return collections.Counter(), []
+    if not any(pathlib.Path(root).rglob("*.parquet")):
+        return []
     con = duckdb.connect()
-    rows = con.execute(
-        "SELECT device_id, kafka_partition, kafka_offset, epoch_us(event_time),"
-        " temperature, event_duration, status, filename FROM read_parquet(?,"
-        " hive_partitioning=true, filename=true)",
-        [f"{root}/**/*.parquet"]).fetchall()
-    con.close()
+    try:
+        return con.execute(
+            f"SELECT {columns} FROM read_parquet(?, filename=true,"
+            f" hive_partitioning={'true' if hive else 'false'})",
+            [f"{root}/**/*.parquet"]).fetchall()
+    finally:
+        con.close()
+
+
+def read_archive(root):
+    rows = _duckdb_rows(
+        root, "device_id, kafka_partition, kafka_offset, epoch_us(event_time),"
+        " temperature, event_duration, status, filename", hive=True)
     return collections.Counter(r[:7] for r in rows), rows
 
 
@@ -238,17 +246,9 @@ def window_label(start_us):
 def read_aggregate(root):
     """-> list of dicts: device_id, window_start (path), start_us, end_us,
     avg_t, avg_d, n, file."""
-    import duckdb
-    files = list(pathlib.Path(root).rglob("*.parquet"))
-    if not files:
-        return []
-    con = duckdb.connect()
-    rows = con.execute(
-        "SELECT epoch_us(window_start_time), epoch_us(window_end_time),"
-        " avg_temperature, avg_event_duration, num_events, filename"
-        " FROM read_parquet(?, filename=true, hive_partitioning=false)",
-        [f"{root}/**/*.parquet"]).fetchall()
-    con.close()
+    rows = _duckdb_rows(
+        root, "epoch_us(window_start_time), epoch_us(window_end_time),"
+        " avg_temperature, avg_event_duration, num_events, filename", hive=False)
     out = []
     for s, e, at, ad, n, fn in rows:
         parts = dict(seg.split("=", 1) for seg in pathlib.Path(fn).parts

@@ -124,6 +124,17 @@ class Job:
             return ""
 
 
+def kill_all(prod, jobs):
+    """Teardown of a kill -9 scenario: stops the producer if it still runs
+    and kill -9s every job still running (jobs: a dict of Job)."""
+    if prod.poll() is None:
+        prod.kill()
+        prod.wait()
+    for job in jobs.values():
+        if job.running():
+            job.kill(signal.SIGKILL)
+
+
 def dlq_by_reason(records):
     """{(partition, offset): [reasons]} from dead-letter records."""
     out = {}

@@ -43,7 +43,7 @@ import pytest
 import oracle
 from fixtures.common import ROOT, iotpipe_bin
 from fixtures.kafka import KafkaService, free_port, run_script
-from streamlib import Job
+from streamlib import Job, kill_all
 
 EVENTS = int(os.environ.get("IOTPIPE_CHAOS_EVENTS", "50000"))
 SEED = int(os.environ.get("IOTPIPE_CHAOS_SEED", "20251125"))
@@ -377,12 +377,7 @@ def test_chaos(iotpipe, s3, chaos_kafka, fault_proxy, tmpfs, tmp_path):
         for job in jobs.values():
             job.kill(signal.SIGKILL)
     finally:
-        if prod.poll() is None:
-            prod.kill()
-            prod.wait()
-        for job in jobs.values():
-            if job.running():
-                job.kill(signal.SIGKILL)
+        kill_all(prod, jobs)
     chaos_s = time.monotonic() - t0
 
     # recovery: drain what is left with --once, S3 faults still on

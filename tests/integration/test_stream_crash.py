@@ -13,7 +13,7 @@ import pytest
 
 import oracle
 from fixtures.common import ROOT, iotpipe_bin
-from streamlib import Job, dlq_by_reason
+from streamlib import Job, dlq_by_reason, kill_all
 
 START = "2025-01-01T23:58:00Z"
 
@@ -173,12 +173,7 @@ def test_kill9_random_moments(iotpipe, kafka, tmp_path):
         for job in jobs.values():
             job.kill(signal.SIGKILL)
     finally:
-        if prod.poll() is None:
-            prod.kill()
-            prod.wait()
-        for job in jobs.values():
-            if job.running():
-                job.kill(signal.SIGKILL)
+        kill_all(prod, jobs)
     assert min(kills.values()) >= 10, kills
 
     # drain what is left with --once (same group, checkpoint and output)
