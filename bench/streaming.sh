@@ -24,7 +24,18 @@
 #   RUNS=2                repetitions of every measurement
 #   PORT=19392            Kafka port (controller PORT+1), data in KDATA
 #   KDATA=/tmp/kbench     Kafka data directory (wiped at start and at the end)
-#   WORK=/tmp/iotpipe-streaming-bench   outputs and checkpoints (wiped)
+#   WORK=/tmp/iotpipe-streaming-bench   logs and timings (wiped)
+#   OUTDIR=               where the jobs (ours and Spark's) write their Parquet
+#                         output and checkpoints; default: a directory on
+#                         /dev/shm when it is a tmpfs with 4 GB free, else
+#                         $WORK/out. Why tmpfs: the comparison is with a
+#                         consumer that writes nothing, and on this VM's
+#                         journal-less ext4 creating files right after other
+#                         runs deleted thousands costs 2-5x more system time
+#                         (the inode allocator skips recently deleted inodes:
+#                         recently_deleted() in the kernel profile), which
+#                         made identical runs differ by 10 s. OUTDIR=$WORK/out
+#                         measures on disk.
 #   KEEP=0                1: leave Kafka running and the data in place
 #   IOTPIPE=              a built binary; default: build build-bench (Release)
 #   BENCH_TSV=            also append one row per measurement to this file
@@ -59,6 +70,14 @@ JARDIR=$ROOT/.cache/spark-jars
 START_TIME=2026-01-01T00:00:00Z
 SPAN=1000 # seconds of event time per topic
 RESULTS=$WORK/results.tsv
+OUTDIR=${OUTDIR:-}
+if [ -z "$OUTDIR" ]; then
+	OUTDIR=$WORK/out
+	if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] &&
+		[ "$(df -k --output=avail /dev/shm | tail -1)" -ge 4194304 ]; then
+		OUTDIR=/dev/shm/iotpipe-streaming-bench
+	fi
+fi
 
 say() { echo "streaming.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -112,13 +131,14 @@ if [ "$SPARK_EVENTS" != 0 ]; then
 fi
 
 # --- Kafka and the topics --------------------------------------------------------
-rm -rf "$WORK"
-mkdir -p "$WORK"
+rm -rf "$WORK" "$OUTDIR"
+mkdir -p "$WORK" "$OUTDIR"
+say "job output and checkpoints on $(stat -f -c %T "$OUTDIR") ($OUTDIR)"
 kafka start --fresh >/dev/null
 cleanup() {
 	[ "$KEEP" = 1 ] && return
 	kafka stop >/dev/null 2>&1 || true
-	rm -rf "$KDATA" "$WORK"
+	rm -rf "$KDATA" "$WORK" "$OUTDIR"
 }
 trap cleanup EXIT
 
@@ -180,12 +200,12 @@ iotpipe_job() { # JOB TOPIC RUN
 	n=$(events_in "$topic")
 	tag=$job-$topic-$run
 	timed "$tag" "$IOTPIPE" "$job" --bootstrap-servers "$B" --topic "$topic" \
-		--output "$WORK/$tag/out" --checkpoint "$WORK/$tag/ckpt" --group "bench-$tag" \
+		--output "$OUTDIR/$tag/out" --checkpoint "$OUTDIR/$tag/ckpt" --group "bench-$tag" \
 		--once --metrics-addr off --log-level info
 	local files
-	files=$(find "$WORK/$tag/out" -name '*.parquet' | wc -l)
+	files=$(find "$OUTDIR/$tag/out" -name '*.parquet' | wc -l)
 	record "$job" iotpipe "$n" "$SECS" "$RSS_MB" "$run" "$files files; $(grep -o 'status: .*' "$WORK/$tag.err" | tail -1)"
-	rm -rf "$WORK/$tag"
+	rm -rf "${OUTDIR:?}/$tag"
 }
 
 for run in $(seq 1 "$RUNS"); do
@@ -211,16 +231,16 @@ for run in $(seq 1 "$RUNS"); do
 				jars=$(ls "$JARDIR"/*.jar | paste -sd,)
 				PYSPARK_SUBMIT_ARGS="--driver-memory 2g --conf spark.ui.showConsoleProgress=false --jars $jars pyspark-shell" \
 					"$PY" bench/percentile_rss.py "$PY" bench/spark_streaming.py "$mode" "$B" \
-					"$topic" "$WORK/$tag/out" "$WORK/$tag/ckpt" >"$WORK/$tag.out" 2>"$WORK/$tag.err" ||
+					"$topic" "$OUTDIR/$tag/out" "$OUTDIR/$tag/ckpt" >"$WORK/$tag.out" 2>"$WORK/$tag.err" ||
 					{ tail -20 "$WORK/$tag.err" >&2; die "$tag failed"; }
 				# tree: wall X s, peak tree RSS Y MB
 				SECS=$(sed -n 's/^tree: wall \([0-9.]*\) s.*/\1/p' "$WORK/$tag.err")
 				RSS_MB=$(sed -n 's/.*peak tree RSS \([0-9]*\) MB.*/\1/p' "$WORK/$tag.err")
-				files=$(find "$WORK/$tag/out" -name '*.parquet' | wc -l)
+				files=$(find "$OUTDIR/$tag/out" -name '*.parquet' | wc -l)
 				stage=$mode; [ "$mode" = raw ] && stage=archive
 				record "$stage" "spark local[2]" "$n" "$SECS" "$RSS_MB" "$run" \
 					"$files files; $(grep -o 'spark: query .*' "$WORK/$tag.err")"
-				rm -rf "$WORK/$tag"
+				rm -rf "${OUTDIR:?}/$tag"
 			done
 		fi
 	done
@@ -237,7 +257,7 @@ done
 # same topic and run (kcat or ConsumerPerformance, wall clock); x spark =
 # events/s over Spark's events/s of the same stage, topic and run.
 echo
-echo "iotpipe $REV (at start), pyspark ${SPARK_VERSION:-none}, Kafka 3.9.1, $(nproc) cores"
+echo "iotpipe $REV (at start), pyspark ${SPARK_VERSION:-none}, Kafka 3.9.1, $(nproc) cores, output on $(stat -f -c %T "$OUTDIR")"
 for l in "${LOADS[@]}"; do echo "  $l"; done
 awk -F'\t' '
 { stage[NR]=$1; tool[NR]=$2; n[NR]=$3; s[NR]=$4; rss[NR]=$5; run[NR]=$6; note[NR]=$7

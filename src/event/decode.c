@@ -167,12 +167,19 @@ enum str_rc { STR_OK, STR_SYNTAX, STR_BAD_UTF8 };
 static inline const uint8_t *scan_plain(const uint8_t *q, const uint8_t *e)
 {
 	while (e - q >= 8) {
-		uint64_t v, a, b;
+		uint64_t v, a, b, hit;
 		memcpy(&v, q, 8);
 		a = v ^ (ONES * '"');
 		b = v ^ (ONES * '\\');
-		if ((((a - ONES) & ~a) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v)) & HIGHS)
+		hit = (((a - ONES) & ~a) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v)) & HIGHS;
+		if (hit) {
+			/* the lowest flagged byte is exact (a borrow only runs
+			 * upwards from a byte that is really flagged); bytes are
+			 * loaded little-endian on the targets we build for */
+			if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+				return q + (__builtin_ctzll(hit) >> 3);
 			break;
+		}
 		q += 8;
 	}
 	while (q < e && *q != '"' && *q != '\\' && *q >= 0x20)
@@ -503,8 +510,13 @@ static bool skip_value(struct ev_decoder *d, struct cur *c, int depth)
 	}
 }
 
-static int find_field(const struct event_schema *s, const uint8_t *k, size_t n)
+/* `hint`: the field expected next (producers write the fields in one
+ * order, so it is nearly always the one). */
+static int find_field(const struct event_schema *s, size_t hint, const uint8_t *k, size_t n)
 {
+	if (hint < s->nfields && s->fields[hint].name_len == n &&
+	    !memcmp(s->fields[hint].name, k, n))
+		return (int)hint;
 	for (size_t i = 0; i < s->nfields; i++)
 		if (s->fields[i].name_len == n && !memcmp(s->fields[i].name, k, n))
 			return (int)i;
@@ -643,7 +655,7 @@ struct ev_result ev_decode(struct ev_decoder *d, const void *key,
 	struct cur c = { json, (const uint8_t *)json + len };
 	uint64_t nulls = 0, seen_err = 0;
 	const uint8_t *k;
-	size_t kn;
+	size_t kn, hint = 0;
 
 	/* scratch never needs more than the payload (+1 for strtod's NUL) */
 	if (len + 1 > d->scratch_cap) {
@@ -681,7 +693,8 @@ struct ev_result ev_decode(struct ev_decoder *d, const void *key,
 				size_t mark = d->scratch_len;
 				if (string(d, &c, true, &k, &kn) == STR_SYNTAX)
 					return result(EV_INVALID, EV_R_NOT_JSON, -1);
-				fi = find_field(sc, k, kn);
+				fi = find_field(sc, hint, k, kn);
+				hint = (size_t)fi + 1;
 				d->scratch_len = mark; /* key text no longer needed */
 			}
 			ws(&c);
@@ -717,11 +730,19 @@ struct ev_result ev_decode(struct ev_decoder *d, const void *key,
 
 	if (!key || !key_len)
 		return result(EV_INVALID, EV_R_MISSING_KEY, -1);
-	if (key_len > EV_MAX_KEY_LEN || !utf8_valid(key, key_len))
+	if (key_len > EV_MAX_KEY_LEN)
 		return result(EV_INVALID, EV_R_BAD_KEY, -1);
-	for (size_t i = 0; i < key_len; i++)
-		if (((const uint8_t *)key)[i] < 0x20 || ((const uint8_t *)key)[i] == 0x7f)
+	{
+		const uint8_t *kb = key;
+		bool ascii = true;
+		for (size_t i = 0; i < key_len; i++) {
+			if (kb[i] < 0x20 || kb[i] == 0x7f)
+				return result(EV_INVALID, EV_R_BAD_KEY, -1);
+			ascii &= kb[i] < 0x80;
+		}
+		if (!ascii && !utf8_valid(kb, key_len))
 			return result(EV_INVALID, EV_R_BAD_KEY, -1);
+	}
 
 	for (size_t i = 0; i < sc->nfields; i++) {
 		const struct schema_field *f = &sc->fields[i];

@@ -25,6 +25,7 @@
 #include "core/xalloc.h"
 #include "event/codec.h"
 #include "kafka/client.h"
+#include "kafka/fetch_waker.h"
 #include "kafka/stats.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -94,6 +95,7 @@ struct job {
 	const char *name; /* "archive" | "aggregate" */
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *queue;
+	struct fetch_waker *waker;
 	rd_kafka_t *dlq;
 	struct store *st;
 	struct store *cst;                /* the commit round's */
@@ -119,7 +121,7 @@ struct job {
 		struct metric *batches, *batch_seconds, *latency, *watermark;
 		struct metric *windows, *files, *bytes, *open_windows, *dlq;
 		struct metric *invalid[EV_R__COUNT];
-		struct metric *replays;
+		struct metric *replays, *wakeups;
 	} m;
 };
 
@@ -179,6 +181,9 @@ static void register_metrics(struct job *j)
 	j->m.bytes = metrics_counter("iotpipe_bytes_written_total", "Output bytes written.", l);
 	j->m.open_windows = metrics_gauge("iotpipe_open_windows", "Windows held open in state.", l);
 	j->m.dlq = metrics_counter("iotpipe_dead_letter_total", "Records sent to the dead-letter topic.", l);
+	j->m.wakeups = metrics_counter("iotpipe_kafka_fetch_wakeups_total",
+				       "Requests sent to wake librdkafka's fetcher after its queue drained "
+				       "(librdkafka < 2.1 only).", l);
 	for (int r = 1; r < EV_R__COUNT; r++) {
 		snprintf(lr, sizeof(lr), "job=\"%s\",reason=\"%s\"", j->name,
 			 ev_reason_name((enum ev_reason)r));
@@ -1044,12 +1049,10 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 			   "default", err) ||
 	    kafka_conf_set(conf, "session.timeout.ms", "10000", "default", err) ||
 	    /* librdkafka 2.0 stops fetching while the consumer queue holds
-	     * queued.min.messages and looks again only about once a second
-	     * (2.1 made that fetch.queue.backoff.ms): the queue must hold more
-	     * than a second of reading or the job starves. Archive keeps less
-	     * (it also holds two batches of rows; 200 MB with 10,000 devices) */
-	    kafka_conf_set(conf, "queued.min.messages", o->kind == JOB_ARCHIVE ? "150000" : "300000",
-			   "default", err) ||
+	     * queued.min.messages and looks again only about once a second;
+	     * the fetch waker (kafka/fetch_waker.h) wakes it as soon as the
+	     * queue is half empty, so a small prefetch suffices */
+	    kafka_conf_set(conf, "queued.min.messages", "50000", "default", err) ||
 	    kafka_conf_set(conf, "queued.max.messages.kbytes", "32768", "default", err) ||
 	    kafka_conf_set(conf, "fetch.wait.max.ms", "100", "default", err))
 		goto fail;
@@ -1068,6 +1071,7 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 		return err->code;
 	rd_kafka_poll_set_consumer(j->rk);
 	j->queue = rd_kafka_queue_get_consumer(j->rk);
+	j->waker = fetch_waker_start(j->rk, j->queue, j->m.wakeups);
 	sub = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(sub, o->topic, RD_KAFKA_PARTITION_UA);
 	if (rd_kafka_subscribe(j->rk, sub)) {
@@ -1134,6 +1138,7 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		if (signals_stop_requested())
 			break;
 		n = rd_kafka_consume_batch_queue(j.queue, 200, msgs, CONSUME_BATCH);
+		fetch_waker_check(j.waker);
 		j.now = clock_mono_s(); /* one clock read per batch, not per record */
 		for (ssize_t i = 0; i < n; i++) {
 			if (!j.failed)
@@ -1187,6 +1192,8 @@ out:
 			rc = err->code;
 	}
 	if (j.rk) {
+		fetch_waker_stop(j.waker);
+		log_debug(j.name, "fetch wake-ups sent: %.0f", metric_value(j.m.wakeups));
 		rd_kafka_consumer_close(j.rk);
 		if (j.queue)
 			rd_kafka_queue_destroy(j.queue);

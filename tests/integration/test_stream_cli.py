@@ -241,3 +241,35 @@ def test_aggregate_other_layouts(iotpipe, kafka, tmp_path, layout):
         got.append(dict(device_id=dev, window_start=oracle.window_label(s),
                         start_us=s, end_us=e, avg_t=at, avg_d=ad, n=n, file=fn))
     oracle.compare_aggregate(got, want)
+
+
+def _wakeups(stderr):
+    lines = [l for l in stderr.splitlines() if "fetch wake-ups sent:" in l]
+    assert lines, "no wake-up count in the debug log"
+    return int(lines[-1].rsplit(":", 1)[1])
+
+
+def test_fetch_waker(iotpipe, kafka, tmp_path):
+    """librdkafka 2.0 pauses fetching for up to a second once its queue
+    holds queued.min.messages: with a prefetch of 1,000 records and 50,000
+    to read, the job sends wake-ups and still reads every record exactly
+    once; with a prefetch the queue never fills, it sends none."""
+    import duckdb
+    topic = kafka.create_topic(kafka.topic("wake"), partitions=1)
+    produce(iotpipe, kafka, topic, 50000, seed=21, start=START, step=0.01)
+    recs = kafka.consume_all(topic, expect=50000)
+    kept = sum(1 for r in recs if oracle.decode(r.key, r.value)[0] == "valid")
+    runs = {}
+    for q in (1000, 10000000):
+        out = tmp_path / f"o{q}"
+        cp = iotpipe(*_args("archive", kafka.bootstrap, topic, out, tmp_path / f"c{q}",
+                            f"g{q}", "--once", "--log-level", "debug",
+                            "--kafka", f"queued.min.messages={q}"), timeout=120)
+        con = duckdb.connect()
+        rows, distinct = con.execute(
+            "select count(*), count(distinct kafka_offset) from read_parquet(?)",
+            [str(out / "**" / "*.parquet")]).fetchone()
+        assert rows == distinct == kept, f"prefetch {q}: {rows} rows, {distinct} offsets, {kept} kept"
+        runs[q] = _wakeups(cp.stderr)
+    assert runs[1000] > 0, "the fetcher was never woken with a 1,000-record prefetch"
+    assert runs[10000000] == 0, f"{runs[10000000]} wake-ups although the queue never filled"
