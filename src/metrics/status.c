@@ -10,8 +10,9 @@
  * divided by the seconds between them.
  *
  * The thread sleeps on a condition variable so status_stop() returns at
- * once instead of waiting out the interval. The final line is left out of
- * the log when no record moved (a command that failed to start).
+ * once instead of waiting out the interval. The final line gives the rates
+ * over the whole run, and is left out of the log when no record moved (a
+ * command that failed to start).
  */
 #include "core/clock.h"
 #include "metrics/status.h"
@@ -43,7 +44,7 @@ struct status {
 	double interval;
 	unsigned parts;
 	struct status_sample first, prev;
-	double prev_t;
+	double first_t, prev_t;
 };
 
 void status_sample_read(struct status_sample *s)
@@ -143,7 +144,14 @@ static void emit(struct status *s, bool final)
 	status_sample_read(&cur);
 	if (final && !s->tty && idle_since_start(s, &cur))
 		return;
-	status_format(line, sizeof(line), s->parts, &cur, &s->prev, t - s->prev_t);
+	if (final) {
+		/* rates over the whole run: the last interval is often empty */
+		int k = snprintf(line, sizeof(line), "total %.1f s: ", t - s->first_t);
+		status_format(line + k, sizeof(line) - (size_t)k, s->parts, &cur, &s->first,
+			      t - s->first_t);
+	} else {
+		status_format(line, sizeof(line), s->parts, &cur, &s->prev, t - s->prev_t);
+	}
 	if (s->tty)
 		fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
 	else
@@ -198,7 +206,7 @@ struct status *status_start(unsigned parts)
 	pthread_cond_init(&s->cond, NULL);
 	status_sample_read(&s->first);
 	s->prev = s->first;
-	s->prev_t = clock_mono_s();
+	s->prev_t = s->first_t = clock_mono_s();
 	if (pthread_create(&s->thread, NULL, status_main, s)) {
 		pthread_cond_destroy(&s->cond);
 		pthread_mutex_destroy(&s->lock);

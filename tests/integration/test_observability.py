@@ -408,7 +408,7 @@ def test_promtool_check_metrics_on_run(tmp_path):
     finally:
         assert p.stop() == 0, p.stderr()[-3000:]
     # not a TTY: the status arrives as log lines, one family per job
-    assert re.search(r"info  status: produced \S+ \(\d+/s\), errors 0 \| "
+    assert re.search(r"info  status: (total [\d.]+ s: )?produced \S+ \(\d+/s\), errors 0 \| "
                      r"archive \d+/s, lag \d+, files \S+, \S+ \| aggregate",
                      p.stderr()), p.stderr()[-3000:]
 
@@ -416,11 +416,11 @@ def test_promtool_check_metrics_on_run(tmp_path):
 def test_status_lines_when_not_a_terminal(pipeline):
     time.sleep(2)
     arch = pipeline.procs["archive"].stderr()
-    assert re.search(r"info  status: archive \d+/s, lag \d+, files \S+, \S+B",
+    assert re.search(r"info  status: (total [\d.]+ s: )?archive \d+/s, lag \d+, files \S+, \S+B",
                      arch), arch[-2000:]
     assert "\r" not in arch and "\033[" not in arch
     prod = pipeline.procs["produce"].stderr()
-    assert re.search(r"status: produced \S+ \(\d+/s\), errors 0", prod)
+    assert re.search(r"status: (total [\d.]+ s: )?produced \S+ \(\d+/s\), errors 0", prod)
     # --log-format json: the status is an ordinary JSON record
     records = [json.loads(line) for line in
                pipeline.procs["aggregate"].stderr().splitlines()
