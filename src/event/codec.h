@@ -84,6 +84,13 @@ struct ev_result ev_decode(struct ev_decoder *dec, const void *key,
 			   size_t key_len, const void *json, size_t len,
 			   struct event *out);
 
+/*
+ * True when the last decoded event holds a string that was unescaped into
+ * the decoder's own buffer (valid until the next ev_decode on it); false
+ * when every string points into the payload.
+ */
+bool ev_decoder_used_scratch(const struct ev_decoder *dec);
+
 /* Writes a one-line description of a rejection ("missing_field: temperature"). */
 size_t ev_result_describe(const struct event_schema *s, struct ev_result r,
 			  char *out, size_t cap);

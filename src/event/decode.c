@@ -772,6 +772,11 @@ struct ev_result ev_decode(struct ev_decoder *d, const void *key,
 	return result(EV_VALID, EV_R_NONE, -1);
 }
 
+bool ev_decoder_used_scratch(const struct ev_decoder *d)
+{
+	return d->scratch_len > 0;
+}
+
 size_t ev_result_describe(const struct event_schema *s, struct ev_result r,
 			  char *out, size_t cap)
 {

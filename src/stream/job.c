@@ -1,9 +1,14 @@
 /*
  * job.c - the streaming engine (job.h).
  *
- * Thread: everything here runs on the job thread, including librdkafka's
- * rebalance callback (served inside rd_kafka_consume_batch_queue) and the
- * dead-letter producer's delivery reports (served by its poll/flush).
+ * Threads: the state of the job is the job thread's, including in
+ * librdkafka's rebalance callback (served inside rd_kafka_consume_batch_queue)
+ * and the dead-letter producer's delivery reports (served by its
+ * poll/flush). Three helpers take work off it: the decoder thread decodes
+ * the next array of records while the job thread handles the previous one
+ * (struct decoder), a commit round writes a batch's objects and state
+ * (struct round), and the fetch waker keeps librdkafka fetching
+ * (kafka/fetch_waker.h).
  *
  * Per partition (struct part) the job keeps the last committed batch and
  * offset, what it has read since (raw rows or open windows), and, after a
@@ -90,6 +95,33 @@ struct round {
 	double seconds;
 };
 
+/*
+ * Decoding ahead: the job thread reads array k+1 from librdkafka and
+ * handles array k while the decoder thread decodes k+1; decoding is about
+ * half of the job thread's work per record. Records are still handled on
+ * the job thread, one array after the other, in order, and whatever would
+ * act between two arrays (a rebalance, a seek back to the checkpoint)
+ * first handles the array read before it (drain_pending), so the job sees
+ * the records exactly as without this.
+ */
+struct dbatch {
+	rd_kafka_message_t *msgs[CONSUME_BATCH];
+	struct ev_result res[CONSUME_BATCH];
+	bool redo[CONSUME_BATCH]; /* a string was unescaped: decode again */
+	struct event *ev;         /* CONSUME_BATCH of them */
+	size_t n;
+	bool decoded; /* decoder_wait returned for it */
+};
+
+struct decoder {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ev_decoder *dec;
+	struct dbatch *todo, *done;
+	bool started, stop;
+};
+
 struct job {
 	const struct job_options *o;
 	const char *name; /* "archive" | "aggregate" */
@@ -102,6 +134,9 @@ struct job {
 	struct store *wst[WRITE_THREADS]; /* one per writer thread */
 	struct round round;
 	struct ev_decoder *dec;
+	struct decoder ahead;
+	struct dbatch batch[2];
+	struct dbatch *pending; /* read, decoded or being decoded, not handled */
 	struct part **parts; /* stable: a commit round holds pointers */
 	size_t nparts;
 	size_t nsums;
@@ -641,8 +676,138 @@ static enum iot_err round_wait(struct job *j, struct iot_error *err)
 
 /* Partitions whose batch another instance planned: follow its plan. Called
  * between consumed message arrays, never while one is being handled. */
+/* ---- decoding ahead (struct decoder) ---------------------------------- */
+
+static void decode_batch(struct ev_decoder *dec, struct dbatch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		const rd_kafka_message_t *m = b->msgs[i];
+		if (m->err)
+			continue;
+		b->res[i] = ev_decode(dec, m->key, m->key_len, m->payload, m->len, &b->ev[i]);
+		b->redo[i] = b->res[i].status == EV_VALID && ev_decoder_used_scratch(dec);
+	}
+}
+
+static void *decoder_main(void *arg)
+{
+	struct decoder *d = arg;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		struct dbatch *b;
+		while (!d->todo && !d->stop)
+			pthread_cond_wait(&d->cv, &d->mu);
+		if (d->stop)
+			break;
+		b = d->todo;
+		d->todo = NULL;
+		pthread_mutex_unlock(&d->mu);
+		decode_batch(d->dec, b);
+		pthread_mutex_lock(&d->mu);
+		d->done = b;
+		pthread_cond_broadcast(&d->cv);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+static void decoder_init(struct job *j)
+{
+	struct decoder *d = &j->ahead;
+
+	for (int i = 0; i < 2; i++)
+		j->batch[i].ev = xcalloc(CONSUME_BATCH, sizeof(struct event));
+	d->dec = ev_decoder_create(j->o->schema);
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	d->started = !pthread_create(&d->th, NULL, decoder_main, d);
+	if (!d->started)
+		log_warn(j->name, "cannot start the decoder thread: decoding on the job thread");
+}
+
+/* Hands b to the decoder thread (or decodes it here without one). One
+ * array at a time: the previous one was waited for. */
+static void decoder_start(struct job *j, struct dbatch *b)
+{
+	struct decoder *d = &j->ahead;
+
+	b->decoded = false;
+	if (!d->started) {
+		decode_batch(d->dec, b);
+		d->done = b;
+		return;
+	}
+	pthread_mutex_lock(&d->mu);
+	d->todo = b;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+static void decoder_wait(struct job *j, struct dbatch *b)
+{
+	struct decoder *d = &j->ahead;
+
+	if (b->decoded)
+		return;
+	b->decoded = true;
+	if (!d->started) {
+		d->done = NULL;
+		return;
+	}
+	pthread_mutex_lock(&d->mu);
+	while (d->done != b)
+		pthread_cond_wait(&d->cv, &d->mu);
+	d->done = NULL;
+	pthread_mutex_unlock(&d->mu);
+}
+
+static void decoder_stop(struct job *j)
+{
+	struct decoder *d = &j->ahead;
+
+	if (d->started) {
+		pthread_mutex_lock(&d->mu);
+		d->stop = true;
+		pthread_cond_broadcast(&d->cv);
+		pthread_mutex_unlock(&d->mu);
+		pthread_join(d->th, NULL);
+		pthread_cond_destroy(&d->cv);
+		pthread_mutex_destroy(&d->mu);
+	}
+	ev_decoder_destroy(d->dec);
+	for (int i = 0; i < 2; i++)
+		free(j->batch[i].ev);
+}
+
+static void handle(struct job *j, struct dbatch *b, size_t i);
+
+/* Handles the array read before the last one, if any (then frees it). */
+static void drain_pending(struct job *j)
+{
+	struct dbatch *b = j->pending;
+
+	if (!b)
+		return;
+	j->pending = NULL;
+	decoder_wait(j, b);
+	for (size_t i = 0; i < b->n; i++) {
+		if (!j->failed)
+			handle(j, b, i);
+		rd_kafka_message_destroy(b->msgs[i]);
+	}
+	b->n = 0;
+}
+
 static enum iot_err resync_pending(struct job *j, struct iot_error *err)
 {
+	for (size_t i = 0; i < j->nparts; i++)
+		if (j->parts[i]->resync_batch) {
+			/* its records read before the seek are dropped by
+			 * handle() while resync_batch is set */
+			drain_pending(j);
+			break;
+		}
 	for (size_t i = 0; i < j->nparts; i++) {
 		struct part *p = j->parts[i];
 		uint64_t b = p->resync_batch;
@@ -902,6 +1067,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 	struct job *j = opaque;
 	struct iot_error err = IOT_ERROR_INIT;
 
+	/* the records read before the rebalance are handled before it */
+	drain_pending(j);
 	/* the round in flight may hold these partitions' batches */
 	if (!j->failed && round_wait(j, &err))
 		fail(j, &err);
@@ -940,8 +1107,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 	}
 }
 
-static void handle(struct job *j, rd_kafka_message_t *m, struct event *ev)
+static void handle(struct job *j, struct dbatch *b, size_t i)
 {
+	rd_kafka_message_t *m = b->msgs[i];
+	struct event *ev = &b->ev[i];
 	struct part *p = part_get(j, m->partition);
 	struct iot_error err = IOT_ERROR_INIT;
 	struct ev_result r;
@@ -969,7 +1138,7 @@ static void handle(struct job *j, rd_kafka_message_t *m, struct event *ev)
 	if (p->next_offset < 0)
 		p->next_offset = m->offset;
 	metric_inc(j->m.consumed);
-	r = ev_decode(j->dec, m->key, m->key_len, m->payload, m->len, ev);
+	r = b->redo[i] ? ev_decode(j->dec, m->key, m->key_len, m->payload, m->len, ev) : b->res[i];
 	if (r.status == EV_INVALID) {
 		char why[160];
 		metric_inc(j->m.invalid[r.reason]);
@@ -1107,8 +1276,6 @@ fail:
 enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 {
 	struct job j;
-	rd_kafka_message_t *msgs[CONSUME_BATCH];
-	struct event ev;
 	enum iot_err rc = IOT_OK;
 	double started = clock_mono_s();
 
@@ -1123,6 +1290,7 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 	for (size_t i = 0; i < WRITE_THREADS; i++)
 		j.wst[i] = store_create();
 	j.dec = ev_decoder_create(o->schema);
+	decoder_init(&j);
 	register_metrics(&j);
 	if ((rc = store_create_bucket(j.st, o->output, err)) ||
 	    (rc = store_create_bucket(j.st, o->checkpoint, err)))
@@ -1132,18 +1300,33 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 	j.last_flush = clock_mono_s();
 
 	while (!j.failed) {
+		struct dbatch *b = j.pending == &j.batch[0] ? &j.batch[1] : &j.batch[0];
 		ssize_t n;
 		double now;
 
 		if (signals_stop_requested())
 			break;
-		n = rd_kafka_consume_batch_queue(j.queue, 200, msgs, CONSUME_BATCH);
+		/* with an array waiting to be handled, take only what is there */
+		n = rd_kafka_consume_batch_queue(j.queue, j.pending ? 0 : 200, b->msgs,
+						 CONSUME_BATCH);
 		fetch_waker_check(j.waker);
-		j.now = clock_mono_s(); /* one clock read per batch, not per record */
-		for (ssize_t i = 0; i < n; i++) {
-			if (!j.failed)
-				handle(&j, msgs[i], &ev);
-			rd_kafka_message_destroy(msgs[i]);
+		j.now = clock_mono_s(); /* one clock read per array, not per record */
+		b->n = n > 0 ? (size_t)n : 0;
+		if (b->n) {
+			/* a rebalance served by the read above handled the
+			 * previous array already; else it is handled now,
+			 * while the decoder thread decodes this one */
+			struct dbatch *prev = j.pending;
+			if (prev)
+				decoder_wait(&j, prev);
+			decoder_start(&j, b);
+			if (prev) {
+				j.pending = prev;
+				drain_pending(&j);
+			}
+			j.pending = b;
+		} else {
+			drain_pending(&j);
 		}
 		if (!j.failed && j.round.running && atomic_load(&j.round.done) &&
 		    round_wait(&j, err))
@@ -1170,7 +1353,8 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 				fail(&j, err);
 		}
 		if (o->once && !j.failed && once_done(&j)) {
-			if (flush_all(&j, true, err))
+			drain_pending(&j);
+			if (!j.failed && flush_all(&j, true, err))
 				fail(&j, err);
 			break;
 		}
@@ -1178,7 +1362,8 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 	if (!j.failed && signals_stop_requested()) {
 		/* finish the batch in flight: commit what was read */
 		log_info(j.name, "stopping: committing what was read");
-		if (flush_all(&j, true, err))
+		drain_pending(&j);
+		if (!j.failed && flush_all(&j, true, err))
 			fail(&j, err);
 	}
 	if (j.failed) {
@@ -1191,6 +1376,14 @@ out:
 		if (round_wait(&j, j.failed || rc ? &ignored : err) && !rc)
 			rc = err->code;
 	}
+	if (j.pending) {
+		/* failed: the records are read again after a restart */
+		decoder_wait(&j, j.pending);
+		for (size_t i = 0; i < j.pending->n; i++)
+			rd_kafka_message_destroy(j.pending->msgs[i]);
+		j.pending = NULL;
+	}
+	decoder_stop(&j);
 	if (j.rk) {
 		fetch_waker_stop(j.waker);
 		log_debug(j.name, "fetch wake-ups sent: %.0f", metric_value(j.m.wakeups));
