@@ -674,8 +674,6 @@ static enum iot_err round_wait(struct job *j, struct iot_error *err)
 	return IOT_OK;
 }
 
-/* Partitions whose batch another instance planned: follow its plan. Called
- * between consumed message arrays, never while one is being handled. */
 /* ---- decoding ahead (struct decoder) ---------------------------------- */
 
 static void decode_batch(struct ev_decoder *dec, struct dbatch *b)
@@ -799,6 +797,8 @@ static void drain_pending(struct job *j)
 	b->n = 0;
 }
 
+/* Partitions whose batch another instance planned: follow its plan. Called
+ * between consumed message arrays, never while one is being handled. */
 static enum iot_err resync_pending(struct job *j, struct iot_error *err)
 {
 	for (size_t i = 0; i < j->nparts; i++)
