@@ -30,3 +30,22 @@ tsv_row() {
 
 # load_note: the load average now, for the note column
 load_note() { uptime | sed 's/.*load average: /load /'; }
+
+# job_outdir NAME FALLBACK: where the streaming benches' jobs write their
+# Parquet output and checkpoints, unless OUTDIR is set: a directory NAME
+# on /dev/shm when it is a tmpfs with 4 GB free, else FALLBACK. Why tmpfs:
+# the jobs are compared with a consumer that writes nothing, and on this
+# VM's journal-less ext4, creating files right after earlier runs deleted
+# thousands costs 2-5x more system time (the inode allocator skips recently
+# deleted inodes: recently_deleted() in the kernel profile), which made
+# identical runs differ by 10 s. OUTDIR=<a directory on disk> measures there.
+job_outdir() {
+	if [ -n "${OUTDIR:-}" ]; then
+		echo "$OUTDIR"
+	elif [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] &&
+		[ "$(df -k --output=avail /dev/shm | tail -1)" -ge 4194304 ]; then
+		echo "/dev/shm/$1"
+	else
+		echo "$2"
+	fi
+}

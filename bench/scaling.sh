@@ -20,6 +20,9 @@
 #   DEVICES="10 1000 100000"   PARTITIONS="1 4 16"
 #   PORT=19492            Kafka port (controller PORT+1); data in KDATA
 #   KDATA=/tmp/benchrep-kafka  WORK=/tmp/benchrep-scaling   (both wiped)
+#   OUTDIR=               the jobs' output and checkpoints (wiped); default:
+#                         tmpfs when there is room, else $WORK/out
+#                         (job_outdir in bench/lib.sh says why)
 #   IOTPIPE=build-bench/iotpipe
 #   POINT_TIMEOUT=600     seconds one job may take; a job that takes longer
 #                         is stopped, noted, and its whole point is measured
@@ -39,6 +42,8 @@ KDATA=${KDATA:-/tmp/benchrep-kafka}
 WORK=${WORK:-/tmp/benchrep-scaling}
 IOTPIPE=${IOTPIPE:-$ROOT/build-bench/iotpipe}
 POINT_TIMEOUT=${POINT_TIMEOUT:-600}
+. "$ROOT/bench/lib.sh"
+OUTDIR=$(job_outdir iotpipe-scaling-bench "$WORK/out")
 B=127.0.0.1:$PORT
 START_TIME=2026-01-01T00:00:00Z
 SPAN=1000
@@ -49,12 +54,13 @@ kafka() { KAFKA_PORT=$PORT KAFKA_CONTROLLER_PORT=$((PORT + 1)) KAFKA_DATA_DIR=$K
 	bash kafka/local-kafka.sh "$@"; }
 for t in kcat java /usr/bin/time "$IOTPIPE"; do command -v "$t" >/dev/null || die "$t not found"; done
 
-rm -rf "$WORK"
-mkdir -p "$WORK" "$(dirname "$OUT")"
+rm -rf "$WORK" "$OUTDIR"
+mkdir -p "$WORK" "$OUTDIR" "$(dirname "$OUT")"
+say "job output and checkpoints on $(stat -f -c %T "$OUTDIR") ($OUTDIR)"
 kafka start --fresh >/dev/null
 cleanup() {
 	kafka stop >/dev/null 2>&1 || true
-	rm -rf "$KDATA" "$WORK"
+	rm -rf "$KDATA" "$WORK" "$OUTDIR"
 }
 trap cleanup EXIT
 
@@ -100,24 +106,24 @@ point() {
 	for job in archive aggregate; do
 		tag=$job-$topic-$axis
 		if ! timed "$tag" "$IOTPIPE" "$job" --bootstrap-servers "$B" --topic "$topic" \
-			--output "$WORK/$tag/out" --checkpoint "$WORK/$tag/ckpt" --group "scaling-$tag" \
+			--output "$OUTDIR/$tag/out" --checkpoint "$OUTDIR/$tag/ckpt" --group "scaling-$tag" \
 			--once --metrics-addr off --log-level info; then
-			files=$(find "$WORK/$tag/out" -name '*.parquet' | wc -l)
+			files=$(find "$OUTDIR/$tag/out" -name '*.parquet' | wc -l)
 			say "  $job: stopped after $POINT_TIMEOUT s ($files files written)"
 			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$axis" "$d" "$p" "$n" "$job" \
 				"$POINT_TIMEOUT" "" "" "$files" "iotpipe $job --topic $topic --once" \
 				"TIMEOUT: stopped after $POINT_TIMEOUT s with $files files written" >>"$TMP_OUT"
-			rm -rf "$WORK/$tag"
+			rm -rf "${OUTDIR:?}/$tag"
 			return 1
 		fi
-		files=$(find "$WORK/$tag/out" -name '*.parquet' | wc -l)
+		files=$(find "$OUTDIR/$tag/out" -name '*.parquet' | wc -l)
 		status=$(grep -o 'status: .*' "$WORK/$tag.err" | tail -1 || true)
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\n' "$axis" "$d" "$p" "$n" "$job" "$SECS" \
 			"$(awk -v n="$n" -v s="$SECS" 'BEGIN { print n / (s > 0 ? s : 0.001) }')" "$RSS_MB" "$files" \
 			"iotpipe $job --topic $topic --once (produce --count $n --devices $d, $p partitions)" \
 			"load $load${note:+; $note}" >>"$TMP_OUT"
 		say "  $job: $SECS s, $RSS_MB MB, $files files"
-		rm -rf "$WORK/$tag"
+		rm -rf "${OUTDIR:?}/$tag"
 	done
 }
 

@@ -26,16 +26,9 @@
 #   KDATA=/tmp/kbench     Kafka data directory (wiped at start and at the end)
 #   WORK=/tmp/iotpipe-streaming-bench   logs and timings (wiped)
 #   OUTDIR=               where the jobs (ours and Spark's) write their Parquet
-#                         output and checkpoints; default: a directory on
-#                         /dev/shm when it is a tmpfs with 4 GB free, else
-#                         $WORK/out. Why tmpfs: the comparison is with a
-#                         consumer that writes nothing, and on this VM's
-#                         journal-less ext4 creating files right after other
-#                         runs deleted thousands costs 2-5x more system time
-#                         (the inode allocator skips recently deleted inodes:
-#                         recently_deleted() in the kernel profile), which
-#                         made identical runs differ by 10 s. OUTDIR=$WORK/out
-#                         measures on disk.
+#                         output and checkpoints; default: tmpfs when there is
+#                         room, else $WORK/out (job_outdir in bench/lib.sh says
+#                         why)
 #   KEEP=0                1: leave Kafka running and the data in place
 #   IOTPIPE=              a built binary; default: build build-bench (Release)
 #   BENCH_TSV=            also append one row per measurement to this file
@@ -70,14 +63,7 @@ JARDIR=$ROOT/.cache/spark-jars
 START_TIME=2026-01-01T00:00:00Z
 SPAN=1000 # seconds of event time per topic
 RESULTS=$WORK/results.tsv
-OUTDIR=${OUTDIR:-}
-if [ -z "$OUTDIR" ]; then
-	OUTDIR=$WORK/out
-	if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] &&
-		[ "$(df -k --output=avail /dev/shm | tail -1)" -ge 4194304 ]; then
-		OUTDIR=/dev/shm/iotpipe-streaming-bench
-	fi
-fi
+OUTDIR=$(job_outdir iotpipe-streaming-bench "$WORK/out")
 
 say() { echo "streaming.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
