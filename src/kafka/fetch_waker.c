@@ -14,13 +14,15 @@
  * queued.max.messages.kbytes limit (set to 32 MB by the jobs) is reached
  * first, and the fetcher pauses as librdkafka alone would have it.
  */
+#include "core/clock.h"
 #include "kafka/fetch_waker.h"
 #include "metrics/metrics.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "core/banned.h"
 
 #define MIN_INTERVAL_S 0.005
 #define REQUEST_TIMEOUT_MS 2000
@@ -39,13 +41,6 @@ struct fetch_waker {
 	struct metric *kicks;
 	double last; /* when the last wake-up was asked for (consumer thread) */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void kick(struct fetch_waker *w)
 {
@@ -132,7 +127,7 @@ void fetch_waker_check(struct fetch_waker *w)
 		w->armed = true;
 	if (!w->armed || len >= w->low || atomic_load(&w->busy))
 		return;
-	t = now_s();
+	t = clock_mono_s();
 	if (t - w->last < MIN_INTERVAL_S)
 		return;
 	w->last = t;
