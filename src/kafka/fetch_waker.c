@@ -15,11 +15,11 @@
  * first, and the fetcher pauses as librdkafka alone would have it.
  */
 #include "core/clock.h"
+#include "core/worker.h"
+#include "core/xalloc.h"
 #include "kafka/fetch_waker.h"
 #include "metrics/metrics.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "core/banned.h"
@@ -32,18 +32,16 @@ struct fetch_waker {
 	rd_kafka_queue_t *queue;
 	size_t high; /* the queue held this many: the fetcher may have stopped */
 	size_t low;  /* then wake it when the queue holds fewer than this */
-	bool armed;  /* (consumer thread) */
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool want, stop;
-	atomic_bool busy; /* a wake-up is asked for or in flight */
+	struct worker *worker; /* sends the request */
 	struct metric *kicks;
-	double last; /* when the last wake-up was asked for (consumer thread) */
+	/* the consumer thread's */
+	bool armed;
+	double last; /* when the last wake-up was asked for */
 };
 
-static void kick(struct fetch_waker *w)
+static void kick(void *arg)
 {
+	struct fetch_waker *w = arg;
 	rd_kafka_topic_partition_list_t *parts = NULL;
 
 	if (rd_kafka_assignment(w->rk, &parts) || !parts)
@@ -57,26 +55,6 @@ static void kick(struct fetch_waker *w)
 			metric_inc(w->kicks);
 	}
 	rd_kafka_topic_partition_list_destroy(parts);
-}
-
-static void *waker_main(void *arg)
-{
-	struct fetch_waker *w = arg;
-
-	pthread_mutex_lock(&w->mu);
-	for (;;) {
-		while (!w->want && !w->stop)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if (w->stop)
-			break;
-		w->want = false;
-		pthread_mutex_unlock(&w->mu);
-		kick(w);
-		atomic_store(&w->busy, false);
-		pthread_mutex_lock(&w->mu);
-	}
-	pthread_mutex_unlock(&w->mu);
-	return NULL;
 }
 
 struct fetch_waker *fetch_waker_start(rd_kafka_t *rk, rd_kafka_queue_t *queue,
@@ -95,20 +73,14 @@ struct fetch_waker *fetch_waker_start(rd_kafka_t *rk, rd_kafka_queue_t *queue,
 	min_msgs = strtol(buf, NULL, 10);
 	if (min_msgs < 2)
 		return NULL;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return NULL;
+	w = xcalloc(1, sizeof(*w));
 	w->rk = rk;
 	w->queue = queue;
 	w->kicks = kicks;
 	w->high = (size_t)(min_msgs - min_msgs / 10);
 	w->low = (size_t)min_msgs / 2;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
-	atomic_init(&w->busy, false);
-	if (pthread_create(&w->th, NULL, waker_main, w)) {
-		pthread_cond_destroy(&w->cv);
-		pthread_mutex_destroy(&w->mu);
+	w->worker = worker_start(kick, w);
+	if (!w->worker) {
 		free(w);
 		return NULL;
 	}
@@ -125,30 +97,20 @@ void fetch_waker_check(struct fetch_waker *w)
 	len = rd_kafka_queue_length(w->queue);
 	if (len >= w->high)
 		w->armed = true;
-	if (!w->armed || len >= w->low || atomic_load(&w->busy))
+	if (!w->armed || len >= w->low)
 		return;
 	t = clock_mono_s();
-	if (t - w->last < MIN_INTERVAL_S)
+	if (t - w->last < MIN_INTERVAL_S || worker_busy(w->worker))
 		return;
 	w->last = t;
 	w->armed = false;
-	atomic_store(&w->busy, true);
-	pthread_mutex_lock(&w->mu);
-	w->want = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	worker_request(w->worker);
 }
 
 void fetch_waker_stop(struct fetch_waker *w)
 {
 	if (!w)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->stop = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->th, NULL);
-	pthread_cond_destroy(&w->cv);
-	pthread_mutex_destroy(&w->mu);
+	worker_stop(w->worker);
 	free(w);
 }

@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/signals.h"
+#include "core/worker.h"
 #include "core/xalloc.h"
 #include "event/codec.h"
 #include "kafka/client.h"
@@ -114,12 +115,9 @@ struct dbatch {
 };
 
 struct decoder {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	struct worker *worker; /* NULL: decode on the job thread */
 	struct ev_decoder *dec;
-	struct dbatch *todo, *done;
-	bool started, stop;
+	struct dbatch *batch; /* the array being decoded */
 };
 
 struct job {
@@ -687,27 +685,10 @@ static void decode_batch(struct ev_decoder *dec, struct dbatch *b)
 	}
 }
 
-static void *decoder_main(void *arg)
+static void decoder_run(void *arg)
 {
 	struct decoder *d = arg;
-
-	pthread_mutex_lock(&d->mu);
-	for (;;) {
-		struct dbatch *b;
-		while (!d->todo && !d->stop)
-			pthread_cond_wait(&d->cv, &d->mu);
-		if (d->stop)
-			break;
-		b = d->todo;
-		d->todo = NULL;
-		pthread_mutex_unlock(&d->mu);
-		decode_batch(d->dec, b);
-		pthread_mutex_lock(&d->mu);
-		d->done = b;
-		pthread_cond_broadcast(&d->cv);
-	}
-	pthread_mutex_unlock(&d->mu);
-	return NULL;
+	decode_batch(d->dec, d->batch);
 }
 
 static void decoder_init(struct job *j)
@@ -717,10 +698,8 @@ static void decoder_init(struct job *j)
 	for (int i = 0; i < 2; i++)
 		j->batch[i].ev = xcalloc(CONSUME_BATCH, sizeof(struct event));
 	d->dec = ev_decoder_create(j->o->schema);
-	pthread_mutex_init(&d->mu, NULL);
-	pthread_cond_init(&d->cv, NULL);
-	d->started = !pthread_create(&d->th, NULL, decoder_main, d);
-	if (!d->started)
+	d->worker = worker_start(decoder_run, d);
+	if (!d->worker)
 		log_warn(j->name, "cannot start the decoder thread: decoding on the job thread");
 }
 
@@ -731,49 +710,26 @@ static void decoder_start(struct job *j, struct dbatch *b)
 	struct decoder *d = &j->ahead;
 
 	b->decoded = false;
-	if (!d->started) {
+	d->batch = b;
+	if (d->worker)
+		worker_request(d->worker);
+	else
 		decode_batch(d->dec, b);
-		d->done = b;
-		return;
-	}
-	pthread_mutex_lock(&d->mu);
-	d->todo = b;
-	pthread_cond_broadcast(&d->cv);
-	pthread_mutex_unlock(&d->mu);
 }
 
 static void decoder_wait(struct job *j, struct dbatch *b)
 {
-	struct decoder *d = &j->ahead;
-
 	if (b->decoded)
 		return;
 	b->decoded = true;
-	if (!d->started) {
-		d->done = NULL;
-		return;
-	}
-	pthread_mutex_lock(&d->mu);
-	while (d->done != b)
-		pthread_cond_wait(&d->cv, &d->mu);
-	d->done = NULL;
-	pthread_mutex_unlock(&d->mu);
+	if (j->ahead.worker)
+		worker_wait(j->ahead.worker);
 }
 
 static void decoder_stop(struct job *j)
 {
-	struct decoder *d = &j->ahead;
-
-	if (d->started) {
-		pthread_mutex_lock(&d->mu);
-		d->stop = true;
-		pthread_cond_broadcast(&d->cv);
-		pthread_mutex_unlock(&d->mu);
-		pthread_join(d->th, NULL);
-		pthread_cond_destroy(&d->cv);
-		pthread_mutex_destroy(&d->mu);
-	}
-	ev_decoder_destroy(d->dec);
+	worker_stop(j->ahead.worker);
+	ev_decoder_destroy(j->ahead.dec);
 	for (int i = 0; i < 2; i++)
 		free(j->batch[i].ev);
 }
