@@ -61,6 +61,8 @@ enum ev_reason {
 	EV_R_BAD_TIMESTAMP, /* unparseable or out-of-range event time */
 	EV_R_OUT_OF_RANGE,  /* a number too large for its type */
 	EV_R_BAD_UTF8,      /* a string value that is not valid UTF-8 */
+	EV_R_FUTURE,        /* event time beyond the horizon ahead of processing
+			       time (set by the streaming jobs, not the decoder) */
 	EV_R__COUNT
 };
 

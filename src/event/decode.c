@@ -48,6 +48,7 @@ static const char *const reason_names[EV_R__COUNT] = {
 	[EV_R_BAD_TIMESTAMP] = "bad_timestamp",
 	[EV_R_OUT_OF_RANGE] = "out_of_range",
 	[EV_R_BAD_UTF8] = "bad_utf8",
+	[EV_R_FUTURE] = "future_timestamp",
 };
 
 const char *ev_reason_name(enum ev_reason r)
