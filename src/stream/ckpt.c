@@ -7,7 +7,9 @@
  *	kind <wal|state>
  *	batch <b>
  *	start <offset> / end <offset> / emit <us|->      (wal)
+ *	ref <us>                                         (wal; optional)
  *	next <offset>                                    (state)
+ *	epoch <n>, source <id>                           (both; optional)
  *	--
  *	<job payload>                                    (state)
  * The job name is checked on load, so two different jobs pointed at the
@@ -73,13 +75,16 @@ static char *file_uri(const char *base, const char *kind, uint64_t batch)
 /* Parses the header; returns a pointer to the payload (after "--\n"). */
 static enum iot_err parse(const char *uri, const char *job, const char *kind,
 			  char *text, uint64_t batch, struct ckpt_wal *w,
-			  int64_t *next, const char **payload, struct iot_error *err)
+			  int64_t *next, uint32_t *epoch, char *source,
+			  const char **payload, struct iot_error *err)
 {
 	char *line = text, *nl;
 	bool magic = false, job_ok = false, kind_ok = false, batch_ok = false;
 	bool start_ok = false, end_ok = false, next_ok = false;
 
 	*payload = "";
+	*epoch = 0;
+	*source = '\0';
 	for (; line && *line; line = nl) {
 		char *val, *e;
 		nl = strchr(line, '\n');
@@ -119,9 +124,23 @@ static enum iot_err parse(const char *uri, const char *job, const char *kind,
 				if (*e || errno)
 					goto bad;
 			}
+		} else if (!strcmp(line, "ref") && w) {
+			w->ref_us = strtoll(val, &e, 10);
+			if (*e || errno)
+				goto bad;
 		} else if (!strcmp(line, "next") && next) {
 			*next = strtoll(val, &e, 10);
 			next_ok = !*e && !errno;
+		} else if (!strcmp(line, "epoch")) {
+			unsigned long long v = strtoull(val, &e, 10);
+			if (*e || errno || v > UINT32_MAX)
+				goto bad;
+			*epoch = (uint32_t)v;
+		} else if (!strcmp(line, "source")) {
+			size_t n = strlen(val);
+			if (!n || n >= CKPT_SOURCE_MAX)
+				goto bad;
+			memcpy(source, val, n + 1);
 		}
 	}
 	if (!magic || !job_ok || !kind_ok || !batch_ok ||
@@ -152,7 +171,8 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		rc = store_get(st, uri, &b, err);
 		if (!rc)
 			rc = parse(uri, job, "state", (char *)b.data ? (char *)b.data : (char *)"",
-				   l.max_state, NULL, &out->next_offset, &payload, err);
+				   l.max_state, NULL, &out->next_offset, &out->epoch, out->source,
+				   &payload, err);
 		if (!rc) {
 			buf_puts(&out->payload, payload);
 			out->has_state = true;
@@ -168,16 +188,27 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		struct buf b = BUF_INIT;
 		const char *payload;
 		rc = store_get(st, uri, &b, err);
+		char wsource[CKPT_SOURCE_MAX];
 		if (!rc)
 			rc = parse(uri, job, "wal", b.data ? (char *)b.data : (char *)"",
-				   l.max_wal, &out->wal, NULL, &payload, err);
+				   l.max_wal, &out->wal, NULL, &out->wal.epoch, wsource, &payload, err);
 		if (!rc) {
 			out->has_wal = true;
 			out->wal.batch = l.max_wal;
-			if (out->has_state && out->wal.start != out->next_offset)
+			if (!out->has_state) {
+				out->epoch = out->wal.epoch;
+				memcpy(out->source, wsource, sizeof(wsource));
+			}
+			/* a new epoch starts where its log begins */
+			if (out->has_state && out->wal.epoch == out->epoch &&
+			    out->wal.start != out->next_offset)
 				rc = iot_error_set(err, IOT_ERR_FORMAT,
 						   "%s: plans offsets from %" PRId64 " but the last commit ends at %" PRId64,
 						   uri, out->wal.start, out->next_offset);
+			else if (out->has_state && out->wal.epoch < out->epoch)
+				rc = iot_error_set(err, IOT_ERR_FORMAT,
+						   "%s: plan of epoch %" PRIu32 " after a commit of epoch %" PRIu32,
+						   uri, out->wal.epoch, out->epoch);
 		}
 		buf_release(&b);
 		free(uri);
@@ -208,7 +239,18 @@ void ckpt_recovered_release(struct ckpt_recovered *r)
 	buf_release(&r->payload);
 }
 
-static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w)
+/* The optional lines: epoch 0 and no source are left out, so a checkpoint
+ * that never lost its log reads as before epochs existed. */
+static void origin_text(struct buf *b, uint32_t epoch, const char *source)
+{
+	if (epoch)
+		buf_printf(b, "epoch %" PRIu32 "\n", epoch);
+	if (source && *source)
+		buf_printf(b, "source %s\n", source);
+}
+
+static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w,
+		     const char *source)
 {
 	buf_printf(b, "iotpipe-checkpoint 1\njob %s\nkind wal\nbatch %" PRIu64
 		      "\nstart %" PRId64 "\nend %" PRId64 "\n",
@@ -217,10 +259,13 @@ static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w)
 		buf_printf(b, "emit %" PRId64 "\n", w->emit_upto_us);
 	else
 		buf_puts(b, "emit -\n");
+	if (w->ref_us)
+		buf_printf(b, "ref %" PRId64 "\n", w->ref_us);
+	origin_text(b, w->epoch, source);
 }
 
 enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
-			    const struct ckpt_wal *w, bool *conflict,
+			    const struct ckpt_wal *w, const char *source, bool *conflict,
 			    struct ckpt_wal *existing, struct iot_error *err)
 {
 	char *uri = file_uri(base, "wal", w->batch);
@@ -228,21 +273,23 @@ enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
 	enum iot_err rc;
 
 	*conflict = false;
-	wal_text(&b, job, w);
+	wal_text(&b, job, w, source);
 	rc = store_put(st, uri, b.data, b.len, STORE_PUT_IF_ABSENT, err);
 	if (rc == IOT_ERR_STATE) {
 		/* a plan for this batch exists (a replay we were not told about,
 		 * or another instance): the first plan wins */
 		const char *payload;
+		char osource[CKPT_SOURCE_MAX];
 		iot_error_clear(err);
 		memset(existing, 0, sizeof(*existing));
 		rc = store_get(st, uri, &old, err);
 		if (!rc)
 			rc = parse(uri, job, "wal", old.data ? (char *)old.data : (char *)"",
-				   w->batch, existing, NULL, &payload, err);
+				   w->batch, existing, NULL, &existing->epoch, osource, &payload, err);
 		if (!rc) {
 			existing->batch = w->batch;
 			*conflict = existing->start != w->start || existing->end != w->end ||
+				    existing->epoch != w->epoch ||
 				    existing->has_emit != w->has_emit ||
 				    (w->has_emit && existing->emit_upto_us != w->emit_upto_us);
 		}
@@ -254,16 +301,19 @@ enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
 }
 
 enum iot_err ckpt_write_state(struct store *st, const char *job, const char *base,
-			      uint64_t batch, int64_t next_offset,
-			      const struct buf *payload, struct iot_error *err)
+			      uint64_t batch, int64_t next_offset, uint32_t epoch,
+			      const char *source, const struct buf *payload,
+			      struct iot_error *err)
 {
 	char *uri = file_uri(base, "state", batch);
 	struct buf b = BUF_INIT;
 	enum iot_err rc;
 
 	buf_printf(&b, "iotpipe-checkpoint 1\njob %s\nkind state\nbatch %" PRIu64
-		       "\nnext %" PRId64 "\n--\n",
+		       "\nnext %" PRId64 "\n",
 		   job, batch, next_offset);
+	origin_text(&b, epoch, source);
+	buf_puts(&b, "--\n");
 	if (payload)
 		buf_append(&b, payload->data, payload->len);
 	rc = store_put(st, uri, b.data, b.len, 0, err);

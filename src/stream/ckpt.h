@@ -33,7 +33,23 @@ struct ckpt_wal {
 	int64_t start, end;   /* offsets [start, end) */
 	bool has_emit;
 	int64_t emit_upto_us; /* aggregate: windows ending <= this are emitted */
+	uint32_t epoch;       /* the checkpoint epoch the offsets belong to */
+	int64_t ref_us;       /* processing time the batch's event times were
+				 checked against (job.c, horizon); 0: none */
 };
+
+/*
+ * Epochs and sources. The offsets in a checkpoint mean something only in
+ * the partition log they were read from. `source` names that log's home
+ * (the Kafka cluster id, or one incarnation of the embedded broker); a
+ * checkpoint written against another source, or whose offset lies outside
+ * the partition's log, has lost its log (job.c, data loss). When the job
+ * goes on anyway (an explicit policy), the partition starts a new epoch:
+ * offsets restart where the new log begins, batch numbers go on counting,
+ * so no output object name is ever reused. A plan may start elsewhere
+ * than the last commit's next offset only in a newer epoch.
+ */
+#define CKPT_SOURCE_MAX 128
 
 struct ckpt_recovered {
 	bool has_state;
@@ -42,6 +58,8 @@ struct ckpt_recovered {
 	struct buf payload;    /* the job's state text after the header */
 	bool has_wal;          /* a planned batch batch+1 to replay */
 	struct ckpt_wal wal;
+	uint32_t epoch;        /* of the state, else of the plan; 0 for none */
+	char source[CKPT_SOURCE_MAX]; /* "" when the files name none */
 };
 
 /* Base URI of a partition's checkpoint ("<ckpt>/<topic>/partition=<p>/"). */
@@ -61,16 +79,18 @@ enum iot_err ckpt_latest(struct store *st, const char *base, bool *has,
 /*
  * Writes wal-<w->batch> unless it exists. When another writer got there
  * first, *existing receives its plan and *conflict is set (the caller
- * must follow that plan instead of its own).
+ * must follow that plan instead of its own). `source` may be NULL.
  */
 enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
-			    const struct ckpt_wal *w, bool *conflict,
+			    const struct ckpt_wal *w, const char *source, bool *conflict,
 			    struct ckpt_wal *existing, struct iot_error *err);
 
-/* Writes state-<batch> (overwrites an identical replayed one). */
+/* Writes state-<batch> (overwrites an identical replayed one). `source`
+ * may be NULL. */
 enum iot_err ckpt_write_state(struct store *st, const char *job, const char *base,
-			      uint64_t batch, int64_t next_offset,
-			      const struct buf *payload, struct iot_error *err);
+			      uint64_t batch, int64_t next_offset, uint32_t epoch,
+			      const char *source, const struct buf *payload,
+			      struct iot_error *err);
 
 /* Deletes wal and state files of batches older than keep_from (best effort). */
 void ckpt_gc(struct store *st, const char *base, uint64_t keep_from);

@@ -149,7 +149,7 @@ static void test_checkpoint_protocol(void **state)
 	assert_false(r.has_wal);
 	ckpt_recovered_release(&r);
 	/* a plan without its commit: recovery must replay it */
-	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, &conflict, &other, &err), IOT_OK);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, &conflict, &other, &err), IOT_OK);
 	assert_false(conflict);
 	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
 	assert_true(r.has_wal);
@@ -158,15 +158,15 @@ static void test_checkpoint_protocol(void **state)
 	assert_true(r.wal.emit_upto_us == T0);
 	ckpt_recovered_release(&r);
 	/* writing the same plan again is fine; a different one conflicts */
-	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, &conflict, &other, &err), IOT_OK);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, &conflict, &other, &err), IOT_OK);
 	assert_false(conflict);
 	w.end = 90;
-	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, &conflict, &other, &err), IOT_OK);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, &conflict, &other, &err), IOT_OK);
 	assert_true(conflict);
 	assert_int_equal(other.end, 100);
 	/* commit it: recovery resumes after it, with the payload */
 	buf_puts(&payload, "max -\nemitted -\n");
-	assert_int_equal(ckpt_write_state(st, "aggregate", base, 1, 100, &payload, &err), IOT_OK);
+	assert_int_equal(ckpt_write_state(st, "aggregate", base, 1, 100, 0, NULL, &payload, &err), IOT_OK);
 	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
 	assert_true(r.has_state);
 	assert_false(r.has_wal);
@@ -189,6 +189,66 @@ static void test_checkpoint_protocol(void **state)
 	}
 }
 
+/* A partition that lost its log goes on in a new epoch: its plan may start
+ * elsewhere than the last commit's next offset, but only in a newer
+ * epoch; epoch and source survive the round trip. */
+static void test_checkpoint_epochs(void **state)
+{
+	char dir[] = "/tmp/iotpipe-test-ckpt-XXXXXX";
+	struct store *st = store_create();
+	struct iot_error err = IOT_ERROR_INIT;
+	struct ckpt_recovered r;
+	struct ckpt_wal w = { 4, 0, 50, false, 0, 1 }, other;
+	bool conflict;
+	char *base;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	base = ckpt_partition_uri(dir, "topic", 0);
+	assert_int_equal(ckpt_write_state(st, "archive", base, 3, 5000, 0, "kafka:abc", NULL, &err),
+			 IOT_OK);
+	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_OK);
+	assert_int_equal(r.epoch, 0);
+	assert_string_equal(r.source, "kafka:abc");
+	ckpt_recovered_release(&r);
+	/* epoch 1 starts at the new log's offset 0: a valid plan */
+	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, "kafka:xyz", &conflict, &other, &err),
+			 IOT_OK);
+	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_OK);
+	assert_true(r.has_wal);
+	assert_int_equal(r.wal.epoch, 1);
+	assert_int_equal(r.wal.start, 0);
+	assert_int_equal(r.epoch, 0); /* the state's */
+	ckpt_recovered_release(&r);
+	/* the same jump within one epoch is a corrupt checkpoint */
+	assert_int_equal(ckpt_write_state(st, "archive", base, 3, 5000, 1, "kafka:xyz", NULL, &err),
+			 IOT_OK);
+	assert_int_equal(ckpt_write_state(st, "archive", base, 4, 50, 1, "kafka:xyz", NULL, &err),
+			 IOT_OK);
+	w = (struct ckpt_wal){ 5, 10, 60, false, 0, 1 };
+	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, "kafka:xyz", &conflict, &other, &err),
+			 IOT_OK);
+	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_ERR_FORMAT);
+	assert_non_null(strstr(err.msg, "plans offsets from 10 but the last commit ends at 50"));
+	ckpt_recovered_release(&r);
+	/* and a plan of an older epoch than the commit before it as well */
+	iot_error_clear(&err);
+	assert_int_equal(ckpt_write_state(st, "archive", base, 5, 60, 2, NULL, NULL, &err), IOT_OK);
+	w = (struct ckpt_wal){ 6, 60, 70, false, 0, 1 };
+	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, NULL, &conflict, &other, &err),
+			 IOT_OK);
+	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_ERR_FORMAT);
+	ckpt_recovered_release(&r);
+
+	free(base);
+	store_destroy(st);
+	{
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_windows_save_load_exact),
 		cmocka_unit_test(test_hive),
 		cmocka_unit_test(test_checkpoint_protocol),
+		cmocka_unit_test(test_checkpoint_epochs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
