@@ -15,6 +15,7 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/common.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/signals.h"
 #include "core/xalloc.h"
@@ -77,6 +78,7 @@ int cmd_run(int argc, char **argv)
 	struct mock_broker *mb = NULL;
 	struct worker w[3];
 	const char *data = "data", *raw_out = NULL, *agg_out = NULL;
+	char *incarnation = NULL;
 	char *paths[4] = { NULL, NULL, NULL, NULL };
 	double rate = -1, trigger = 10, idle = -1;
 	long devices = 0, partitions = 4;
@@ -129,6 +131,10 @@ int cmd_run(int argc, char **argv)
 		cfg.streaming.bootstrap_servers = xstrdup(mock_broker_bootstrap(mb));
 		log_info("run", "embedded broker at %s (in memory, for development and demos)",
 			 cfg.streaming.bootstrap_servers);
+		/* every start is a new, empty log: the checkpoints of earlier
+		 * runs name another incarnation, and their partitions go on
+		 * from offset 0 in a new epoch (stream/ckpt.h) */
+		incarnation = xasprintf("embedded:%" PRId64 "-%ld", clock_wall_us(), (long)getpid());
 	}
 	/* locations: given by flag or environment, else under --data-dir */
 	paths[0] = raw_out ? xstrdup(raw_out)
@@ -172,6 +178,13 @@ int cmd_run(int argc, char **argv)
 		jo->window_us = (int64_t)llround(cfg.streaming.window_seconds * 1e6);
 		jo->watermark_us = (int64_t)llround(cfg.streaming.watermark_seconds * 1e6);
 		jo->idle_timeout_s = idle >= 0 ? idle : cfg.streaming.idle_timeout_seconds;
+		if (incarnation) {
+			jo->source = incarnation;
+			jo->fresh_source = true;
+			/* the embedded broker keeps about 5 MiB per partition:
+			 * a job that falls that far behind goes on, counted */
+			jo->on_data_loss = JOB_DATA_LOSS_EARLIEST;
+		}
 	}
 	producer_options_init(&w[2].prod);
 	w[2].is_producer = true;
@@ -179,6 +192,7 @@ int cmd_run(int argc, char **argv)
 	w[2].prod.bootstrap = cfg.streaming.bootstrap_servers;
 	w[2].prod.topic = cfg.streaming.topic;
 	w[2].prod.acks = cfg.producer.acks;
+	w[2].prod.partitioner = cfg.producer.partitioner;
 	w[2].prod.retries = cfg.producer.retries;
 	w[2].prod.idempotent = cfg.producer.delivery_exactly_once;
 	w[2].prod.kafka = &cfg.producer.kafka;
@@ -223,6 +237,7 @@ out:
 	metrics_server_stop(srv);
 	for (int i = 0; i < 4; i++)
 		free(paths[i]);
+	free(incarnation);
 	config_release(&cfg);
 	common_release(&co);
 	return status;

@@ -29,8 +29,9 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	enum iot_err rc;
 	struct job_options jo;
 	const char *output = NULL, *checkpoint = NULL, *group = NULL, *dlq = NULL;
-	const char *partition_by = NULL, *codec = NULL, *starting = NULL;
+	const char *partition_by = NULL, *codec = NULL, *starting = NULL, *on_loss = NULL;
 	double trigger = -1, window = -1, watermark = -1, idle = -1, timeout = 30;
+	double horizon = JOB_HORIZON_DEFAULT_S;
 	long max_events = 700000;
 	bool once = false;
 	int status = EXIT_RUNTIME;
@@ -54,8 +55,12 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 		   "where a partition without checkpoint starts (default earliest)"), \
 	OPT_STRING(0, "codec", &codec, "NAME",                                 \
 		   "Parquet compression: snappy, zstd, gzip, none"),           \
+	OPT_DOUBLE(0, "horizon", &horizon, "SECONDS",                          \
+		   "events stamped further ahead of the processing time are invalid (default 300, 0: no limit)"), \
+	OPT_STRING(0, "on-data-loss", &on_loss, "fail|earliest",               \
+		   "a checkpoint offset outside its partition's log: stop (default), or go on from the log start"), \
 	OPT_DOUBLE(0, "timeout", &timeout, "SECONDS",                          \
-		   "how long to wait for Kafka and for partitions at start (default 30)")
+		   "how long to wait for Kafka at start, and with --once for progress (default 30)")
 	struct opt opts[] = { OPT_COMMON(&co), OPT_STREAM, OPT_END() };
 	struct opt agg_opts[] = {
 		OPT_COMMON(&co),
@@ -112,13 +117,14 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	jo.idle_timeout_s = idle >= 0 ? idle : cfg.streaming.idle_timeout_seconds;
 	jo.timeout_s = timeout;
 	if (jo.window_us < 1000000 || jo.watermark_us < 0 || jo.trigger_s <= 0 || max_events < 1 ||
-	    timeout <= 0 || jo.idle_timeout_s < 0) {
+	    timeout <= 0 || jo.idle_timeout_s < 0 || !(horizon >= 0 && horizon <= 1e9)) {
 		iot_error_set(&err, IOT_ERR_USAGE,
-			      "--window must be >= 1 s, --trigger and --timeout > 0, --watermark, --idle-timeout >= 0, --max-batch-events >= 1");
+			      "--window must be >= 1 s, --trigger and --timeout > 0, --watermark, --idle-timeout, --horizon >= 0, --max-batch-events >= 1");
 		status = common_usage_error(name, &err);
 		goto out;
 	}
 	jo.max_batch_events = (size_t)max_events;
+	jo.horizon_us = (int64_t)llround(horizon * 1e6);
 	if (starting && strcmp(starting, "earliest") && strcmp(starting, "latest")) {
 		iot_error_set(&err, IOT_ERR_USAGE, "--starting-offsets '%s': expected earliest or latest",
 			      starting);
@@ -126,6 +132,14 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 		goto out;
 	}
 	jo.start_latest = starting && !strcmp(starting, "latest");
+	if (on_loss && strcmp(on_loss, "fail") && strcmp(on_loss, "earliest")) {
+		iot_error_set(&err, IOT_ERR_USAGE, "--on-data-loss '%s': expected fail or earliest",
+			      on_loss);
+		status = common_usage_error(name, &err);
+		goto out;
+	}
+	jo.on_data_loss = on_loss && !strcmp(on_loss, "earliest") ? JOB_DATA_LOSS_EARLIEST
+								   : JOB_DATA_LOSS_FAIL;
 	if (codec && !pq_codec_parse(codec, &jo.pq.codec)) {
 		iot_error_set(&err, IOT_ERR_USAGE, "--codec '%s': expected snappy, zstd, gzip or none",
 			      codec);

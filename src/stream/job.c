@@ -54,9 +54,15 @@
 #include "core/banned.h"
 
 #define CONSUME_BATCH 1024
-/* How many committed batches between checkpoint clean-ups (each costs a
- * listing, which is a request on S3). */
+/* How many committed batches of a partition between clean-ups of its
+ * checkpoint (each costs a listing, which is a request on S3). A
+ * partition's checkpoint then holds at most GC_EVERY + 2 batches' plans
+ * and states (a clean-up keeps the last two), whatever the partition
+ * count. */
 #define GC_EVERY 16
+/* --once: how often the checkpoint is read for the partitions this
+ * instance does not own, while it waits for the other instances. */
+#define ONCE_CHECK_S 1.0
 /* Output objects of a batch are written by up to this many threads: on S3
  * each costs a round trip, on local disk an fsync, so latency (not CPU)
  * bounds a commit of many small objects. */
@@ -82,6 +88,15 @@ struct part {
 	struct winstate win;
 	struct metric *m_lag;
 	uint64_t resync_batch;  /* != 0: that batch was another instance's */
+	uint32_t epoch;         /* checkpoint epoch of next_offset (ckpt.h) */
+	bool other_source;      /* the checkpoint is of another log source */
+	bool loss_pending;      /* a fetch found the position outside the log */
+	bool seek_begin;        /* ... then the policy moved it to the log start */
+	double seek_since;
+	int64_t loss_offset;    /* ... that position */
+	uint64_t commits;       /* commit round thread: batches committed */
+	int64_t ref_us;         /* the open batch's processing time (horizon);
+				   0 until its first record */
 };
 
 struct citem;
@@ -145,16 +160,32 @@ struct job {
 	size_t buffered;       /* events in open batches */
 	double now;            /* monotonic time of the current consumed batch */
 	double last_flush;
-	uint64_t commits;
 	uint64_t dlq_failed;
 	bool failed;
 	struct iot_error fatal;
+	char *source;          /* identity of the partition logs, or NULL */
+	/* --once: the topic's partitions and their end offsets at start */
+	struct {
+		int32_t n;
+		int64_t *target, *lo;
+		bool *done;        /* committed up to target, as the checkpoint shows */
+		double deadline;   /* give up without progress by then */
+		double next_check;
+		int64_t progress;  /* sum of committed positions seen */
+		double consumed;   /* records read when last looked */
+		bool flushed;      /* what was read since then is committed */
+	} once;
+	/* aggregate: the partition each key was first seen on */
+	struct strmap key_part;
+	int32_t *key_first;
+	size_t key_first_alloc;
 	struct {
 		struct metric *consumed, *valid, *filtered, *late, *written;
 		struct metric *batches, *batch_seconds, *latency, *watermark;
 		struct metric *windows, *files, *bytes, *open_windows, *dlq;
 		struct metric *invalid[EV_R__COUNT];
 		struct metric *replays, *wakeups;
+		struct metric *data_loss[2], *split_keys;
 	} m;
 };
 
@@ -165,6 +196,7 @@ void job_options_init(struct job_options *o)
 	o->window_us = 60 * 1000000LL;
 	o->watermark_us = 60 * 1000000LL;
 	o->idle_timeout_s = 60;
+	o->horizon_us = JOB_HORIZON_DEFAULT_S * 1000000LL;
 	o->max_batch_events = 700000;
 	o->max_batch_bytes = 128u << 20;
 	o->timeout_s = 30;
@@ -217,6 +249,19 @@ static void register_metrics(struct job *j)
 	j->m.wakeups = metrics_counter("iotpipe_kafka_fetch_wakeups_total",
 				       "Requests sent to wake librdkafka's fetcher after its queue drained "
 				       "(librdkafka < 2.1 only).", l);
+	for (int p = 0; p < 2; p++) {
+		snprintf(lr, sizeof(lr), "job=\"%s\",policy=\"%s\"", j->name,
+			 p == JOB_DATA_LOSS_FAIL ? "fail" : "earliest");
+		j->m.data_loss[p] = metrics_counter(
+			"iotpipe_data_loss_total",
+			"Partitions whose checkpoint offset was outside their log (topic recreated, "
+			"retention, a new broker), by the policy applied.", lr);
+	}
+	j->m.split_keys = metrics_counter(
+		"iotpipe_keys_split_total",
+		"Keys seen on more than one partition (a second producer with another "
+		"partitioner, or more partitions): each partition writes its own row "
+		"for their windows.", l);
 	for (int r = 1; r < EV_R__COUNT; r++) {
 		snprintf(lr, sizeof(lr), "job=\"%s\",reason=\"%s\"", j->name,
 			 ev_reason_name((enum ev_reason)r));
@@ -253,6 +298,9 @@ static void part_drop(struct job *j, struct part *p)
 	rawbuf_reset(&p->raw);
 	rawbuf_reset(&p->craw);
 	p->resync_batch = 0;
+	p->loss_pending = false;
+	p->seek_begin = false;
+	p->ref_us = 0;
 	winstate_clear(&p->win);
 	free(p->ckpt_base);
 	p->ckpt_base = NULL;
@@ -260,6 +308,8 @@ static void part_drop(struct job *j, struct part *p)
 	p->dirty = false;
 	p->replay = false;
 }
+
+static void note_key(struct job *j, const struct part *p, const char *key, size_t len);
 
 /* Loads a partition's checkpoint; returns the offset to start from. */
 static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
@@ -279,8 +329,15 @@ static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
 		ckpt_recovered_release(&r);
 		return err->code;
 	}
+	for (size_t k = 0; k < p->win.keys.n; k++) {
+		size_t klen;
+		const char *key = strmap_key(&p->win.keys, k, &klen);
+		note_key(j, p, key, klen);
+	}
 	p->assigned = true;
 	p->batch = r.batch;
+	p->epoch = r.epoch;
+	p->other_source = j->source && r.source[0] && strcmp(r.source, j->source) != 0;
 	p->next_offset = r.has_state ? r.next_offset : -1;
 	p->last_offset = -1;
 	p->last_arrival = clock_mono_s();
@@ -289,6 +346,7 @@ static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
 	if (r.has_wal) {
 		p->replay = true;
 		p->wal = r.wal;
+		p->ref_us = r.wal.ref_us; /* the replay judges as the first run did */
 		if (p->next_offset < 0)
 			p->next_offset = r.wal.start;
 		metric_inc(j->m.replays);
@@ -297,6 +355,9 @@ static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
 			 p->id, r.wal.batch, r.wal.start, r.wal.end);
 	}
 	*start = p->next_offset;
+	if (p->other_source)
+		log_debug(j->name, "partition %d: checkpoint source '%s', now '%s'", p->id,
+			  r.source, j->source);
 	ckpt_recovered_release(&r);
 	return IOT_OK;
 }
@@ -552,11 +613,33 @@ static enum iot_err write_windows(struct job *j, struct citem *c, struct iot_err
  * read since the last commit, reload the checkpoint (which now holds that
  * plan to replay, or its commit) and read again from there.
  */
+/* Moves the partition's fetch position (an offset or RD_KAFKA_OFFSET_BEGINNING).
+ * *code (may be NULL) receives librdkafka's error code. */
+static enum iot_err seek_partition(struct job *j, struct part *p, int64_t offset,
+				   rd_kafka_resp_err_t *code, struct iot_error *err)
+{
+	rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_error_t *e;
+
+	rd_kafka_topic_partition_list_add(tl, j->o->topic, p->id)->offset = offset;
+	e = rd_kafka_seek_partitions(j->rk, tl, 10 * 1000);
+	if (!e && tl->elems[0].err)
+		e = rd_kafka_error_new(tl->elems[0].err, "%s", rd_kafka_err2str(tl->elems[0].err));
+	rd_kafka_topic_partition_list_destroy(tl);
+	if (code)
+		*code = e ? rd_kafka_error_code(e) : RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (e) {
+		iot_error_set(err, IOT_ERR_NET, "partition %d: cannot seek to offset %" PRId64 ": %s",
+			      p->id, offset, rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		return err->code;
+	}
+	return IOT_OK;
+}
+
 static enum iot_err resync(struct job *j, struct part *p, uint64_t batch,
 			   struct iot_error *err)
 {
-	rd_kafka_topic_partition_list_t *tl;
-	rd_kafka_error_t *e;
 	int64_t start = -1;
 
 	log_warn(j->name, "partition %d: batch %" PRIu64 " was planned or committed by another"
@@ -565,19 +648,7 @@ static enum iot_err resync(struct job *j, struct part *p, uint64_t batch,
 		return err->code;
 	if (start < 0)
 		return IOT_OK;
-	tl = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(tl, j->o->topic, p->id)->offset = start;
-	e = rd_kafka_seek_partitions(j->rk, tl, 10 * 1000);
-	if (!e && tl->elems[0].err)
-		e = rd_kafka_error_new(tl->elems[0].err, "%s", rd_kafka_err2str(tl->elems[0].err));
-	rd_kafka_topic_partition_list_destroy(tl);
-	if (e) {
-		iot_error_set(err, IOT_ERR_NET, "partition %d: cannot seek back to offset %" PRId64 ": %s",
-			      p->id, start, rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
-		return err->code;
-	}
-	return IOT_OK;
+	return seek_partition(j, p, start, NULL, err);
 }
 
 /*
@@ -607,11 +678,13 @@ static void *round_main(void *arg)
 	for (size_t i = 0; i < r->n && !rc; i++) {
 		struct citem *c = &r->items[i];
 		rc = ckpt_write_state(j->cst, j->name, c->p->ckpt_base, c->w.batch, c->w.end,
-				      &c->payload, err);
+				      c->w.epoch, j->source, &c->payload, err);
 		if (rc)
 			break;
 		c->outcome = CI_OK;
-		if (++j->commits % GC_EVERY == 0 && c->w.batch > 1)
+		/* per partition: one shared counter would clean up only the
+		 * partitions whose commits happen to fall on its multiples */
+		if (++c->p->commits % GC_EVERY == 0 && c->w.batch > 1)
 			ckpt_gc(j->cst, c->p->ckpt_base, c->w.batch - 1);
 	}
 	r->failed = rc != IOT_OK;
@@ -809,7 +882,8 @@ static enum iot_err plan_wal(struct job *j, struct citem *c, bool *stale, struct
 	if (!rc && has && latest >= c->w.batch)
 		*stale = true;
 	else if (!rc)
-		rc = ckpt_write_wal(j->st, j->name, c->p->ckpt_base, &c->w, stale, &other, err);
+		rc = ckpt_write_wal(j->st, j->name, c->p->ckpt_base, &c->w, j->source, stale,
+				    &other, err);
 	return rc;
 }
 
@@ -836,6 +910,7 @@ static void plan_item(struct job *j, struct citem *c, bool replaying)
 	p->last_offset = -1;
 	p->dirty = false;
 	p->replay = false;
+	p->ref_us = 0;
 	j->buffered -= p->pending <= j->buffered ? p->pending : j->buffered;
 	p->pending = 0;
 }
@@ -962,7 +1037,8 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 		if (!p->dirty && !(has_emit && has_windows_upto(p, emit, j->o->window_us)))
 			continue;
 		r->items[n].p = p;
-		r->items[n].w = (struct ckpt_wal){ p->batch + 1, p->next_offset, end, has_emit, emit };
+		r->items[n].w = (struct ckpt_wal){ p->batch + 1, p->next_offset, end, has_emit, emit,
+						   p->epoch, p->ref_us };
 		n++;
 	}
 	if (n)
@@ -1015,6 +1091,212 @@ static enum iot_err flush_replay(struct job *j, struct part *p, struct iot_error
 }
 
 
+/* ---- data loss ----------------------------------------------------- */
+
+/*
+ * A checkpoint position means something only in the log it was read from.
+ * It has lost its log when it was written against another source (another
+ * cluster, an earlier incarnation of the embedded broker), or when it
+ * lies outside the partition's [log start, log end]: the topic was
+ * deleted and recreated, retention deleted records not yet read, or a
+ * broker lost its log. Found when a partition is assigned (part_check_log)
+ * and when a fetch runs outside the log (librdkafka's
+ * __AUTO_OFFSET_RESET, since auto.offset.reset is "error"). Either the
+ * job stops with one line naming the topic, the partition, the position,
+ * the log's range and the way out, or, by explicit choice, the partition
+ * goes on from the log start in a new checkpoint epoch (part_lose_log).
+ */
+
+static void describe_loss(struct buf *b, struct job *j, struct part *p, int64_t pos,
+			  int64_t lo, int64_t hi)
+{
+	buf_printf(b, "topic '%s' partition %d: ", j->o->topic, (int)p->id);
+	if (p->replay)
+		buf_printf(b, "planned batch %" PRIu64 " (offsets %" PRId64 "..%" PRId64 ")",
+			   p->wal.batch, p->wal.start, p->wal.end);
+	else
+		buf_printf(b, "checkpoint offset %" PRId64, pos);
+	if (p->other_source)
+		buf_printf(b, " was read from another log (the checkpoint names another Kafka "
+			      "cluster or broker incarnation than '%s')", j->source);
+	else if (lo >= 0)
+		buf_printf(b, " is outside the partition's log [%" PRId64 ", %" PRId64 "] (the topic "
+			      "was recreated, retention deleted records, or the broker lost its log)",
+			   lo, hi);
+	else
+		buf_puts(b, " is outside the partition's log");
+}
+
+/* The partition goes on from the start of its log in a new epoch: what
+ * was read, or planned, in the old one is committed first. */
+static enum iot_err part_lose_log(struct job *j, struct part *p, struct iot_error *err)
+{
+	if (p->replay) {
+		/* commit the plan with the records it still had: a plan is
+		 * never abandoned, its objects may be written already */
+		if (flush_replay(j, p, err))
+			return err->code;
+	} else if (p->dirty && flush_all(j, true, err)) {
+		return err->code;
+	}
+	p->epoch++;
+	p->other_source = false;
+	p->loss_pending = false;
+	p->next_offset = -1; /* the first record read starts the new epoch */
+	p->last_offset = -1;
+	return IOT_OK;
+}
+
+/* Applies the data-loss policy to p, whose position `pos` lost its log
+ * ([lo, hi] when known, else -1). */
+static enum iot_err data_loss(struct job *j, struct part *p, int64_t pos, int64_t lo,
+			      int64_t hi, struct iot_error *err)
+{
+	struct buf b = BUF_INIT;
+	enum job_data_loss policy = j->o->on_data_loss;
+
+	metric_inc(j->m.data_loss[policy]);
+	describe_loss(&b, j, p, pos, lo, hi);
+	if (policy == JOB_DATA_LOSS_FAIL) {
+		iot_error_set(err, IOT_ERR_STATE,
+			      "%s; to go on from the log start give --on-data-loss earliest "
+			      "(logged and counted), or a new --checkpoint location",
+			      buf_str(&b));
+		buf_release(&b);
+		return err->code;
+	}
+	if (p->other_source && j->o->fresh_source)
+		log_info(j->name, "%s: the broker is new; going on from its log start in checkpoint "
+			 "epoch %" PRIu32 " (batch numbers go on, earlier output stays)",
+			 buf_str(&b), p->epoch + 1);
+	else
+		log_warn(j->name, "%s: going on from the log start in checkpoint epoch %" PRIu32
+			 " (--on-data-loss earliest)", buf_str(&b), p->epoch + 1);
+	buf_release(&b);
+	return part_lose_log(j, p, err);
+}
+
+/*
+ * On assignment, after part_recover: checks the recovered position
+ * against the partition's log. *start becomes -1 when the partition goes
+ * on from its log start. A broker that cannot say the log's range leaves
+ * the check to the first fetch.
+ */
+static enum iot_err part_check_log(struct job *j, struct part *p, int64_t *start,
+				   struct iot_error *err)
+{
+	int64_t lo = -1, hi = -1;
+	rd_kafka_resp_err_t e;
+	bool lost;
+
+	if (*start < 0 && !p->replay)
+		return IOT_OK; /* no checkpoint */
+	e = rd_kafka_query_watermark_offsets(j->rk, j->o->topic, p->id, &lo, &hi,
+					     (int)(j->o->timeout_s * 1000));
+	if (e) {
+		lo = hi = -1;
+		if (!p->other_source) {
+			log_warn(j->name, "partition %d: cannot read the log's range (%s): a position "
+				 "outside it is found at the first fetch", p->id, rd_kafka_err2str(e));
+			return IOT_OK;
+		}
+	}
+	if (p->other_source)
+		lost = true;
+	else if (p->replay)
+		lost = p->wal.start < lo || p->wal.end > hi;
+	else
+		lost = *start < lo || *start > hi;
+	if (!lost)
+		return IOT_OK;
+	if (data_loss(j, p, *start, lo, hi, err))
+		return err->code;
+	*start = -1;
+	return IOT_OK;
+}
+
+/*
+ * Partitions whose fetch ran outside the log (handle()), between arrays:
+ * the policy, then a seek to the log start. A topic recreated under the
+ * job also changes the group's assignment: while that rebalance is
+ * pending librdkafka refuses the seek (__STATE), so it is tried again on
+ * the next pass; the new assignment, when it comes, starts from the
+ * checkpoint by itself (part_check_log) and cancels it.
+ */
+static enum iot_err loss_pending(struct job *j, struct iot_error *err)
+{
+	for (size_t i = 0; i < j->nparts; i++) {
+		struct part *p = j->parts[i];
+		int64_t lo = -1, hi = -1;
+		rd_kafka_resp_err_t code;
+		if (p->loss_pending) {
+			drain_pending(j);
+			if (!p->assigned) {
+				p->loss_pending = false;
+				continue;
+			}
+			if (rd_kafka_query_watermark_offsets(j->rk, j->o->topic, p->id, &lo, &hi,
+							     (int)(j->o->timeout_s * 1000)))
+				lo = hi = -1;
+			if (data_loss(j, p, p->loss_offset, lo, hi, err))
+				return err->code;
+			p->seek_begin = p->assigned;
+			p->seek_since = clock_mono_s();
+		}
+		if (!p->seek_begin)
+			continue;
+		if (!seek_partition(j, p, RD_KAFKA_OFFSET_BEGINNING, &code, err)) {
+			p->seek_begin = false;
+		} else if (code == RD_KAFKA_RESP_ERR__STATE &&
+			   clock_mono_s() - p->seek_since < j->o->timeout_s) {
+			log_debug(j->name, "partition %d: %s; trying again", p->id, err->msg);
+			iot_error_clear(err);
+		} else {
+			return err->code;
+		}
+	}
+	return IOT_OK;
+}
+
+/* ---- keys on several partitions (aggregate) --------------------------- */
+
+/*
+ * A device's windows are kept per partition, so a key whose events come
+ * through two partitions (a second producer with another partitioner, a
+ * partition count change) would be written as two partial rows per
+ * window. Keys are checked when a partition's state sees them first
+ * (rarely, not per event); a split key is counted and logged once.
+ */
+static void note_key(struct job *j, const struct part *p, const char *key, size_t len)
+{
+	size_t i = strmap_intern(&j->key_part, key, len);
+
+	if (i >= j->key_first_alloc) {
+		size_t old = j->key_first_alloc;
+		ALLOC_GROW(j->key_first, i + 1, j->key_first_alloc);
+		for (size_t k = old; k < j->key_first_alloc; k++)
+			j->key_first[k] = -1;
+	}
+	if (j->key_first[i] < 0) {
+		j->key_first[i] = p->id;
+		return;
+	}
+	if (j->key_first[i] == p->id || j->key_first[i] == INT32_MAX)
+		return;
+	metric_inc(j->m.split_keys);
+	if (metric_value(j->m.split_keys) == 1) {
+		struct buf b = BUF_INIT; /* escaped: a key is anyone's bytes */
+		hive_escape(&b, key, len > 64 ? 64 : len);
+		log_warn(j->name, "key '%s' arrives on partitions %d and %d (another producer's "
+			 "partitioner, or a partition count change): each partition writes its own "
+			 "row for the key's windows; further keys are counted in "
+			 "iotpipe_keys_split_total (docs/exactly-once.md)",
+			 buf_str(&b), (int)j->key_first[i], (int)p->id);
+		buf_release(&b);
+	}
+	j->key_first[i] = INT32_MAX; /* counted */
+}
+
 /* ---- consuming ----------------------------------------------------- */
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
@@ -1032,17 +1314,23 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 		for (int i = 0; i < tl->cnt; i++) {
 			struct part *p = part_get(j, tl->elems[i].partition);
 			int64_t start = -1;
-			if (!j->failed && part_recover(j, p, &start, &err))
+			bool fresh;
+			if (!j->failed && (part_recover(j, p, &start, &err) ||
+					   part_check_log(j, p, &start, &err)))
 				fail(j, &err);
+			fresh = p->epoch == 0 && p->batch == 0 && !p->replay;
 			tl->elems[i].offset = start >= 0 ? start
-					      : j->o->start_latest ? RD_KAFKA_OFFSET_END
-								   : RD_KAFKA_OFFSET_BEGINNING;
+					      : fresh && j->o->start_latest ? RD_KAFKA_OFFSET_END
+									: RD_KAFKA_OFFSET_BEGINNING;
 			if (start >= 0)
 				log_info(j->name, "assigned partition %d, resuming at offset %" PRId64,
 					 p->id, start);
-			else
+			else if (fresh)
 				log_info(j->name, "assigned partition %d, no checkpoint: starting at the %s",
 					 p->id, j->o->start_latest ? "end" : "beginning");
+			else
+				log_info(j->name, "assigned partition %d: starting at the log start "
+					 "(checkpoint epoch %" PRIu32 ")", p->id, p->epoch);
 		}
 		rd_kafka_assign(rk, tl);
 		j->assigned_once = true;
@@ -1077,12 +1365,18 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 			p->eof_offset = m->offset;
 			if (p->replay && m->offset >= p->wal.end && flush_replay(j, p, &err))
 				fail(j, &err);
+		} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && p && p->assigned) {
+			/* the fetch position is outside the log (auto.offset.reset
+			 * is "error"): the data-loss policy, between arrays */
+			p->loss_pending = true;
+			p->loss_offset = m->offset >= 0 ? m->offset
+					 : p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
 		} else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			log_warn(j->name, "consumer: %s", rd_kafka_message_errstr(m));
 		}
 		return;
 	}
-	if (!p || !p->assigned || p->resync_batch ||
+	if (!p || !p->assigned || p->resync_batch || p->loss_pending ||
 	    (p->next_offset >= 0 && m->offset < p->next_offset))
 		return; /* stale: from before a seek or a revocation, or to be read again */
 	if (p->replay && m->offset >= p->wal.end) {
@@ -1095,6 +1389,16 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 		p->next_offset = m->offset;
 	metric_inc(j->m.consumed);
 	r = b->redo[i] ? ev_decode(j->dec, m->key, m->key_len, m->payload, m->len, ev) : b->res[i];
+	if (r.status == EV_VALID && j->o->horizon_us > 0) {
+		/* an event time far in the future would hold the watermark
+		 * there (aggregate: everything after it late) and is no
+		 * device's real clock. Judged against the batch's own
+		 * processing time, kept in its plan: a replay judges alike. */
+		if (!p->ref_us)
+			p->ref_us = clock_wall_us();
+		if (ev->time_us > p->ref_us + j->o->horizon_us)
+			r = (struct ev_result){ EV_INVALID, EV_R_FUTURE, -1 };
+	}
 	if (r.status == EV_INVALID) {
 		char why[160];
 		metric_inc(j->m.invalid[r.reason]);
@@ -1114,10 +1418,13 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 			dead_letter(j, m, "late");
 		} else {
 			double sums[EV_MAX_FIELDS];
+			size_t nkeys = p->win.keys.n;
 			for (size_t k = 0; k < j->nsums; k++)
 				sums[k] = ev->v[j->sum_fields[k]].d;
 			winstate_add(&p->win, ev->key, ev->key_len, ev->time_us,
 				     j->o->window_us, sums);
+			if (p->win.keys.n != nkeys)
+				note_key(j, p, ev->key, ev->key_len);
 			j->buffered++;
 			p->pending++;
 		}
@@ -1129,31 +1436,160 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 		fail(j, &err);
 }
 
-/* --once: true when every assigned partition reached its target. */
-static bool once_done(struct job *j)
+/* ---- --once --------------------------------------------------------- */
+
+/*
+ * --once covers the whole topic: every partition it had at start, up to
+ * the end offset it had then (its target), committed as the checkpoint
+ * shows, whichever instance of the group committed it. This instance reads
+ * what it is assigned up to the targets and commits; then it reads the
+ * checkpoint every ONCE_CHECK_S while other members, or this one after a
+ * rebalance, commit the rest. Rebalances, revocations and dead members
+ * (gone from the group after session.timeout.ms) are waited out; after
+ * --timeout without progress it gives up, naming what is left.
+ */
+static enum iot_err once_init(struct job *j, int partitions, struct iot_error *err)
 {
-	if (!j->assigned_once)
-		return false;
+	int64_t total = 0;
+
+	j->once.n = partitions;
+	j->once.target = xcalloc((size_t)partitions, sizeof(*j->once.target));
+	j->once.lo = xcalloc((size_t)partitions, sizeof(*j->once.lo));
+	j->once.done = xcalloc((size_t)partitions, sizeof(*j->once.done));
+	for (int32_t i = 0; i < partitions; i++) {
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+			j->rk, j->o->topic, i, &j->once.lo[i], &j->once.target[i],
+			(int)(j->o->timeout_s * 1000));
+		if (e)
+			return iot_error_set(err, IOT_ERR_NET,
+					     "--once: cannot read the end offset of partition %d of '%s': %s",
+					     (int)i, j->o->topic, rd_kafka_err2str(e));
+		total += j->once.target[i] - j->once.lo[i];
+	}
+	j->once.consumed = -1;
+	j->once.progress = -1;
+	j->once.deadline = clock_mono_s() + j->o->timeout_s;
+	log_info(j->name, "--once: %d partitions of '%s' up to their end offsets now (%" PRId64
+		 " records in the log)", partitions, j->o->topic, total);
+	return IOT_OK;
+}
+
+/* True when every partition this instance owns was read up to its target
+ * (partitions added since the start are not part of the run). */
+static bool once_read_all(struct job *j)
+{
 	for (size_t i = 0; i < j->nparts; i++) {
 		struct part *p = j->parts[i];
-		int64_t pos;
-		if (!p->assigned)
+		int64_t pos, target;
+		if (!p->assigned || p->id >= j->once.n)
 			continue;
-		if (p->once_target < 0) {
-			int64_t lo, hi;
-			if (rd_kafka_query_watermark_offsets(j->rk, j->o->topic, p->id, &lo, &hi,
-							     (int)(j->o->timeout_s * 1000)))
-				return false;
-			p->once_target = hi;
-			if (p->next_offset < 0 && hi == lo)
-				p->next_offset = hi; /* empty partition */
-		}
+		target = j->once.target[p->id];
+		if (p->next_offset < 0 && target == j->once.lo[p->id])
+			continue; /* nothing to read */
 		pos = p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
-		if (p->replay || pos < p->once_target)
-			if (!(p->eof && p->eof_offset >= p->once_target))
+		if (p->replay || p->loss_pending || pos < target)
+			if (!(p->eof && p->eof_offset >= target && !p->replay))
 				return false;
 	}
 	return true;
+}
+
+/*
+ * Reads the checkpoint of every partition not yet seen committed up to its
+ * target; *all when none is left. What is left goes to *left, for the
+ * error message. Progress (any committed position moving) pushes the
+ * deadline back.
+ */
+static enum iot_err once_committed(struct job *j, bool *all, struct buf *left,
+				   struct iot_error *err)
+{
+	int64_t progress = 0;
+
+	*all = true;
+	buf_reset(left);
+	for (int32_t i = 0; i < j->once.n; i++) {
+		struct ckpt_recovered r;
+		char *base;
+		enum iot_err rc;
+		bool mine = (size_t)i < j->nparts && j->parts[i]->assigned;
+
+		if (!j->once.done[i] && j->once.target[i] == j->once.lo[i])
+			j->once.done[i] = true; /* an empty partition: nothing to commit */
+		if (j->once.done[i]) {
+			progress += j->once.target[i];
+			continue;
+		}
+		base = ckpt_partition_uri(j->o->checkpoint, j->o->topic, i);
+		rc = ckpt_recover(j->st, j->name, base, &r, err);
+		free(base);
+		if (rc)
+			return rc;
+		if (r.has_state && r.next_offset >= j->once.target[i] &&
+		    !(j->source && r.source[0] && strcmp(r.source, j->source)))
+			j->once.done[i] = true;
+		progress += r.has_state ? r.next_offset : 0;
+		if (!j->once.done[i]) {
+			*all = false;
+			buf_printf(left, "%s%d (", left->len ? ", " : "", (int)i);
+			if (r.has_state)
+				buf_printf(left, "committed up to %" PRId64, r.next_offset);
+			else
+				buf_puts(left, "nothing committed");
+			buf_printf(left, " of %" PRId64 "%s)", j->once.target[i],
+				   mine ? ", assigned here" : "");
+		}
+		ckpt_recovered_release(&r);
+	}
+	if (progress != j->once.progress) {
+		j->once.progress = progress;
+		j->once.deadline = clock_mono_s() + j->o->timeout_s;
+	}
+	return IOT_OK;
+}
+
+/* --once, between arrays: 1 when the whole topic is committed, 0 to go
+ * on, -1 on failure (err set). */
+static int once_step(struct job *j, struct iot_error *err)
+{
+	double now = clock_mono_s(), consumed = metric_value(j->m.consumed);
+	struct buf left = BUF_INIT;
+	bool all = false;
+	int ret = 0;
+
+	if (consumed != j->once.consumed) {
+		/* reading is progress; what was read is committed below */
+		j->once.consumed = consumed;
+		j->once.deadline = now + j->o->timeout_s;
+		j->once.flushed = false;
+	}
+	if (!once_read_all(j))
+		return 0;
+	if (!j->once.flushed) {
+		drain_pending(j);
+		if (flush_all(j, true, err))
+			return -1;
+		j->once.flushed = true;
+		j->once.next_check = 0;
+	}
+	if (now < j->once.next_check)
+		return 0;
+	j->once.next_check = now + ONCE_CHECK_S;
+	if (once_committed(j, &all, &left, err)) {
+		ret = -1;
+	} else if (all) {
+		ret = 1;
+	} else if (now >= j->once.deadline) {
+		if (!j->assigned_once)
+			buf_printf(&left, " (no partition was ever assigned to this instance of "
+				   "group '%s')", j->o->group);
+		iot_error_set(err, IOT_ERR_STATE,
+			      "--once: topic '%s' is not committed up to the end offsets it had at "
+			      "start, and nothing progressed for %.0f s; partitions left: %s; run "
+			      "again to finish", j->o->topic, j->o->timeout_s, buf_str(&left));
+		ret = -1;
+	}
+	buf_release(&left);
+	return ret;
 }
 
 static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
@@ -1170,8 +1606,10 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	    kafka_conf_set(conf, "enable.auto.commit", "false", "default", err) ||
 	    kafka_conf_set(conf, "enable.auto.offset.store", "false", "default", err) ||
 	    kafka_conf_set(conf, "enable.partition.eof", "true", "default", err) ||
-	    kafka_conf_set(conf, "auto.offset.reset", o->start_latest ? "latest" : "earliest",
-			   "default", err) ||
+	    /* every assignment carries its offset: a fetch outside the log
+	     * is data loss (an error message, see "data loss"), never a
+	     * silent jump */
+	    kafka_conf_set(conf, "auto.offset.reset", "error", "default", err) ||
 	    kafka_conf_set(conf, "session.timeout.ms", "10000", "default", err) ||
 	    /* librdkafka 2.0 stops fetching while the consumer queue holds
 	     * queued.min.messages and looks again only about once a second;
@@ -1193,6 +1631,17 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 		return iot_error_set(err, IOT_ERR_CONFIG, "cannot create the Kafka consumer: %s", errstr);
 	if (kafka_wait_topic(j->rk, o->bootstrap, o->topic, (int)(o->timeout_s * 1000),
 			     &partitions, err))
+		return err->code;
+	if (o->source) {
+		j->source = xstrdup(o->source);
+	} else {
+		char *id = rd_kafka_clusterid(j->rk, (int)(o->timeout_s * 1000));
+		if (id) {
+			j->source = xasprintf("kafka:%s", id);
+			rd_kafka_mem_free(j->rk, id);
+		}
+	}
+	if (o->once && once_init(j, partitions, err))
 		return err->code;
 	rd_kafka_poll_set_consumer(j->rk);
 	j->queue = rd_kafka_queue_get_consumer(j->rk);
@@ -1233,7 +1682,6 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 {
 	struct job j;
 	enum iot_err rc = IOT_OK;
-	double started = clock_mono_s();
 
 	memset(&j, 0, sizeof(j));
 	j.o = o;
@@ -1246,6 +1694,7 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 	for (size_t i = 0; i < WRITE_THREADS; i++)
 		j.wst[i] = store_create();
 	j.dec = ev_decoder_create(o->schema);
+	strmap_init(&j.key_part);
 	decoder_init(&j);
 	register_metrics(&j);
 	if ((rc = store_create_bucket(j.st, o->output, err)) ||
@@ -1287,16 +1736,10 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		if (!j.failed && j.round.running && atomic_load(&j.round.done) &&
 		    round_wait(&j, err))
 			fail(&j, err);
-		if (!j.failed && resync_pending(&j, err))
+		if (!j.failed && (resync_pending(&j, err) || loss_pending(&j, err)))
 			fail(&j, err);
 		if (j.failed)
 			break;
-		if (o->once && !j.assigned_once && clock_mono_s() - started > o->timeout_s) {
-			rc = iot_error_set(err, IOT_ERR_NET,
-					   "no partitions of '%s' were assigned to group '%s' within %.0f s",
-					   o->topic, o->group, o->timeout_s);
-			goto out;
-		}
 		now = clock_mono_s();
 		if (j.buffered >= o->max_batch_events || now - j.last_flush >= o->trigger_s) {
 			if (flush_all(&j, false, err))
@@ -1308,11 +1751,12 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 			if (bytes >= o->max_batch_bytes && flush_all(&j, false, err))
 				fail(&j, err);
 		}
-		if (o->once && !j.failed && once_done(&j)) {
-			drain_pending(&j);
-			if (!j.failed && flush_all(&j, true, err))
+		if (o->once && !j.failed) {
+			int done = once_step(&j, err);
+			if (done < 0)
 				fail(&j, err);
-			break;
+			if (done)
+				break;
 		}
 	}
 	if (!j.failed && signals_stop_requested()) {
@@ -1360,6 +1804,12 @@ out:
 		free(j.parts[i]);
 	}
 	free(j.parts);
+	free(j.once.target);
+	free(j.once.lo);
+	free(j.once.done);
+	strmap_release(&j.key_part);
+	free(j.key_first);
+	free(j.source);
 	ev_decoder_destroy(j.dec);
 	store_destroy(j.st);
 	store_destroy(j.cst);

@@ -12,8 +12,9 @@
  * and rewrites the same objects with the same bytes. See
  * docs/exactly-once.md for the design and its failure cases.
  *
- * Writing is synchronous on the job thread, so a slow sink slows
- * consumption (backpressure) and memory stays bounded by the batch limits.
+ * Writing runs on a commit round's threads while the job thread reads
+ * on; at most one round is in flight, so a slow sink slows consumption
+ * (backpressure) and memory stays bounded by the batch limits.
  *
  *	struct job_options o;
  *	job_options_init(&o);
@@ -35,6 +36,21 @@
 
 enum job_kind { JOB_ARCHIVE, JOB_AGGREGATE };
 
+/*
+ * The default horizon: an event stamped more than 5 minutes ahead of the
+ * processing time is invalid (reason future_timestamp). A device clock a
+ * few seconds or minutes fast stays valid; one event from a broken clock
+ * (year 3000) can no longer drag a partition's watermark there and make
+ * every later event late. Events from the past, a backfill included, are
+ * never affected.
+ */
+#define JOB_HORIZON_DEFAULT_S 300
+
+/* What a partition whose checkpoint lost its log does (see ckpt.h,
+ * epochs): stop the job (the default, as Spark's failOnDataLoss), or go
+ * on from the start of the partition's log in a new checkpoint epoch. */
+enum job_data_loss { JOB_DATA_LOSS_FAIL, JOB_DATA_LOSS_EARLIEST };
+
 struct job_options {
 	enum job_kind kind;
 	const char *bootstrap;
@@ -50,11 +66,21 @@ struct job_options {
 	int64_t window_us;
 	int64_t watermark_us;
 	double idle_timeout_s;    /* 0: off */
+	int64_t horizon_us;       /* event times further ahead of processing
+				     time are invalid; 0: no limit */
 	struct hive_layout layout;  /* aggregate output partitioning */
 	size_t max_batch_events;  /* commit before buffering more events */
 	size_t max_batch_bytes;   /* ... or more bytes (archive) */
 	bool start_latest;        /* no checkpoint: start at the end, not the beginning */
-	double timeout_s;         /* start-up: broker answer, first assignment */
+	double timeout_s;         /* start-up: broker answer, first assignment;
+				     --once: longest wait without progress */
+	enum job_data_loss on_data_loss;
+	/* The identity of the partition logs (ckpt.h "source"): NULL for
+	 * the Kafka cluster's id. `fresh_source`: the source is known to be
+	 * new (run's embedded broker), so a checkpoint of another source is
+	 * expected and logged as information, not as a warning. */
+	const char *source;
+	bool fresh_source;
 	struct pq_writer_options pq;
 };
 
