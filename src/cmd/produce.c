@@ -150,6 +150,7 @@ int cmd_produce(int argc, char **argv)
 	po.bootstrap = cfg.producer.bootstrap_servers;
 	po.topic = cfg.producer.topic;
 	po.acks = acks ? acks : cfg.producer.acks;
+	po.partitioner = cfg.producer.partitioner;
 	po.retries = cfg.producer.retries;
 	po.idempotent = exactly_once || cfg.producer.delivery_exactly_once;
 	po.kafka = &cfg.producer.kafka;

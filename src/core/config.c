@@ -53,6 +53,10 @@ static const struct setting settings[] = {
 	  "How many times a failed send is retried." },
 	{ ROLE_PRODUCER, "kafka.acks", NULL, S_STR, P(acks), "all",
 	  "Acknowledgements required: 0, 1 or all." },
+	{ ROLE_PRODUCER, "kafka.partitioner", NULL, S_STR, P(partitioner), "murmur2_random",
+	  "How keys map to partitions (librdkafka's `partitioner`). The default hashes keys "
+	  "as the Java client and kafka-python do, so a topic shared with their producers "
+	  "keeps each device on one partition." },
 	{ ROLE_PRODUCER, "kafka.num_generators", NULL, S_LONG, P(num_generators),
 	  "10", "Number of simulated devices (keys device_id_1..N)." },
 	{ ROLE_PRODUCER, "kafka.event_frequency", NULL, S_DOUBLE,

@@ -51,6 +51,7 @@ struct producer_config {
 	bool delivery_exactly_once;
 	long retries;
 	char *acks;
+	char *partitioner;
 	long num_generators;
 	double event_frequency;
 	struct kv_list kafka; /* librdkafka pass-through for the producer */

@@ -114,6 +114,7 @@ void producer_options_init(struct producer_options *o)
 	struct gen_options g = GEN_OPTIONS_INIT;
 	memset(o, 0, sizeof(*o));
 	o->acks = "all";
+	o->partitioner = "murmur2_random";
 	o->retries = 5;
 	o->gen = g;
 	o->count = -1;
@@ -132,6 +133,7 @@ static enum iot_err make_producer(const struct producer_options *o,
 		return err->code;
 	snprintf(num, sizeof(num), "%ld", o->retries);
 	if (kafka_conf_set(conf, "acks", o->acks, "acks", err) ||
+	    kafka_conf_set(conf, "partitioner", o->partitioner, "partitioner", err) ||
 	    kafka_conf_set(conf, "retries", num, "retries", err) ||
 	    kafka_conf_set(conf, "enable.idempotence", o->idempotent ? "true" : "false",
 			   "delivery_exactly_once", err) ||

@@ -31,6 +31,7 @@ struct producer_options {
 	const char *bootstrap;
 	const char *topic;
 	const char *acks;
+	const char *partitioner; /* librdkafka's `partitioner` */
 	long retries;
 	bool idempotent;
 	const struct kv_list *kafka;  /* pass-through, applied last */
