@@ -88,6 +88,164 @@ def metrics_up(port):
         return False
 
 
+def test_idle_connections_do_not_starve_the_job(iotpipe, embedded_broker,
+                                                tmp_path):
+    """1,100 idle connections to the metrics port of an archive job
+    running with `ulimit -n 1024`: the job goes on listing its checkpoint
+    and writing files, and /metrics answers again once they are gone."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 1100 + 200
+    if soft < want:
+        if hard != resource.RLIM_INFINITY and hard < want:
+            pytest.skip(f"this test needs {want} open files (hard limit {hard})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    b = embedded_broker
+    topic = b.topic("idle")
+    produce(iotpipe, b, topic, 200, seed=1, start=START)
+    mport = free_port()
+    out = tmp_path / "o"
+    job = Job(tmp_path, "archive",
+              archive_args(b.bootstrap, topic, tmp_path, "--trigger", 1,
+                           "--metrics-addr", f"127.0.0.1:{mport}"))
+    # Job.start() with the lowered limit for the job process only
+    job.starts += 1
+    with open(job.log, "ab") as f:
+        job.proc = subprocess.Popen([iotpipe_bin(), *job.args], stdout=f,
+                                    stderr=subprocess.STDOUT, env=job.env,
+                                    cwd=ROOT, preexec_fn=nofile_1024)
+    idle = []
+    try:
+        wait_for(lambda: parquet_files(out), 60, "first output file", job)
+        wait_for(lambda: metrics_up(mport), 10, "/metrics", job)
+        first = len(parquet_files(out))
+        idle = open_idle(mport, 1100, 30)
+        print(f"{len(idle)} idle connections open")
+        # the job keeps working: new events become new files
+        produce(iotpipe, b, topic, 200, seed=2, start="2025-01-02T00:30:00Z")
+        wait_for(lambda: len(parquet_files(out)) > first, 60,
+                 "output file after the idle connections", job)
+        time.sleep(2)  # a few more checkpoint listings
+        assert job.running(), job.tail()
+        assert "Too many open files" not in job.tail(10**9), job.tail()
+    finally:
+        for s in idle:
+            s.close()
+    wait_for(lambda: metrics_up(mport), 20,
+             "/metrics after closing the idle connections", job)
+    assert job.kill(signal.SIGTERM) == 0, job.tail()
+
+
+def test_second_job_falls_back_from_a_busy_default_port(iotpipe,
+                                                        embedded_broker,
+                                                        tmp_path):
+    """archive's default metrics address is 127.0.0.1:9102. With that port
+    taken (as by a first archive), a second archive without
+    --metrics-addr warns and serves on a free port; with the port asked
+    for explicitly (flag or IOTPIPE_METRICS_ADDR) it exits 2 naming it."""
+    b = embedded_broker
+    topic = b.topic("second")
+    produce(iotpipe, b, topic, 50, seed=3, start=START)
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 9102))
+        holder.listen(1)
+    except OSError as e:
+        # somebody else holds it already: just as busy
+        assert e.errno == errno.EADDRINUSE, e
+    env = {k: v for k, v in os.environ.items() if k != "IOTPIPE_METRICS_ADDR"}
+    try:
+        cp = subprocess.run(
+            [iotpipe_bin(), *map(str, archive_args(
+                b.bootstrap, topic, tmp_path, "--once", "--timeout", 30))],
+            capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+        assert cp.returncode == 0, cp.stderr[-3000:]
+        warn = [l for l in cp.stderr.splitlines() if "127.0.0.1:9102" in l]
+        assert warn and "warn" in warn[0], cp.stderr[-3000:]
+        serving = [l for l in cp.stderr.splitlines()
+                   if "serving http://127.0.0.1:" in l]
+        assert serving and ":9102/" not in serving[0], cp.stderr[-3000:]
+        assert parquet_files(tmp_path / "o")
+
+        for extra, more_env in ((["--metrics-addr", "127.0.0.1:9102"], {}),
+                                ([], {"IOTPIPE_METRICS_ADDR": "127.0.0.1:9102"})):
+            cp = subprocess.run(
+                [iotpipe_bin(), *map(str, archive_args(
+                    b.bootstrap, topic, tmp_path / "x", "--once",
+                    "--timeout", 30, *extra))],
+                capture_output=True, text=True, timeout=60,
+                env=dict(env, **more_env), cwd=ROOT)
+            assert cp.returncode == 2, (extra, more_env, cp.returncode,
+                                        cp.stderr[-3000:])
+            lines = [l for l in cp.stderr.splitlines() if l.strip()]
+            assert len(lines) == 1 and "127.0.0.1:9102" in lines[0], cp.stderr
+            assert "in use" in lines[0], lines[0]
+    finally:
+        holder.close()
+
+
+def test_malformed_requests_are_logged_as_json_and_rate_limited(
+        iotpipe, embedded_broker, tmp_path):
+    """Garbage to the metrics port of an archive job with --log-format
+    json: every stderr line is a JSON object, and 600 bad requests in a
+    few seconds give a bounded number of lines, with the suppressed ones
+    counted."""
+    b = embedded_broker
+    topic = b.topic("junk")
+    produce(iotpipe, b, topic, 20, seed=4, start=START)
+    mport = free_port()
+    err_path = tmp_path / "stderr"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(
+            [iotpipe_bin(), *map(str, archive_args(
+                b.bootstrap, topic, tmp_path, "--trigger", 1,
+                "--log-format", "json", "--metrics-addr",
+                f"127.0.0.1:{mport}"))],
+            stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 20
+        while not metrics_up(mport):
+            assert proc.poll() is None, err_path.read_text()
+            assert time.monotonic() < deadline, err_path.read_text()
+            time.sleep(0.2)
+        junk = (b"\x16\x03\x01\x00\xa5\x01\xff garbage \xc3\x28 \x00 HTTP/9\r\n"
+                b"Host: \xff\xfe\r\n" + b"A" * 20000 + b"\r\n\r\n")
+        sent = 0
+        deadline = time.monotonic() + 20
+        t0 = time.monotonic()
+        while sent < 600 and time.monotonic() < deadline:
+            with socket.socket() as s:
+                s.settimeout(1)
+                try:
+                    s.connect(("127.0.0.1", mport))
+                    s.sendall(junk)
+                    s.recv(100)
+                except OSError:
+                    pass
+            sent += 1
+        took = time.monotonic() - t0
+        time.sleep(1.5)
+        assert proc.poll() is None, err_path.read_text()
+        assert metrics_up(mport)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(30)
+    text = err_path.read_bytes().decode("utf-8")  # must be valid UTF-8
+    assert rc == 0, text[-3000:]
+    lines = text.splitlines()
+    for line in lines:
+        rec = json.loads(line)  # every line, none raw
+        assert {"time", "level", "component", "msg"} <= rec.keys(), line
+    http = [json.loads(l) for l in lines
+            if json.loads(l)["component"] == "metrics"]
+    # at most 10 lines a second, each maybe preceded by a count, plus the
+    # start-up line and a final count
+    bound = 2 * 10 * (int(took) + 3) + 4
+    print(f"{sent} bad requests in {took:.1f}s: {len(lines)} stderr lines, "
+          f"{len(http)} from the metrics server (bound {bound})")
+    assert len(http) <= bound, "\n".join(lines[-40:])
+    assert any("suppressed" in r["msg"] for r in http), "\n".join(lines[-40:])
+
+
 def _s3_env(endpoint_var, url):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("AWS_ENDPOINT_URL") and k != "ENDPOINT_URL"}
