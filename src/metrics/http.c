@@ -224,7 +224,10 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 	srv = xcalloc(1, sizeof(*srv));
 	/* MHD_USE_AUTO: epoll or poll, never select(), whose FD_SETSIZE
 	 * would refuse any socket numbered 1024 or above. The listening
-	 * socket is the daemon's from here on (MHD_stop_daemon closes it). */
+	 * socket is the daemon's from here on (MHD_stop_daemon closes it);
+	 * if the daemon does not start we do not close it either, rather
+	 * than risk closing it twice: at worst one descriptor, and the
+	 * command exits. */
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
