@@ -224,7 +224,7 @@ int cmd_broker(int argc, char **argv)
 		metric_set(metrics_gauge("iotpipe_broker_brokers",
 					 "Brokers in the embedded cluster.", NULL),
 			   (double)brokers);
-		if (metrics_server_start(metrics_addr, &msrv, &mport, &err))
+		if (metrics_server_start(metrics_addr, false, &msrv, &mport, &err))
 			goto fail;
 	}
 	if (bootstrap_file) {

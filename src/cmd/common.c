@@ -83,19 +83,30 @@ enum iot_err common_metrics_start(struct common_opts *co,
 				  struct metrics_server **srv,
 				  struct iot_error *err)
 {
-	const char *addr = co->metrics_addr;
+	const char *addr = co->metrics_addr, *source = "--metrics-addr";
 	const char *env = getenv("IOTPIPE_METRICS_ADDR");
 	char host[64] = "127.0.0.1";
 	int port = 0;
 
 	*srv = NULL;
-	if (!addr)
-		addr = env && *env ? env : co->metrics_default;
+	if (!addr) {
+		addr = env && *env ? env : NULL;
+		source = "IOTPIPE_METRICS_ADDR";
+	}
+	if (!addr) {
+		addr = co->metrics_default;
+		source = NULL;
+	}
 	if (!addr || !strcmp(addr, "off"))
 		return IOT_OK;
 	metrics_register_process();
-	if (metrics_server_start(addr, srv, &port, err))
+	/* the default port may be taken by a second job on the host: fall
+	 * back to a free one; an address the user chose is theirs to fix */
+	if (metrics_server_start(addr, source == NULL, srv, &port, err)) {
+		if (source)
+			iot_error_prefix(err, "%s", source);
 		return err->code;
+	}
 	{
 		const char *colon = strrchr(addr, ':');
 		if (colon && colon != addr && (size_t)(colon - addr) < sizeof(host)) {

@@ -74,7 +74,9 @@ enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
  * Starts the metrics endpoint at --metrics-addr, else $IOTPIPE_METRICS_ADDR,
  * else the command's default; "off" disables it (*srv is NULL). Logs
  * "serving http://HOST:PORT/metrics" on stderr, with the port chosen
- * when 0 was asked for.
+ * when 0 was asked for. A busy default port falls back to a free one
+ * (with a warning); a busy address from the flag or the environment is
+ * IOT_ERR_CONFIG naming it (exit 2 through common_run_error()).
  */
 enum iot_err common_metrics_start(struct common_opts *co,
 				  struct metrics_server **srv,

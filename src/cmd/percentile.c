@@ -270,7 +270,7 @@ int cmd_percentile(int argc, char **argv)
 		goto out;
 	}
 	if (common_metrics_start(&co, &srv, &err)) {
-		fprintf(stderr, "iotpipe percentile: %s\n", err.msg);
+		status = common_run_error("percentile", &err);
 		goto out;
 	}
 

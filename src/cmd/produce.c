@@ -165,7 +165,7 @@ int cmd_produce(int argc, char **argv)
 	po.timeout = timeout;
 	po.flush_timeout = flush_timeout;
 	if (common_metrics_start(&co, &srv, &err)) {
-		fprintf(stderr, "iotpipe produce: %s\n", err.msg);
+		status = common_run_error("produce", &err);
 		goto out;
 	}
 	signals_install();

@@ -157,7 +157,7 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	if (common_metrics_start(&co, &srv, &err)) {
-		fprintf(stderr, "iotpipe run: %s\n", err.msg);
+		status = common_run_error("run", &err);
 		goto out;
 	}
 

@@ -159,7 +159,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 		}
 	}
 	if (common_metrics_start(&co, &srv, &err)) {
-		fprintf(stderr, "iotpipe %s: %s\n", name, err.msg);
+		status = common_run_error(name, &err);
 		goto out;
 	}
 	signals_install();

@@ -1,8 +1,11 @@
 /*
  * err.c - formatting of the error type declared in err.h.
  * Any thread may call these; they only touch the caller's struct.
+ * Every message passes through redact_urls(), so a credential inside a
+ * URL (an endpoint given as http://user:pass@host) never reaches one.
  */
 #include "core/err.h"
+#include "core/redact.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,11 +36,14 @@ const char *iot_err_name(enum iot_err code)
 static enum iot_err vset(struct iot_error *err, enum iot_err code,
 			 bool retriable, const char *fmt, va_list ap)
 {
+	char raw[IOT_ERROR_MSG_MAX];
+
 	if (!err)
 		return code;
 	err->code = code;
 	err->retriable = retriable;
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	redact_urls(err->msg, sizeof(err->msg), raw);
 	return code;
 }
 
@@ -72,6 +78,8 @@ void iot_error_prefix(struct iot_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
+	redact_urls(old, sizeof(old), prefix);
+	memcpy(prefix, old, sizeof(prefix));
 	memcpy(old, err->msg, sizeof(old));
 	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
 }

@@ -4,12 +4,18 @@
  * One line per message: "<time> <level> <component>: <text>", or a JSON
  * object per line with --log-format json. Any thread may log; a line is
  * written with one write(2) so lines from threads never interleave.
- * Messages must never contain secrets (credentials, signatures).
+ * Messages must never contain secrets (credentials, signatures); as a
+ * second line of defence every message goes through redact_urls(), and
+ * line breaks inside a message are written as spaces (text) or escaped
+ * (JSON), so one call is always one line.
  */
 #ifndef IOT_LOG_H
 #define IOT_LOG_H
 
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -22,6 +28,49 @@ void log_set_json(bool on);
 
 void log_msg(enum log_level lvl, const char *component, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+void log_vmsg(enum log_level lvl, const char *component, const char *fmt,
+	      va_list ap) __attribute__((format(printf, 3, 0)));
+
+/*
+ * A rate limit for one source of lines whose volume someone else controls:
+ * a library's log callback that any network client can trigger
+ * (libmicrohttpd in metrics/http.c, librdkafka). At most `per_sec` lines
+ * pass in each one-second window; the rest are dropped and counted, and
+ * the first line let through afterwards is preceded by one
+ * "<n> similar lines suppressed in the last <s> s" line of the same
+ * component at warn level. Lines below the current log level are neither
+ * written nor counted.
+ *
+ *	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10);
+ *	...any thread...
+ *	log_msg_limited(&rl, LOG_WARN, "metrics", "%s", text);
+ *	...at shutdown...
+ *	log_ratelimit_flush(&rl, "metrics");  // reports what is still counted
+ *
+ * Any thread may use one limiter (it holds a mutex, taken only around the
+ * counting, never while writing).
+ */
+struct log_ratelimit {
+	unsigned per_sec;
+	pthread_mutex_t lock;
+	double window_start; /* monotonic seconds; 0 before the first line */
+	double quiet_since;  /* start of the window that began suppressing */
+	unsigned used;       /* lines let through in the current window */
+	uint64_t suppressed; /* lines dropped since the last report */
+};
+
+#define LOG_RATELIMIT_INIT(per_sec)                                           \
+	{ (per_sec), PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0 }
+
+void log_msg_limited(struct log_ratelimit *rl, enum log_level lvl,
+		     const char *component, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void log_vmsg_limited(struct log_ratelimit *rl, enum log_level lvl,
+		      const char *component, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+/* Logs the count of lines still suppressed, if any, and resets it. */
+void log_ratelimit_flush(struct log_ratelimit *rl, const char *component);
 
 #define log_error(comp, ...) log_msg(LOG_ERROR, comp, __VA_ARGS__)
 #define log_warn(comp, ...)  log_msg(LOG_WARN, comp, __VA_ARGS__)

@@ -3,23 +3,96 @@
  * GET /healthz, served by libmicrohttpd on its own internal thread.
  * The handler only renders a snapshot of the registry (metrics.c), so it
  * never blocks a worker. Binds loopback unless told otherwise.
+ *
+ * The server shares the process with the job and must not be able to take
+ * what the job needs, whoever connects: it is limited in connections, in
+ * total and per client address, within a share of the open-file limit
+ * (fd_budget() below says how much and why), and idle connections are
+ * closed after CONN_TIMEOUT_S. We bind the listening socket ourselves so
+ * that "address in use" is known as such: a busy default port falls back
+ * to a free one, a busy port the user asked for is an error. The
+ * library's own messages (a client's malformed request, a refused
+ * connection) go through the project's logger, rate-limited, since any
+ * client can cause them.
  */
 #include "metrics/metrics.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/banned.h"
+
+/*
+ * Idle connections are closed after this many seconds without traffic. A
+ * scrape takes milliseconds; Prometheus reconnects when its keep-alive
+ * connection was closed between scrapes (15 s apart by default), so a
+ * short timeout costs nothing and frees a slot held by an idle or
+ * trickling client quickly.
+ */
+#define CONN_TIMEOUT_S 5u
+
+/*
+ * libmicrohttpd's messages: at most this many lines per second, then a
+ * count. Ten a second is more than a human reads and enough to see what
+ * is going on; a client looping on bad requests cannot fill the disk of a
+ * log shipper.
+ */
+static struct log_ratelimit mhd_log_rl = LOG_RATELIMIT_INIT(10);
 
 struct metrics_server {
 	struct MHD_Daemon *daemon;
 };
+
+/*
+ * Connection limits from the open-file limit (RLIMIT_NOFILE, soft). The
+ * job's own descriptors are few but grow with the work: Kafka sockets
+ * (one or two per broker) and librdkafka's wake-up pipes, S3 connections
+ * (one per upload part in flight), Parquet files being written, the
+ * checkpoint directory being listed, the decoder and worker pipes. The
+ * metrics server gets one sixteenth of the limit and at most 64
+ * connections: with the usual 1024 that is 64, and 960 stay for the job,
+ * an order of magnitude more than it uses. 64 concurrent clients is far
+ * more than Prometheus (one connection per scraper), Grafana and a few
+ * humans with curl need. No address may hold more than a quarter of
+ * them (16 of 64), so one client cannot lock the others out. Never fewer
+ * than 8 / 2, or the endpoint could not serve a scrape and a curl at once.
+ */
+static void fd_budget(unsigned *total, unsigned *per_ip)
+{
+	struct rlimit rl;
+	rlim_t share = 64 * 16;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		share = rl.rlim_cur;
+	share /= 16;
+	*total = share > 64 ? 64 : share < 8 ? 8 : (unsigned)share;
+	*per_ip = *total / 4 < 2 ? 2 : *total / 4;
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char text[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		text[--n] = '\0';
+	if (n)
+		log_msg_limited(&mhd_log_rl, LOG_WARN, "metrics", "http server: %s",
+				text);
+}
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
 				 const char *ctype, char *body, size_t len)
@@ -97,30 +170,82 @@ static enum iot_err parse_addr(const char *addr, struct sockaddr_in *sa,
 	return IOT_OK;
 }
 
-enum iot_err metrics_server_start(const char *addr,
+/* A listening TCP socket at sa; -1 with errno set on failure. */
+static int listen_on(const struct sockaddr_in *sa)
+{
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	/* lets a restarted job rebind while old connections are in
+	 * TIME_WAIT; on Linux it does not let two listeners share a port */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) ||
+	    listen(fd, 64)) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+enum iot_err metrics_server_start(const char *addr, bool fallback,
 				  struct metrics_server **out, int *port,
 				  struct iot_error *err)
 {
 	struct sockaddr_in sa;
 	struct metrics_server *srv;
 	const union MHD_DaemonInfo *info;
+	unsigned total, per_ip;
+	int fd;
 
+	*out = NULL;
 	if (parse_addr(addr, &sa, err) != IOT_OK)
 		return err->code;
+	fd = listen_on(&sa);
+	if (fd < 0 && errno == EADDRINUSE && fallback && sa.sin_port != 0) {
+		log_warn("metrics",
+			 "%s is in use (another iotpipe on this host?); serving "
+			 "on a free port instead (--metrics-addr to choose one)",
+			 addr);
+		sa.sin_port = 0;
+		fd = listen_on(&sa);
+	}
+	if (fd < 0) {
+		int e = errno;
+		return iot_error_set(err,
+				     e == EADDRINUSE || e == EADDRNOTAVAIL || e == EACCES
+					     ? IOT_ERR_CONFIG : IOT_ERR_NET,
+				     "metrics address %s: cannot listen: %s", addr,
+				     strerror(e));
+	}
+	fd_budget(&total, &per_ip);
 	srv = xcalloc(1, sizeof(*srv));
+	/* MHD_USE_AUTO: epoll or poll, never select(), whose FD_SETSIZE
+	 * would refuse any socket numbered 1024 or above. The listening
+	 * socket is the daemon's from here on (MHD_stop_daemon closes it);
+	 * if the daemon does not start we do not close it either, rather
+	 * than risk closing it twice: at worst one descriptor, and the
+	 * command exits. */
 	srv->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-		NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_CONNECTION_LIMIT, total,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, MHD_OPTION_END);
 	if (!srv->daemon) {
 		free(srv);
 		return iot_error_set(err, IOT_ERR_NET,
-				     "metrics endpoint: cannot listen on %s (address in use?)",
+				     "metrics address %s: the HTTP server did not start",
 				     addr);
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	if (port)
 		*port = info ? (int)info->port : 0;
+	log_debug("metrics", "at most %u connections, %u per address, idle "
+			     "timeout %u s", total, per_ip, CONN_TIMEOUT_S);
 	*out = srv;
 	return IOT_OK;
 }
@@ -131,4 +256,5 @@ void metrics_server_stop(struct metrics_server *srv)
 		return;
 	MHD_stop_daemon(srv->daemon);
 	free(srv);
+	log_ratelimit_flush(&mhd_log_rl, "metrics");
 }

@@ -22,6 +22,7 @@
 #ifndef IOT_METRICS_H
 #define IOT_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,9 +86,19 @@ void metrics_reset(void);
  * The HTTP endpoint: GET /metrics and GET /healthz on addr "HOST:PORT"
  * ("0" or "HOST:0" picks a free port). Runs its own thread
  * (libmicrohttpd). The bound port is returned through *port.
+ *
+ * When the port is taken by another process: with fallback (the address
+ * is the command's default, nobody asked for it) a warning is logged and a
+ * free port on the same host is used instead; without it (the user gave
+ * the address) the result is IOT_ERR_CONFIG naming the address, as for a
+ * host that is not local or a port below 1024 without privilege.
+ *
+ * The server limits itself: connections in total and per client address
+ * from the open-file limit, idle connections closed after a few seconds;
+ * see http.c. Its messages go to the logger, rate-limited.
  */
 struct metrics_server;
-enum iot_err metrics_server_start(const char *addr,
+enum iot_err metrics_server_start(const char *addr, bool fallback,
 				  struct metrics_server **out, int *port,
 				  struct iot_error *err);
 void metrics_server_stop(struct metrics_server *srv);

@@ -42,6 +42,9 @@ struct s3_client {
 	CURL *curl;
 	char *scheme;   /* "http" or "https" */
 	char *host;     /* "127.0.0.1:9000" (what Host: carries) */
+	char *userinfo; /* "user:pass@" from the endpoint, or "": goes to
+			   libcurl in the URL only, never into Host:, the
+			   signature or a message */
 	uint64_t rng;
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -77,7 +80,12 @@ struct s3_client *s3_client_create(const struct s3_config *cfg)
 	c->scheme = xstrndup(c->cfg.endpoint, (size_t)(p - c->cfg.endpoint));
 	h = p + 3;
 	n = strcspn(h, "/");
-	c->host = xstrndup(h, n);
+	{
+		const char *at = memrchr(h, '@', n);
+		size_t u = at ? (size_t)(at - h) + 1 : 0;
+		c->userinfo = xstrndup(h, u);
+		c->host = xstrndup(h + u, n - u);
+	}
 
 	c->curl = curl_easy_init();
 	IOT_ASSERT(c->curl);
@@ -96,6 +104,7 @@ void s3_client_destroy(struct s3_client *c)
 	s3_config_release(&c->cfg);
 	free(c->scheme);
 	free(c->host);
+	free(c->userinfo);
 	free(c);
 }
 
@@ -349,7 +358,7 @@ static struct curl_slist *prepare(struct xfer *x, const char *payload_hash,
 	list = curl_slist_append(list, "Accept:");
 
 	buf_reset(url);
-	buf_printf(url, "%s://%s%s%s%s", c->scheme, buf_str(&host),
+	buf_printf(url, "%s://%s%s%s%s%s", c->scheme, c->userinfo, buf_str(&host),
 		   buf_str(&path), *query ? "?" : "", query);
 
 	curl_easy_reset(c->curl);

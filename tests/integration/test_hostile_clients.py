@@ -1,0 +1,283 @@
+"""Hostile input and hostile clients: what a user of the metrics endpoint
+and of the S3 settings can do to a running job, and must not be able to.
+
+- idle connections to the metrics port must not starve the job of file
+  descriptors (it lists its checkpoint and writes files all the time);
+- a second job on the host must start although the default metrics port
+  is taken, while a port the user chose is an error (exit 2);
+- libmicrohttpd's complaints about malformed requests go through the
+  logger (JSON with --log-format json) and are rate-limited;
+- a password inside an endpoint URL never appears in any output.
+
+Everything listens on and connects to 127.0.0.1 only; every loop is
+bounded in count and in time.
+"""
+import errno
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from fixtures.common import ROOT, iotpipe_bin
+from streamlib import Job, produce
+
+START = "2025-01-01T23:58:00Z"
+SECRET = "s3cr3tpass"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nofile_1024():
+    """preexec_fn: the job runs with the usual open-file limit."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+
+
+def archive_args(bootstrap, topic, tmp_path, *extra):
+    return ["archive", "--bootstrap-servers", bootstrap, "--topic", topic,
+            "--output", tmp_path / "o", "--checkpoint", tmp_path / "c",
+            "--group", "g", *extra]
+
+
+def parquet_files(out):
+    return sorted(p for p in out.rglob("*.parquet")) if out.exists() else []
+
+
+def wait_for(cond, timeout, what, job=None):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if job is not None and not job.running():
+            raise AssertionError(f"job exited ({job.proc.returncode}) while "
+                                 f"waiting for {what}:\n{job.tail()}")
+        assert time.monotonic() < deadline, f"no {what} in {timeout}s"
+        time.sleep(0.2)
+
+
+def open_idle(port, count, budget_s):
+    """Up to count idle TCP connections to port (fewer if budget_s runs
+    out or connects stop succeeding); returns the sockets."""
+    socks = []
+    deadline = time.monotonic() + budget_s
+    while len(socks) < count and time.monotonic() < deadline:
+        s = socket.socket()
+        s.settimeout(0.5)
+        try:
+            s.connect(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
+        socks.append(s)
+    return socks
+
+
+def metrics_up(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                    timeout=2) as r:
+            return r.status == 200 and b"iotpipe_" in r.read()
+    except OSError:
+        return False
+
+
+def test_idle_connections_do_not_starve_the_job(iotpipe, embedded_broker,
+                                                tmp_path):
+    """1,100 idle connections to the metrics port of an archive job
+    running with `ulimit -n 1024`: the job goes on listing its checkpoint
+    and writing files, and /metrics answers again once they are gone."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 1100 + 200
+    if soft < want:
+        if hard != resource.RLIM_INFINITY and hard < want:
+            pytest.skip(f"this test needs {want} open files (hard limit {hard})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    b = embedded_broker
+    topic = b.topic("idle")
+    produce(iotpipe, b, topic, 200, seed=1, start=START)
+    mport = free_port()
+    out = tmp_path / "o"
+    job = Job(tmp_path, "archive",
+              archive_args(b.bootstrap, topic, tmp_path, "--trigger", 1,
+                           "--metrics-addr", f"127.0.0.1:{mport}"))
+    # Job.start() with the lowered limit for the job process only
+    job.starts += 1
+    with open(job.log, "ab") as f:
+        job.proc = subprocess.Popen([iotpipe_bin(), *job.args], stdout=f,
+                                    stderr=subprocess.STDOUT, env=job.env,
+                                    cwd=ROOT, preexec_fn=nofile_1024)
+    idle = []
+    try:
+        wait_for(lambda: parquet_files(out), 60, "first output file", job)
+        wait_for(lambda: metrics_up(mport), 10, "/metrics", job)
+        first = len(parquet_files(out))
+        idle = open_idle(mport, 1100, 30)
+        print(f"{len(idle)} idle connections open")
+        # the job keeps working: new events become new files
+        produce(iotpipe, b, topic, 200, seed=2, start="2025-01-02T00:30:00Z")
+        wait_for(lambda: len(parquet_files(out)) > first, 60,
+                 "output file after the idle connections", job)
+        time.sleep(2)  # a few more checkpoint listings
+        assert job.running(), job.tail()
+        assert "Too many open files" not in job.tail(10**9), job.tail()
+    finally:
+        for s in idle:
+            s.close()
+    wait_for(lambda: metrics_up(mport), 20,
+             "/metrics after closing the idle connections", job)
+    assert job.kill(signal.SIGTERM) == 0, job.tail()
+
+
+def test_second_job_falls_back_from_a_busy_default_port(iotpipe,
+                                                        embedded_broker,
+                                                        tmp_path):
+    """archive's default metrics address is 127.0.0.1:9102. With that port
+    taken (as by a first archive), a second archive without
+    --metrics-addr warns and serves on a free port; with the port asked
+    for explicitly (flag or IOTPIPE_METRICS_ADDR) it exits 2 naming it."""
+    b = embedded_broker
+    topic = b.topic("second")
+    produce(iotpipe, b, topic, 50, seed=3, start=START)
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 9102))
+        holder.listen(1)
+    except OSError as e:
+        # somebody else holds it already: just as busy
+        assert e.errno == errno.EADDRINUSE, e
+    env = {k: v for k, v in os.environ.items() if k != "IOTPIPE_METRICS_ADDR"}
+    try:
+        cp = subprocess.run(
+            [iotpipe_bin(), *map(str, archive_args(
+                b.bootstrap, topic, tmp_path, "--once", "--timeout", 30))],
+            capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+        assert cp.returncode == 0, cp.stderr[-3000:]
+        warn = [l for l in cp.stderr.splitlines() if "127.0.0.1:9102" in l]
+        assert warn and "warn" in warn[0], cp.stderr[-3000:]
+        serving = [l for l in cp.stderr.splitlines()
+                   if "serving http://127.0.0.1:" in l]
+        assert serving and ":9102/" not in serving[0], cp.stderr[-3000:]
+        assert parquet_files(tmp_path / "o")
+
+        for extra, more_env in ((["--metrics-addr", "127.0.0.1:9102"], {}),
+                                ([], {"IOTPIPE_METRICS_ADDR": "127.0.0.1:9102"})):
+            cp = subprocess.run(
+                [iotpipe_bin(), *map(str, archive_args(
+                    b.bootstrap, topic, tmp_path / "x", "--once",
+                    "--timeout", 30, *extra))],
+                capture_output=True, text=True, timeout=60,
+                env=dict(env, **more_env), cwd=ROOT)
+            assert cp.returncode == 2, (extra, more_env, cp.returncode,
+                                        cp.stderr[-3000:])
+            lines = [l for l in cp.stderr.splitlines() if l.strip()]
+            assert len(lines) == 1 and "127.0.0.1:9102" in lines[0], cp.stderr
+            assert "in use" in lines[0], lines[0]
+    finally:
+        holder.close()
+
+
+def test_malformed_requests_are_logged_as_json_and_rate_limited(
+        iotpipe, embedded_broker, tmp_path):
+    """Garbage to the metrics port of an archive job with --log-format
+    json: every stderr line is a JSON object, and 600 bad requests in a
+    few seconds give a bounded number of lines, with the suppressed ones
+    counted."""
+    b = embedded_broker
+    topic = b.topic("junk")
+    produce(iotpipe, b, topic, 20, seed=4, start=START)
+    mport = free_port()
+    err_path = tmp_path / "stderr"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(
+            [iotpipe_bin(), *map(str, archive_args(
+                b.bootstrap, topic, tmp_path, "--trigger", 1,
+                "--log-format", "json", "--metrics-addr",
+                f"127.0.0.1:{mport}"))],
+            stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 20
+        while not metrics_up(mport):
+            assert proc.poll() is None, err_path.read_text()
+            assert time.monotonic() < deadline, err_path.read_text()
+            time.sleep(0.2)
+        junk = (b"\x16\x03\x01\x00\xa5\x01\xff garbage \xc3\x28 \x00 HTTP/9\r\n"
+                b"Host: \xff\xfe\r\n" + b"A" * 20000 + b"\r\n\r\n")
+        sent = 0
+        deadline = time.monotonic() + 20
+        t0 = time.monotonic()
+        while sent < 600 and time.monotonic() < deadline:
+            with socket.socket() as s:
+                s.settimeout(1)
+                try:
+                    s.connect(("127.0.0.1", mport))
+                    s.sendall(junk)
+                    s.recv(100)
+                except OSError:
+                    pass
+            sent += 1
+        took = time.monotonic() - t0
+        time.sleep(1.5)
+        assert proc.poll() is None, err_path.read_text()
+        assert metrics_up(mport)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(30)
+    text = err_path.read_bytes().decode("utf-8")  # must be valid UTF-8
+    assert rc == 0, text[-3000:]
+    lines = text.splitlines()
+    for line in lines:
+        rec = json.loads(line)  # every line, none raw
+        assert {"time", "level", "component", "msg"} <= rec.keys(), line
+    http = [json.loads(l) for l in lines
+            if json.loads(l)["component"] == "metrics"]
+    # at most 10 lines a second, each maybe preceded by a count, plus the
+    # start-up line and a final count
+    bound = 2 * 10 * (int(took) + 3) + 4
+    print(f"{sent} bad requests in {took:.1f}s: {len(lines)} stderr lines, "
+          f"{len(http)} from the metrics server (bound {bound})")
+    assert len(http) <= bound, "\n".join(lines[-40:])
+    assert any("suppressed" in r["msg"] for r in http), "\n".join(lines[-40:])
+
+
+def _s3_env(endpoint_var, url):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_ENDPOINT_URL") and k != "ENDPOINT_URL"}
+    env.update({endpoint_var: url, "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test", "AWS_MAX_ATTEMPTS": "1",
+                "IOTPIPE_S3_CONNECT_TIMEOUT_MS": "2000"})
+    return env
+
+
+@pytest.mark.parametrize("endpoint_var", ["AWS_ENDPOINT_URL_S3",
+                                          "AWS_ENDPOINT_URL", "ENDPOINT_URL"])
+def test_endpoint_password_never_printed(tmp_path, endpoint_var):
+    """A password in the endpoint URL (nothing listens there) is not in
+    the output of any S3 command, errors and debug logs alike, while the
+    error still names the host."""
+    dead = free_port()
+    local = tmp_path / "f.txt"
+    local.write_text("x\n")
+    runs = [["ls", "s3://b/"], ["mb", "s3://b"], ["cp", local, "s3://b/k"],
+            ["cp", "s3://b/k", tmp_path / "back"], ["inspect", "s3://b/k"],
+            ["ls", "--log-level", "debug", "s3://b/"]]
+    for url in (f"http://user:{SECRET}@127.0.0.1:{dead}",
+                f"http://{SECRET}@127.0.0.1:{dead}/",
+                f"ftp://user:{SECRET}@127.0.0.1:{dead}"):
+        env = _s3_env(endpoint_var, url)
+        for args in runs:
+            cp = subprocess.run([iotpipe_bin(), *map(str, args)],
+                                capture_output=True, text=True, timeout=60,
+                                env=env, cwd=ROOT)
+            out = cp.stdout + cp.stderr
+            assert cp.returncode != 0, (args, url, out)
+            assert SECRET not in out, (args, url, out)
+            assert f"127.0.0.1:{dead}" in cp.stderr, (args, url, out)
+            if url.startswith("ftp:") and args[0] in ("ls", "mb", "cp"):
+                assert cp.returncode == 2, (args, url, out)
