@@ -1161,7 +1161,6 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	const struct job_options *o = j->o;
 	rd_kafka_conf_t *conf = kafka_conf_new(o->bootstrap, NULL, err);
 	rd_kafka_topic_partition_list_t *sub;
-	char errstr[512];
 	int partitions = 0;
 
 	if (!conf)
@@ -1181,16 +1180,12 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	    kafka_conf_set(conf, "queued.max.messages.kbytes", "32768", "default", err) ||
 	    kafka_conf_set(conf, "fetch.wait.max.ms", "100", "default", err))
 		goto fail;
-	for (size_t i = 0; o->kafka && i < o->kafka->n; i++)
-		if (kafka_conf_set(conf, o->kafka->items[i].key, o->kafka->items[i].value,
-				   o->kafka->items[i].origin, err))
-			goto fail;
-	kafka_stats_attach(conf, j->name);
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_opaque(conf, j);
-	j->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	j->rk = kafka_client_new(RD_KAFKA_CONSUMER, conf, o->kafka, j->name,
+				 "the Kafka consumer", err);
 	if (!j->rk)
-		return iot_error_set(err, IOT_ERR_CONFIG, "cannot create the Kafka consumer: %s", errstr);
+		return err->code;
 	if (kafka_wait_topic(j->rk, o->bootstrap, o->topic, (int)(o->timeout_s * 1000),
 			     &partitions, err))
 		return err->code;
@@ -1218,10 +1213,10 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 		}
 		rd_kafka_conf_set_dr_msg_cb(pc, dlq_delivery);
 		rd_kafka_conf_set_opaque(pc, j);
-		j->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
+		j->dlq = kafka_client_new(RD_KAFKA_PRODUCER, pc, o->kafka, NULL,
+					  "the dead-letter producer", err);
 		if (!j->dlq)
-			return iot_error_set(err, IOT_ERR_CONFIG,
-					     "cannot create the dead-letter producer: %s", errstr);
+			return err->code;
 	}
 	return IOT_OK;
 fail:
