@@ -208,6 +208,50 @@ rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
 	return rk;
 }
 
+/* ---- topic configuration ---- */
+
+long kafka_topic_config_long(rd_kafka_t *rk, const char *topic, const char *name,
+			     int timeout_ms)
+{
+	rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_event_t *ev;
+	char errstr[256];
+	long value = -1;
+
+	rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, errstr, sizeof(errstr));
+	rd_kafka_DescribeConfigs(rk, &res, 1, opt, q);
+	ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+	if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT &&
+	    !rd_kafka_event_error(ev)) {
+		const rd_kafka_DescribeConfigs_result_t *r = rd_kafka_event_DescribeConfigs_result(ev);
+		size_t nres = 0, n = 0;
+		const rd_kafka_ConfigResource_t **rs =
+			rd_kafka_DescribeConfigs_result_resources(r, &nres);
+		const rd_kafka_ConfigEntry_t **es =
+			nres == 1 && !rd_kafka_ConfigResource_error(rs[0])
+				? rd_kafka_ConfigResource_configs(rs[0], &n)
+				: NULL;
+		for (size_t i = 0; i < n; i++) {
+			const char *v = rd_kafka_ConfigEntry_value(es[i]);
+			char *end;
+			long x;
+			if (strcmp(rd_kafka_ConfigEntry_name(es[i]), name) || !v)
+				continue;
+			x = strtol(v, &end, 10);
+			if (end != v && !*end && x >= 0)
+				value = x;
+		}
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_AdminOptions_destroy(opt);
+	rd_kafka_ConfigResource_destroy(res);
+	return value;
+}
+
 /* ---- the start-up check ---- */
 
 enum iot_err kafka_wait_topic(rd_kafka_t *rk, const char *bootstrap,

@@ -60,6 +60,15 @@ rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
 			     const char *what, struct iot_error *err);
 
 /*
+ * The topic's configuration value `name` (e.g. "max.message.bytes") as a
+ * number, asked of the cluster through rk (any client) within timeout_ms;
+ * -1 when it cannot be had (no such topic yet, no permission, not a
+ * number). Blocks the calling thread.
+ */
+long kafka_topic_config_long(rd_kafka_t *rk, const char *topic, const char *name,
+			     int timeout_ms);
+
+/*
  * Waits up to timeout_ms for the cluster to answer a metadata request for
  * `topic`, and for the topic to exist (a broker with auto-creation may
  * create it on that request). Sets *partitions. Errors name the bootstrap

@@ -1,5 +1,8 @@
-"""Hostile input and hostile surroundings: librdkafka's own log lines
-follow --log-format json, rate-limited."""
+"""Hostile input: no record can stop the streaming jobs (SPEC section 8).
+A dead letter too large for the dead-letter topic goes there truncated
+and the job's commits go on; the user's Kafka properties reach the
+dead-letter producer; librdkafka's own log lines follow --log-format
+json. Real Kafka (fixture `kafka`)."""
 import json
 import socket
 import time
@@ -54,6 +57,63 @@ def _scrape(port, name, timeout=60, proc=None):
                 return float(line.split()[-1])
         time.sleep(0.5)
     raise AssertionError(f"{name} not on /metrics within {timeout}s:\n{text[-3000:]}")
+
+
+def test_dead_letter_too_large_for_its_topic_is_truncated(iotpipe, kafka, tmp_path):
+    """Regression: one invalid record larger than the dead-letter topic's
+    max.message.bytes failed every commit, on every run."""
+    topic = kafka.create_topic(kafka.topic("hostile-big"), partitions=1)
+    dlq = kafka.create_topic(topic + "-dlq", partitions=1,
+                             config={"max.message.bytes": "4096"})
+    big = b"{" + b"x" * 50000
+    items = [(0, f"dev_{i % 3}".encode(), _good(i, BASE_S + i)) for i in range(30)]
+    items.insert(10, (0, b"dev_big", big))
+    items.insert(20, (0, b"dev_small", b"not json"))
+    send_raw(kafka, topic, items)
+    recs = kafka.consume_all(topic, expect=len(items))
+    for run in (1, 2):
+        cp = iotpipe(*_job_args("archive", kafka, topic, tmp_path / "out", tmp_path / "ck",
+                                "g", dlq, "--once", "--metrics-addr", "off"),
+                     check=False, timeout=180)
+        assert cp.returncode == 0, (run, cp.returncode, cp.stderr[-3000:])
+    have, rows = oracle.read_archive(tmp_path / "out")
+    assert have == oracle.archive_rows(recs) and len(rows) == 30
+    # the second run found everything committed: no second copy
+    got = kafka.consume_all(dlq, expect=2)
+    assert len(got) == 2, [(_headers(r), len(r.value or b"")) for r in got]
+    by_off = {int(_headers(r)["iotpipe.offset"]): r for r in got}
+    trunc = by_off[10]
+    h = _headers(trunc)
+    assert h["iotpipe.reason"] == "not_json" and h["iotpipe.truncated"] == str(len(big)), h
+    assert 0 < len(trunc.value) < 4096 and big.startswith(trunc.value)
+    small = by_off[20]
+    assert small.value == b"not json" and "iotpipe.truncated" not in _headers(small)
+
+
+def test_kafka_properties_reach_the_dead_letter_producer(iotpipe, kafka, tmp_path):
+    """--kafka applies to the dead-letter producer as to the consumer: with
+    message.max.bytes=3000 the producer itself refuses a 20000-byte dead
+    letter, which goes out truncated. A consumer-only property given too
+    is not passed to the producer (no warning, no failure)."""
+    topic = kafka.create_topic(kafka.topic("hostile-props"), partitions=1)
+    dlq = topic + "-dlq"
+    big = b"[" + b"1," * 10000
+    items = [(0, b"dev_1", _good(i, BASE_S + i)) for i in range(5)] + [(0, b"dev_1", big)]
+    send_raw(kafka, topic, items)
+    cp = iotpipe(*_job_args("archive", kafka, topic, tmp_path / "out", tmp_path / "ck", "g",
+                            dlq, "--once", "--metrics-addr", "off",
+                            "--kafka", "message.max.bytes=3000",
+                            "--kafka", "auto.commit.interval.ms=1000",
+                            "--log-level", "debug"),
+                 check=False, timeout=180)
+    assert cp.returncode == 0, (cp.returncode, cp.stderr[-3000:])
+    assert "will be ignored" not in cp.stderr, cp.stderr[-3000:]
+    assert "'auto.commit.interval.ms' is a consumer property, not applied to the dead-letter producer" in cp.stderr
+    got = kafka.consume_all(dlq, expect=1)
+    assert len(got) == 1
+    h = _headers(got[0])
+    assert h["iotpipe.truncated"] == str(len(big)), h
+    assert len(got[0].value) < 3000 and big.startswith(got[0].value)
 
 
 def _dead_broker_run(iotpipe, tmp_path, *extra):
