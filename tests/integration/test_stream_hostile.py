@@ -1,5 +1,7 @@
 """Hostile input: no record can stop the streaming jobs (SPEC section 8).
-A dead letter too large for the dead-letter topic goes there truncated
+A key that makes no valid output directory is invalid (key_unsafe),
+counted and dead-lettered while the valid events around it are written;
+a dead letter too large for the dead-letter topic goes there truncated
 and the job's commits go on; the user's Kafka properties reach the
 dead-letter producer; librdkafka's own log lines follow --log-format
 json. Real Kafka (fixture `kafka`)."""
@@ -57,6 +59,62 @@ def _scrape(port, name, timeout=60, proc=None):
                 return float(line.split()[-1])
         time.sleep(0.5)
     raise AssertionError(f"{name} not on /metrics within {timeout}s:\n{text[-3000:]}")
+
+
+def test_unsafe_keys_are_dead_lettered_and_valid_events_written(iotpipe, kafka, tmp_path):
+    """Regression: one record with a 256-byte key or 100 '/' in its key made
+    its batch fail at mkdir (file name too long), on every replay."""
+    topic = kafka.create_topic(kafka.topic("hostile-keys"), partitions=2)
+    bad_keys = [b"k" * 256, b"/" * 100, b"a/" * 90, b"__HIVE_DEFAULT_PARTITION__"]
+    # the longest keys that still make a directory, plain and escaped
+    edge_keys = [b"e" * 245, b"/" * 81]
+    items = []
+    for i in range(40):
+        items.append((i % 2, f"dev_{i % 5}".encode(), _good(i, BASE_S + i)))
+        if i % 10 == 3:
+            items.append((i % 2, bad_keys[i // 10], _good(i, BASE_S + i)))
+        if i % 20 == 7:
+            items.append((i % 2, edge_keys[i // 20], _good(i, BASE_S + i)))
+    # later events on both partitions move aggregate's watermark past the
+    # first window, which is then written
+    items += [(p, b"dev_0", _good(p, BASE_S + 600)) for p in (0, 1)]
+    send_raw(kafka, topic, items)
+    recs = kafka.consume_all(topic, expect=len(items))
+    assert len(recs) == len(items)
+    verdicts = {(r.partition, r.offset): oracle.decode(r.key, r.value) for r in recs}
+    unsafe = {k for k, v in verdicts.items() if v == ("invalid", "key_unsafe")}
+    assert len(unsafe) == len(bad_keys), verdicts
+
+    for kind in ("archive", "aggregate"):
+        dlq = f"{topic}-dlq-{kind}"
+        cp = iotpipe(*_job_args(kind, kafka, topic, tmp_path / kind, tmp_path / f"ck-{kind}",
+                                f"g-{kind}", dlq, "--once", "--metrics-addr", "off"),
+                     check=False, timeout=180)
+        assert cp.returncode == 0, (kind, cp.returncode, cp.stderr[-3000:])
+        got = dlq_by_reason(kafka.consume_all(dlq, expect=len(unsafe)))
+        assert got == {k: ["key_unsafe"] for k in unsafe}, (kind, got)
+
+    # every valid event, the longest keys included, is in the raw output
+    want = oracle.archive_rows(recs)
+    have, rows = oracle.read_archive(tmp_path / "archive")
+    assert have == want, (len(rows), sum(want.values()))
+    assert {r[0] for r in rows} >= {k.decode() for k in edge_keys}
+    # ... and in the aggregate: one window row per device
+    agg = oracle.read_aggregate(tmp_path / "aggregate")
+    assert ({urllib.parse.unquote(r["device_id"]) for r in agg}
+            == {f"dev_{i}" for i in range(5)} | {k.decode() for k in edge_keys}), agg
+
+    # counted by reason: a running archive job from the start, on /metrics
+    port = _free_port()
+    job = Job(tmp_path, "archive-metrics",
+              _job_args("archive", kafka, topic, tmp_path / "a2", tmp_path / "ck-a2", "g-a2",
+                        f"{topic}-dlq-a2", "--metrics-addr", f"127.0.0.1:{port}")).start()
+    try:
+        n = _scrape(port, 'iotpipe_events_invalid_total{job="archive",reason="key_unsafe"}',
+                    proc=job)
+        assert n == len(bad_keys), job.tail()
+    finally:
+        assert job.kill(15) == 0, job.tail()
 
 
 def test_dead_letter_too_large_for_its_topic_is_truncated(iotpipe, kafka, tmp_path):
