@@ -216,3 +216,28 @@ def test_librdkafka_log_lines_are_rate_limited(iotpipe, tmp_path):
     notes = [d for d in kafka if "librdkafka log lines suppressed" in d["msg"]]
     assert notes, kafka[-20:]
     assert len(kafka) - len(notes) <= 10 * (int(took) + 2), (len(kafka), took)
+
+
+def test_dead_letter_outage_does_not_stop_commits(iotpipe, kafka, tmp_path):
+    """A dead-letter topic Kafka refuses (an invalid topic name: every
+    produce fails) does not stop the job: the valid data commits, the
+    dead letters are counted as dropped and logged. Before, the job
+    failed every commit ("records not delivered; not committing")."""
+    topic = kafka.create_topic(kafka.topic("hostile-outage"), partitions=1)
+    dlq = topic + " is no topic!"
+    items = [(0, b"dev_1", _good(i, BASE_S + i)) for i in range(20)]
+    items += [(0, b"dev_1", b"garbage %d" % i) for i in range(3)]
+    send_raw(kafka, topic, items)
+    recs = kafka.consume_all(topic, expect=len(items))
+    t0 = time.monotonic()
+    cp = iotpipe(*_job_args("archive", kafka, topic, tmp_path / "out", tmp_path / "ck", "g",
+                            dlq, "--once", "--metrics-addr", "off",
+                            "--kafka", "message.timeout.ms=5000"),
+                 check=False, timeout=180)
+    took = time.monotonic() - t0
+    assert cp.returncode == 0, (cp.returncode, cp.stderr[-3000:])
+    assert took < 60, took
+    have, rows = oracle.read_archive(tmp_path / "out")
+    assert have == oracle.archive_rows(recs) and len(rows) == 20
+    assert "3 records dropped since the last commit, 0 still queued" in cp.stderr, cp.stderr[-3000:]
+    assert cp.stderr.count("dropped (") == 3, cp.stderr[-3000:]
