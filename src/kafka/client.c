@@ -208,12 +208,12 @@ rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
 	return rk;
 }
 
-/* ---- topic configuration ---- */
+/* ---- topic and broker configuration ---- */
 
-long kafka_topic_config_long(rd_kafka_t *rk, const char *topic, const char *name,
-			     int timeout_ms)
+long kafka_config_long(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char *resource,
+		       const char *name, int timeout_ms)
 {
-	rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(type, resource);
 	rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_event_t *ev;

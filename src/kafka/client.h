@@ -60,13 +60,14 @@ rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
 			     const char *what, struct iot_error *err);
 
 /*
- * The topic's configuration value `name` (e.g. "max.message.bytes") as a
- * number, asked of the cluster through rk (any client) within timeout_ms;
- * -1 when it cannot be had (no such topic yet, no permission, not a
- * number). Blocks the calling thread.
+ * A configuration value `name` of a topic or a broker (type
+ * RD_KAFKA_RESOURCE_TOPIC or _BROKER, `resource` its name or id), e.g. a
+ * topic's "max.message.bytes", as a number, asked of the cluster through
+ * rk (any client) within timeout_ms; -1 when it cannot be had (no such
+ * topic yet, no permission, not a number). Blocks the calling thread.
  */
-long kafka_topic_config_long(rd_kafka_t *rk, const char *topic, const char *name,
-			     int timeout_ms);
+long kafka_config_long(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char *resource,
+		       const char *name, int timeout_ms);
 
 /*
  * Waits up to timeout_ms for the cluster to answer a metadata request for

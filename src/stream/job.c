@@ -461,23 +461,34 @@ static void dead_letter(struct job *j, const rd_kafka_message_t *m, const char *
  * refuses a whole batch that exceeds it, and would make every small dead
  * letter batched with a large one look too large. With batches and single
  * records bounded by the limit, the producer refuses a too-large record
- * at once (dlq_send truncates it) and every batch fits. When the limit
- * cannot be read (the topic is created on first use: the broker's
- * default), librdkafka's defaults stay and dlq_delivery's halving copes.
+ * at once (dlq_send truncates it) and every batch fits. A topic not
+ * created yet gets the broker's message.max.bytes on first use. When
+ * neither can be read, librdkafka's defaults stay and dlq_delivery's
+ * halving copes (cutting small records batched with a large one too).
  */
 static enum iot_err dlq_fit_topic(struct job *j, rd_kafka_conf_t *pc, struct iot_error *err)
 {
 	/* a record batch's header (61 bytes in format v2) and some slack */
 	enum { BATCH_OVERHEAD = 128, LIBRDKAFKA_MIN = 1000 };
-	long max = kafka_topic_config_long(j->rk, j->o->dead_letter_topic, "max.message.bytes",
-					   (int)(j->o->timeout_s * 1000));
+	int timeout_ms = (int)(j->o->timeout_s * 1000);
+	long max = kafka_config_long(j->rk, RD_KAFKA_RESOURCE_TOPIC, j->o->dead_letter_topic,
+				     "max.message.bytes", timeout_ms);
 	char num[32];
 
+	if (max < 0) {
+		int32_t broker = rd_kafka_controllerid(j->rk, timeout_ms);
+		snprintf(num, sizeof(num), "%d", (int)broker);
+		if (broker >= 0)
+			max = kafka_config_long(j->rk, RD_KAFKA_RESOURCE_BROKER, num,
+						"message.max.bytes", timeout_ms);
+	}
 	if (max < 0) {
 		log_debug(j->name, "dead-letter topic '%s': max.message.bytes unknown, librdkafka's defaults apply",
 			  j->o->dead_letter_topic);
 		return IOT_OK;
 	}
+	log_debug(j->name, "dead-letter topic '%s': records of up to %ld bytes", j->o->dead_letter_topic,
+		  max);
 	max -= BATCH_OVERHEAD;
 	snprintf(num, sizeof(num), "%ld", max < LIBRDKAFKA_MIN ? (long)LIBRDKAFKA_MIN : max);
 	if (kafka_conf_set(pc, "message.max.bytes", num, "default", err) ||

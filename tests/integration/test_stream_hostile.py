@@ -167,6 +167,8 @@ def test_kafka_properties_reach_the_dead_letter_producer(iotpipe, kafka, tmp_pat
     assert cp.returncode == 0, (cp.returncode, cp.stderr[-3000:])
     assert "will be ignored" not in cp.stderr, cp.stderr[-3000:]
     assert "'auto.commit.interval.ms' is a consumer property, not applied to the dead-letter producer" in cp.stderr
+    # the topic did not exist yet: its limit is the broker's default
+    assert f"dead-letter topic '{dlq}': records of up to " in cp.stderr, cp.stderr[-3000:]
     got = kafka.consume_all(dlq, expect=1)
     assert len(got) == 1
     h = _headers(got[0])
