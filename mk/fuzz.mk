@@ -1,8 +1,10 @@
 # mk/fuzz.mk - fuzzing (included by the top Makefile).
 #   make fuzz            every libFuzzer target in turn, FUZZ_SECONDS each:
-#                        fuzz-parquet (mk/parquet.mk), fuzz-decode, fuzz-config
+#                        fuzz-parquet (mk/parquet.mk), fuzz-decode, fuzz-config,
+#                        fuzz-hive
 #   make fuzz-decode     the JSON event decoder (fuzz/fuzz_decode.c)
 #   make fuzz-config     the YAML config loader (fuzz/fuzz_config.c)
+#   make fuzz-hive       the key -> Hive path -> key round trip (fuzz/fuzz_hive.c)
 # All run under ASan+UBSan in a clang build in $(BUILD_FUZZ). Seeds come from
 # fuzz/corpus/<target>/ (small, committed); what the fuzzer learns goes to
 # $(BUILD_FUZZ)/corpus-<target>/ and crashes to $(BUILD_FUZZ)/artifacts-<target>/.
@@ -13,16 +15,16 @@ FUZZ_SECONDS ?= 300
 BUILD_FUZZ ?= build-fuzz
 FUZZ_FLAGS ?= -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 
-.PHONY: fuzz fuzz-build fuzz-decode fuzz-config
+.PHONY: fuzz fuzz-build fuzz-decode fuzz-config fuzz-hive
 
-## fuzz: every fuzz target (parquet, decode, config), FUZZ_SECONDS (default 300) each, ASan+UBSan
-fuzz: fuzz-parquet fuzz-decode fuzz-config
+## fuzz: every fuzz target (parquet, decode, config, hive), FUZZ_SECONDS (default 300) each, ASan+UBSan
+fuzz: fuzz-parquet fuzz-decode fuzz-config fuzz-hive
 
 fuzz-build:
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DIOTPIPE_FUZZ=ON -DIOTPIPE_SANITIZE=ON \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DCMAKE_C_FLAGS=-Wno-unknown-warning-option >/dev/null
-	cmake --build $(BUILD_FUZZ) --target fuzz_decode fuzz_config -j$$(nproc)
+	cmake --build $(BUILD_FUZZ) --target fuzz_decode fuzz_config fuzz_hive -j$$(nproc)
 
 # $(1): target name (decode, config); $(2): extra libFuzzer flags
 define fuzz_run
@@ -39,3 +41,8 @@ fuzz-decode: fuzz-build
 ## fuzz-config: the YAML config loader under libFuzzer+ASan+UBSan for FUZZ_SECONDS
 fuzz-config: fuzz-build
 	$(call fuzz_run,config,-max_len=8192 -dict=fuzz/yaml.dict)
+
+## fuzz-hive: the key -> Hive path -> key round trip under libFuzzer+ASan+UBSan for FUZZ_SECONDS
+# (keys are at most a few hundred bytes; longer inputs only slow it down)
+fuzz-hive: fuzz-build
+	$(call fuzz_run,hive,-max_len=1024)

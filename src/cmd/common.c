@@ -12,6 +12,10 @@
 
 #include "core/banned.h"
 
+/* --log-format json: the error that ends a run is a JSON record too, so
+ * that every line on stderr parses (log shippers). */
+static bool json_errors;
+
 enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
 			  enum common_role role, struct iot_error *err)
 {
@@ -29,9 +33,10 @@ enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
 		log_set_level(lvl);
 	}
 	if (co->log_format) {
-		if (!strcmp(co->log_format, "json"))
+		if (!strcmp(co->log_format, "json")) {
+			json_errors = true;
 			log_set_json(true);
-		else if (strcmp(co->log_format, "text"))
+		} else if (strcmp(co->log_format, "text"))
 			return iot_error_set(err, IOT_ERR_USAGE,
 					     "--log-format '%s': expected text or json",
 					     co->log_format);
@@ -126,7 +131,10 @@ void common_release(struct common_opts *co)
 
 int common_run_error(const char *cmd, const struct iot_error *err)
 {
-	fprintf(stderr, "iotpipe %s: %s\n", cmd, err->msg);
+	if (json_errors)
+		log_error(cmd, "%s", err->msg);
+	else
+		fprintf(stderr, "iotpipe %s: %s\n", cmd, err->msg);
 	return err->code == IOT_ERR_CONFIG || err->code == IOT_ERR_USAGE ? EXIT_USAGE
 									  : EXIT_RUNTIME;
 }

@@ -84,8 +84,9 @@ enum iot_err common_metrics_start(struct common_opts *co,
 
 void common_release(struct common_opts *co);
 
-/* Prints "iotpipe <cmd>: <msg>" for a failed run and returns its exit
- * status: 2 for a usage or configuration error, 1 otherwise. */
+/* Prints "iotpipe <cmd>: <msg>" (with --log-format json: an error record,
+ * component <cmd>) for a failed run and returns its exit status: 2 for a
+ * usage or configuration error, 1 otherwise. */
 int common_run_error(const char *cmd, const struct iot_error *err);
 
 /* Prints "iotpipe <cmd>: <msg>" and the usage hint; returns 2. */

@@ -18,23 +18,40 @@
 static const char *const col_names[HIVE__COUNT] = { "device_id", "window_start",
 						    "date" };
 
+/* strchr(set, 0) would find the set's terminator: NUL is a control
+ * character here, escaped like the others. */
 static int needs_escape(unsigned char c)
 {
 	return c < 0x20 || c == 0x7f || strchr("\"#%'*/:=?\\[]^{", c) != NULL;
 }
+
+#define HIVE_NULL "__HIVE_DEFAULT_PARTITION__"
 
 void hive_escape(struct buf *out, const char *value, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)value[i];
-		if (c && needs_escape(c)) {
+		if (needs_escape(c)) {
 			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
 			buf_append(out, e, 3);
 		} else {
 			buf_putc(out, c);
 		}
 	}
+}
+
+bool hive_key_ok(const char *key, size_t len)
+{
+	size_t n = strlen(col_names[HIVE_DEVICE_ID]) + 1; /* "device_id=" */
+
+	if (!len)
+		return false;
+	if (len == strlen(HIVE_NULL) && !memcmp(key, HIVE_NULL, len))
+		return false;
+	for (size_t i = 0; i < len && n <= HIVE_MAX_COMPONENT; i++)
+		n += needs_escape((unsigned char)key[i]) ? 3 : 1;
+	return n <= HIVE_MAX_COMPONENT;
 }
 
 static void civil(int64_t us, int64_t *y, unsigned *m, unsigned *d, int *hh, int *mm)
@@ -127,9 +144,7 @@ void hive_path(struct buf *out, const struct hive_layout *l, const char *key,
 
 /* ---- reading paths ---- */
 
-#define HIVE_NULL "__HIVE_DEFAULT_PARTITION__"
-
-char *hive_unescape(const char *s, size_t len)
+char *hive_unescape(const char *s, size_t len, size_t *out_len)
 {
 	char *out = xmalloc(len + 1);
 	size_t o = 0;
@@ -146,6 +161,8 @@ char *hive_unescape(const char *s, size_t len)
 		}
 	}
 	out[o] = '\0';
+	if (out_len)
+		*out_len = o;
 	return out;
 }
 
@@ -172,7 +189,7 @@ bool hive_value(const char *rel, const char *name, char **value)
 	if (best_len == strlen(HIVE_NULL) && !strncmp(best, HIVE_NULL, best_len))
 		*value = NULL;
 	else
-		*value = hive_unescape(best, best_len);
+		*value = hive_unescape(best, best_len, NULL);
 	return true;
 }
 

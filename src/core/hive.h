@@ -4,8 +4,11 @@
  * `device_id=device_id_3/window_start=2025-01-01 10_00/`. Values are
  * escaped the way Spark's ExternalCatalogUtils.escapePathName does
  * (%XX for '/', '=', '%', ':', '#', '?', '*', '"', '\'', '\\', '[', ']',
- * '^', '{', DEL and control characters), so any key makes a valid path
- * that Spark, DuckDB and our percentile job read back.
+ * '^', '{', DEL and control characters, and NUL, which Spark leaves alone
+ * but no file system or object store takes), so any key escapes to one
+ * path component that Spark, DuckDB and our percentile job read back.
+ * A component must also fit the file-name limit: hive_key_ok() says
+ * whether a key does, and the decoder rejects the keys that do not.
  */
 #ifndef IOT_CORE_HIVE_H
 #define IOT_CORE_HIVE_H
@@ -18,6 +21,21 @@
 
 /* Appends the escaped form of value[0..len) to out. */
 void hive_escape(struct buf *out, const char *value, size_t len);
+
+/* The longest path component (file or directory name) we write: NAME_MAX
+ * on Linux file systems; S3 has no such limit, but a dataset must move
+ * between the two. */
+#define HIVE_MAX_COMPONENT 255
+
+/*
+ * True when key[0..len) makes a `device_id=<escaped key>` directory that
+ * every reader takes back to exactly this key: not empty, at most
+ * HIVE_MAX_COMPONENT bytes once escaped, and not Hive's null marker
+ * (which readers take as a null). The escaping leaves no '/' and no NUL,
+ * and the `device_id=` prefix keeps the component from being `.`, `..`
+ * or hidden (hive_hidden). A pure function of the key; any thread.
+ */
+bool hive_key_ok(const char *key, size_t len);
 /* Appends "yyyy-MM-dd HH_mm" (UTC) of a microsecond time. */
 void hive_window_start(struct buf *out, int64_t us);
 /* Appends "yyyy-MM-dd" (UTC). */
@@ -51,8 +69,13 @@ void hive_path(struct buf *out, const struct hive_layout *l, const char *key,
  * `__HIVE_DEFAULT_PARTITION__` is how Hive and Spark write a null value;
  * hive_value() reports it as a null. */
 
-/* Decodes %XX sequences of s[0..len) into a new string (caller frees). */
-char *hive_unescape(const char *s, size_t len);
+/*
+ * Decodes %XX sequences of s[0..len) into a new NUL-terminated string
+ * (caller frees); *out_len (when not NULL) is its length, which counts
+ * a decoded %00. The exact inverse of hive_escape: for every byte string
+ * v, hive_unescape(hive_escape(v)) == v.
+ */
+char *hive_unescape(const char *s, size_t len, size_t *out_len);
 
 /*
  * Finds the directory component `<name>=<value>` in rel (a path relative to

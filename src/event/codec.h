@@ -54,6 +54,7 @@ enum ev_reason {
 	EV_R_NOT_OBJECT,    /* valid JSON but not an object */
 	EV_R_MISSING_KEY,   /* no Kafka key, or an empty one */
 	EV_R_BAD_KEY,       /* key not UTF-8, too long, or has control chars */
+	EV_R_KEY_UNSAFE,    /* key makes no valid output path (hive_key_ok) */
 	EV_R_MISSING_FIELD, /* a required field is absent */
 	EV_R_NULL_FIELD,    /* a required field is null */
 	EV_R_WRONG_TYPE,    /* a field's value has the wrong JSON type */

@@ -12,7 +12,8 @@
  * (EV_R_NOT_JSON); a semantic error in a field (wrong type, bad enum) is
  * recorded and the pass continues, so that a malformed tail is still
  * reported as malformed. After the pass the checks run in schema order:
- * key, then per field: error, missing, null; then the filters.
+ * key (present, length, UTF-8, a valid output path), then per field:
+ * error, missing, null; then the filters.
  *
  * Numbers: JSON grammar checked exactly; up to 19 significant digits are
  * accumulated in a u64 with a decimal exponent. Doubles take the exact
@@ -21,6 +22,7 @@
  * computed from the decimal digits directly in integer microseconds.
  */
 #include "core/hex.h"
+#include "core/hive.h"
 #include "event/codec.h"
 #include "event/timeparse.h"
 #include "core/xalloc.h"
@@ -41,6 +43,7 @@ static const char *const reason_names[EV_R__COUNT] = {
 	[EV_R_NOT_OBJECT] = "not_object",
 	[EV_R_MISSING_KEY] = "missing_key",
 	[EV_R_BAD_KEY] = "bad_key",
+	[EV_R_KEY_UNSAFE] = "key_unsafe",
 	[EV_R_MISSING_FIELD] = "missing_field",
 	[EV_R_NULL_FIELD] = "null_field",
 	[EV_R_WRONG_TYPE] = "wrong_type",
@@ -744,6 +747,11 @@ struct ev_result ev_decode(struct ev_decoder *d, const void *key,
 		if (!ascii && !utf8_valid(kb, key_len))
 			return result(EV_INVALID, EV_R_BAD_KEY, -1);
 	}
+	/* the key names a directory of the output; one it cannot name would
+	 * fail its batch on every replay (for any layout: a pure function of
+	 * the key, so the verdict never depends on the job's options) */
+	if (!hive_key_ok(key, key_len))
+		return result(EV_INVALID, EV_R_KEY_UNSAFE, -1);
 
 	for (size_t i = 0; i < sc->nfields; i++) {
 		const struct schema_field *f = &sc->fields[i];

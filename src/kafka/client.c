@@ -1,12 +1,31 @@
 /*
- * client.c - librdkafka configuration and the start-up topic check
- * (client.h). Runs on the calling thread; rd_kafka_metadata blocks for at
- * most the timeout given.
+ * client.c - librdkafka configuration, the one client constructor and
+ * the start-up topic check (client.h). Runs on the calling thread;
+ * rd_kafka_metadata blocks for at most the timeout given.
+ *
+ * Which role a property belongs to: librdkafka has no call for it, but
+ * documents it in the table rd_kafka_conf_properties_show() prints (the
+ * "C/P" column: C consumer, P producer, * both). That table is read once
+ * into `scopes` (the first constructor call, any thread: pthread_once),
+ * so a property a newer librdkafka adds is classified without a list of
+ * ours to keep up to date; a name it does not list is applied and left to
+ * librdkafka to reject.
+ *
+ * librdkafka's log lines arrive on its own threads (log.queue is off);
+ * on_log hands them to log.h, which writes whole lines from any thread.
+ * A broker that is down makes every client log each reconnect, so lines
+ * pass through one limiter for the process (`limit`, under a mutex).
  */
 #include "core/clock.h"
 #include "kafka/client.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "kafka/stats.h"
 
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -42,6 +61,198 @@ fail:
 	rd_kafka_conf_destroy(conf);
 	return NULL;
 }
+
+/* ---- which role a property is for ---- */
+
+struct scope {
+	char *name;
+	char role; /* 'C', 'P' or '*' */
+};
+
+static struct scope *scopes;
+static size_t nscopes;
+static pthread_once_t scopes_once = PTHREAD_ONCE_INIT;
+
+/* Reads the rows "name | C/P | range | ..." of librdkafka's table. */
+static void scopes_load(void)
+{
+	char *text = NULL, *line, *next;
+	size_t len = 0, alloc = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return; /* no table: every property is applied */
+	rd_kafka_conf_properties_show(f);
+	fclose(f);
+	for (line = text; line && *line; line = next) {
+		char *bar1, *bar2, *end;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		bar1 = strchr(line, '|');
+		bar2 = bar1 ? strchr(bar1 + 1, '|') : NULL;
+		if (!bar2 || line[0] == '-' || line[0] == ' ' || line[0] == '#')
+			continue;
+		end = bar1;
+		while (end > line && end[-1] == ' ')
+			end--;
+		for (bar1++; *bar1 == ' '; bar1++)
+			;
+		if (end == line || (*bar1 != 'C' && *bar1 != 'P' && *bar1 != '*') ||
+		    !strncmp(line, "Property", 8))
+			continue;
+		if (nscopes == alloc) {
+			alloc = alloc ? 2 * alloc : 256;
+			scopes = xrealloc(scopes, st_mult(alloc, sizeof(*scopes)));
+		}
+		/* "C/P" in the column means both, like '*' */
+		scopes[nscopes].name = xstrndup(line, (size_t)(end - line));
+		scopes[nscopes++].role = bar1[1] == '/' ? '*' : *bar1;
+	}
+	free(text);
+}
+
+/* True when librdkafka documents `key` for the other role only. */
+static bool other_role(rd_kafka_type_t type, const char *key)
+{
+	pthread_once(&scopes_once, scopes_load);
+	for (size_t i = 0; i < nscopes; i++)
+		if (!strcmp(scopes[i].name, key))
+			return scopes[i].role == (type == RD_KAFKA_PRODUCER ? 'C' : 'P');
+	return false;
+}
+
+/* ---- librdkafka's log lines ---- */
+
+/* At most LOG_BURST lines a second: enough for the few lines of a broker
+ * going away, few enough that a reconnect loop of many clients cannot
+ * flood the log (or a log shipper). */
+#define LOG_BURST 10
+
+static struct {
+	pthread_mutex_t mu;
+	double window; /* monotonic start of the current second */
+	unsigned lines;
+	uint64_t suppressed;
+} limit = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
+
+/* syslog levels: 0-3 emergency..error, 4 warning, 5-6 notice, info, 7 debug */
+static enum log_level level_of(int syslog_level)
+{
+	if (syslog_level <= 3)
+		return LOG_ERROR;
+	if (syslog_level == 4)
+		return LOG_WARN;
+	return syslog_level <= 6 ? LOG_INFO : LOG_DEBUG;
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	enum log_level lvl = level_of(level);
+	double now = clock_mono_s();
+	uint64_t report = 0;
+	bool pass;
+
+	if (lvl > log_get_level())
+		return;
+	pthread_mutex_lock(&limit.mu);
+	if (now - limit.window >= 1.0) {
+		report = limit.suppressed;
+		limit.suppressed = 0;
+		limit.window = now;
+		limit.lines = 0;
+	}
+	pass = limit.lines < LOG_BURST;
+	if (pass)
+		limit.lines++;
+	else
+		limit.suppressed++;
+	pthread_mutex_unlock(&limit.mu);
+	if (report)
+		log_warn("kafka", "%" PRIu64 " librdkafka log lines suppressed (at most %d a second)",
+			 report, LOG_BURST);
+	if (pass)
+		log_msg(lvl, "kafka", "%s: %s: %s", rk ? rd_kafka_name(rk) : "librdkafka",
+			fac, buf);
+}
+
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
+			     const struct kv_list *user, const char *stats_label,
+			     const char *what, struct iot_error *err)
+{
+	char errstr[512];
+	rd_kafka_t *rk;
+
+	for (size_t i = 0; user && i < user->n; i++) {
+		const struct kv *p = &user->items[i];
+		if (other_role(type, p->key)) {
+			log_debug("kafka", "%s: '%s' is a %s property, not applied to %s",
+				  p->origin, p->key,
+				  type == RD_KAFKA_PRODUCER ? "consumer" : "producer", what);
+			continue;
+		}
+		if (kafka_conf_set(conf, p->key, p->value, p->origin, err)) {
+			rd_kafka_conf_destroy(conf);
+			return NULL;
+		}
+	}
+	if (stats_label)
+		kafka_stats_attach(conf, stats_label);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	/* rd_kafka_new owns conf only when it succeeds */
+	rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		iot_error_set(err, IOT_ERR_CONFIG, "cannot create %s: %s", what, errstr);
+	}
+	return rk;
+}
+
+/* ---- topic and broker configuration ---- */
+
+long kafka_config_long(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char *resource,
+		       const char *name, int timeout_ms)
+{
+	rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(type, resource);
+	rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_event_t *ev;
+	char errstr[256];
+	long value = -1;
+
+	rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, errstr, sizeof(errstr));
+	rd_kafka_DescribeConfigs(rk, &res, 1, opt, q);
+	ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+	if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT &&
+	    !rd_kafka_event_error(ev)) {
+		const rd_kafka_DescribeConfigs_result_t *r = rd_kafka_event_DescribeConfigs_result(ev);
+		size_t nres = 0, n = 0;
+		const rd_kafka_ConfigResource_t **rs =
+			rd_kafka_DescribeConfigs_result_resources(r, &nres);
+		const rd_kafka_ConfigEntry_t **es =
+			nres == 1 && !rd_kafka_ConfigResource_error(rs[0])
+				? rd_kafka_ConfigResource_configs(rs[0], &n)
+				: NULL;
+		for (size_t i = 0; i < n; i++) {
+			const char *v = rd_kafka_ConfigEntry_value(es[i]);
+			char *end;
+			long x;
+			if (strcmp(rd_kafka_ConfigEntry_name(es[i]), name) || !v)
+				continue;
+			x = strtol(v, &end, 10);
+			if (end != v && !*end && x >= 0)
+				value = x;
+		}
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_AdminOptions_destroy(opt);
+	rd_kafka_ConfigResource_destroy(res);
+	return value;
+}
+
+/* ---- the start-up check ---- */
 
 enum iot_err kafka_wait_topic(rd_kafka_t *rk, const char *bootstrap,
 			      const char *topic, int timeout_ms, int *partitions,

@@ -16,7 +16,6 @@
 #include "core/signals.h"
 #include "event/codec.h"
 #include "kafka/client.h"
-#include "kafka/stats.h"
 #include "metrics/metrics.h"
 
 #include <inttypes.h>
@@ -127,7 +126,7 @@ static enum iot_err make_producer(const struct producer_options *o,
 				  struct iot_error *err)
 {
 	rd_kafka_conf_t *conf = kafka_conf_new(o->bootstrap, NULL, err);
-	char num[32], errstr[512];
+	char num[32];
 
 	if (!conf)
 		return err->code;
@@ -139,23 +138,15 @@ static enum iot_err make_producer(const struct producer_options *o,
 			   "delivery_exactly_once", err) ||
 	    /* batching: librdkafka's INTRODUCTION.md advises linger well above 5 ms */
 	    kafka_conf_set(conf, "linger.ms", "20", "default", err) ||
-	    kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", "default", err))
-		goto fail;
-	for (size_t i = 0; o->kafka && i < o->kafka->n; i++)
-		if (kafka_conf_set(conf, o->kafka->items[i].key, o->kafka->items[i].value,
-				   o->kafka->items[i].origin, err))
-			goto fail;
-	kafka_stats_attach(conf, "produce");
+	    kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", "default", err)) {
+		rd_kafka_conf_destroy(conf);
+		return err->code;
+	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_opaque(conf, st);
-	*out = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (!*out)
-		return iot_error_set(err, IOT_ERR_CONFIG, "cannot create the Kafka producer: %s",
-				     errstr);
-	return IOT_OK;
-fail:
-	rd_kafka_conf_destroy(conf);
-	return err->code;
+	*out = kafka_client_new(RD_KAFKA_PRODUCER, conf, o->kafka, "produce",
+				"the Kafka producer", err);
+	return *out ? IOT_OK : err->code;
 }
 
 enum iot_err producer_run(const struct producer_options *o,

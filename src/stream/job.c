@@ -160,7 +160,8 @@ struct job {
 	size_t buffered;       /* events in open batches */
 	double now;            /* monotonic time of the current consumed batch */
 	double last_flush;
-	uint64_t dlq_failed;
+	uint64_t dlq_failed;        /* dead letters dropped since the last commit */
+	uint64_t dlq_dropped_total;
 	bool failed;
 	struct iot_error fatal;
 	char *source;          /* identity of the partition logs, or NULL */
@@ -182,7 +183,7 @@ struct job {
 	struct {
 		struct metric *consumed, *valid, *filtered, *late, *written;
 		struct metric *batches, *batch_seconds, *latency, *watermark;
-		struct metric *windows, *files, *bytes, *open_windows, *dlq;
+		struct metric *windows, *files, *bytes, *open_windows, *dlq, *dlq_dropped;
 		struct metric *invalid[EV_R__COUNT];
 		struct metric *replays, *wakeups;
 		struct metric *data_loss[2], *split_keys;
@@ -246,6 +247,9 @@ static void register_metrics(struct job *j)
 	j->m.bytes = metrics_counter("iotpipe_bytes_written_total", "Output bytes written.", l);
 	j->m.open_windows = metrics_gauge("iotpipe_open_windows", "Windows held open in state.", l);
 	j->m.dlq = metrics_counter("iotpipe_dead_letter_total", "Records sent to the dead-letter topic.", l);
+	j->m.dlq_dropped = metrics_counter("iotpipe_dead_letter_dropped_total",
+					   "Records the dead-letter topic did not take (a lasting outage, "
+					   "a record too large even truncated); logged.", l);
 	j->m.wakeups = metrics_counter("iotpipe_kafka_fetch_wakeups_total",
 				       "Requests sent to wake librdkafka's fetcher after its queue drained "
 				       "(librdkafka < 2.1 only).", l);
@@ -364,49 +368,210 @@ static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
 
 /* ---- dead letters -------------------------------------------------- */
 
+/*
+ * The dead-letter topic is at-least-once and never holds valid data back
+ * (docs/exactly-once.md, "What is not exactly-once"): a record the topic
+ * refuses as too large is sent again truncated, with a header saying so;
+ * a record that cannot be delivered at all is dropped, counted in
+ * iotpipe_dead_letter_dropped_total and logged; dlq_flush waits for every
+ * dead letter's outcome before a commit, for a bounded time.
+ */
+
+/* How long a commit waits for the dead letters sent before it: above the
+ * producer's message.timeout.ms default below, so that by default every
+ * one is delivered or dropped before its batch commits. */
+#define DLQ_FLUSH_MS (60 * 1000)
+#define DLQ_MESSAGE_TIMEOUT "30000"
+
+static const char *header_str(const rd_kafka_headers_t *h, const char *name,
+			      char *buf, size_t cap)
+{
+	const void *v;
+	size_t n;
+	if (!h || rd_kafka_header_get_last(h, name, &v, &n) || !v)
+		return "?";
+	snprintf(buf, cap, "%.*s", (int)n, (const char *)v);
+	return buf;
+}
+
+static void dlq_dropped(struct job *j, const rd_kafka_headers_t *h, rd_kafka_resp_err_t e)
+{
+	char part[32], off[32];
+	j->dlq_failed++;
+	j->dlq_dropped_total++;
+	metric_inc(j->m.dlq_dropped);
+	/* an outage drops every dead letter: the first few and then one in a
+	 * thousand say so, the metric counts them all */
+	if (j->dlq_dropped_total <= 5 || j->dlq_dropped_total % 1000 == 0)
+		log_warn(j->name, "dead-letter record of partition %s offset %s dropped (%" PRIu64 " so far): %s",
+			 header_str(h, "iotpipe.partition", part, sizeof(part)),
+			 header_str(h, "iotpipe.offset", off, sizeof(off)),
+			 j->dlq_dropped_total, rd_kafka_err2str(e));
+}
+
+/*
+ * Makes a dead letter shorter for another try: the key to at most
+ * EV_MAX_KEY_LEN bytes, the value to half its length, with headers
+ * iotpipe.truncated (and iotpipe.key_truncated) holding the original
+ * lengths. Halving needs no knowledge of the topic's limit (the topic's
+ * max.message.bytes, the broker's, or our producer's message.max.bytes)
+ * and reaches any of them in a few tries. False when nothing is left to
+ * cut.
+ */
+static bool dlq_shrink(rd_kafka_headers_t *h, size_t *klen, size_t *vlen)
+{
+	char num[32];
+	const void *v;
+	size_t n;
+
+	if (*vlen == 0 && *klen <= EV_MAX_KEY_LEN)
+		return false;
+	if (rd_kafka_header_get_last(h, "iotpipe.truncated", &v, &n)) {
+		snprintf(num, sizeof(num), "%zu", *vlen);
+		rd_kafka_header_add(h, "iotpipe.truncated", -1, num, -1);
+	}
+	if (*klen > EV_MAX_KEY_LEN &&
+	    rd_kafka_header_get_last(h, "iotpipe.key_truncated", &v, &n)) {
+		snprintf(num, sizeof(num), "%zu", *klen);
+		rd_kafka_header_add(h, "iotpipe.key_truncated", -1, num, -1);
+	}
+	if (*klen > EV_MAX_KEY_LEN)
+		*klen = EV_MAX_KEY_LEN;
+	*vlen /= 2;
+	return true;
+}
+
+/*
+ * Enqueues a dead letter (takes h over), shorter when the producer finds
+ * it too large. In a delivery report (`in_report`) a full queue is not
+ * waited for: polling there would serve reports inside a report.
+ * Returns false when the record is dropped.
+ */
+static bool dlq_send(struct job *j, rd_kafka_headers_t *h, const void *key, size_t klen,
+		     const void *val, size_t vlen, bool in_report)
+{
+	rd_kafka_resp_err_t e;
+
+	for (;;) {
+		e = rd_kafka_producev(j->dlq, RD_KAFKA_V_TOPIC(j->o->dead_letter_topic),
+				      RD_KAFKA_V_KEY(key, klen),
+				      RD_KAFKA_V_VALUE((void *)val, vlen),
+				      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !in_report) {
+			rd_kafka_poll(j->dlq, 100);
+			continue;
+		}
+		if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && dlq_shrink(h, &klen, &vlen))
+			continue;
+		break;
+	}
+	if (e) {
+		dlq_dropped(j, h, e);
+		rd_kafka_headers_destroy(h);
+		return false;
+	}
+	return true;
+}
+
+/* Delivery reports, inside rd_kafka_poll/flush on the job thread. */
 static void dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct job *j = opaque;
+	rd_kafka_headers_t *sent = NULL, *h;
+	size_t klen = m->key_len, vlen = m->len;
 	(void)rk;
-	if (m->err) {
-		j->dlq_failed++;
-		log_warn(j->name, "dead-letter delivery failed: %s", rd_kafka_err2str(m->err));
+
+	if (!m->err)
+		return;
+	rd_kafka_message_headers(m, &sent);
+	/* the topic's (or broker's) max.message.bytes is below ours */
+	if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+		h = sent ? rd_kafka_headers_copy(sent) : rd_kafka_headers_new(2);
+		if (dlq_shrink(h, &klen, &vlen)) {
+			dlq_send(j, h, m->key, klen, m->payload, vlen, true);
+			return;
+		}
+		rd_kafka_headers_destroy(h);
 	}
+	dlq_dropped(j, sent, m->err);
 }
 
 static void dead_letter(struct job *j, const rd_kafka_message_t *m, const char *reason)
 {
 	rd_kafka_headers_t *h;
 	char num[32];
-	rd_kafka_resp_err_t e;
 
 	if (!j->dlq)
 		return;
-	h = rd_kafka_headers_new(4);
+	h = rd_kafka_headers_new(6);
 	rd_kafka_header_add(h, "iotpipe.reason", -1, reason, -1);
 	rd_kafka_header_add(h, "iotpipe.topic", -1, j->o->topic, -1);
 	snprintf(num, sizeof(num), "%d", (int)m->partition);
 	rd_kafka_header_add(h, "iotpipe.partition", -1, num, -1);
 	snprintf(num, sizeof(num), "%" PRId64, m->offset);
 	rd_kafka_header_add(h, "iotpipe.offset", -1, num, -1);
-	for (;;) {
-		e = rd_kafka_producev(j->dlq, RD_KAFKA_V_TOPIC(j->o->dead_letter_topic),
-				      RD_KAFKA_V_KEY(m->key, m->key_len),
-				      RD_KAFKA_V_VALUE(m->payload, m->len),
-				      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			break;
-		rd_kafka_poll(j->dlq, 100);
-	}
-	if (e) {
-		rd_kafka_headers_destroy(h);
-		j->dlq_failed++;
-		log_warn(j->name, "dead-letter enqueue failed: %s", rd_kafka_err2str(e));
-		return;
-	}
-	metric_inc(j->m.dlq);
+	if (dlq_send(j, h, m->key, m->key_len, m->payload, m->len, false))
+		metric_inc(j->m.dlq);
 	rd_kafka_poll(j->dlq, 0);
+}
+
+/*
+ * Sizes the dead-letter producer's batches for the topic's
+ * max.message.bytes (its default before the user's settings): the broker
+ * refuses a whole batch that exceeds it, and would make every small dead
+ * letter batched with a large one look too large. With batches and single
+ * records bounded by the limit, the producer refuses a too-large record
+ * at once (dlq_send truncates it) and every batch fits. A topic not
+ * created yet gets the broker's message.max.bytes on first use. When
+ * neither can be read, librdkafka's defaults stay and dlq_delivery's
+ * halving copes (cutting small records batched with a large one too).
+ */
+static enum iot_err dlq_fit_topic(struct job *j, rd_kafka_conf_t *pc, struct iot_error *err)
+{
+	/* a record batch's header (61 bytes in format v2) and some slack */
+	enum { BATCH_OVERHEAD = 128, LIBRDKAFKA_MIN = 1000 };
+	int timeout_ms = (int)(j->o->timeout_s * 1000);
+	long max = kafka_config_long(j->rk, RD_KAFKA_RESOURCE_TOPIC, j->o->dead_letter_topic,
+				     "max.message.bytes", timeout_ms);
+	char num[32];
+
+	if (max < 0) {
+		int32_t broker = rd_kafka_controllerid(j->rk, timeout_ms);
+		snprintf(num, sizeof(num), "%d", (int)broker);
+		if (broker >= 0)
+			max = kafka_config_long(j->rk, RD_KAFKA_RESOURCE_BROKER, num,
+						"message.max.bytes", timeout_ms);
+	}
+	if (max < 0) {
+		log_debug(j->name, "dead-letter topic '%s': max.message.bytes unknown, librdkafka's defaults apply",
+			  j->o->dead_letter_topic);
+		return IOT_OK;
+	}
+	log_debug(j->name, "dead-letter topic '%s': records of up to %ld bytes", j->o->dead_letter_topic,
+		  max);
+	max -= BATCH_OVERHEAD;
+	snprintf(num, sizeof(num), "%ld", max < LIBRDKAFKA_MIN ? (long)LIBRDKAFKA_MIN : max);
+	if (kafka_conf_set(pc, "message.max.bytes", num, "default", err) ||
+	    kafka_conf_set(pc, "batch.size", num, "default", err))
+		return err->code;
+	return IOT_OK;
+}
+
+/* At shutdown: what is still queued after a last wait is lost; say how much. */
+static void dlq_close(struct job *j)
+{
+	int left;
+
+	rd_kafka_flush(j->dlq, 30 * 1000);
+	left = rd_kafka_outq_len(j->dlq);
+	if (left > 0) {
+		metric_add(j->m.dlq_dropped, (uint64_t)left);
+		log_warn(j->name, "dead-letter topic '%s': %d records not delivered at shutdown",
+			 j->o->dead_letter_topic, left);
+	}
+	rd_kafka_destroy(j->dlq);
+	j->dlq = NULL;
 }
 
 /* ---- committing ---------------------------------------------------- */
@@ -849,15 +1014,26 @@ static enum iot_err resync_pending(struct job *j, struct iot_error *err)
 	return IOT_OK;
 }
 
+/*
+ * Before a commit: waits (at most DLQ_FLUSH_MS) until every dead letter
+ * sent so far is delivered or dropped. Never fails: valid data commits
+ * whatever the dead-letter topic does. Records still queued after the
+ * wait (a message.timeout.ms raised above it) stay queued: delivered
+ * later, or dropped and counted when librdkafka gives up on them.
+ */
 static enum iot_err dlq_flush(struct job *j, struct iot_error *err)
 {
+	int queued;
+
+	(void)err;
 	if (!j->dlq)
 		return IOT_OK;
-	rd_kafka_flush(j->dlq, 60 * 1000);
-	if (j->dlq_failed || rd_kafka_outq_len(j->dlq) > 0)
-		return iot_error_set(err, IOT_ERR_NET,
-				     "dead-letter topic '%s': %" PRIu64 " records not delivered; not committing",
-				     j->o->dead_letter_topic, j->dlq_failed);
+	rd_kafka_flush(j->dlq, DLQ_FLUSH_MS);
+	queued = rd_kafka_outq_len(j->dlq);
+	if (queued > 0 || j->dlq_failed)
+		log_warn(j->name, "dead-letter topic '%s': %" PRIu64 " records dropped since the last commit, %d still queued after %d s; committing the valid data",
+			 j->o->dead_letter_topic, j->dlq_failed, queued, DLQ_FLUSH_MS / 1000);
+	j->dlq_failed = 0;
 	return IOT_OK;
 }
 
@@ -1597,7 +1773,6 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	const struct job_options *o = j->o;
 	rd_kafka_conf_t *conf = kafka_conf_new(o->bootstrap, NULL, err);
 	rd_kafka_topic_partition_list_t *sub;
-	char errstr[512];
 	int partitions = 0;
 
 	if (!conf)
@@ -1619,16 +1794,12 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	    kafka_conf_set(conf, "queued.max.messages.kbytes", "32768", "default", err) ||
 	    kafka_conf_set(conf, "fetch.wait.max.ms", "100", "default", err))
 		goto fail;
-	for (size_t i = 0; o->kafka && i < o->kafka->n; i++)
-		if (kafka_conf_set(conf, o->kafka->items[i].key, o->kafka->items[i].value,
-				   o->kafka->items[i].origin, err))
-			goto fail;
-	kafka_stats_attach(conf, j->name);
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_opaque(conf, j);
-	j->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	j->rk = kafka_client_new(RD_KAFKA_CONSUMER, conf, o->kafka, j->name,
+				 "the Kafka consumer", err);
 	if (!j->rk)
-		return iot_error_set(err, IOT_ERR_CONFIG, "cannot create the Kafka consumer: %s", errstr);
+		return err->code;
 	if (kafka_wait_topic(j->rk, o->bootstrap, o->topic, (int)(o->timeout_s * 1000),
 			     &partitions, err))
 		return err->code;
@@ -1661,16 +1832,19 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 		if (!pc)
 			return err->code;
 		if (kafka_conf_set(pc, "enable.idempotence", "true", "default", err) ||
-		    kafka_conf_set(pc, "linger.ms", "20", "default", err)) {
+		    kafka_conf_set(pc, "linger.ms", "20", "default", err) ||
+		    /* a dead letter is delivered or dropped before dlq_flush gives up */
+		    kafka_conf_set(pc, "message.timeout.ms", DLQ_MESSAGE_TIMEOUT, "default", err) ||
+		    dlq_fit_topic(j, pc, err)) {
 			rd_kafka_conf_destroy(pc);
 			return err->code;
 		}
 		rd_kafka_conf_set_dr_msg_cb(pc, dlq_delivery);
 		rd_kafka_conf_set_opaque(pc, j);
-		j->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
+		j->dlq = kafka_client_new(RD_KAFKA_PRODUCER, pc, o->kafka, NULL,
+					  "the dead-letter producer", err);
 		if (!j->dlq)
-			return iot_error_set(err, IOT_ERR_CONFIG,
-					     "cannot create the dead-letter producer: %s", errstr);
+			return err->code;
 	}
 	return IOT_OK;
 fail:
@@ -1792,10 +1966,8 @@ out:
 			rd_kafka_queue_destroy(j.queue);
 		rd_kafka_destroy(j.rk);
 	}
-	if (j.dlq) {
-		rd_kafka_flush(j.dlq, 30 * 1000);
-		rd_kafka_destroy(j.dlq);
-	}
+	if (j.dlq)
+		dlq_close(&j);
 	for (size_t i = 0; i < j.nparts; i++) {
 		part_drop(&j, j.parts[i]);
 		rawbuf_release(&j.parts[i]->raw);

@@ -66,6 +66,18 @@ def _reject_const(name):
     raise ValueError(name)
 
 
+_HIVE_ESCAPED = set(range(0x20)) | {0x7f} | set(b'"#%\'*/:=?\\[]^{')
+
+
+def hive_key_ok(key):
+    """The key makes a device_id=<escaped> directory a file system takes
+    and readers take back (core/hive.c hive_key_ok)."""
+    if key == b"__HIVE_DEFAULT_PARTITION__":
+        return False
+    n = len("device_id=") + sum(3 if c in _HIVE_ESCAPED else 1 for c in key)
+    return n <= 255
+
+
 def decode(key, value):
     """-> ("invalid", reason) | ("filtered", None) | ("valid", Ev)."""
     if value is None:
@@ -87,6 +99,8 @@ def decode(key, value):
         return "invalid", "bad_key"
     if len(key) > 256 or any(ord(c) < 0x20 or ord(c) == 0x7f for c in k):
         return "invalid", "bad_key"
+    if not hive_key_ok(key):
+        return "invalid", "key_unsafe"
     vals = {}
     for f in FIELDS:
         present = f in doc

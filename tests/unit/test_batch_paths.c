@@ -55,6 +55,49 @@ static void test_hive_hidden(void **state)
 	assert_false(hive_hidden("device_id=a_b/p_1.parquet"));
 }
 
+/* key -> device_id=<escaped>/ -> key, byte for byte (NUL included) */
+static void round_trips(const char *key, size_t len)
+{
+	struct hive_layout l = { { HIVE_DEVICE_ID }, 1 };
+	struct buf b = BUF_INIT;
+	size_t n = 0;
+	char *back;
+
+	hive_path(&b, &l, key, len, 0);
+	assert_null(memchr(b.data, '\0', b.len));
+	assert_null(memchr(b.data + strlen("device_id="), '/', b.len - strlen("device_id=") - 1));
+	back = hive_unescape((const char *)b.data + strlen("device_id="), b.len - strlen("device_id=") - 1, &n);
+	assert_int_equal(n, len);
+	assert_memory_equal(back, key, len);
+	free(back);
+	buf_release(&b);
+}
+
+static void test_hive_key_ok(void **state)
+{
+	char k[300];
+	(void)state;
+	assert_true(hive_key_ok("device_id_1", 11));
+	assert_true(hive_key_ok(".", 1));
+	assert_true(hive_key_ok("..", 2));
+	assert_false(hive_key_ok("", 0));
+	assert_false(hive_key_ok("__HIVE_DEFAULT_PARTITION__", 26));
+	/* "device_id=" + 245 plain bytes is the longest name a file system takes */
+	memset(k, 'a', sizeof(k));
+	assert_true(hive_key_ok(k, 245));
+	assert_false(hive_key_ok(k, 246));
+	assert_false(hive_key_ok(k, 256));
+	/* '/' escapes to three bytes: 81 of them fit, 82 do not */
+	memset(k, '/', sizeof(k));
+	assert_true(hive_key_ok(k, 81));
+	assert_false(hive_key_ok(k, 82));
+	assert_false(hive_key_ok(k, 100));
+	round_trips("a/b%c=d:\\", 9);
+	round_trips("nul\0inside", 10);
+	round_trips("%41%zz%", 7);
+	round_trips(k, 81);
+}
+
 static void test_shard_hash(void **state)
 {
 	(void)state;
@@ -125,6 +168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hive_value),
 		cmocka_unit_test(test_hive_hidden),
+		cmocka_unit_test(test_hive_key_ok),
 		cmocka_unit_test(test_shard_hash),
 		cmocka_unit_test(test_percentile_names),
 		cmocka_unit_test(test_numbers_and_fields),

@@ -193,6 +193,25 @@ static void test_invalid_cases(void **state)
 			      strlen("{\"timestamp\": 1, " GOOD "}"), &ev);
 		assert_int_equal(r.reason, EV_R_BAD_KEY);
 	}
+	/* keys that make no output directory (hive_key_ok): a record with one
+	 * would fail its batch at every replay */
+	{
+		char k[EV_MAX_KEY_LEN];
+		const char *v = "{\"timestamp\": 1, " GOOD "}";
+		struct ev_result r;
+		memset(k, 'k', sizeof(k));
+		r = ev_decode(dec, k, sizeof(k), v, strlen(v), &ev);
+		assert_int_equal(r.status, EV_INVALID);
+		assert_int_equal(r.reason, EV_R_KEY_UNSAFE);
+		memset(k, '/', 100);
+		r = ev_decode(dec, k, 100, v, strlen(v), &ev);
+		assert_int_equal(r.reason, EV_R_KEY_UNSAFE);
+		r = dec_kv("__HIVE_DEFAULT_PARTITION__", v);
+		assert_int_equal(r.reason, EV_R_KEY_UNSAFE);
+		r = ev_decode(dec, k, 81, v, strlen(v), &ev);
+		assert_int_equal(r.status, EV_VALID);
+		assert_string_equal(ev_reason_name(EV_R_KEY_UNSAFE), "key_unsafe");
+	}
 }
 
 static void test_filtering(void **state)
@@ -324,7 +343,7 @@ static void test_roundtrip_generator(void **state)
 		assert_true(counts[k] > 1500);
 	/* every invalid shape maps to its own reason */
 	for (int reason = EV_R_NOT_JSON; reason <= EV_R_BAD_TIMESTAMP; reason++)
-		if (reason != EV_R_BAD_KEY)
+		if (reason != EV_R_BAD_KEY && reason != EV_R_KEY_UNSAFE)
 			assert_true(invalid_seen & (1 << reason));
 	generator_destroy(g);
 }
