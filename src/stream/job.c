@@ -91,9 +91,6 @@ struct part {
 	uint32_t epoch;         /* checkpoint epoch of next_offset (ckpt.h) */
 	bool other_source;      /* the checkpoint is of another log source */
 	bool loss_pending;      /* a fetch found the position outside the log */
-	bool seek_begin;        /* ... then the policy moved it to the log start */
-	double seek_since;
-	int64_t loss_offset;    /* ... that position */
 	uint64_t commits;       /* commit round thread: batches committed */
 	int64_t ref_us;         /* the open batch's processing time (horizon);
 				   0 until its first record */
@@ -303,7 +300,6 @@ static void part_drop(struct job *j, struct part *p)
 	rawbuf_reset(&p->craw);
 	p->resync_batch = 0;
 	p->loss_pending = false;
-	p->seek_begin = false;
 	p->ref_us = 0;
 	winstate_clear(&p->win);
 	free(p->ckpt_base);
@@ -778,10 +774,9 @@ static enum iot_err write_windows(struct job *j, struct citem *c, struct iot_err
  * read since the last commit, reload the checkpoint (which now holds that
  * plan to replay, or its commit) and read again from there.
  */
-/* Moves the partition's fetch position (an offset or RD_KAFKA_OFFSET_BEGINNING).
- * *code (may be NULL) receives librdkafka's error code. */
+/* Moves the partition's fetch position (an offset or RD_KAFKA_OFFSET_BEGINNING). */
 static enum iot_err seek_partition(struct job *j, struct part *p, int64_t offset,
-				   rd_kafka_resp_err_t *code, struct iot_error *err)
+				   struct iot_error *err)
 {
 	rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_error_t *e;
@@ -791,8 +786,6 @@ static enum iot_err seek_partition(struct job *j, struct part *p, int64_t offset
 	if (!e && tl->elems[0].err)
 		e = rd_kafka_error_new(tl->elems[0].err, "%s", rd_kafka_err2str(tl->elems[0].err));
 	rd_kafka_topic_partition_list_destroy(tl);
-	if (code)
-		*code = e ? rd_kafka_error_code(e) : RD_KAFKA_RESP_ERR_NO_ERROR;
 	if (e) {
 		iot_error_set(err, IOT_ERR_NET, "partition %d: cannot seek to offset %" PRId64 ": %s",
 			      p->id, offset, rd_kafka_error_string(e));
@@ -813,7 +806,7 @@ static enum iot_err resync(struct job *j, struct part *p, uint64_t batch,
 		return err->code;
 	if (start < 0)
 		return IOT_OK;
-	return seek_partition(j, p, start, NULL, err);
+	return seek_partition(j, p, start, err);
 }
 
 /*
@@ -1391,45 +1384,39 @@ static enum iot_err part_check_log(struct job *j, struct part *p, int64_t *start
 	return IOT_OK;
 }
 
+static void assign_partitions(struct job *j, rd_kafka_topic_partition_list_t *tl);
+
 /*
- * Partitions whose fetch ran outside the log (handle()), between arrays:
- * the policy, then a seek to the log start. A topic recreated under the
- * job also changes the group's assignment: while that rebalance is
- * pending librdkafka refuses the seek (__STATE), so it is tried again on
- * the next pass; the new assignment, when it comes, starts from the
- * checkpoint by itself (part_check_log) and cancels it.
+ * Partitions whose fetch ran outside the log (handle()), between arrays.
+ * librdkafka has stopped fetching them, and a seek is refused in that
+ * state; so the job commits what it read (in every partition: it is all
+ * real), then assigns its partitions again from their checkpoints, which
+ * checks each against its log and applies the policy (part_check_log),
+ * as a rebalance would. Records still queued from before are discarded
+ * by librdkafka with the old assignment.
  */
 static enum iot_err loss_pending(struct job *j, struct iot_error *err)
 {
-	for (size_t i = 0; i < j->nparts; i++) {
-		struct part *p = j->parts[i];
-		int64_t lo = -1, hi = -1;
-		rd_kafka_resp_err_t code;
-		if (p->loss_pending) {
-			drain_pending(j);
-			if (!p->assigned) {
-				p->loss_pending = false;
-				continue;
-			}
-			if (rd_kafka_query_watermark_offsets(j->rk, j->o->topic, p->id, &lo, &hi,
-							     (int)(j->o->timeout_s * 1000)))
-				lo = hi = -1;
-			if (data_loss(j, p, p->loss_offset, lo, hi, err))
-				return err->code;
-			p->seek_begin = p->assigned;
-			p->seek_since = clock_mono_s();
-		}
-		if (!p->seek_begin)
-			continue;
-		if (!seek_partition(j, p, RD_KAFKA_OFFSET_BEGINNING, &code, err)) {
-			p->seek_begin = false;
-		} else if (code == RD_KAFKA_RESP_ERR__STATE &&
-			   clock_mono_s() - p->seek_since < j->o->timeout_s) {
-			log_debug(j->name, "partition %d: %s; trying again", p->id, err->msg);
-			iot_error_clear(err);
-		} else {
-			return err->code;
-		}
+	rd_kafka_topic_partition_list_t *tl = NULL;
+	rd_kafka_resp_err_t e;
+	bool any = false;
+
+	for (size_t i = 0; i < j->nparts; i++)
+		any |= j->parts[i]->assigned && j->parts[i]->loss_pending;
+	if (!any)
+		return IOT_OK;
+	drain_pending(j);
+	if (flush_all(j, true, err))
+		return err->code;
+	e = rd_kafka_assignment(j->rk, &tl);
+	if (e)
+		return iot_error_set(err, IOT_ERR_NET, "cannot read the consumer's assignment: %s",
+				     rd_kafka_err2str(e));
+	assign_partitions(j, tl);
+	rd_kafka_topic_partition_list_destroy(tl);
+	if (j->failed) {
+		*err = j->fatal;
+		return err->code;
 	}
 	return IOT_OK;
 }
@@ -1475,6 +1462,37 @@ static void note_key(struct job *j, const struct part *p, const char *key, size_
 
 /* ---- consuming ----------------------------------------------------- */
 
+/* Assigns tl's partitions, each from its checkpoint, checked against its
+ * log (a rebalance, or a partition whose fetch ran outside its log). */
+static void assign_partitions(struct job *j, rd_kafka_topic_partition_list_t *tl)
+{
+	struct iot_error err = IOT_ERROR_INIT;
+
+	for (int i = 0; i < tl->cnt; i++) {
+		struct part *p = part_get(j, tl->elems[i].partition);
+		int64_t start = -1;
+		bool fresh;
+		if (!j->failed && (part_recover(j, p, &start, &err) ||
+				   part_check_log(j, p, &start, &err)))
+			fail(j, &err);
+		fresh = p->epoch == 0 && p->batch == 0 && !p->replay;
+		tl->elems[i].offset = start >= 0 ? start
+				      : fresh && j->o->start_latest ? RD_KAFKA_OFFSET_END
+								: RD_KAFKA_OFFSET_BEGINNING;
+		if (start >= 0)
+			log_info(j->name, "assigned partition %d, resuming at offset %" PRId64,
+				 p->id, start);
+		else if (fresh)
+			log_info(j->name, "assigned partition %d, no checkpoint: starting at the %s",
+				 p->id, j->o->start_latest ? "end" : "beginning");
+		else
+			log_info(j->name, "assigned partition %d: starting at the log start "
+				 "(checkpoint epoch %" PRIu32 ")", p->id, p->epoch);
+	}
+	rd_kafka_assign(j->rk, tl);
+	j->assigned_once = true;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 			 rd_kafka_topic_partition_list_t *tl, void *opaque)
 {
@@ -1487,29 +1505,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 	if (!j->failed && round_wait(j, &err))
 		fail(j, &err);
 	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		for (int i = 0; i < tl->cnt; i++) {
-			struct part *p = part_get(j, tl->elems[i].partition);
-			int64_t start = -1;
-			bool fresh;
-			if (!j->failed && (part_recover(j, p, &start, &err) ||
-					   part_check_log(j, p, &start, &err)))
-				fail(j, &err);
-			fresh = p->epoch == 0 && p->batch == 0 && !p->replay;
-			tl->elems[i].offset = start >= 0 ? start
-					      : fresh && j->o->start_latest ? RD_KAFKA_OFFSET_END
-									: RD_KAFKA_OFFSET_BEGINNING;
-			if (start >= 0)
-				log_info(j->name, "assigned partition %d, resuming at offset %" PRId64,
-					 p->id, start);
-			else if (fresh)
-				log_info(j->name, "assigned partition %d, no checkpoint: starting at the %s",
-					 p->id, j->o->start_latest ? "end" : "beginning");
-			else
-				log_info(j->name, "assigned partition %d: starting at the log start "
-					 "(checkpoint epoch %" PRIu32 ")", p->id, p->epoch);
-		}
-		rd_kafka_assign(rk, tl);
-		j->assigned_once = true;
+		assign_partitions(j, tl);
 	} else {
 		/* give the partitions back with their work committed, unless
 		 * they were lost (session timed out: they belong to another
@@ -1545,8 +1541,6 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 			/* the fetch position is outside the log (auto.offset.reset
 			 * is "error"): the data-loss policy, between arrays */
 			p->loss_pending = true;
-			p->loss_offset = m->offset >= 0 ? m->offset
-					 : p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
 		} else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			log_warn(j->name, "consumer: %s", rd_kafka_message_errstr(m));
 		}
