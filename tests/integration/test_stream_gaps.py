@@ -1,0 +1,358 @@
+"""No gaps: the streaming jobs against ordinary operations that used to
+lose or split data while reporting success.
+
+- a topic deleted and recreated under a stopped and under a running job:
+  the checkpoint offset is outside the new log; by default the job stops
+  with one line naming topic, partition, offset and range, and
+  `--on-data-loss earliest` goes on from the log start, in a new checkpoint
+  epoch, without overwriting the earlier output;
+- `iotpipe run` restarted in one directory: every start is a new embedded
+  broker; each run archives its events from offset 0, earlier files stay;
+- several group members killed with kill -9, then `--once` in the same
+  group: it waits out the dead members and covers the whole topic;
+- `produce` places keys with murmur2 as the Java client and kafka-python
+  do; a key arriving on two partitions is detected;
+- checkpoint clean-up per partition: the number of checkpoint files of
+  every partition stays bounded over hundreds of batches.
+"""
+import collections
+import hashlib
+import json
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import oracle
+from fixtures.common import ROOT, iotpipe_bin
+from streamlib import Job, produce
+
+START = "2025-01-01T00:00:00Z"
+
+
+def _args(kind, kafka, topic, out, ck, group, *extra):
+    return [kind, "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
+            "--output", out, "--checkpoint", ck, "--group", group,
+            "--metrics-addr", "off", "--timeout", 60, *extra]
+
+
+def _files(root):
+    """{relative path: sha256} of every Parquet file under root."""
+    root = pathlib.Path(root)
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*.parquet")}
+
+
+def _recreate(kafka, topic, partitions=4):
+    kafka.delete_topic(topic)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            kafka.create_topic(topic, partitions=partitions)
+            return
+        except Exception:  # deletion still in progress
+            assert time.monotonic() < deadline, f"cannot recreate {topic}"
+            time.sleep(0.5)
+
+
+def _loss_line(stderr, topic):
+    lines = [l for l in stderr.splitlines() if "outside the partition's log" in l]
+    assert lines, stderr[-3000:]
+    line = lines[-1]
+    assert f"topic '{topic}'" in line and "partition" in line, line
+    assert re.search(r"checkpoint offset \d+ is outside the partition's log "
+                     r"\[\d+, \d+\]", line), line
+    assert "--on-data-loss earliest" in line, line
+    return line
+
+
+@pytest.mark.parametrize("kind", ["archive", "aggregate"])
+def test_topic_recreated_under_stopped_job(iotpipe, kafka, tmp_path, kind):
+    topic = kafka.create_topic(kafka.topic("recreate"), partitions=4)
+    produce(iotpipe, kafka, topic, 4000, seed=1, start=START)
+    old = kafka.consume_all(topic, expect=4000)
+    out, ck = tmp_path / "o", tmp_path / "c"
+    extra = ["--idle-timeout", 0] if kind == "aggregate" else []
+    iotpipe(*_args(kind, kafka, topic, out, ck, "g", "--once", *extra), timeout=180)
+    before = _files(out)
+    assert before
+
+    # the new topic holds fewer records than the checkpoint has read
+    _recreate(kafka, topic)
+    produce(iotpipe, kafka, topic, 1000, seed=2, start="2025-01-01T01:00:00Z")
+    new = kafka.consume_all(topic, expect=1000)
+    cp = iotpipe(*_args(kind, kafka, topic, out, ck, "g", "--once", *extra),
+                 check=False, timeout=180)
+    assert cp.returncode == 1, (cp.returncode, cp.stderr[-3000:])
+    _loss_line(cp.stderr, topic)
+    assert _files(out) == before, "a failed run changed the output"
+
+    # the explicit policy goes on from the log start in a new epoch
+    cp = iotpipe(*_args(kind, kafka, topic, out, ck, "g", "--once",
+                        "--on-data-loss", "earliest", *extra), timeout=180)
+    assert "checkpoint epoch 1" in cp.stderr, cp.stderr[-3000:]
+    after = _files(out)
+    assert {k: after[k] for k in before} == before, "earlier output was overwritten"
+    if kind == "archive":
+        got, _ = oracle.read_archive(out)
+        assert got == oracle.archive_rows(old) + oracle.archive_rows(new)
+    else:
+        sim = oracle.AggSim(watermark_s=60)
+        w1, late1 = sim.run_once(old)
+        # the new log restarts at offset 0 of each partition; the oracle's
+        # state per partition carries over as the job's does
+        w2, late2 = sim.run_once(new)
+        assert not late1 and not late2
+        assert not set(w1) & set(w2)
+        oracle.compare_aggregate(oracle.read_aggregate(out), {**w1, **w2})
+
+
+def test_topic_recreated_under_running_job(iotpipe, kafka, tmp_path):
+    out, ck = tmp_path / "o", tmp_path / "c"
+    for policy in ("fail", "earliest"):
+        topic = kafka.create_topic(kafka.topic("recreate-run"), partitions=4)
+        produce(iotpipe, kafka, topic, 3000, seed=3, start=START)
+        old = kafka.consume_all(topic, expect=3000)
+        o, c = out / policy, ck / policy
+        job = Job(tmp_path, f"archive-{policy}",
+                  _args("archive", kafka, topic, o, c, f"g-{policy}", "--trigger", 0.5,
+                        "--on-data-loss", policy)).start()
+        deadline = time.monotonic() + 90
+        while True:
+            got, _ = oracle.read_archive(o)
+            if got == oracle.archive_rows(old):
+                break
+            assert job.running() and time.monotonic() < deadline, job.tail()
+            time.sleep(0.5)
+        before = _files(o)
+        _recreate(kafka, topic)
+        produce(iotpipe, kafka, topic, 500, seed=4, start="2025-01-01T01:00:00Z")
+        new = kafka.consume_all(topic, expect=500)
+        if policy == "fail":
+            try:
+                rc = job.proc.wait(90)
+            except subprocess.TimeoutExpired:
+                job.kill()
+                raise AssertionError("the job went on although its checkpoint is outside "
+                                     "the recreated topic's log:\n" + job.tail())
+            assert rc == 1, job.tail()
+            _loss_line(job.tail(10**6), topic)
+            assert _files(o) == before
+        else:
+            want = oracle.archive_rows(old) + oracle.archive_rows(new)
+            deadline = time.monotonic() + 90
+            while True:
+                got, _ = oracle.read_archive(o)
+                if got == want:
+                    break
+                assert job.running() and time.monotonic() < deadline, (
+                    f"{sum((want - got).values())} rows missing\n" + job.tail())
+                time.sleep(0.5)
+            assert job.kill(signal.SIGTERM) == 0, job.tail()
+            after = _files(o)
+            assert {k: after[k] for k in before} == before
+            assert "going on from the log start" in job.tail(10**6)
+
+
+def _run_pipeline(tmp_path, data, seconds, n):
+    log = tmp_path / f"run-{n}.log"
+    proc = subprocess.Popen(
+        [iotpipe_bin(), "run", "--data-dir", str(data), "--metrics-addr", "off",
+         "--rate", "1500", "--devices", "20", "--trigger", "1"],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT, cwd=ROOT)
+    time.sleep(seconds)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0, log.read_text()[-3000:]
+    return log.read_text()
+
+
+def _archive_offsets(files):
+    import pyarrow.parquet as pq
+    offs = collections.defaultdict(list)
+    for f in files:
+        t = pq.read_table(f, columns=["kafka_partition", "kafka_offset"])
+        for p, o in zip(t.column(0).to_pylist(), t.column(1).to_pylist()):
+            offs[p].append(o)
+    return offs
+
+
+def test_run_restarted_twice_in_one_directory(tmp_path):
+    data = tmp_path / "data"
+    seen = {}
+    for n in range(3):
+        log = _run_pipeline(tmp_path, data, 8, n)
+        if n:
+            assert "the broker is new" in log, log[-3000:]
+        files = _files(data / "raw")
+        # earlier runs' files are unchanged: same names, same bytes
+        assert {k: files.get(k) for k in seen} == seen, f"run {n} changed earlier output"
+        mine = [data / "raw" / k for k in files if k not in seen]
+        assert mine, f"run {n} archived nothing:\n{log[-3000:]}"
+        offs = _archive_offsets(mine)
+        assert len(offs) == 4, offs.keys()
+        for p, lst in offs.items():
+            assert len(lst) == len(set(lst)), f"run {n}: offsets archived twice"
+            lst.sort()
+            # status 'error' (a third of the events) is filtered out, so
+            # offsets have small holes; a run that skipped the start of
+            # its new log (the earlier runs' checkpoints) has a big one
+            assert lst[0] < 30, f"run {n} partition {p} starts at offset {lst[0]}"
+            gaps = max(b - a for a, b in zip(lst, lst[1:]))
+            assert gaps < 30, f"run {n} partition {p}: {gaps} offsets in a row missing"
+        if n:
+            # both jobs, every partition: the aggregate's first windows
+            # need two minutes, its checkpoint shows it went on too
+            assert log.count("the broker is new") == 8, log[-3000:]
+        seen = files
+    states = list((data / "checkpoints" / "aggregate").rglob("state-*"))
+    assert len({p.parent for p in states}) == 4, states
+
+
+def test_once_after_members_killed(iotpipe, kafka, tmp_path):
+    topic = kafka.create_topic(kafka.topic("once-dead"), partitions=4)
+    produce(iotpipe, kafka, topic, 100000, seed=7, start=START, step=0.01,
+            timeout=300)
+    out, ck = tmp_path / "o", tmp_path / "c"
+    # members that die with kill -9 while the backlog is read, three
+    # times; small fetches and batches keep them slow enough to die with
+    # work left
+    for round_ in range(3):
+        jobs = [Job(tmp_path, f"m{round_}-{i}",
+                    _args("archive", kafka, topic, out, ck, "g", "--trigger", 0.3,
+                          "--max-batch-events", 500,
+                          "--kafka", "max.partition.fetch.bytes=4096",
+                          "--kafka", "fetch.max.bytes=16384",
+                          "--kafka", "message.max.bytes=16384")).start() for i in range(3)]
+        # joining waits until the members killed before have left the
+        # group (session timeout)
+        deadline = time.monotonic() + 90
+        while not any("assigned partition" in j.tail(10**6) for j in jobs):
+            assert time.monotonic() < deadline, "\n".join(j.tail() for j in jobs)
+            time.sleep(0.1)
+        time.sleep(0.5 + 0.3 * round_)
+        for j in jobs:
+            j.kill(signal.SIGKILL)
+    # more to read while the dead members are still in the group (until
+    # their session times out, 10 s)
+    produce(iotpipe, kafka, topic, 100000, seed=8, start="2025-01-01T01:00:00Z",
+            step=0.01, timeout=300)
+    t0 = time.monotonic()
+    cp = iotpipe(*_args("archive", kafka, topic, out, ck, "g", "--once"),
+                 check=False, timeout=300)
+    took = time.monotonic() - t0
+    recs = kafka.consume_all(topic, expect=200000, timeout=120)
+    want = oracle.archive_rows(recs)
+    if cp.returncode == 0:
+        got, _ = oracle.read_archive(out)
+        missing, extra = want - got, got - want
+        assert not missing and not extra, (
+            f"--once exited 0 after {took:.0f} s with {sum(missing.values())} rows missing "
+            f"and {sum(extra.values())} extra:\n{cp.stderr[-3000:]}")
+    else:
+        assert cp.returncode == 1, cp.stderr[-3000:]
+        assert "partitions left" in cp.stderr, cp.stderr[-3000:]
+
+
+def test_two_once_instances_share_the_topic(iotpipe, kafka, tmp_path):
+    topic = kafka.create_topic(kafka.topic("once-two"), partitions=4)
+    produce(iotpipe, kafka, topic, 60000, seed=8, start=START, step=0.01)
+    recs = kafka.consume_all(topic, expect=60000)
+    out, ck = tmp_path / "o", tmp_path / "c"
+    jobs = [Job(tmp_path, f"once-{i}", _args("archive", kafka, topic, out, ck, "g",
+                                            "--once", "--max-batch-events", 2000)).start()
+            for i in range(2)]
+    for j in jobs:
+        assert j.proc.wait(240) == 0, j.tail()
+    got, _ = oracle.read_archive(out)
+    assert got == oracle.archive_rows(recs)
+    owners = [j for j in jobs if "assigned partition" in j.tail(10**6)]
+    assert len(owners) == 2, "the group did not share the work"
+
+
+def test_produce_places_keys_with_murmur2(iotpipe, kafka):
+    from kafka.partitioner.default import murmur2
+    topic = kafka.create_topic(kafka.topic("murmur"), partitions=6)
+    produce(iotpipe, kafka, topic, 3000, seed=9, start=START, devices=50,
+            partitioner=None)
+    recs = kafka.consume_all(topic, expect=3000)
+    wrong = [(r.key, r.partition) for r in recs
+             if r.key and r.partition != (murmur2(r.key) & 0x7FFFFFFF) % 6]
+    assert not wrong, f"{len(wrong)} records not where kafka-python would put them: {wrong[:5]}"
+    assert len({r.partition for r in recs}) == 6
+
+
+def test_key_on_two_partitions_is_detected(iotpipe, kafka, tmp_path):
+    """A second producer with another partitioner: the same devices arrive
+    on other partitions. The aggregate counts and logs it once."""
+    topic = kafka.create_topic(kafka.topic("split"), partitions=4)
+    produce(iotpipe, kafka, topic, 2000, seed=10, start=START, devices=20,
+            partitioner="murmur2_random")
+    produce(iotpipe, kafka, topic, 2000, seed=11, start=START, devices=20,
+            partitioner="consistent_random")
+    cp = iotpipe(*_args("aggregate", kafka, topic, tmp_path / "o", tmp_path / "c", "g",
+                        "--once", "--idle-timeout", 0), timeout=180)
+    lines = [l for l in cp.stderr.splitlines() if "arrives on partitions" in l]
+    assert len(lines) == 1, cp.stderr[-3000:]
+    assert "iotpipe_keys_split_total" in lines[0]
+
+
+def _ckpt_counts(ck):
+    counts = collections.Counter()
+    for p in pathlib.Path(ck).rglob("*"):
+        if p.is_file() and p.name.split("-")[0] in ("wal", "state"):
+            counts[p.parent.name] += 1
+    return counts
+
+
+@pytest.mark.parametrize("partitions", [4, 16])
+def test_checkpoint_cleanup_is_per_partition(iotpipe, kafka, tmp_path, partitions):
+    topic = kafka.create_topic(kafka.topic("gc"), partitions=partitions)
+    # in memory where there is /dev/shm: a round of batches ends with one
+    # syncfs, which on a busy disk would allow too few batches
+    shm = pathlib.Path("/dev/shm")
+    base = pathlib.Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else tmp_path
+    out, ck = base / "o", base / "c"
+    job = Job(tmp_path, "archive", _args("archive", kafka, topic, out, ck, "g",
+                                          "--trigger", 0.02,
+                                          "--kafka", "fetch.wait.max.ms=5")).start()
+    prod = subprocess.Popen(
+        [iotpipe_bin(), "produce", "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
+         "--rate", str(100 * partitions), "--duration", "150", "--devices", str(8 * partitions),
+         "--kafka", "linger.ms=2", "--metrics-addr", "off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=ROOT)
+
+    def newest():
+        states = collections.Counter()
+        for p in pathlib.Path(ck).rglob("state-*"):
+            b = int(p.name.split("-")[1])
+            states[p.parent.name] = max(states[p.parent.name], b)
+        return states
+
+    # until every partition committed 200 batches (bounded in time)
+    deadline = time.monotonic() + 120
+    peak = collections.Counter()
+    while True:
+        states = newest()
+        for k, v in _ckpt_counts(ck).items():
+            peak[k] = max(peak[k], v)
+        if len(states) == partitions and min(states.values()) >= 200:
+            break
+        assert job.running() and time.monotonic() < deadline, (
+            f"too few batches to test the clean-up: {states}\n{job.tail()}")
+        time.sleep(0.2)
+    prod.kill()
+    prod.wait()
+    assert job.kill(signal.SIGTERM) == 0, job.tail()
+    counts = _ckpt_counts(ck)
+    for k, v in counts.items():
+        peak[k] = max(peak[k], v)
+    if base != tmp_path:
+        shutil.rmtree(base)
+    # a clean-up every 16 commits keeps the last two batches: at most
+    # 2 + 16 batches before the next one runs, a plan and a state each
+    assert max(peak.values()) <= 2 * 18, peak
