@@ -541,7 +541,7 @@ void config_write_reference(void *fp)
 				snprintf(allowed, sizeof(allowed), "%s1 to %d of a-z A-Z 0-9 . _ -",
 					 s->optional ? "empty, or " : "", TOPIC_MAX);
 			else if (s->type == S_BOOL)
-				snprintf(allowed, sizeof(allowed), "true, false");
+				snprintf(allowed, sizeof(allowed), "true or false (also yes/no, 1/0)");
 			fprintf(f, "| `%s` | %s | `%s` | %s | %s%s%s | %s |\n", s->path,
 				kinds[s->type], s->def, allowed, s->env ? "`" : "",
 				s->env ? s->env : "", s->env ? "`" : "", s->help);
