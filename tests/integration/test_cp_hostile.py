@@ -1,4 +1,5 @@
-"""Hostile S3 servers: `cp` must not let a listed key write outside DST.
+"""Hostile S3 servers: `cp` must not let a listed key write outside DST,
+and `ls` must not let one forge lines or terminal escapes.
 
 S3Proxy refuses to store such keys, so these tests run against a tiny fake
 of the S3 API on 127.0.0.1 (HostileS3): it lists whatever keys a test
@@ -187,3 +188,16 @@ def test_cp_single_object_name_from_src(iotpipe, tmp_path, hostile, src):
     assert "cannot name a file in" in cp.stderr and src in cp.stderr
     assert files_under(tmp_path) == []
     assert s.requests == []
+
+
+def test_ls_escapes_control_characters(iotpipe, hostile):
+    """A key is any UTF-8 string: a newline in one made `ls` print a forged
+    second object, an escape sequence rewrote the terminal."""
+    s = hostile(["prefix/a\n2025-01-01 00:00:00            1 prefix/forged",
+                 "prefix/b\x1b[2Jc", "prefix/ok.txt"])
+    cp = iotpipe("ls", "s3://bkt/prefix/", env=s.env())
+    lines = cp.stdout.splitlines()
+    assert len(lines) == 3, cp.stdout
+    assert lines[0].endswith(" prefix/a\\x0a2025-01-01 00:00:00            1 prefix/forged")
+    assert lines[1].endswith(" prefix/b\\x1b[2Jc")
+    assert "\x1b" not in cp.stdout
