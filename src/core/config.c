@@ -41,6 +41,7 @@ struct setting {
 	const char *help;
 	struct num_range range; /* S_LONG, S_DOUBLE: the allowed values */
 	bool optional;          /* S_TOPIC: "" means "none" */
+	bool nonempty;          /* S_STR: "" is refused */
 };
 
 /* Kafka's own limit on topic names (kafka.common.internals.Topic) */
@@ -51,7 +52,8 @@ struct setting {
 
 static const struct setting settings[] = {
 	{ ROLE_PRODUCER, "kafka.bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", S_STR,
-	  P(bootstrap_servers), "localhost:9092", "Kafka bootstrap servers (host:port list)." },
+	  P(bootstrap_servers), "localhost:9092", "Kafka bootstrap servers (host:port list).",
+	  .nonempty = true },
 	{ ROLE_PRODUCER, "kafka.topic", "KAFKA_TOPIC_NAME", S_TOPIC, P(topic),
 	  "device_topic", "Topic the devices publish to." },
 	{ ROLE_PRODUCER, "kafka.delivery_exactly_once", NULL, S_BOOL,
@@ -70,7 +72,7 @@ static const struct setting settings[] = {
 	  RANGE(0, RANGE_DAY_S) },
 	{ ROLE_STREAMING, "kafka.KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS",
 	  S_STR, S(bootstrap_servers), "localhost:9092",
-	  "Kafka bootstrap servers the streaming jobs read from." },
+	  "Kafka bootstrap servers the streaming jobs read from.", .nonempty = true },
 	{ ROLE_STREAMING, "kafka.KAFKA_TOPIC_NAME", "KAFKA_TOPIC_NAME", S_TOPIC,
 	  S(topic), "device_topic", "Topic the streaming jobs read." },
 	{ ROLE_STREAMING, "kafka.DEAD_LETTER_TOPIC", "DEAD_LETTER_TOPIC", S_TOPIC,
@@ -161,6 +163,9 @@ static enum iot_err parse_value(struct iot_config *cfg,
 		/* fall through */
 	case S_STR: {
 		char **p = slot(cfg, s);
+		if (s->nonempty && !*value)
+			return iot_error_set(err, IOT_ERR_CONFIG, "%s: key '%s': the value is empty",
+					     origin, s->path);
 		free(*p);
 		*p = xstrdup(value);
 		return IOT_OK;
@@ -540,6 +545,8 @@ void config_write_reference(void *fp)
 			else if (s->type == S_TOPIC)
 				snprintf(allowed, sizeof(allowed), "%s1 to %d of a-z A-Z 0-9 . _ -",
 					 s->optional ? "empty, or " : "", TOPIC_MAX);
+			else if (s->nonempty)
+				snprintf(allowed, sizeof(allowed), "not empty");
 			else if (s->type == S_BOOL)
 				snprintf(allowed, sizeof(allowed), "true or false (also yes/no, 1/0)");
 			fprintf(f, "| `%s` | %s | `%s` | %s | %s%s%s | %s |\n", s->path,

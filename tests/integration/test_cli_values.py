@@ -245,3 +245,21 @@ def test_dead_letter_topic_name_checked(iotpipe, tmp_path):
                  check=False, timeout=30)
     assert cp.returncode == 2, cp.stderr
     assert "--dead-letter-topic" in _error_line(cp)
+
+
+@pytest.mark.parametrize("cmd", ["produce", "archive", "aggregate", "run"])
+def test_empty_bootstrap_servers_is_config_error(iotpipe, tmp_path, cmd):
+    args = [a if a != NO_KAFKA else "" for a in extra(cmd, tmp_path)]
+    cp = iotpipe(cmd, *args, check=False, timeout=30)
+    assert cp.returncode == 2, (cmd, cp.returncode, cp.stderr[-2000:])
+    line = _error_line(cp)
+    assert "--bootstrap-servers" in line and "the value is empty" in line, line
+
+
+def test_empty_environment_variable_counts_as_unset(iotpipe, tmp_path):
+    """KAFKA_TOPIC_NAME= (set but empty) is the shell's way to unset it:
+    the file or default applies, as for every variable."""
+    cp = iotpipe("debug", "config", env={"KAFKA_TOPIC_NAME": "", "KAFKA_BOOTSTRAP_SERVERS": "",
+                                         "IOTPIPE_CONFIG_DIR": str(tmp_path)})
+    assert "streaming.topic=device_topic" in cp.stdout.splitlines(), cp.stdout
+    assert "streaming.bootstrap_servers=localhost:9092" in cp.stdout.splitlines(), cp.stdout
