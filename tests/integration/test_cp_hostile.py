@@ -145,12 +145,18 @@ def test_cp_recursive_refuses_unsafe_key(iotpipe, tmp_path, hostile, bad, why):
     assert not any(m == "GET" and "list-type" not in p for m, p in s.requests), s.requests
 
 
-def test_cp_recursive_key_outside_prefix(iotpipe, tmp_path, hostile):
+@pytest.mark.parametrize("cmd", ["cp", "ls"])
+def test_listing_key_outside_prefix(iotpipe, tmp_path, hostile, cmd):
+    """The server answers a listing of prefix/ with a key elsewhere: every
+    user of the listing (cp, ls, the datasets) derives names from the part
+    below the prefix, so the listing fails, naming the key."""
     s = hostile(["prefix/a.txt", "zzz/../escape.txt"])
     dst = tmp_path / "dst"
-    cp = iotpipe("cp", "-r", "s3://bkt/prefix/", f"{dst}/", env=s.env(), check=False)
+    args = ["-r", "s3://bkt/prefix/", f"{dst}/"] if cmd == "cp" else ["s3://bkt/prefix/"]
+    cp = iotpipe(cmd, *args, env=s.env(), check=False)
     assert cp.returncode == 1, cp.stderr
-    assert "listed key 'zzz/../escape.txt' is not under 'prefix/'" in cp.stderr
+    assert ("the server listed key 'zzz/../escape.txt', which is not under the prefix"
+            in cp.stderr.strip().splitlines()[-1]), cp.stderr
     assert files_under(tmp_path) == []
 
 
