@@ -186,9 +186,16 @@ void opt_print_help(void *fp, const struct opt *opts,
 			snprintf(left + n, sizeof(left) - (size_t)n, " %s",
 				 opts->argh ? opts->argh : "VALUE");
 		if (strlen(left) > 28)
-			fprintf(f, "    %s\n    %-28s  %s\n", left, "", opts->help);
+			fprintf(f, "    %s\n    %-28s  %s", left, "", opts->help);
 		else
-			fprintf(f, "    %-28s  %s\n", left, opts->help);
+			fprintf(f, "    %-28s  %s", left, opts->help);
+		/* the range the parser enforces, from the same row */
+		if (opts->type == OPT_T_LONG || opts->type == OPT_T_DOUBLE) {
+			char range[96];
+			num_range_describe(&opts->range, range, sizeof(range));
+			fprintf(f, " [%s]", range);
+		}
+		fputc('\n', f);
 	}
 	fprintf(f, "    -h, --help                    show this help\n");
 }

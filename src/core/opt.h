@@ -10,7 +10,7 @@
  *
  * Every numeric option declares its allowed range (core/range.h) in its
  * row; opt_parse() refuses a value outside it, naming the flag and the
- * range, so commands never see one. Checks that involve several options
+ * range, so commands never see one, and --help shows it. Checks that involve several options
  * (fractions that must sum to at most 1) stay in the command.
  *
  *	const char *out = NULL; long count = 0;

@@ -107,6 +107,11 @@ def test_table_complete(iotpipe, cmd):
     helptext = iotpipe(cmd, "--help").stdout
     flags = set(NUMERIC_ARG.findall(helptext))
     assert {f for f, _ in flags} == set(NUMERIC[cmd]), helptext
+    # the help shows the range the parser enforces (from the same table row)
+    for flag, _ in flags:
+        if flag != "--head":  # N or 'all', a string option
+            assert re.search(rf"{flag} \S+\s+.*\[(from|greater than) [^\]]+\]$", helptext,
+                             re.M), (flag, helptext)
 
 
 def test_no_other_command_has_numeric_options(iotpipe):
