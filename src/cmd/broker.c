@@ -111,9 +111,11 @@ int cmd_broker(int argc, char **argv)
 	struct opt_list topics = { 0 };
 	struct opt opts[] = {
 		OPT_LONG(0, "brokers", &brokers, "N",
-			 "brokers in the cluster (default 1)"),
+			 "brokers in the cluster (default 1)",
+			 RANGE(1, MOCK_BROKER_MAX_BROKERS)),
 		OPT_LONG(0, "partitions", &partitions, "N",
-			 "partitions of the --topic topics (default 4)"),
+			 "partitions of the --topic topics (default 4)",
+			 RANGE(1, MOCK_BROKER_MAX_PARTITIONS)),
 		OPT_LIST(0, "topic", &topics, "NAME",
 			 "create this topic at start (repeatable)"),
 		OPT_STRING(0, "bootstrap-file", &bootstrap_file, "FILE",
@@ -175,20 +177,6 @@ int cmd_broker(int argc, char **argv)
 	if (!metrics_addr) {
 		env = getenv("IOTPIPE_METRICS_ADDR");
 		metrics_addr = env && *env ? env : "127.0.0.1:0";
-	}
-	if (brokers < 1 || brokers > MOCK_BROKER_MAX_BROKERS) {
-		char msg[120];
-		snprintf(msg, sizeof(msg), "--brokers %ld: expected 1..%d",
-			 brokers, MOCK_BROKER_MAX_BROKERS);
-		status = usage_error(msg);
-		goto out;
-	}
-	if (partitions < 1 || partitions > MOCK_BROKER_MAX_PARTITIONS) {
-		char msg[120];
-		snprintf(msg, sizeof(msg), "--partitions %ld: expected 1..%d",
-			 partitions, MOCK_BROKER_MAX_PARTITIONS);
-		status = usage_error(msg);
-		goto out;
 	}
 	if (opt_was_given(opts, "partitions") && topics.n == 0 &&
 	    partitions != MOCK_BROKER_AUTO_PARTITIONS)

@@ -129,6 +129,26 @@ void common_release(struct common_opts *co)
 	opt_list_release(&co->kafka);
 }
 
+enum iot_err common_check_dead_letter(const struct iot_config *cfg,
+				      const struct opt *opts,
+				      struct iot_error *err)
+{
+	const char *dlq = cfg->streaming.dead_letter_topic;
+
+	if (!dlq || !*dlq || strcmp(dlq, cfg->streaming.topic))
+		return IOT_OK;
+	return iot_error_set(err, IOT_ERR_CONFIG,
+			     "dead-letter topic '%s' (%s) is the input topic (%s): the job "
+			     "would read its own rejects back forever; choose another topic",
+			     dlq,
+			     opt_was_given(opts, "dead-letter-topic")
+				     ? "--dead-letter-topic"
+				     : "streaming_config kafka.DEAD_LETTER_TOPIC or DEAD_LETTER_TOPIC",
+			     opt_was_given(opts, "topic")
+				     ? "--topic"
+				     : "streaming_config kafka.KAFKA_TOPIC_NAME or KAFKA_TOPIC_NAME");
+}
+
 int common_run_error(const char *cmd, const struct iot_error *err)
 {
 	if (json_errors)

@@ -84,6 +84,16 @@ enum iot_err common_metrics_start(struct common_opts *co,
 
 void common_release(struct common_opts *co);
 
+/*
+ * Refuses (IOT_ERR_CONFIG) a dead-letter topic equal to the input topic:
+ * the job would read its own rejects back and send them again, forever.
+ * The message names both settings as they were given (the flag when
+ * `opts` shows it, else the config key and environment variable).
+ */
+enum iot_err common_check_dead_letter(const struct iot_config *cfg,
+				      const struct opt *opts,
+				      struct iot_error *err);
+
 /* Prints "iotpipe <cmd>: <msg>" (with --log-format json: an error record,
  * component <cmd>) for a failed run and returns its exit status: 2 for a
  * usage or configuration error, 1 otherwise. */

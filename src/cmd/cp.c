@@ -14,6 +14,17 @@
  * DST naming follows `aws s3 cp`: a DST ending in '/' (or an existing
  * local directory, or a bare s3://bucket) receives SRC's base name;
  * --recursive copies every object under SRC to DST + its relative key.
+ *
+ * Keys come from the server, so they are not trusted with the file system:
+ * when DST is local, every listed key must lie under SRC's prefix and its
+ * part below it must be a relative path of non-empty segments other than
+ * "." and ".." ("../../etc/x", "/abs", "a//b" are refused). The whole
+ * listing is checked before the first byte is written, and one bad key
+ * fails the copy (exit 1, naming the key): a copy that silently leaves
+ * objects out would look complete. Zero-byte keys ending in '/' are the
+ * "folder" markers S3 consoles create; they hold no data and are skipped.
+ * S3 destinations take the keys as they are (S3 keys are opaque strings,
+ * and requests send paths verbatim, see s3_http.c).
  */
 #include "cmd/cmd.h"
 #include "core/log.h"
@@ -84,6 +95,27 @@ static bool is_local_dir(const char *uri)
 	return dir;
 }
 
+/* NULL when `rel` is a safe relative path, else what is wrong with it. */
+static const char *unsafe_rel_path(const char *rel)
+{
+	const char *seg = rel;
+
+	if (!*rel)
+		return "it is SRC itself: copy one object without -r";
+	if (*rel == '/')
+		return "an absolute path";
+	for (;;) {
+		size_t n = strcspn(seg, "/");
+		if (n == 0)
+			return "an empty path segment";
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return n == 1 ? "a '.' path segment" : "a '..' path segment";
+		if (!seg[n])
+			return NULL;
+		seg += n + 1;
+	}
+}
+
 static char *join(const char *dir, const char *name)
 {
 	size_t n = strlen(dir);
@@ -96,19 +128,44 @@ static char *join(const char *dir, const char *name)
 struct rec_ctx {
 	struct store *st;
 	const char *dst;
-	size_t strip;     /* bytes of the listed key that SRC covers */
+	const char *prefix; /* SRC's key: every listed key starts with it */
+	bool local_dst;
 	bool quiet;
 	char **srcs, **dsts;
 	size_t n, alloc;
+	struct iot_error *err;
+	enum iot_err rc;  /* the first unsafe key stops the listing */
 };
 
 static int collect(void *opaque, const struct store_entry *e)
 {
 	struct rec_ctx *c = opaque;
-	const char *rel = e->key + (strlen(e->key) >= c->strip ? c->strip : 0);
+	size_t plen = strlen(c->prefix);
+	const char *rel = e->key + plen, *why;
 
-	while (*rel == '/')
+	if (strncmp(e->key, c->prefix, plen)) {
+		c->rc = iot_error_set(c->err, IOT_ERR_FORMAT,
+				      "listed key '%.300s' is not under '%.300s'; nothing copied",
+				      e->key, c->prefix);
+		return 1;
+	}
+	/* "s3://b/dir" lists "dir/x": the separator is not part of the name */
+	if (plen && c->prefix[plen - 1] != '/' && *rel == '/')
 		rel++;
+	if (c->local_dst) {
+		size_t kl = strlen(e->key);
+		if (kl && e->key[kl - 1] == '/' && e->st.size == 0) {
+			log_info("cp", "skipping the folder marker %s", e->uri);
+			return 0;
+		}
+		if ((why = unsafe_rel_path(rel))) {
+			c->rc = iot_error_set(c->err, IOT_ERR_FORMAT,
+					      "%.600s: the key is not a safe local path below %.300s "
+					      "(%s); nothing copied",
+					      e->uri, c->dst, why);
+			return 1;
+		}
+	}
 	ALLOC_GROW(c->srcs, c->n + 1, c->alloc);
 	c->dsts = xrealloc(c->dsts, c->alloc * sizeof(*c->dsts));
 	c->srcs[c->n] = xstrdup(e->uri);
@@ -121,17 +178,25 @@ static enum iot_err copy_recursive(struct store *st, const char *src,
 				   const char *dst, bool quiet,
 				   struct iot_error *err)
 {
-	struct rec_ctx c = { st, dst, 0, quiet, NULL, NULL, 0, 0 };
-	struct store_uri u;
+	struct rec_ctx c = { st, dst, NULL, false, quiet, NULL, NULL, 0, 0, err, IOT_OK };
+	struct store_uri u, du;
 	enum iot_err rc;
 
 	if ((rc = store_uri_parse(src, &u, err)))
 		return rc;
-	c.strip = strlen(u.key);
-	store_uri_release(&u);
+	if ((rc = store_uri_parse(dst, &du, err))) {
+		store_uri_release(&u);
+		return rc;
+	}
+	c.prefix = u.key;
+	c.local_dst = du.scheme == STORE_SCHEME_LOCAL;
+	store_uri_release(&du);
 	/* Listing first, copying after: copying into the listed prefix
-	 * must not feed the listing. */
+	 * must not feed the listing, and every key is checked before
+	 * anything is written. */
 	rc = store_list(st, src, collect, &c, err);
+	if (!rc)
+		rc = c.rc;
 	for (size_t i = 0; i < c.n; i++) {
 		if (!rc)
 			rc = copy_one(st, c.srcs[i], c.dsts[i], quiet, err);
@@ -140,6 +205,7 @@ static enum iot_err copy_recursive(struct store *st, const char *src,
 	}
 	free(c.srcs);
 	free(c.dsts);
+	store_uri_release(&u);
 	return rc;
 }
 
@@ -191,6 +257,15 @@ int cmd_cp(int argc, char **argv)
 		if ((dl && argv[1][dl - 1] == '/') || is_local_dir(argv[1])) {
 			const char *base = strrchr(argv[0], '/');
 			base = base ? base + 1 : argv[0];
+			/* the name comes from SRC: "s3://b/k/.." must not
+			 * become DST/.., nor "s3://b/k/" DST itself */
+			if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+				fprintf(stderr, "iotpipe cp: cannot name a file in %s after "
+					"'%s': its last segment is '%s'; give DST a file name\n",
+					argv[1], argv[0], base);
+				store_destroy(st);
+				return EXIT_USAGE;
+			}
 			dst = join(argv[1], base);
 		} else {
 			dst = xstrdup(argv[1]);

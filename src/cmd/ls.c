@@ -6,6 +6,10 @@
  * Runs on the main thread; the listing streams out as pages arrive (no
  * list is held in memory), so a prefix with millions of keys is fine.
  * main.c checks that stdout took everything.
+ *
+ * Keys come from the server and may hold any byte: control characters
+ * (a newline, a terminal escape) are printed as \xNN, so one object is
+ * always one line and a listing cannot rewrite the terminal.
  */
 #include "cmd/cmd.h"
 #include "core/log.h"
@@ -23,6 +27,17 @@ struct ls_ctx {
 	uint64_t count, bytes;
 };
 
+static void print_name(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x20 || ch == 0x7f)
+			printf("\\x%02x", ch);
+		else
+			putchar(ch);
+	}
+}
+
 static int print_entry(void *opaque, const struct store_entry *e)
 {
 	struct ls_ctx *c = opaque;
@@ -32,8 +47,9 @@ static int print_entry(void *opaque, const struct store_entry *e)
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	printf("%s %12" PRIu64 " %s\n", when, e->st.size,
-	       c->uris ? e->uri : e->key);
+	printf("%s %12" PRIu64 " ", when, e->st.size);
+	print_name(c->uris ? e->uri : e->key);
+	putchar('\n');
 	c->count++;
 	c->bytes += e->st.size;
 	return ferror(stdout) ? 1 : 0;

@@ -27,7 +27,8 @@ int cmd_mb(int argc, char **argv)
 	struct opt opts[] = {
 		OPT_DOUBLE(0, "wait", &wait_s, "SECONDS",
 			   "retry while the endpoint is unreachable, up to "
-			   "SECONDS (default 0: try once)"),
+			   "SECONDS (default 0: try once)",
+			   RANGE(0, RANGE_DAY_S)),
 		OPT_STRING(0, "log-level", &log_level, "LEVEL",
 			   "error, warn (default), info or debug"),
 		OPT_END(),
@@ -42,12 +43,13 @@ int cmd_mb(int argc, char **argv)
 	n = opt_parse(argc, argv, opts, &usage, &err);
 	if (n == OPT_RC_HELP)
 		return 0;
-	if (n == OPT_RC_ERROR || n != 1 || wait_s < 0 ||
+	if (n == OPT_RC_ERROR || n != 1 ||
 	    (log_level && !log_level_parse(log_level, &lvl))) {
 		fprintf(stderr, "iotpipe mb: %s\n",
 			n == OPT_RC_ERROR ? err.msg
 			: n != 1	  ? "expected exactly one s3://BUCKET"
-					  : "bad --wait or --log-level");
+					  : "--log-level: expected error, "
+					    "warn, info or debug");
 		opt_print_help(stderr, opts, &usage);
 		return EXIT_USAGE;
 	}

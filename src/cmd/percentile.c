@@ -212,12 +212,14 @@ int cmd_percentile(int argc, char **argv)
 			   "CSV to write; a folder (ending in '/') gets percentile.csv "
 			   "(default: PERCENTILE_VALIDATION_CSV_OUTPUT_PATH)"),
 		OPT_LONG(0, "threshold", &threshold, "N",
-			 "keep device-days with more than N distinct events (default: NUM_EVENT_THRESHOLD)"),
+			 "keep device-days with more than N distinct events (default: NUM_EVENT_THRESHOLD)",
+			 RANGE(0, 1e12)),
 		OPT_STRING(0, "percentiles", &percentiles, "LIST",
 			   "percentiles to compute, e.g. 0.5,0.95,0.99 (default 0.95)"),
 		OPT_STRING(0, "method", &method, "nearest|linear",
 			   "nearest rank (default) or linear interpolation (numpy's default)"),
-		OPT_LONG(0, "threads", &threads, "N", "worker threads (default: all cores)"),
+		OPT_LONG(0, "threads", &threads, "N", "worker threads (default: all cores)",
+			 RANGE(1, 1024)),
 		OPT_STRING(0, "shard", &shard, "I/N",
 			   "process only the devices whose FNV-1a hash mod N is I (0 <= I < N)"),
 		OPT_END(),
@@ -246,11 +248,6 @@ int cmd_percentile(int argc, char **argv)
 	}
 	if (shard && !parse_shard(shard, &shard_i, &shard_n)) {
 		iot_error_set(&err, IOT_ERR_USAGE, "--shard '%s': expected I/N with 0 <= I < N", shard);
-		status = common_usage_error("percentile", &err);
-		goto out;
-	}
-	if (opt_was_given(opts, "threads") && threads < 1) {
-		iot_error_set(&err, IOT_ERR_USAGE, "--threads must be at least 1");
 		status = common_usage_error("percentile", &err);
 		goto out;
 	}

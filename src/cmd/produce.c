@@ -58,8 +58,8 @@ int cmd_produce(int argc, char **argv)
 	struct producer_options po;
 	struct producer_result res;
 	struct gen_options go = GEN_OPTIONS_INIT;
-	long count = -1, devices = 0, seed = -1;
-	double rate = -1, duration = 0, late_by = 180, time_step = 0, timeout = 10;
+	long count = -1, devices = 0, seed = 0;
+	double rate = 0, duration = 0, late_by = 180, time_step = 0, timeout = 10;
 	double flush_timeout = 30;
 	bool exactly_once = false;
 	const char *acks = NULL, *start_time = NULL;
@@ -68,29 +68,41 @@ int cmd_produce(int argc, char **argv)
 	struct opt opts[] = {
 		OPT_COMMON(&co),
 		OPT_GROUP("producing"),
-		OPT_LONG('n', "count", &count, "N", "send N records, then stop (default: until stopped)"),
+		OPT_LONG('n', "count", &count, "N", "send N records, then stop (default: until stopped)",
+			 RANGE(0, 1e12)),
 		OPT_DOUBLE(0, "rate", &rate, "EVENTS_PER_S",
-			   "records per second in total (0: as fast as possible; default: devices / event_frequency)"),
-		OPT_DOUBLE(0, "duration", &duration, "SECONDS", "stop after this long"),
-		OPT_LONG(0, "devices", &devices, "N", "simulated devices (default: num_generators)"),
-		OPT_LONG(0, "seed", &seed, "N", "random seed, for reproducible runs"),
+			   "records per second in total (0: as fast as possible; default: devices / event_frequency)",
+			   RANGE(0, 1e9)),
+		OPT_DOUBLE(0, "duration", &duration, "SECONDS", "stop after this long (0: no limit)",
+			   RANGE(0, RANGE_YEAR_S)),
+		OPT_LONG(0, "devices", &devices, "N", "simulated devices (default: num_generators)",
+			 RANGE(1, 1e7)),
+		/* 2^53 - 1: the largest seed every JSON-speaking tool reads back exactly */
+		OPT_LONG(0, "seed", &seed, "N", "random seed, for reproducible runs",
+			 RANGE(0, 9007199254740991.0)),
 		OPT_STRING(0, "acks", &acks, "0|1|all", "acknowledgements (default: from config)"),
 		OPT_BOOL(0, "exactly-once", &exactly_once, "use the idempotent producer (delivery_exactly_once)"),
 		OPT_STRING(0, "start-time", &start_time, "TIME",
 			   "simulated event time of the first record (ISO-8601 or epoch seconds)"),
 		OPT_DOUBLE(0, "time-step", &time_step, "SECONDS",
-			   "simulated time between records (default: 1 / rate, or 0.001)"),
-		OPT_DOUBLE(0, "timeout", &timeout, "SECONDS", "how long to wait for Kafka at start (default 10)"),
+			   "simulated time between records (default: 1 / rate, or 0.001)",
+			   RANGE(0, RANGE_DAY_S)),
+		OPT_DOUBLE(0, "timeout", &timeout, "SECONDS", "how long to wait for Kafka at start (default 10)",
+			   RANGE_ABOVE(0, RANGE_DAY_S)),
 		OPT_DOUBLE(0, "flush-timeout", &flush_timeout, "SECONDS",
-			   "how long to wait for outstanding deliveries at exit (default 30)"),
+			   "how long to wait for outstanding deliveries at exit (default 30)",
+			   RANGE(0, RANGE_DAY_S)),
 		OPT_GROUP("test and demo injection"),
-		OPT_DOUBLE(0, "late-fraction", &go.late_fraction, "F", "fraction of late events"),
+		OPT_DOUBLE(0, "late-fraction", &go.late_fraction, "F", "fraction of late events",
+			   RANGE(0, 1)),
 		OPT_DOUBLE(0, "late-by", &late_by, "SECONDS",
-			   "late events are between this and twice this far behind (default 180)"),
+			   "late events are between this and twice this far behind (default 180)",
+			   RANGE_ABOVE(0, RANGE_YEAR_S)),
 		OPT_DOUBLE(0, "invalid-fraction", &go.invalid_fraction, "F",
-			   "fraction of invalid records (bad JSON, wrong types, missing fields, no key, ...)"),
+			   "fraction of invalid records (bad JSON, wrong types, missing fields, no key, ...)",
+			   RANGE(0, 1)),
 		OPT_DOUBLE(0, "duplicate-fraction", &go.duplicate_fraction, "F",
-			   "fraction of records that repeat the previous event"),
+			   "fraction of records that repeat the previous event", RANGE(0, 1)),
 		OPT_END(),
 	};
 	static const struct opt_usage usage = {
@@ -104,37 +116,20 @@ int cmd_produce(int argc, char **argv)
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
-	if (go.late_fraction < 0 || go.invalid_fraction < 0 || go.duplicate_fraction < 0 ||
-	    go.late_fraction + go.invalid_fraction + go.duplicate_fraction > 1) {
+	if (go.late_fraction + go.invalid_fraction + go.duplicate_fraction > 1) {
 		iot_error_set(&err, IOT_ERR_USAGE,
-			      "--late-fraction, --invalid-fraction and --duplicate-fraction must be >= 0 and sum to at most 1");
-		status = common_usage_error("produce", &err);
-		goto out;
-	}
-	if (opt_was_given(opts, "devices") ? devices < 1 : cfg.producer.num_generators < 1) {
-		iot_error_set(&err, IOT_ERR_CONFIG, "the number of devices must be at least 1");
+			      "--late-fraction, --invalid-fraction and --duplicate-fraction must sum to at most 1");
 		status = common_usage_error("produce", &err);
 		goto out;
 	}
 	go.devices = opt_was_given(opts, "devices") ? devices : cfg.producer.num_generators;
-	go.seed = seed >= 0 ? (uint64_t)seed : (uint64_t)time_seed();
+	go.seed = opt_was_given(opts, "seed") ? (uint64_t)seed : time_seed();
 	go.late_min_s = late_by;
 	go.late_max_s = 2 * late_by;
 	if (!opt_was_given(opts, "rate")) {
-		if (cfg.producer.event_frequency < 0) {
-			iot_error_set(&err, IOT_ERR_CONFIG,
-				      "producer_config.kafka.event_frequency must be >= 0");
-			status = common_usage_error("produce", &err);
-			goto out;
-		}
 		rate = cfg.producer.event_frequency > 0
 			       ? (double)go.devices / cfg.producer.event_frequency
 			       : 0;
-	}
-	if (rate < 0 || duration < 0 || time_step < 0 || timeout <= 0) {
-		iot_error_set(&err, IOT_ERR_USAGE, "--rate, --duration, --time-step must be >= 0 and --timeout > 0");
-		status = common_usage_error("produce", &err);
-		goto out;
 	}
 	if (start_time) {
 		if (!parse_time_arg(start_time, &sim_time)) {

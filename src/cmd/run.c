@@ -80,7 +80,7 @@ int cmd_run(int argc, char **argv)
 	const char *data = "data", *raw_out = NULL, *agg_out = NULL;
 	char *incarnation = NULL;
 	char *paths[4] = { NULL, NULL, NULL, NULL };
-	double rate = -1, trigger = 10, idle = -1;
+	double rate = 0, trigger = 10, idle = 0;
 	long devices = 0, partitions = 4;
 	bool no_producer = false;
 	int status = EXIT_RUNTIME;
@@ -93,12 +93,17 @@ int cmd_run(int argc, char **argv)
 		OPT_STRING(0, "aggregate-output", &agg_out, "URI",
 			   "aggregate output (default DIR/aggregate)"),
 		OPT_DOUBLE(0, "rate", &rate, "EVENTS_PER_S",
-			   "simulated devices' total rate (default: devices / event_frequency)"),
-		OPT_LONG(0, "devices", &devices, "N", "simulated devices (default: num_generators)"),
+			   "simulated devices' total rate (default: devices / event_frequency)",
+			   RANGE(0, 1e9)),
+		OPT_LONG(0, "devices", &devices, "N", "simulated devices (default: num_generators)",
+			 RANGE(1, 1e7)),
 		OPT_BOOL(0, "no-producer", &no_producer, "run only the streaming jobs"),
-		OPT_LONG(0, "partitions", &partitions, "N", "partitions of the embedded broker's topic (default 4)"),
-		OPT_DOUBLE(0, "trigger", &trigger, "SECONDS", "commit interval of the jobs (default 10)"),
-		OPT_DOUBLE(0, "idle-timeout", &idle, "SECONDS", "aggregate idle timeout (default from config)"),
+		OPT_LONG(0, "partitions", &partitions, "N", "partitions of the embedded broker's topic (default 4)",
+			 RANGE(1, MOCK_BROKER_MAX_PARTITIONS)),
+		OPT_DOUBLE(0, "trigger", &trigger, "SECONDS", "commit interval of the jobs (default 10)",
+			   RANGE_ABOVE(0, RANGE_DAY_S)),
+		OPT_DOUBLE(0, "idle-timeout", &idle, "SECONDS", "aggregate idle timeout (default from config)",
+			   RANGE(0, RANGE_YEAR_S)),
 		OPT_END(),
 	};
 	static const struct opt_usage usage = {
@@ -113,8 +118,7 @@ int cmd_run(int argc, char **argv)
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
-	if (trigger <= 0 || partitions < 1 || partitions > 1024 || (devices < 0)) {
-		iot_error_set(&err, IOT_ERR_USAGE, "--trigger must be > 0, --partitions 1..1024, --devices >= 1");
+	if (common_check_dead_letter(&cfg, opts, &err)) {
 		status = common_usage_error("run", &err);
 		goto out;
 	}
@@ -177,7 +181,9 @@ int cmd_run(int argc, char **argv)
 		jo->trigger_s = trigger;
 		jo->window_us = (int64_t)llround(cfg.streaming.window_seconds * 1e6);
 		jo->watermark_us = (int64_t)llround(cfg.streaming.watermark_seconds * 1e6);
-		jo->idle_timeout_s = idle >= 0 ? idle : cfg.streaming.idle_timeout_seconds;
+		jo->idle_timeout_s = opt_was_given(opts, "idle-timeout")
+					     ? idle
+					     : cfg.streaming.idle_timeout_seconds;
 		if (incarnation) {
 			jo->source = incarnation;
 			jo->fresh_source = true;
@@ -197,9 +203,10 @@ int cmd_run(int argc, char **argv)
 	w[2].prod.idempotent = cfg.producer.delivery_exactly_once;
 	w[2].prod.kafka = &cfg.producer.kafka;
 	w[2].prod.schema = cfg.schema;
-	w[2].prod.gen.devices = devices > 0 ? devices : cfg.producer.num_generators;
+	w[2].prod.gen.devices = opt_was_given(opts, "devices") ? devices
+							       : cfg.producer.num_generators;
 	w[2].prod.gen.seed = (uint64_t)time(NULL);
-	w[2].prod.rate = rate >= 0 ? rate
+	w[2].prod.rate = opt_was_given(opts, "rate") ? rate
 			 : cfg.producer.event_frequency > 0
 				 ? (double)w[2].prod.gen.devices / cfg.producer.event_frequency
 				 : 0;

@@ -30,7 +30,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	struct job_options jo;
 	const char *output = NULL, *checkpoint = NULL, *group = NULL, *dlq = NULL;
 	const char *partition_by = NULL, *codec = NULL, *starting = NULL, *on_loss = NULL;
-	double trigger = -1, window = -1, watermark = -1, idle = -1, timeout = 30;
+	double trigger = 0, window = 0, watermark = 0, idle = 0, timeout = 30;
 	double horizon = JOB_HORIZON_DEFAULT_S;
 	long max_events = 700000;
 	bool once = false;
@@ -46,30 +46,37 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	OPT_BOOL(0, "once", &once,                                             \
 		 "process what the topic holds at start-up, commit, and exit"), \
 	OPT_DOUBLE(0, "trigger", &trigger, "SECONDS",                          \
-		   "commit at least this often (default 60)"),                 \
+		   "commit at least this often (default 60)",                  \
+		   RANGE_ABOVE(0, RANGE_DAY_S)),                               \
 	OPT_STRING(0, "dead-letter-topic", &dlq, "NAME",                       \
 		   "send invalid and late records here, with the reason in a header"), \
 	OPT_LONG(0, "max-batch-events", &max_events, "N",                      \
-		 "commit before more events than this are buffered (default 700000)"), \
+		 "commit before more events than this are buffered (default 700000)", \
+		 RANGE(1, 1e9)),                                               \
 	OPT_STRING(0, "starting-offsets", &starting, "earliest|latest",        \
 		   "where a partition without checkpoint starts (default earliest)"), \
 	OPT_STRING(0, "codec", &codec, "NAME",                                 \
 		   "Parquet compression: snappy, zstd, gzip, none"),           \
 	OPT_DOUBLE(0, "horizon", &horizon, "SECONDS",                          \
-		   "events stamped further ahead of the processing time are invalid (default 300, 0: no limit)"), \
+		   "events stamped further ahead of the processing time are invalid (default 300, 0: no limit)", \
+		   RANGE(0, RANGE_YEAR_S)),                                    \
 	OPT_STRING(0, "on-data-loss", &on_loss, "fail|earliest",               \
 		   "a checkpoint offset outside its partition's log: stop (default), or go on from the log start"), \
 	OPT_DOUBLE(0, "timeout", &timeout, "SECONDS",                          \
-		   "how long to wait for Kafka at start, and with --once for progress (default 30)")
+		   "how long to wait for Kafka at start, and with --once for progress (default 30)", \
+		   RANGE_ABOVE(0, RANGE_DAY_S))
 	struct opt opts[] = { OPT_COMMON(&co), OPT_STREAM, OPT_END() };
 	struct opt agg_opts[] = {
 		OPT_COMMON(&co),
 		OPT_STREAM,
 		OPT_GROUP("windows"),
-		OPT_DOUBLE(0, "window", &window, "SECONDS", "tumbling window length (default 60)"),
-		OPT_DOUBLE(0, "watermark", &watermark, "SECONDS", "watermark delay (default 60)"),
+		OPT_DOUBLE(0, "window", &window, "SECONDS", "tumbling window length (default 60)",
+			   RANGE(1, RANGE_YEAR_S)),
+		OPT_DOUBLE(0, "watermark", &watermark, "SECONDS", "watermark delay (default 60)",
+			   RANGE(0, RANGE_YEAR_S)),
 		OPT_DOUBLE(0, "idle-timeout", &idle, "SECONDS",
-			   "a partition without events this long stops holding the watermark (0: off)"),
+			   "a partition without events this long stops holding the watermark (0: off)",
+			   RANGE(0, RANGE_YEAR_S)),
 		OPT_STRING(0, "partition-by", &partition_by, "COLS",
 			   "output path columns: device_id,window_start (default), date, or none"),
 		OPT_END(),
@@ -95,6 +102,13 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
+	/* the flag goes through the settings table: the same topic-name rules */
+	if ((dlq && config_set(&cfg, "streaming.kafka.DEAD_LETTER_TOPIC", dlq,
+			       "--dead-letter-topic", &err)) ||
+	    common_check_dead_letter(&cfg, table, &err)) {
+		status = common_usage_error(name, &err);
+		goto out;
+	}
 	job_options_init(&jo);
 	jo.kind = kind;
 	jo.bootstrap = cfg.streaming.bootstrap_servers;
@@ -106,23 +120,20 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	jo.checkpoint = checkpoint ? checkpoint
 				   : kind == JOB_ARCHIVE ? cfg.streaming.raw_checkpoint
 							 : cfg.streaming.aggregated_checkpoint;
-	jo.dead_letter_topic = dlq ? dlq : cfg.streaming.dead_letter_topic;
+	jo.dead_letter_topic = cfg.streaming.dead_letter_topic;
 	jo.kafka = &cfg.streaming.kafka;
 	jo.schema = cfg.schema;
 	jo.once = once;
-	jo.trigger_s = trigger >= 0 ? trigger : cfg.streaming.trigger_seconds;
-	jo.window_us = (int64_t)llround((window >= 0 ? window : cfg.streaming.window_seconds) * 1e6);
+	/* flag > config; both were range-checked where they were parsed */
+	jo.trigger_s = opt_was_given(table, "trigger") ? trigger : cfg.streaming.trigger_seconds;
+	jo.window_us = (int64_t)llround(
+		(opt_was_given(table, "window") ? window : cfg.streaming.window_seconds) * 1e6);
 	jo.watermark_us = (int64_t)llround(
-		(watermark >= 0 ? watermark : cfg.streaming.watermark_seconds) * 1e6);
-	jo.idle_timeout_s = idle >= 0 ? idle : cfg.streaming.idle_timeout_seconds;
+		(opt_was_given(table, "watermark") ? watermark : cfg.streaming.watermark_seconds) *
+		1e6);
+	jo.idle_timeout_s =
+		opt_was_given(table, "idle-timeout") ? idle : cfg.streaming.idle_timeout_seconds;
 	jo.timeout_s = timeout;
-	if (jo.window_us < 1000000 || jo.watermark_us < 0 || jo.trigger_s <= 0 || max_events < 1 ||
-	    timeout <= 0 || jo.idle_timeout_s < 0 || !(horizon >= 0 && horizon <= 1e9)) {
-		iot_error_set(&err, IOT_ERR_USAGE,
-			      "--window must be >= 1 s, --trigger and --timeout > 0, --watermark, --idle-timeout, --horizon >= 0, --max-batch-events >= 1");
-		status = common_usage_error(name, &err);
-		goto out;
-	}
 	jo.max_batch_events = (size_t)max_events;
 	jo.horizon_us = (int64_t)llround(horizon * 1e6);
 	if (starting && strcmp(starting, "earliest") && strcmp(starting, "latest")) {

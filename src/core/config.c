@@ -6,16 +6,19 @@
  * where it is stored (offsetof into struct iot_config), its default and its
  * help. Loading a file walks the YAML mapping and looks every leaf up in
  * the table, so an unknown key is an error that lists the valid ones.
- * Strings are owned by the struct (freed in config_release).
+ * Values are checked where they are parsed, whatever their origin (file,
+ * environment, flag): a number against the range in its row (core/range.h,
+ * the same check as the command-line options), a topic name against
+ * Kafka's rules. Strings are owned by the struct (freed in config_release).
  */
 #include "core/config.h"
 #include "core/xalloc.h"
 #include "core/yamldoc.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/range.h"
 #include "event/schema.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,7 +29,7 @@
 #include "core/banned.h"
 
 enum role { ROLE_PRODUCER, ROLE_STREAMING };
-enum stype { S_STR, S_BOOL, S_LONG, S_DOUBLE };
+enum stype { S_STR, S_BOOL, S_LONG, S_DOUBLE, S_TOPIC };
 
 struct setting {
 	enum role role;
@@ -36,21 +39,29 @@ struct setting {
 	size_t offset;
 	const char *def;
 	const char *help;
+	struct num_range range; /* S_LONG, S_DOUBLE: the allowed values */
+	bool optional;          /* S_TOPIC: "" means "none" */
+	bool nonempty;          /* S_STR: "" is refused */
 };
+
+/* Kafka's own limit on topic names (kafka.common.internals.Topic) */
+#define TOPIC_MAX 249
 
 #define P(f) offsetof(struct iot_config, producer.f)
 #define S(f) offsetof(struct iot_config, streaming.f)
 
 static const struct setting settings[] = {
 	{ ROLE_PRODUCER, "kafka.bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", S_STR,
-	  P(bootstrap_servers), "localhost:9092", "Kafka bootstrap servers (host:port list)." },
-	{ ROLE_PRODUCER, "kafka.topic", "KAFKA_TOPIC_NAME", S_STR, P(topic),
+	  P(bootstrap_servers), "localhost:9092", "Kafka bootstrap servers (host:port list).",
+	  .nonempty = true },
+	{ ROLE_PRODUCER, "kafka.topic", "KAFKA_TOPIC_NAME", S_TOPIC, P(topic),
 	  "device_topic", "Topic the devices publish to." },
 	{ ROLE_PRODUCER, "kafka.delivery_exactly_once", NULL, S_BOOL,
 	  P(delivery_exactly_once), "false",
 	  "Use the idempotent producer (no duplicates or reordering from retries)." },
 	{ ROLE_PRODUCER, "kafka.retries", NULL, S_LONG, P(retries), "5",
-	  "How many times a failed send is retried." },
+	  "How many times a failed send is retried.",
+	  RANGE(0, 2147483647) /* librdkafka's message.send.max.retries */ },
 	{ ROLE_PRODUCER, "kafka.acks", NULL, S_STR, P(acks), "all",
 	  "Acknowledgements required: 0, 1 or all." },
 	{ ROLE_PRODUCER, "kafka.partitioner", NULL, S_STR, P(partitioner), "murmur2_random",
@@ -58,18 +69,21 @@ static const struct setting settings[] = {
 	  "as the Java client and kafka-python do, so a topic shared with their producers "
 	  "keeps each device on one partition." },
 	{ ROLE_PRODUCER, "kafka.num_generators", NULL, S_LONG, P(num_generators),
-	  "10", "Number of simulated devices (keys device_id_1..N)." },
+	  "10", "Number of simulated devices (keys device_id_1..N).", RANGE(1, 1e7) },
 	{ ROLE_PRODUCER, "kafka.event_frequency", NULL, S_DOUBLE,
 	  P(event_frequency), "0.01",
-	  "Seconds between two events of one device (rate = devices / frequency)." },
+	  "Seconds between two events of one device (rate = devices / frequency; 0: as fast as possible).",
+	  RANGE(0, RANGE_DAY_S) },
 	{ ROLE_STREAMING, "kafka.KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS",
 	  S_STR, S(bootstrap_servers), "localhost:9092",
-	  "Kafka bootstrap servers the streaming jobs read from." },
-	{ ROLE_STREAMING, "kafka.KAFKA_TOPIC_NAME", "KAFKA_TOPIC_NAME", S_STR,
+	  "Kafka bootstrap servers the streaming jobs read from.", .nonempty = true },
+	{ ROLE_STREAMING, "kafka.KAFKA_TOPIC_NAME", "KAFKA_TOPIC_NAME", S_TOPIC,
 	  S(topic), "device_topic", "Topic the streaming jobs read." },
-	{ ROLE_STREAMING, "kafka.DEAD_LETTER_TOPIC", "DEAD_LETTER_TOPIC", S_STR,
+	{ ROLE_STREAMING, "kafka.DEAD_LETTER_TOPIC", "DEAD_LETTER_TOPIC", S_TOPIC,
 	  S(dead_letter_topic), "",
-	  "Topic receiving invalid and late events with the reason in a header (empty: off)." },
+	  "Topic receiving invalid and late events with the reason in a header (empty: off; "
+	  "not the input topic).",
+	  .optional = true },
 	{ ROLE_STREAMING, "s3.STREAMING_AGGREGATED_S3_OUTPUT_PATH",
 	  "STREAMING_AGGREGATED_S3_OUTPUT_PATH", S_STR, S(aggregated_output),
 	  "data/stream_output/", "Where `aggregate` writes its Parquet output (URI)." },
@@ -87,16 +101,19 @@ static const struct setting settings[] = {
 	  "data/raw/percentile_output/", "Where `percentile` writes its CSV (URI)." },
 	{ ROLE_STREAMING, "s3.NUM_EVENT_THRESHOLD", "NUM_EVENT_THRESHOLD", S_LONG,
 	  S(num_event_threshold), "200",
-	  "`percentile` keeps device-days with strictly more events than this." },
+	  "`percentile` keeps device-days with strictly more events than this.", RANGE(0, 1e12) },
 	{ ROLE_STREAMING, "window.WINDOW_SECONDS", NULL, S_DOUBLE,
-	  S(window_seconds), "60", "Tumbling event-time window length." },
+	  S(window_seconds), "60", "Tumbling event-time window length.", RANGE(1, RANGE_YEAR_S) },
 	{ ROLE_STREAMING, "window.WATERMARK_SECONDS", NULL, S_DOUBLE,
-	  S(watermark_seconds), "60", "Watermark delay behind the event time." },
+	  S(watermark_seconds), "60", "Watermark delay behind the event time.",
+	  RANGE(0, RANGE_YEAR_S) },
 	{ ROLE_STREAMING, "window.IDLE_TIMEOUT_SECONDS", NULL, S_DOUBLE,
 	  S(idle_timeout_seconds), "60",
-	  "After this long without events a partition stops holding the watermark (0: off)." },
+	  "After this long without events a partition stops holding the watermark (0: off).",
+	  RANGE(0, RANGE_YEAR_S) },
 	{ ROLE_STREAMING, "window.TRIGGER_SECONDS", NULL, S_DOUBLE,
-	  S(trigger_seconds), "60", "Time trigger: how often output is committed." },
+	  S(trigger_seconds), "60", "Time trigger: how often output is committed.",
+	  RANGE_ABOVE(0, RANGE_DAY_S) },
 	{ ROLE_STREAMING, "window.AGGREGATE_PARTITION_BY", NULL, S_STR,
 	  S(aggregate_partition_by), "device_id,window_start",
 	  "Hive partition columns of the aggregate output, in path order." },
@@ -119,15 +136,40 @@ static void *slot(struct iot_config *cfg, const struct setting *s)
 	return (char *)cfg + s->offset;
 }
 
+/* Kafka's rule: 1..249 of [a-zA-Z0-9._-], and not "." or "..". */
+static bool topic_name_ok(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > TOPIC_MAX || !strcmp(t, ".") || !strcmp(t, ".."))
+		return false;
+	return strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789._-") == n;
+}
+
 static enum iot_err parse_value(struct iot_config *cfg,
 				const struct setting *s, const char *value,
 				const char *origin, struct iot_error *err)
 {
-	char *end;
+	char why[256];
 
 	switch (s->type) {
+	case S_TOPIC:
+		if (!*value && !s->optional)
+			return iot_error_set(err, IOT_ERR_CONFIG,
+					     "%s: key '%s': the topic name is empty",
+					     origin, s->path);
+		if (*value && !topic_name_ok(value))
+			return iot_error_set(err, IOT_ERR_CONFIG,
+					     "%s: key '%s': '%.*s' is not a Kafka topic name "
+					     "(1 to %d of a-z A-Z 0-9 . _ -)",
+					     origin, s->path, 300, value, TOPIC_MAX);
+		/* fall through */
 	case S_STR: {
 		char **p = slot(cfg, s);
+		if (s->nonempty && !*value)
+			return iot_error_set(err, IOT_ERR_CONFIG, "%s: key '%s': the value is empty",
+					     origin, s->path);
 		free(*p);
 		*p = xstrdup(value);
 		return IOT_OK;
@@ -146,30 +188,16 @@ static enum iot_err parse_value(struct iot_config *cfg,
 					     origin, s->path, value);
 		return IOT_OK;
 	}
-	case S_LONG: {
-		long *p = slot(cfg, s);
-		long v;
-		errno = 0;
-		v = strtol(value, &end, 10);
-		if (errno || end == value || *end)
-			return iot_error_set(err, IOT_ERR_CONFIG,
-					     "%s: key '%s': expected an integer, got '%s'",
-					     origin, s->path, value);
-		*p = v;
+	case S_LONG:
+		if (!num_parse_long(value, &s->range, slot(cfg, s), why, sizeof(why)))
+			return iot_error_set(err, IOT_ERR_CONFIG, "%s: key '%s': %s",
+					     origin, s->path, why);
 		return IOT_OK;
-	}
-	case S_DOUBLE: {
-		double *p = slot(cfg, s);
-		double v;
-		errno = 0;
-		v = strtod(value, &end);
-		if (errno || end == value || *end || !isfinite(v))
-			return iot_error_set(err, IOT_ERR_CONFIG,
-					     "%s: key '%s': expected a number, got '%s'",
-					     origin, s->path, value);
-		*p = v;
+	case S_DOUBLE:
+		if (!num_parse_double(value, &s->range, slot(cfg, s), why, sizeof(why)))
+			return iot_error_set(err, IOT_ERR_CONFIG, "%s: key '%s': %s",
+					     origin, s->path, why);
 		return IOT_OK;
-	}
 	}
 	return IOT_OK;
 }
@@ -179,10 +207,14 @@ void config_init(struct iot_config *cfg)
 	struct iot_error err = IOT_ERROR_INIT;
 
 	memset(cfg, 0, sizeof(*cfg));
-	for (size_t i = 0; i < NSETTINGS; i++)
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		/* a numeric row without a range is a bug in the table */
+		if (settings[i].type == S_LONG || settings[i].type == S_DOUBLE)
+			IOT_ASSERT(num_range_valid(&settings[i].range));
 		if (parse_value(cfg, &settings[i], settings[i].def, "default",
 				&err) != IOT_OK)
 			iot_assert_fail(err.msg, __FILE__, __LINE__);
+	}
 }
 
 void kv_list_add(struct kv_list *l, const char *key, const char *value,
@@ -234,7 +266,7 @@ void kv_list_release(struct kv_list *l)
 void config_release(struct iot_config *cfg)
 {
 	for (size_t i = 0; i < NSETTINGS; i++)
-		if (settings[i].type == S_STR)
+		if (settings[i].type == S_STR || settings[i].type == S_TOPIC)
 			free(*(char **)slot(cfg, &settings[i]));
 	kv_list_release(&cfg->producer.kafka);
 	kv_list_release(&cfg->streaming.kafka);
@@ -487,25 +519,42 @@ enum iot_err config_set(struct iot_config *cfg, const char *name,
 void config_write_reference(void *fp)
 {
 	FILE *f = fp;
-	static const char *const kinds[] = { "string", "bool", "integer", "number" };
+	static const char *const kinds[] = { "string", "bool", "integer", "number",
+					     "topic name" };
 
 	fprintf(f, "# Configuration reference\n\n"
 		   "Generated by `iotpipe debug config-doc` from the settings table in\n"
 		   "`src/core/config.c`; do not edit by hand.\n\n"
 		   "Precedence: command-line flag > environment variable > file > default.\n"
 		   "Any librdkafka property can be set under a `librdkafka:` mapping in\n"
-		   "`producer_config` or `streaming_config`, or with `--kafka KEY=VALUE`.\n");
+		   "`producer_config` or `streaming_config`, or with `--kafka KEY=VALUE`.\n"
+		   "An environment variable set to the empty string counts as not set.\n\n"
+		   "Every value is checked when it is read, from a file, the environment or\n"
+		   "a flag: a number outside its allowed values, an empty or malformed topic\n"
+		   "name, a duplicate key, a second YAML document, an alias or nesting\n"
+		   "deeper than %d levels is a configuration error (exit status 2) naming\n"
+		   "the file and line, variable or flag.\n", YAMLDOC_MAX_DEPTH);
 	for (int r = ROLE_PRODUCER; r <= ROLE_STREAMING; r++) {
 		fprintf(f, "\n## `%s` (config/%s.yml)\n\n", role_root((enum role)r),
 			role_root((enum role)r));
-		fprintf(f, "| key | type | default | environment | meaning |\n"
-			   "|---|---|---|---|---|\n");
+		fprintf(f, "| key | type | default | allowed | environment | meaning |\n"
+			   "|---|---|---|---|---|---|\n");
 		for (size_t i = 0; i < NSETTINGS; i++) {
 			const struct setting *s = &settings[i];
+			char allowed[128] = "";
 			if ((int)s->role != r)
 				continue;
-			fprintf(f, "| `%s` | %s | `%s` | %s%s%s | %s |\n", s->path,
-				kinds[s->type], s->def, s->env ? "`" : "",
+			if (s->type == S_LONG || s->type == S_DOUBLE)
+				num_range_describe(&s->range, allowed, sizeof(allowed));
+			else if (s->type == S_TOPIC)
+				snprintf(allowed, sizeof(allowed), "%s1 to %d of a-z A-Z 0-9 . _ -",
+					 s->optional ? "empty, or " : "", TOPIC_MAX);
+			else if (s->nonempty)
+				snprintf(allowed, sizeof(allowed), "not empty");
+			else if (s->type == S_BOOL)
+				snprintf(allowed, sizeof(allowed), "true or false (also yes/no, 1/0)");
+			fprintf(f, "| `%s` | %s | `%s` | %s | %s%s%s | %s |\n", s->path,
+				kinds[s->type], s->def, allowed, s->env ? "`" : "",
 				s->env ? s->env : "", s->env ? "`" : "", s->help);
 		}
 	}

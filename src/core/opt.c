@@ -2,13 +2,14 @@
  * opt.c - the option parser of opt.h. Accepts "--name value",
  * "--name=value", "-x value", "-xvalue" and bundled short booleans are not
  * supported on purpose (they are rare and ambiguous with values).
- * Numbers are parsed strictly: "10x" or "" is an error naming the flag.
+ * Numbers are parsed strictly and checked against the range in their row
+ * (core/range.c, shared with the config loader): "10x", "" or a value out
+ * of range is an error naming the flag and the allowed range.
  */
 #include "core/opt.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ void opt_list_release(struct opt_list *l)
 static enum iot_err set_value(struct opt *o, const char *flag, const char *arg,
 			      struct iot_error *err)
 {
-	char *end;
+	char why[256];
 
 	switch (o->type) {
 	case OPT_T_STRING:
@@ -51,28 +52,16 @@ static enum iot_err set_value(struct opt *o, const char *flag, const char *arg,
 		l->items[l->n++] = arg;
 		break;
 	}
-	case OPT_T_LONG: {
-		long v;
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || end == arg || *end)
-			return iot_error_set(err, IOT_ERR_USAGE,
-					     "option %s: '%s' is not an integer",
-					     flag, arg);
-		*(long *)o->value = v;
+	case OPT_T_LONG:
+		if (!num_parse_long(arg, &o->range, o->value, why, sizeof(why)))
+			return iot_error_set(err, IOT_ERR_USAGE, "option %s: %s",
+					     flag, why);
 		break;
-	}
-	case OPT_T_DOUBLE: {
-		double v;
-		errno = 0;
-		v = strtod(arg, &end);
-		if (errno || end == arg || *end || !isfinite(v))
-			return iot_error_set(err, IOT_ERR_USAGE,
-					     "option %s: '%s' is not a number",
-					     flag, arg);
-		*(double *)o->value = v;
+	case OPT_T_DOUBLE:
+		if (!num_parse_double(arg, &o->range, o->value, why, sizeof(why)))
+			return iot_error_set(err, IOT_ERR_USAGE, "option %s: %s",
+					     flag, why);
 		break;
-	}
 	default:
 		break;
 	}
@@ -101,6 +90,11 @@ int opt_parse(int argc, char **argv, struct opt *opts,
 {
 	int npos = 0;
 	bool only_pos = false;
+
+	/* a numeric row without a range is a bug in the table, not input */
+	for (const struct opt *o = opts; o->type != OPT_T_END; o++)
+		if (o->type == OPT_T_LONG || o->type == OPT_T_DOUBLE)
+			IOT_ASSERT(num_range_valid(&o->range));
 
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i];
@@ -192,9 +186,16 @@ void opt_print_help(void *fp, const struct opt *opts,
 			snprintf(left + n, sizeof(left) - (size_t)n, " %s",
 				 opts->argh ? opts->argh : "VALUE");
 		if (strlen(left) > 28)
-			fprintf(f, "    %s\n    %-28s  %s\n", left, "", opts->help);
+			fprintf(f, "    %s\n    %-28s  %s", left, "", opts->help);
 		else
-			fprintf(f, "    %-28s  %s\n", left, opts->help);
+			fprintf(f, "    %-28s  %s", left, opts->help);
+		/* the range the parser enforces, from the same row */
+		if (opts->type == OPT_T_LONG || opts->type == OPT_T_DOUBLE) {
+			char range[96];
+			num_range_describe(&opts->range, range, sizeof(range));
+			fprintf(f, " [%s]", range);
+		}
+		fputc('\n', f);
 	}
 	fprintf(f, "    -h, --help                    show this help\n");
 }

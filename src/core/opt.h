@@ -4,12 +4,19 @@
  * A command declares its options once, as an array of struct opt ended by
  * OPT_END(); the same table parses argv and prints --help, so help text
  * cannot drift from the code. Each entry records how often it was seen
- * (`seen`), which the config layer uses for "flag > env > file > default".
+ * (`seen`), which the config layer uses for "flag > env > file > default":
+ * a command tells "not given" with opt_was_given(), never with a sentinel
+ * value a user could type.
+ *
+ * Every numeric option declares its allowed range (core/range.h) in its
+ * row; opt_parse() refuses a value outside it, naming the flag and the
+ * range, so commands never see one, and --help shows it. Checks that involve several options
+ * (fractions that must sum to at most 1) stay in the command.
  *
  *	const char *out = NULL; long count = 0;
  *	struct opt opts[] = {
  *		OPT_STRING(0, "output", &out, "URI", "where to write"),
- *		OPT_LONG(0, "count", &count, "N", "events to send"),
+ *		OPT_LONG(0, "count", &count, "N", "events to send", RANGE(0, 1e12)),
  *		OPT_END(),
  *	};
  *	int n = opt_parse(argc, argv, opts, &usage, &err);
@@ -24,6 +31,7 @@
 #include <stddef.h>
 
 #include "core/err.h"
+#include "core/range.h"
 
 enum opt_type {
 	OPT_T_END = 0,
@@ -49,12 +57,14 @@ struct opt {
 	const char *argh; /* the argument's name in help, e.g. "URI" */
 	const char *help;
 	int seen;         /* set by opt_parse: times the flag was given */
+	struct num_range range; /* OPT_T_LONG, OPT_T_DOUBLE: allowed values */
 };
 
 #define OPT_BOOL(s, l, v, h)       { OPT_T_BOOL, (s), (l), (v), NULL, (h), 0 }
 #define OPT_STRING(s, l, v, a, h)  { OPT_T_STRING, (s), (l), (v), (a), (h), 0 }
-#define OPT_LONG(s, l, v, a, h)    { OPT_T_LONG, (s), (l), (v), (a), (h), 0 }
-#define OPT_DOUBLE(s, l, v, a, h)  { OPT_T_DOUBLE, (s), (l), (v), (a), (h), 0 }
+/* r: the allowed values, RANGE(lo, hi) or RANGE_ABOVE(lo, hi) */
+#define OPT_LONG(s, l, v, a, h, r)   { OPT_T_LONG, (s), (l), (v), (a), (h), 0, r }
+#define OPT_DOUBLE(s, l, v, a, h, r) { OPT_T_DOUBLE, (s), (l), (v), (a), (h), 0, r }
 #define OPT_LIST(s, l, v, a, h)    { OPT_T_LIST, (s), (l), (v), (a), (h), 0 }
 #define OPT_GROUP(h)               { OPT_T_GROUP, 0, NULL, NULL, NULL, (h), 0 }
 #define OPT_END()                  { OPT_T_END, 0, NULL, NULL, NULL, NULL, 0 }

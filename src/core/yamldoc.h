@@ -9,6 +9,13 @@
  *	yamldoc_destroy(d);
  *
  * Node pointers are owned by the document and live until yamldoc_destroy.
+ *
+ * The loader is stricter than YAML, because a config file that means two
+ * things must not be read as one of them: a duplicate key in a mapping, a
+ * second document, an alias (config files have no use for them, and they
+ * are how a small file becomes a huge or cyclic tree), a mapping key that
+ * is not a scalar and nesting deeper than YAMLDOC_MAX_DEPTH are refused
+ * with the file and line, while parsing.
  */
 #ifndef IOT_YAMLDOC_H
 #define IOT_YAMLDOC_H
@@ -20,6 +27,11 @@
 #include "core/err.h"
 
 struct yamldoc;
+
+/* Our deepest config path is 5 levels (event_schema.fields[i].generate.*);
+ * 64 leaves room for any sane file and refuses a hostile one after a few
+ * hundred bytes instead of building its whole tree. */
+#define YAMLDOC_MAX_DEPTH 64
 
 struct yamldoc *yamldoc_load(const char *path, struct iot_error *err);
 struct yamldoc *yamldoc_load_string(const char *name, const char *text,

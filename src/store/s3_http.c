@@ -363,6 +363,10 @@ static struct curl_slist *prepare(struct xfer *x, const char *payload_hash,
 
 	curl_easy_reset(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_URL, buf_str(url));
+	/* Send the path as signed: without this, curl folds "a/../b" into
+	 * "b", fetching another object than the key names (and breaking the
+	 * signature, which covers the unfolded path). */
+	curl_easy_setopt(c->curl, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, list);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err);

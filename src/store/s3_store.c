@@ -16,6 +16,10 @@
  *
  * Reader: HEAD at open for the size, then one ranged GET per read_at,
  * straight into the caller's buffer.
+ *
+ * Listing: the server's answer is outside data. A key that does not start
+ * with the prefix asked for is a broken or hostile server, and callers
+ * derive names from the part below the prefix: it fails the listing.
  */
 #include "store/s3.h"
 #include "store/s3_parts.h"
@@ -315,9 +319,12 @@ static enum iot_err s3b_head(struct store_backend *be,
 
 struct list_ctx {
 	const char *bucket;
+	const char *prefix;
 	store_list_fn fn;
 	void *opaque;
 	struct buf uri;
+	struct iot_error *err;
+	enum iot_err rc;
 };
 
 static int list_one(void *opaque, const char *key, const struct store_stat *st)
@@ -325,6 +332,13 @@ static int list_one(void *opaque, const char *key, const struct store_stat *st)
 	struct list_ctx *l = opaque;
 	struct store_entry e;
 
+	if (strncmp(key, l->prefix, strlen(l->prefix))) {
+		l->rc = iot_error_set(l->err, IOT_ERR_FORMAT,
+				      "s3 list s3://%s/%s: the server listed key '%.300s', "
+				      "which is not under the prefix",
+				      l->bucket, l->prefix, key);
+		return 1;
+	}
 	buf_reset(&l->uri);
 	buf_printf(&l->uri, "s3://%s/%s", l->bucket, key);
 	e.uri = buf_str(&l->uri);
@@ -337,12 +351,12 @@ static enum iot_err s3b_list(struct store_backend *be,
 			     const struct store_uri *u, store_list_fn fn,
 			     void *opaque, struct iot_error *err)
 {
-	struct list_ctx l = { u->bucket, fn, opaque, BUF_INIT };
+	struct list_ctx l = { u->bucket, u->key, fn, opaque, BUF_INIT, err, IOT_OK };
 	enum iot_err rc = s3_list_objects(client_of(be), u->bucket, u->key,
 					  list_one, &l, err);
 
 	buf_release(&l.uri);
-	return rc;
+	return rc ? rc : l.rc;
 }
 
 static enum iot_err s3b_remove(struct store_backend *be,
