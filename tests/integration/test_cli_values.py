@@ -41,6 +41,7 @@ NUMERIC = {
         "--trigger": ["0", "86401"],
         "--max-batch-events": ["0", "1000000001"],
         "--timeout": ["0"],
+        "--horizon": ["-1", "31536001"],
     },
     "aggregate": {
         "--trigger": ["0", "-60"],
@@ -49,6 +50,7 @@ NUMERIC = {
         "--window": ["-60", "0", "0.5", "31536001"],
         "--watermark": ["-5", "31536001"],
         "--idle-timeout": ["31536001"],
+        "--horizon": ["-300"],
     },
     "percentile": {
         "--threshold": ["1e13", "2.5"],
