@@ -21,6 +21,7 @@ FUZZ_FLAGS ?= -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 fuzz: fuzz-parquet fuzz-decode fuzz-config fuzz-hive
 
 fuzz-build:
+	bash scripts/deps.sh fuzz
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DIOTPIPE_FUZZ=ON -DIOTPIPE_SANITIZE=ON \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DCMAKE_C_FLAGS=-Wno-unknown-warning-option >/dev/null

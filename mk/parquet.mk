@@ -12,6 +12,7 @@ PQ_BENCH_ROWS ?= 10000000
 
 ## fuzz-parquet: the Parquet reader under libFuzzer+ASan+UBSan for FUZZ_SECONDS
 fuzz-parquet:
+	bash scripts/deps.sh fuzz
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DIOTPIPE_FUZZ=ON -DIOTPIPE_SANITIZE=ON \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DCMAKE_C_FLAGS=-Wno-unknown-warning-option >/dev/null

@@ -7,6 +7,7 @@
 #   scripts/deps.sh system     only the Debian packages
 #   scripts/deps.sh python     only the venv
 #   scripts/deps.sh jars       only the Maven jars
+#   scripts/deps.sh fuzz       what `make fuzz` needs: clang's libFuzzer runtime
 #   scripts/deps.sh bench      what `make bench` needs on top of `all`:
 #                              gnuplot-nox (charts) and pyspark in the venv
 #                              (not installed by `all`: `make test` needs neither)
@@ -86,11 +87,26 @@ jars() {
   if [ -f s3/local-s3.sh ]; then bash s3/local-s3.sh fetch; fi
 }
 
+# make fuzz: clang's libFuzzer and sanitizer runtimes come in their own
+# package, named after clang's major version (libclang-rt-14-dev on Debian 12)
+fuzz() {
+  system
+  local major pkg
+  major=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)
+  pkg="libclang-rt-${major}-dev"
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    echo "deps: installing $pkg (libFuzzer, sanitizer runtimes)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
+  fi
+}
+
 case "${1:-all}" in
   system) system ;;
   python) python ;;
   jars) jars ;;
   all) system; python; jars ;;
   bench) bench ;;
-  *) echo "usage: $0 [system|python|jars|all|bench]" >&2; exit 2 ;;
+  fuzz) fuzz ;;
+  *) echo "usage: $0 [system|python|jars|all|bench|fuzz]" >&2; exit 2 ;;
 esac
