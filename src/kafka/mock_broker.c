@@ -35,6 +35,10 @@ struct mock_broker {
 	int partitions;
 };
 
+/* The broker's lines are about its clients (a connection refused, a bad
+ * request): any client can cause them, so at most ten a second. */
+static struct log_ratelimit broker_log_rl = LOG_RATELIMIT_INIT(10);
+
 /* librdkafka logs with syslog levels (0 emerg .. 7 debug). */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
 		   const char *buf)
@@ -48,7 +52,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
 	 * the cluster); librdkafka's warning about that is noise. */
 	if (!strcmp(fac, "CONFWARN") && strstr(buf, "bootstrap.servers"))
 		lvl = LOG_DEBUG;
-	log_msg(lvl, "broker", "%s: %s", fac, buf);
+	log_msg_limited(&broker_log_rl, lvl, "broker", "%s: %s", fac, buf);
 }
 
 static enum iot_err conf_set(rd_kafka_conf_t *conf, const char *k,
@@ -187,4 +191,5 @@ void mock_broker_destroy(struct mock_broker *mb)
 		rd_kafka_destroy(mb->host);
 	free(mb->bootstrap);
 	free(mb);
+	log_ratelimit_flush(&broker_log_rl, "broker");
 }

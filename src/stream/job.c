@@ -1865,6 +1865,21 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 	strmap_init(&j.key_part);
 	decoder_init(&j);
 	register_metrics(&j);
+	{
+		/* every output object is named after the topic: a name that
+		 * cannot be a file name would fail every batch */
+		struct buf b = BUF_INIT;
+		struct part probe = { .id = INT32_MAX };
+		file_name(&b, &j, &probe, UINT64_MAX);
+		if (b.len > 255)
+			rc = iot_error_set(err, IOT_ERR_CONFIG,
+					   "topic '%s' is too long to name output objects: "
+					   "'part-<topic>-<partition>-<batch>.parquet' would take %zu "
+					   "bytes, more than the 255 of a file name", o->topic, b.len);
+		buf_release(&b);
+		if (rc)
+			goto out;
+	}
 	if ((rc = store_create_bucket(j.st, o->output, err)) ||
 	    (rc = store_create_bucket(j.st, o->checkpoint, err)))
 		goto out;

@@ -243,3 +243,16 @@ def test_dead_letter_outage_does_not_stop_commits(iotpipe, kafka, tmp_path):
     assert have == oracle.archive_rows(recs) and len(rows) == 20
     assert "3 records dropped since the last commit, 0 still queued" in cp.stderr, cp.stderr[-3000:]
     assert cp.stderr.count("dropped (") == 3, cp.stderr[-3000:]
+
+
+def test_topic_too_long_for_object_names_is_a_config_error(iotpipe, tmp_path):
+    """Output objects are named part-<topic>-<partition>-<batch>.parquet: a
+    topic name that cannot fit a file name would fail every batch, so it
+    is refused at start, before anything is read."""
+    topic = "t" * 230  # Kafka allows 249 characters
+    for kind in ("archive", "aggregate"):
+        cp = iotpipe(kind, "--topic", topic, "--bootstrap-servers", "127.0.0.1:1",
+                     "--output", tmp_path / "o", "--checkpoint", tmp_path / "c",
+                     "--metrics-addr", "off", check=False, timeout=30)
+        assert cp.returncode == 2, (kind, cp.returncode, cp.stderr[-2000:])
+        assert "too long to name output objects" in cp.stderr, cp.stderr
