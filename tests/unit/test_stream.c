@@ -129,6 +129,13 @@ static void test_hive(void **state)
 	buf_release(&b);
 }
 
+static void remove_tree(const char *dir)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_checkpoint_protocol(void **state)
 {
 	char dir[] = "/tmp/iotpipe-test-ckpt-XXXXXX";
@@ -182,11 +189,7 @@ static void test_checkpoint_protocol(void **state)
 	buf_release(&payload);
 	free(base);
 	store_destroy(st);
-	{
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		assert_int_equal(system(cmd), 0);
-	}
+	remove_tree(dir);
 }
 
 /* A partition that lost its log goes on in a new epoch: its plan may start
@@ -242,11 +245,7 @@ static void test_checkpoint_epochs(void **state)
 
 	free(base);
 	store_destroy(st);
-	{
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		assert_int_equal(system(cmd), 0);
-	}
+	remove_tree(dir);
 }
 
 int main(void)
