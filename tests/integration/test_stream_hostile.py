@@ -221,12 +221,14 @@ def test_librdkafka_log_lines_are_rate_limited(iotpipe, tmp_path):
 
 
 def test_dead_letter_outage_does_not_stop_commits(iotpipe, kafka, tmp_path):
-    """A dead-letter topic Kafka refuses (an invalid topic name: every
-    produce fails) does not stop the job: the valid data commits, the
-    dead letters are counted as dropped and logged. Before, the job
-    failed every commit ("records not delivered; not committing")."""
+    """A dead-letter topic that takes nothing (max.message.bytes 1: every
+    produce is refused, truncated or not) does not stop the job: the
+    valid data commits, the dead letters are counted as dropped and
+    logged. Before, the job failed every commit ("records not delivered;
+    not committing")."""
     topic = kafka.create_topic(kafka.topic("hostile-outage"), partitions=1)
-    dlq = topic + " is no topic!"
+    dlq = kafka.create_topic(topic + "-dlq", partitions=1,
+                             config={"max.message.bytes": "1"})
     items = [(0, b"dev_1", _good(i, BASE_S + i)) for i in range(20)]
     items += [(0, b"dev_1", b"garbage %d" % i) for i in range(3)]
     send_raw(kafka, topic, items)
