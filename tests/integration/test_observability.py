@@ -382,7 +382,7 @@ def test_promtool_check_metrics_on_every_command(pipeline):
         assert cp.returncode == 0, f"{job}:\n{cp.stdout}{cp.stderr}"
         for family in re.findall(r"^# TYPE (\S+) counter$", text, re.M):
             assert family.endswith("_total"), f"{job}: {family}"
-        assert "iotpipe_process_cpu_seconds_total" in text
+        assert re.search(r"^process_cpu_seconds_total \S+$", text, re.M), job
 
 
 def test_promtool_check_metrics_on_run(tmp_path):
