@@ -12,6 +12,15 @@
 #                              gnuplot-nox (charts) and pyspark in the venv
 #                              (not installed by `all`: `make test` needs neither)
 # Runs as root (CI, the dev machine) or through sudo when available.
+#
+# Debian 12 is the reference; Ubuntu 22.04 and 24.04 (GitHub's runners,
+# .github/workflows/ci.yml) carry every package below under the same name
+# (kcat since 22.04, openjdk-17-jre-headless, prometheus with promtool, all
+# in universe), so the lists are shared. Where a name does differ, the
+# function says so and asks distro(). Versions do differ: librdkafka-dev is
+# 2.0.2 on Debian 12, 1.8.0 on Ubuntu 22.04 and 2.3.0 on Ubuntu 24.04;
+# python3 is 3.12 on Ubuntu 24.04, on which the pinned kafka-python 2.0.2
+# does not import (the workflow sets up 3.11, as Debian 12's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +32,12 @@ APT_PACKAGES=(
   python3 python3-venv openjdk-17-jre-headless maven kcat prometheus valgrind
   curl ca-certificates procps bc time
 )
+
+# "ID-VERSION_ID" from /etc/os-release (debian-12, ubuntu-22.04, ...), in a
+# subshell: the file's other variables (NAME, VERSION) stay out of ours
+distro() {
+  ( . /etc/os-release 2>/dev/null && echo "${ID:-unknown}-${VERSION_ID:-}" ) || echo unknown-
+}
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
@@ -88,12 +103,15 @@ jars() {
 }
 
 # make fuzz: clang's libFuzzer and sanitizer runtimes come in their own
-# package, named after clang's major version (libclang-rt-14-dev on Debian 12)
+# package, named after clang's major version (libclang-rt-14-dev on Debian 12,
+# libclang-rt-18-dev on Ubuntu 24.04). Ubuntu 22.04's LLVM 14 predates that
+# package: the runtimes are in libclang-common-14-dev, which clang depends on.
 fuzz() {
   system
   local major pkg
   major=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)
   pkg="libclang-rt-${major}-dev"
+  if [ "$(distro)" = ubuntu-22.04 ]; then pkg="libclang-common-${major}-dev"; fi
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     echo "deps: installing $pkg (libFuzzer, sanitizer runtimes)"
     $SUDO apt-get update -qq

@@ -10,7 +10,9 @@
  * or process exit.
  *
  * Naming follows Prometheus conventions: `iotpipe_` prefix, base units,
- * `_total` for counters, `_seconds`/`_bytes` suffixes. `labels` is a
+ * `_total` for counters, `_seconds`/`_bytes` suffixes. The one exception
+ * is the standard process_* set (process.c), unprefixed as every client
+ * library exports it. `labels` is a
  * pre-rendered label list without braces, e.g. `reason="bad_json"`, or
  * NULL; label values must be escaped by the caller (metrics_label_escape).
  *
@@ -103,7 +105,13 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 				  struct iot_error *err);
 void metrics_server_stop(struct metrics_server *srv);
 
-/* Registers process CPU, resident memory, open fds and start time. */
+/*
+ * Registers the standard process metrics (process_cpu_seconds_total,
+ * process_resident_memory_bytes, process_virtual_memory_bytes,
+ * process_open_fds, process_max_fds, process_start_time_seconds) and the
+ * peak RSS, read at render time. Call once, from the main thread, before
+ * the server starts.
+ */
 void metrics_register_process(void);
 
 #endif

@@ -121,6 +121,34 @@ def test_dashboard_structure():
     assert any(m.startswith("./dashboards:" + path) for m in mounts), mounts
 
 
+def test_dashboard_uses_standard_process_metrics_and_safety_counters():
+    """The process panels use the names every Prometheus client library
+    exports (so generic dashboards and alerts agree with ours), and the
+    counters that must stay at zero each have a panel."""
+    exprs = [e for _, _, e in dashboard_exprs()]
+    for family in ("process_cpu_seconds_total",
+                   "process_resident_memory_bytes", "process_open_fds",
+                   "process_max_fds",
+                   "iotpipe_process_max_resident_memory_bytes",
+                   "iotpipe_data_loss_total", "iotpipe_keys_split_total",
+                   "iotpipe_dead_letter_dropped_total",
+                   "iotpipe_events_invalid_total"):
+        assert any(re.search(rf"(?<![a-z_]){family}\b", e) for e in exprs), \
+            f"no panel queries {family}"
+    for e in exprs:
+        # the prefixed copies of the standard set no longer exist
+        assert not re.search(r"iotpipe_process_(?!max_resident)", e), e
+        # unprefixed names also come from other exporters: ours only
+        if re.search(r"(?<![a-z_])process_", e):
+            assert 'job=~"iotpipe.*"' in e, e
+    dash = json.loads(DASHBOARD.read_text())
+    titles = {p["title"] for p in dash["panels"]}
+    for want in ("Data safety", "Data loss", "Keys split across partitions",
+                 "Dead letters dropped", "Invalid events by reason (range)",
+                 "File descriptors"):
+        assert want in titles, f"panel {want!r} missing"
+
+
 def test_scrape_config_covers_every_command():
     cfg = GRAFANA / "prometheus" / "prometheus.yml"
     cp = subprocess.run(["promtool", "check", "config", str(cfg)],
@@ -382,7 +410,7 @@ def test_promtool_check_metrics_on_every_command(pipeline):
         assert cp.returncode == 0, f"{job}:\n{cp.stdout}{cp.stderr}"
         for family in re.findall(r"^# TYPE (\S+) counter$", text, re.M):
             assert family.endswith("_total"), f"{job}: {family}"
-        assert "iotpipe_process_cpu_seconds_total" in text
+        assert re.search(r"^process_cpu_seconds_total \S+$", text, re.M), job
 
 
 def test_promtool_check_metrics_on_run(tmp_path):

@@ -215,7 +215,7 @@ def test_metrics_endpoint(iotpipe, embedded_broker):
         assert re.search(r'^iotpipe_events_produced_total\{kind="invalid"\} \d+$',
                          text, re.M)
         assert "# TYPE iotpipe_produce_delivery_latency_seconds histogram" in text
-        assert re.search(r"^iotpipe_process_resident_memory_bytes \d+", text, re.M)
+        assert re.search(r"^process_resident_memory_bytes \d+$", text, re.M)
     finally:
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=60)

@@ -5,7 +5,9 @@
  * gauges (kafka/stats.c: lag per partition, broker round-trip times in
  * seconds, queue depths, byte counters; bootstrap, logical and unassigned
  * entries skipped; a broken document changes nothing), and the status line
- * built from a sample (metrics/status.c).
+ * built from a sample (metrics/status.c), and the standard process_*
+ * metrics under the names the Prometheus client libraries use
+ * (metrics/process.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "core/buf.h"
@@ -220,6 +224,48 @@ static void test_status_reads_registry(void **state)
 	assert_true(s.now > 1.7e9);
 }
 
+/* The value of the unlabelled sample `name` in text; fails if absent. */
+static double sample(const char *text, const char *name)
+{
+	char needle[128];
+	const char *p;
+	snprintf(needle, sizeof(needle), "\n%s ", name);
+	p = strstr(text, needle);
+	assert_non_null(p);
+	return strtod(p + strlen(needle), NULL);
+}
+
+static void test_process_standard_names(void **state)
+{
+	struct rlimit rl;
+	char *text;
+	double now = (double)time(NULL);
+	(void)state;
+
+	metrics_register_process();
+	text = render();
+	assert_non_null(strstr(text, "# TYPE process_cpu_seconds_total counter\n"));
+	assert_non_null(strstr(text, "# TYPE process_start_time_seconds gauge\n"));
+	assert_true(sample(text, "process_cpu_seconds_total") > 0);
+	assert_true(sample(text, "process_resident_memory_bytes") > 1 << 20);
+	assert_true(sample(text, "process_virtual_memory_bytes") >=
+		    sample(text, "process_resident_memory_bytes"));
+	assert_true(sample(text, "iotpipe_process_max_resident_memory_bytes") >=
+		    sample(text, "process_resident_memory_bytes"));
+	assert_true(sample(text, "process_open_fds") >= 3); /* stdio */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(sample(text, "process_max_fds") == (double)rl.rlim_cur);
+	/* this test binary started moments ago (a slow sanitizer start-up
+	 * included); a start time read wrongly is off by years or by the
+	 * uptime */
+	assert_true(sample(text, "process_start_time_seconds") <= now + 1);
+	assert_true(sample(text, "process_start_time_seconds") > now - 120);
+	/* one name per value: no prefixed copies of the standard set */
+	assert_null(strstr(text, "iotpipe_process_cpu_seconds_total"));
+	assert_null(strstr(text, "iotpipe_process_resident_memory_bytes"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +276,7 @@ int main(void)
 		cmocka_unit_test_setup(test_stats_producer_and_garbage, setup),
 		cmocka_unit_test_setup(test_status_format, setup),
 		cmocka_unit_test_setup(test_status_reads_registry, setup),
+		cmocka_unit_test_setup(test_process_standard_names, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
