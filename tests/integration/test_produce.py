@@ -105,7 +105,13 @@ def test_produce_real_kafka_idempotent(iotpipe, kafka):
     m = SUMMARY.search(cp.stderr)
     assert int(m.group(4)) == kinds["invalid"]
     assert int(m.group(5)) == kinds["duplicate"]
-    assert {r.partition for r in records} == {0, 1, 2, 3}
+    # keys are placed as the Java client and kafka-python place them
+    # (murmur2); device_id_1..10 hash to 3 of the 4 partitions
+    from kafka.partitioner.default import murmur2
+    keyed = [r for r in records if r.key]
+    assert keyed and all(r.partition == (murmur2(r.key) & 0x7FFFFFFF) % 4 for r in keyed)
+    assert {r.partition for r in keyed} == {
+        (murmur2(f"device_id_{i}".encode()) & 0x7FFFFFFF) % 4 for i in range(1, 11)}
 
 
 def test_produce_embedded_broker(iotpipe, embedded_broker):
