@@ -87,9 +87,10 @@ class NodeKills(threading.Thread):
     it down for DOWN_S seconds, start it again and wait until every
     partition's ISR holds all replicas again."""
 
-    def __init__(self, cluster, topic, times, t0):
+    def __init__(self, cluster, topic, times, t0, producing):
         super().__init__(daemon=True)
         self.cluster, self.topic, self.times, self.t0 = cluster, topic, times, t0
+        self.producing = producing  # () -> bool: the producer still runs
         self.log = []       # one dict per kill
         self.error = None
 
@@ -102,6 +103,7 @@ class NodeKills(threading.Thread):
                 node = c.busiest_leader(topic)
                 led = sorted(p for p, m in md.items() if m.leader == node)
                 a = time.monotonic()
+                producing = self.producing()
                 c.kill(node)
                 failover = c.wait_until(
                     topic, lambda md: all(m.leader not in (node, -1)
@@ -117,7 +119,8 @@ class NodeKills(threading.Thread):
                                           for m in md.values()),
                     180, f"full ISR after node {node} came back")
                 self.log.append(dict(
-                    node=node, at_s=round(a - self.t0, 1), led=led,
+                    node=node, at_s=round(a - self.t0, 1),
+                    producing=producing, led=led,
                     new_leaders={p: m.leader for p, m in
                                  c.metadata(topic).items() if p in led},
                     failover_s=round(failover, 1), down_s=round(down, 1),
@@ -158,7 +161,8 @@ def test_cluster_chaos(iotpipe, cluster, tmp_path):
         stdout=open(prod_log, "wb"), stderr=subprocess.STDOUT, cwd=ROOT)
     for job in jobs.values():
         job.start()
-    killer = NodeKills(cluster, topic, [f * duration for f in KILLS], t0)
+    killer = NodeKills(cluster, topic, [f * duration for f in KILLS], t0,
+                       lambda: prod.poll() is None)
     killer.start()
 
     exits = collections.defaultdict(list)   # jobs that stopped by themselves
