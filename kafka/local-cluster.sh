@@ -371,19 +371,33 @@ stop() {
 			rm -f "$dir/kafka.pid"
 		fi
 	done
-	# Controlled shutdown takes a few seconds per node; a node whose peers
-	# are gone may wait for a quorum that never comes, so past 60 s it is
-	# killed.
-	local deadline=$((SECONDS + 60)) entry alive
+	# Controlled shutdown takes a few seconds per node, but needs an active
+	# controller: once fewer than a majority of the nodes run, the ones
+	# left wait for a quorum that never comes (the last nodes of a whole
+	# cluster being stopped). They get 5 s more, then SIGKILL; their next
+	# start recovers the unflushed log segments. Past 60 s in any case
+	# something is stuck and is killed too.
+	local deadline=$((SECONDS + 60)) entry alive running noquorum=
 	while :; do
 		alive=
 		for entry in "${pids[@]}"; do
 			kill -0 "${entry#*:}" 2>/dev/null && alive+=" $entry"
 		done
 		[ -z "$alive" ] && break
-		if [ $SECONDS -ge "$deadline" ]; then
+		running=0
+		for i in $(seq 1 "$N"); do
+			running_pid "$i" >/dev/null && running=$((running + 1))
+		done
+		if [ -z "$noquorum" ] && [ "$running" -le $((N / 2)) ]; then
+			noquorum=$((SECONDS + 5))
+		fi
+		if [ $SECONDS -ge "$deadline" ] || { [ -n "$noquorum" ] && [ $SECONDS -ge "$noquorum" ]; }; then
 			for entry in $alive; do
-				say "node ${entry%%:*} (pid ${entry#*:}) ignored SIGTERM for 60s; sending SIGKILL"
+				if [ $SECONDS -ge "$deadline" ]; then
+					say "node ${entry%%:*} (pid ${entry#*:}) ignored SIGTERM for 60s; sending SIGKILL"
+				else
+					say "node ${entry%%:*} (pid ${entry#*:}) waits for a controller quorum that is gone; sending SIGKILL"
+				fi
 				kill -KILL "${entry#*:}" 2>/dev/null || true
 			done
 			sleep 0.5
