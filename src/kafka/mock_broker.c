@@ -193,3 +193,13 @@ void mock_broker_destroy(struct mock_broker *mb)
 	free(mb);
 	log_ratelimit_flush(&broker_log_rl, "broker");
 }
+
+void mock_broker_fail_requests(struct mock_broker *mb, int api_key, size_t n, int code)
+{
+	rd_kafka_resp_err_t *errs = xcalloc(n ? n : 1, sizeof(*errs));
+
+	for (size_t i = 0; i < n; i++)
+		errs[i] = (rd_kafka_resp_err_t)code;
+	rd_kafka_mock_push_request_errors_array(mb->cluster, (int16_t)api_key, n, errs);
+	free(errs);
+}

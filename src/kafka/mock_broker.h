@@ -33,6 +33,8 @@
 #ifndef IOT_MOCK_BROKER_H
 #define IOT_MOCK_BROKER_H
 
+#include <stddef.h>
+
 #include "core/err.h"
 
 /* librdkafka 2.0.2's mock auto-creates topics with this many partitions. */
@@ -72,5 +74,12 @@ enum iot_err mock_broker_create_topic(struct mock_broker *mb, const char *topic,
 
 /* Stops the cluster, closes its listeners and frees everything. NULL is ok. */
 void mock_broker_destroy(struct mock_broker *mb);
+
+/*
+ * Fault injection, for tests and drills: the next `n` requests of the
+ * Kafka API `api_key` (0 is Produce) that reach the cluster are answered
+ * with the error `code` (a librdkafka error code), in the order sent.
+ */
+void mock_broker_fail_requests(struct mock_broker *mb, int api_key, size_t n, int code);
 
 #endif

@@ -9,10 +9,20 @@
  * rate does not drift; with rate 0 records go out as fast as the client
  * takes them. Event times are the wall clock, or a simulated clock
  * (start + i * step) for reproducible runs.
+ *
+ * A fatal error of the idempotent producer (librdkafka 2.0.2 raises one
+ * for an out-of-order sequence after a partition leader changes, fixed
+ * upstream in 2.3) would stop the run with every queued record purged.
+ * Instead the producer is replaced by a new one (a new producer id) and
+ * the records Kafka certainly did not store (delivery status
+ * NOT_PERSISTED) are sent again, in their order; records that may have
+ * been stored are counted as failed, never sent twice. At most
+ * MAX_RESTARTS times a run.
  */
 #include "core/clock.h"
 #include "kafka/producer.h"
 #include "core/log.h"
+#include "core/xalloc.h"
 #include "core/signals.h"
 #include "event/codec.h"
 #include "kafka/client.h"
@@ -30,6 +40,15 @@
 #include "core/banned.h"
 
 #define MAX_ERROR_KINDS 8
+#define MAX_RESTARTS 10
+
+/* A record to send again after a fatal error (a copy: the delivery
+ * report's memory is librdkafka's). */
+struct resend {
+	char *key, *value;
+	size_t key_len, value_len;
+	enum gen_kind kind;
+};
 
 struct produce_stats {
 	uint64_t sent[GEN__KINDS];
@@ -43,15 +62,42 @@ struct produce_stats {
 	struct metric *m_delivered[GEN__KINDS];
 	struct metric *m_latency;
 	struct metric *m_queue;
+	struct metric *m_restarts;
+	struct resend *resend;  /* records a failed producer did not store */
+	size_t nresend, resend_alloc;
 };
+
+static char *copy_bytes(const void *p, size_t n)
+{
+	char *c = xmalloc(n ? n : 1);
+	if (n)
+		memcpy(c, p, n);
+	return c;
+}
 
 /* Runs inside rd_kafka_poll/flush on the producing thread. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct produce_stats *st = opaque;
 	enum gen_kind kind = (enum gen_kind)(uintptr_t)m->_private;
-	(void)rk;
 
+	/* once the producer is in a fatal state, what it did not store is sent
+	 * again by its successor (restart_producer): records it never sent,
+	 * and those the broker refused as out of sequence (a refused batch
+	 * is not appended, whatever status librdkafka gives it) */
+	if (m->err && rd_kafka_fatal_error(rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    (rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_NOT_PERSISTED ||
+	     m->err == RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER)) {
+		struct resend *r;
+		ALLOC_GROW(st->resend, st->nresend + 1, st->resend_alloc);
+		r = &st->resend[st->nresend++];
+		r->key = m->key_len ? copy_bytes(m->key, m->key_len) : NULL;
+		r->key_len = m->key_len;
+		r->value = copy_bytes(m->payload, m->len);
+		r->value_len = m->len;
+		r->kind = kind;
+		return;
+	}
 	if (m->err) {
 		char label[128];
 		size_t i;
@@ -97,6 +143,9 @@ static void register_metrics(struct produce_stats *st)
 		sizeof(lat) / sizeof(lat[0]));
 	st->m_queue = metrics_gauge("iotpipe_producer_queue_messages",
 				    "Records waiting in the client for delivery.", NULL);
+	st->m_restarts = metrics_counter("iotpipe_producer_restarts_total",
+					 "Producers replaced after a fatal error of the idempotent "
+					 "producer (their unstored records sent again).", NULL);
 }
 
 static void sleep_until(double t)
@@ -149,6 +198,75 @@ static enum iot_err make_producer(const struct producer_options *o,
 	return *out ? IOT_OK : err->code;
 }
 
+static rd_kafka_resp_err_t send_one(rd_kafka_t *rk, const char *topic, const void *key,
+				    size_t key_len, const void *value, size_t value_len,
+				    enum gen_kind kind)
+{
+	rd_kafka_resp_err_t e;
+
+	for (;;) {
+		e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+				      RD_KAFKA_V_KEY((void *)key, key_len),
+				      RD_KAFKA_V_VALUE((void *)value, value_len),
+				      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				      RD_KAFKA_V_OPAQUE((void *)(uintptr_t)kind), RD_KAFKA_V_END);
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			return e;
+		/* the local queue is full: serve delivery reports, retry */
+		rd_kafka_poll(rk, 50);
+		if (signals_stop_requested())
+			return e;
+	}
+}
+
+/*
+ * After a fatal error: collects the delivery reports of everything the
+ * old producer held (the unstored records land in st->resend), replaces
+ * it, and sends those records again in their order.
+ */
+static enum iot_err restart_producer(const struct producer_options *o, struct produce_stats *st,
+				     rd_kafka_t **rk, int *restarts, struct iot_error *err)
+{
+	char why[512];
+	rd_kafka_resp_err_t fe = rd_kafka_fatal_error(*rk, why, sizeof(why));
+	enum iot_err rc;
+
+	if (++*restarts > MAX_RESTARTS)
+		return iot_error_set(err, IOT_ERR_NET, "the Kafka producer failed %d times: %s",
+				     MAX_RESTARTS, rd_kafka_err2str(fe));
+	rd_kafka_purge(*rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+	rd_kafka_flush(*rk, 10 * 1000);
+	rd_kafka_destroy(*rk);
+	*rk = NULL;
+	log_warn("produce", "fatal producer error (%s): a new producer sends again the %zu "
+		 "records Kafka did not store", why, st->nresend);
+	metric_inc(st->m_restarts);
+	if ((rc = make_producer(o, st, rk, err)))
+		return rc;
+	for (size_t i = 0; i < st->nresend; i++) {
+		struct resend *r = &st->resend[i];
+		rd_kafka_resp_err_t e = send_one(*rk, o->topic, r->key, r->key_len, r->value,
+						 r->value_len, r->kind);
+		if (e) {
+			/* the rest are lost to this run: counted, reported */
+			st->failed += st->nresend - i;
+			rc = iot_error_set(err, IOT_ERR_NET, "cannot send a record again: %s",
+					   rd_kafka_err2str(e));
+		}
+		free(r->key);
+		free(r->value);
+		if (e) {
+			for (size_t k = i + 1; k < st->nresend; k++) {
+				free(st->resend[k].key);
+				free(st->resend[k].value);
+			}
+			break;
+		}
+	}
+	st->nresend = 0;
+	return rc;
+}
+
 enum iot_err producer_run(const struct producer_options *o,
 			  struct producer_result *res, struct iot_error *err)
 {
@@ -157,6 +275,7 @@ enum iot_err producer_run(const struct producer_options *o,
 	rd_kafka_t *rk = NULL;
 	int partitions = 0;
 	double t0, next_report;
+	int restarts = 0;
 	enum iot_err rc;
 
 	memset(&st, 0, sizeof(st));
@@ -200,19 +319,11 @@ enum iot_err producer_run(const struct producer_options *o,
 				       ? o->start_us + (int64_t)llround((double)i * o->time_step * 1e6)
 				       : clock_wall_us(),
 			       &r);
-		for (;;) {
-			e = rd_kafka_producev(
-				rk, RD_KAFKA_V_TOPIC(o->topic),
-				RD_KAFKA_V_KEY((void *)r.key, r.key_len),
-				RD_KAFKA_V_VALUE((void *)r.value, r.value_len),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_OPAQUE((void *)(uintptr_t)r.kind), RD_KAFKA_V_END);
-			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-				break;
-			/* the local queue is full: serve delivery reports, retry */
-			rd_kafka_poll(rk, 50);
-			if (signals_stop_requested())
-				break;
+		e = send_one(rk, o->topic, r.key, r.key_len, r.value, r.value_len, r.kind);
+		if (e == RD_KAFKA_RESP_ERR__FATAL) {
+			if ((rc = restart_producer(o, &st, &rk, &restarts, err)))
+				goto out;
+			e = send_one(rk, o->topic, r.key, r.key_len, r.value, r.value_len, r.kind);
 		}
 		if (e) {
 			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -230,7 +341,14 @@ enum iot_err producer_run(const struct producer_options *o,
 	/* flush what is queued; a second signal exits at once */
 	{
 		rd_kafka_resp_err_t fe = rd_kafka_flush(rk, (int)(o->flush_timeout * 1000));
-		int left = rd_kafka_outq_len(rk);
+		int left;
+		/* a fatal error while flushing: what was not stored goes again */
+		while (rd_kafka_fatal_error(rk, NULL, 0) && !signals_stop_requested()) {
+			if ((rc = restart_producer(o, &st, &rk, &restarts, err)))
+				goto out;
+			fe = rd_kafka_flush(rk, (int)(o->flush_timeout * 1000));
+		}
+		left = rd_kafka_outq_len(rk);
 		res->seconds = clock_mono_s() - t0;
 		for (int k = 0; k < GEN__KINDS; k++) {
 			res->sent[k] = st.sent[k];
@@ -263,6 +381,12 @@ enum iot_err producer_run(const struct producer_options *o,
 	}
 out:
 	generator_destroy(gen);
-	rd_kafka_destroy(rk);
+	if (rk)
+		rd_kafka_destroy(rk);
+	for (size_t i = 0; i < st.nresend; i++) {
+		free(st.resend[i].key);
+		free(st.resend[i].value);
+	}
+	free(st.resend);
 	return rc;
 }
