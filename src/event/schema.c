@@ -3,6 +3,7 @@
  * unknown keys and impossible combinations with the file, line and key.
  */
 #include "event/schema.h"
+#include "core/hive.h"
 #include "event/codec.h"
 #include "core/xalloc.h"
 #include "core/yamldoc.h"
@@ -331,6 +332,16 @@ struct event_schema *event_schema_from_yaml(struct yamldoc *d, yaml_node_t *node
 	for (const char *c = s->key_prefix; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			FAIL(node, "the key prefix has a control character");
+	{
+		/* ... and make a valid output directory (hive_key_ok), with
+		 * the longest device number the producer can use */
+		char *longest = xasprintf("%s%ld", s->key_prefix, (long)INT32_MAX);
+		bool ok = hive_key_ok(longest, strlen(longest));
+		free(longest);
+		if (!ok)
+			FAIL(node, "the key prefix makes keys too long for an output directory "
+				   "(device_id=<key> must fit 255 bytes once escaped)");
+	}
 	if (!fields || fields->type != YAML_SEQUENCE_NODE || !yamldoc_seq_len(fields))
 		FAIL(fields ? fields : node, "event_schema needs a non-empty list 'fields'");
 	s->nfields = yamldoc_seq_len(fields);

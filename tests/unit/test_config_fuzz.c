@@ -124,12 +124,25 @@ static void test_schema_key_prefix_unusable(void **state)
 	snprintf(yaml, sizeof(yaml), "event_schema:\n  key: {name: %s}\n"
 		 "  fields: [{name: t, type: datetime}]\n", prefix);
 	expect_error(yaml, "the key prefix is longer than 236 bytes");
+	/* keys must also make an output directory: device_id=<escaped key>
+	 * within 255 bytes, with up to 10 digits of device number */
 	prefix[236] = '\0';
 	snprintf(yaml, sizeof(yaml), "event_schema:\n  key: {prefix: %s}\n"
 		 "  fields: [{name: t, type: datetime}]\n", prefix);
+	expect_error(yaml, "the key prefix makes keys too long for an output directory");
+	prefix[235] = '\0';
+	snprintf(yaml, sizeof(yaml), "event_schema:\n  key: {prefix: %s}\n"
+		 "  fields: [{name: t, type: datetime}]\n", prefix);
 	s = load(&cfg, yaml);
-	assert_int_equal(strlen(s->key_prefix), 236);
+	assert_int_equal(strlen(s->key_prefix), 235);
 	config_release(&cfg);
+	/* found by fuzz_config: 80 '=' pass the length check but escape to
+	 * 240 bytes (%3D each); every generated key was key_unsafe */
+	memset(prefix, '=', 80);
+	prefix[80] = '\0';
+	snprintf(yaml, sizeof(yaml), "event_schema:\n  key: {prefix: \"%s\"}\n"
+		 "  fields: [{name: t, type: datetime}]\n", prefix);
+	expect_error(yaml, "the key prefix makes keys too long for an output directory");
 }
 
 /* A float whose scaled value passed 2^63 (min 1e12, max 2e12, decimals 9)
