@@ -124,6 +124,8 @@ case "$DATA" in /*) ;; *) DATA=$(pwd)/$DATA ;; esac
 while [ "${DATA%/}" != "$DATA" ] && [ "$DATA" != / ]; do DATA=${DATA%/}; done
 LIB=$CACHE/$VERSION/lib
 MAJOR=${VERSION%%.*}
+# shellcheck source=kafka/kraft-common.sh
+. "$ROOT/kafka/kraft-common.sh"
 
 BOOTSTRAP=
 VOTERS=
@@ -138,22 +140,8 @@ ndir() { echo "$DATA/node$1"; }
 
 # --- process helpers -------------------------------------------------------
 
-# The pid of node $1 from its pid file, if that process is still that node
-# (a recycled pid of some other program is not).
-running_pid() {
-	local dir pid cmdline
-	dir=$(ndir "$1")
-	[ -f "$dir/kafka.pid" ] || return 1
-	pid=$(cat "$dir/kafka.pid" 2>/dev/null) || return 1
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-	case "$cmdline" in *"kafka.Kafka $dir/server.properties"*) ;; *) return 1 ;; esac
-	echo "$pid"
-}
-
-venv_python() {
-	if [ -x "$ROOT/.venv/bin/python" ]; then echo "$ROOT/.venv/bin/python"; else echo python3; fi
-}
+# The pid of node $1 from its pid file, if that process is still that node.
+running_pid() { broker_pid "$(ndir "$1")/kafka.pid" "$(ndir "$1")"; }
 
 # True when node $1 answers a metadata request on its own listener and lists
 # itself among the live brokers (a restarted node does so once it has caught
@@ -214,71 +202,17 @@ num.io.threads=2
 num.replica.fetchers=1
 background.threads=4
 PROPS
-	if [ "$MAJOR" -lt 4 ]; then
-		cat >"$dir/log4j.properties" <<LOG
-log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File=$dir/logs/server.log
-log4j.appender.file.MaxFileSize=50MB
-log4j.appender.file.MaxBackupIndex=2
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka=INFO
-log4j.logger.org.apache.kafka=INFO
-log4j.logger.state.change.logger=WARN
-log4j.logger.kafka.request.logger=WARN
-LOG
-	else
-		cat >"$dir/log4j2.properties" <<LOG
-status = warn
-appender.file.type = RollingFile
-appender.file.name = file
-appender.file.fileName = $dir/logs/server.log
-appender.file.filePattern = $dir/logs/server.log.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 50MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 2
-rootLogger.level = info
-rootLogger.appenderRef.file.ref = file
-logger.statechange.name = state.change.logger
-logger.statechange.level = warn
-LOG
-	fi
+	write_log_config "$dir"
 }
 
-log_opts() {
-	local dir
-	dir=$(ndir "$1")
-	if [ "$MAJOR" -lt 4 ]; then
-		echo "-Dlog4j.configuration=file:$dir/log4j.properties"
-	else
-		echo "-Dlog4j2.configurationFile=$dir/log4j2.properties"
-	fi
-}
-
-java_bin() {
-	local j=${JAVA_HOME:+$JAVA_HOME/bin/}java v
-	command -v "$j" >/dev/null || die "java not found (apt-get install openjdk-17-jre-headless)"
-	v=$("$j" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
-	[ "${v:-0}" -ge 17 ] || die "Kafka $VERSION needs Java 17 or newer; $j is version ${v:-unknown}"
-	echo "$j"
-}
+log_opts() { log_opts_for "$(ndir "$1")"; }
 
 # One cluster id for every node, made once and kept in the data directory.
 cluster_id() {
 	local id
 	if [ ! -s "$DATA/cluster.id" ]; then
 		mkdir -p "$DATA"
-		# A random UUID in unpadded base64url, as `StorageTool random-uuid`
-		# prints; never starting with '-' (it would read as a flag).
-		id=-
-		while [ "${id#-}" != "$id" ]; do
-			id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-		done
+		id=$(random_cluster_id)
 		echo "$id" >"$DATA/cluster.id"
 	fi
 	cat "$DATA/cluster.id"

@@ -105,6 +105,8 @@ case "$DATA" in /*) ;; *) DATA=$(pwd)/$DATA ;; esac
 while [ "${DATA%/}" != "$DATA" ] && [ "$DATA" != / ]; do DATA=${DATA%/}; done
 LIB=$CACHE/$VERSION/lib
 MAJOR=${VERSION%%.*}
+# shellcheck source=kafka/kraft-common.sh
+. "$ROOT/kafka/kraft-common.sh"
 PIDFILE=$DATA/kafka.pid
 BOOTSTRAP=127.0.0.1:$PORT
 
@@ -157,22 +159,8 @@ POM
 
 # --- process helpers -------------------------------------------------------
 
-# The pid in the pid file, if that process is still our broker (a recycled
-# pid of some other program is not).
-running_pid() {
-	local pid
-	[ -f "$PIDFILE" ] || return 1
-	pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-	local cmdline
-	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-	case "$cmdline" in *"kafka.Kafka $DATA/server.properties"*) ;; *) return 1 ;; esac
-	echo "$pid"
-}
-
-venv_python() {
-	if [ -x "$ROOT/.venv/bin/python" ]; then echo "$ROOT/.venv/bin/python"; else echo python3; fi
-}
+# The pid in the pid file, if that process is still our broker.
+running_pid() { broker_pid "$PIDFILE" "$DATA"; }
 
 # True when the broker answers a metadata request and lists itself.
 answers() {
@@ -226,69 +214,15 @@ log.segment.bytes=268435456
 num.network.threads=3
 num.io.threads=4
 PROPS
-	if [ "$MAJOR" -lt 4 ]; then
-		cat >"$DATA/log4j.properties" <<LOG
-log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File=$DATA/logs/server.log
-log4j.appender.file.MaxFileSize=50MB
-log4j.appender.file.MaxBackupIndex=2
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka=INFO
-log4j.logger.org.apache.kafka=INFO
-log4j.logger.state.change.logger=WARN
-log4j.logger.kafka.request.logger=WARN
-LOG
-	else
-		cat >"$DATA/log4j2.properties" <<LOG
-status = warn
-appender.file.type = RollingFile
-appender.file.name = file
-appender.file.fileName = $DATA/logs/server.log
-appender.file.filePattern = $DATA/logs/server.log.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 50MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 2
-rootLogger.level = info
-rootLogger.appenderRef.file.ref = file
-logger.statechange.name = state.change.logger
-logger.statechange.level = warn
-LOG
-	fi
+	write_log_config "$DATA"
 }
 
-log_opts() {
-	if [ "$MAJOR" -lt 4 ]; then
-		echo "-Dlog4j.configuration=file:$DATA/log4j.properties"
-	else
-		echo "-Dlog4j2.configurationFile=$DATA/log4j2.properties"
-	fi
-}
-
-java_bin() {
-	local j=${JAVA_HOME:+$JAVA_HOME/bin/}java
-	command -v "$j" >/dev/null || die "java not found (apt-get install openjdk-17-jre-headless)"
-	local v
-	v=$("$j" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
-	[ "${v:-0}" -ge 17 ] || die "Kafka $VERSION needs Java 17 or newer; $j is version ${v:-unknown}"
-	echo "$j"
-}
+log_opts() { log_opts_for "$DATA"; }
 
 format_storage() {
 	local java=$1 id
 	[ -f "$DATA/kraft/meta.properties" ] && return 0
-	# The cluster id is a random UUID in unpadded base64url, which is what
-	# `StorageTool random-uuid` prints; made here to save a JVM start.
-	# Kafka never hands out ids starting with '-' (they read as flags).
-	id=-
-	while [ "${id#-}" != "$id" ]; do
-		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-	done
+	id=$(random_cluster_id)
 	# shellcheck disable=SC2046
 	"$java" $(log_opts) -cp "$LIB/*" kafka.tools.StorageTool format -t "$id" \
 		-c "$DATA/server.properties" >>"$DATA/logs/storage.log" 2>&1 ||
