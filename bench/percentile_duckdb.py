@@ -18,6 +18,12 @@ element for some n, duckdb#5366), CSV sorted by device_id and date.
   list    distinct events as in window; one GROUP BY collecting the values
           with count/avg/stddev_samp; the filter and the rank on the list
           (list_sort(list_filter(...))[rank]), no join back to the rows
+  dedup   one GROUP BY over the event columns gives each distinct event with
+          its number of copies; a GROUP BY per (device, date) counts them
+          and rebuilds the group's values with the copies
+          (flatten(list(list_resize([x], copies, x)))); list_avg,
+          list_stddev_samp, the filter and the rank on that list: one scan,
+          no join
 
 usage: percentile_duckdb.py RAW_DIR OUT_CSV [THREADS] [THRESHOLD] [FORMULATION]
        percentile_duckdb.py --list          (the formulation names)
@@ -26,7 +32,7 @@ usage: percentile_duckdb.py RAW_DIR OUT_CSV [THREADS] [THRESHOLD] [FORMULATION]
 import sys
 import time
 
-FORMULATIONS = ["join", "window", "list"]
+FORMULATIONS = ["join", "window", "list", "dedup"]
 
 
 def sql(name, raw, out, threshold):
@@ -98,6 +104,31 @@ def sql(name, raw, out, threshold):
            CASE WHEN g.sd = 0 THEN g.xs
                 ELSE list_filter(g.xs, x -> x > g.m - 3 * g.sd AND x < g.m + 3 * g.sd) END AS xs
     FROM groups g SEMI JOIN events e USING (device_id, date)
+  )
+  SELECT device_id, date,
+         list_sort(xs)[{rank.format(n='len(xs)')}] AS event_duration_p95
+  FROM kept ORDER BY device_id, date"""
+    elif name == "dedup":
+        body = f"""
+  WITH events AS (
+    -- one row per distinct event, with the number of its copies
+    SELECT device_id, CAST(event_time AS DATE) AS date, event_duration AS x, count(*) AS c
+    FROM {src}
+    GROUP BY device_id, event_time, event_duration, temperature, status
+  ),
+  groups AS (
+    SELECT device_id, date, flatten(list(list_resize([x], c, x))) AS xs
+    FROM events GROUP BY device_id, date
+    HAVING count(*) > {threshold}
+  ),
+  stats AS (
+    SELECT device_id, date, xs, list_avg(xs) AS m, list_stddev_samp(xs) AS sd FROM groups
+  ),
+  kept AS (
+    SELECT device_id, date,
+           CASE WHEN sd = 0 THEN xs
+                ELSE list_filter(xs, x -> x > m - 3 * sd AND x < m + 3 * sd) END AS xs
+    FROM stats
   )
   SELECT device_id, date,
          list_sort(xs)[{rank.format(n='len(xs)')}] AS event_duration_p95
