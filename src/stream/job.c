@@ -1317,9 +1317,10 @@ static enum iot_err part_lose_log(struct job *j, struct part *p, struct iot_erro
 }
 
 /* Applies the data-loss policy to p, whose position `pos` lost its log
- * ([lo, hi] when known, else -1). */
+ * ([lo, hi] when known, else -1). *resume: where the partition goes on
+ * (-1: the log start). */
 static enum iot_err data_loss(struct job *j, struct part *p, int64_t pos, int64_t lo,
-			      int64_t hi, struct iot_error *err)
+			      int64_t hi, int64_t *resume, struct iot_error *err)
 {
 	struct buf b = BUF_INIT;
 	enum job_data_loss policy = j->o->on_data_loss;
@@ -1333,6 +1334,19 @@ static enum iot_err data_loss(struct job *j, struct part *p, int64_t pos, int64_
 			      buf_str(&b));
 		buf_release(&b);
 		return err->code;
+	}
+	*resume = -1;
+	if (p->replay && !p->other_source && lo > p->wal.start && p->wal.end <= hi) {
+		/* retention deleted the head of a planned batch, whose objects
+		 * may be written already: replay what is left of it under its
+		 * own name (a new epoch would read the rest again into new
+		 * objects, next to the old ones) */
+		log_warn(j->name, "%s: replaying what is left of the plan, from offset %" PRId64
+			 " (--on-data-loss earliest)", buf_str(&b), lo);
+		buf_release(&b);
+		p->next_offset = lo;
+		*resume = lo;
+		return IOT_OK;
 	}
 	if (p->other_source && j->o->fresh_source)
 		log_info(j->name, "%s: the broker is new; going on from its log start in checkpoint "
@@ -1378,10 +1392,7 @@ static enum iot_err part_check_log(struct job *j, struct part *p, int64_t *start
 		lost = *start < lo || *start > hi;
 	if (!lost)
 		return IOT_OK;
-	if (data_loss(j, p, *start, lo, hi, err))
-		return err->code;
-	*start = -1;
-	return IOT_OK;
+	return data_loss(j, p, *start, lo, hi, start, err);
 }
 
 static void assign_partitions(struct job *j, rd_kafka_topic_partition_list_t *tl);

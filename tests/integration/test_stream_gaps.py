@@ -412,3 +412,52 @@ def test_checkpoint_cleanup_is_per_partition(iotpipe, kafka, tmp_path, partition
     # a clean-up every 16 commits keeps the last two batches: at most
     # 2 + 16 batches before the next one runs, a plan and a state each
     assert max(peak.values()) <= 2 * 18, peak
+
+
+def _delete_records(kafka, topic, before, tmp_path):
+    """Kafka's own DeleteRecordsCommand: the log of partition 0 starts at
+    `before` afterwards, as when retention deletes old records."""
+    from fixtures.kafka import run_script
+    spec = tmp_path / "delete.json"
+    spec.write_text(json.dumps({"version": 1, "partitions": [
+        {"topic": topic, "partition": 0, "offset": before}]}))
+    cp = run_script("run-class", "org.apache.kafka.tools.DeleteRecordsCommand",
+                    "--bootstrap-server", kafka.bootstrap, "--offset-json-file", spec,
+                    timeout=120)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+
+
+def test_retention_under_a_planned_batch(iotpipe, kafka, tmp_path):
+    """A batch was planned and its objects written, then the job died
+    before its commit; meanwhile retention deleted the head of the batch.
+    By default that is data loss (exit 1, naming the plan and the log's
+    range); with --on-data-loss earliest the plan is replayed with what is
+    left, under its own object names: no record stored twice."""
+    topic = kafka.create_topic(kafka.topic("retention"), partitions=1)
+    out, ck = tmp_path / "o", tmp_path / "c"
+    args = _args("archive", kafka, topic, out, ck, "g", "--once")
+    produce(iotpipe, kafka, topic, 1000, seed=12, start=START)
+    iotpipe(*args, timeout=120)
+    produce(iotpipe, kafka, topic, 1000, seed=13, start="2025-01-01T01:00:00Z")
+    iotpipe(*args, timeout=120)
+    recs = kafka.consume_all(topic, expect=2000)
+    # the crash: batch 2's objects are there, its commit is not
+    states = sorted(pathlib.Path(ck).rglob("state-*"))
+    assert [p.name for p in states][-1].endswith("2"), states
+    states[-1].unlink()
+    _delete_records(kafka, topic, 1500, tmp_path)
+
+    cp = iotpipe(*args, check=False, timeout=120)
+    assert cp.returncode == 1, cp.stderr[-3000:]
+    assert re.search(r"planned batch 2 \(offsets 1000\.\.2000\) is outside the "
+                     r"partition's log \[1500, 2000\]", cp.stderr), cp.stderr[-3000:]
+    cp = iotpipe(*args, "--on-data-loss", "earliest", timeout=120)
+    got, rows = oracle.read_archive(out)
+    offsets = collections.Counter(r[2] for r in rows)
+    assert not [o for o, n in offsets.items() if n > 1], "records stored twice"
+    want = oracle.archive_rows(recs)
+    # everything before the plan, and everything retention left, is there
+    kept = collections.Counter({k: n for k, n in want.items() if k[2] < 1000 or k[2] >= 1500})
+    assert not kept - got, f"{sum((kept - got).values())} rows missing"
+    assert not got - want
+    assert "replaying what is left of the plan, from offset 1500" in cp.stderr, cp.stderr[-3000:]
