@@ -149,9 +149,16 @@ static int collect(void *opaque, const struct store_entry *e)
 				      e->key, c->prefix);
 		return 1;
 	}
-	/* "s3://b/dir" lists "dir/x": the separator is not part of the name */
-	if (plen && c->prefix[plen - 1] != '/' && *rel == '/')
+	/* "s3://b/dir" lists "dir/x": the separator is not part of the name;
+	 * "dir2/x", "dir.bak" or the object "dir" itself share the prefix but
+	 * are not below the directory (as aws s3 cp --recursive has it) */
+	if (plen && c->prefix[plen - 1] != '/') {
+		if (*rel != '/') {
+			log_debug("cp", "skipping %s: not below %s/", e->uri, c->prefix);
+			return 0;
+		}
 		rel++;
+	}
 	if (c->local_dst) {
 		size_t kl = strlen(e->key);
 		if (kl && e->key[kl - 1] == '/' && e->st.size == 0) {
@@ -188,7 +195,8 @@ static enum iot_err copy_recursive(struct store *st, const char *src,
 		store_uri_release(&u);
 		return rc;
 	}
-	c.prefix = u.key;
+	/* a local "." lists bare names ("a", "sub/b") */
+	c.prefix = u.scheme == STORE_SCHEME_LOCAL && !strcmp(u.key, ".") ? "" : u.key;
 	c.local_dst = du.scheme == STORE_SCHEME_LOCAL;
 	store_uri_release(&du);
 	/* Listing first, copying after: copying into the listed prefix

@@ -10,11 +10,14 @@ and wrote above it, and libcurl folded "prefix/../../x" in the request
 path, so the object fetched was not the one listed."""
 import http.server
 import os
+import subprocess
 import threading
 import urllib.parse
 from xml.sax.saxutils import escape
 
 import pytest
+
+from fixtures.common import iotpipe_bin
 
 BODY = b"hostile bytes\n"
 
@@ -169,6 +172,29 @@ def test_cp_recursive_safe_keys_and_folder_markers(iotpipe, tmp_path, hostile):
     iotpipe("cp", "-r", "-q", "s3://bkt/prefix/", f"{dst}/", env=s.env())
     assert files_under(tmp_path) == ["dst/a.b/c...txt", "dst/sub/..data", "dst/sub/x.txt"]
     assert (dst / "sub" / "x.txt").read_bytes() == BODY
+
+
+def test_cp_recursive_without_slash_takes_only_the_directory(iotpipe, tmp_path, hostile):
+    """"s3://bkt/dir" lists every key starting with "dir": "dir2/y",
+    "dir.bak" and an object named "dir" share the prefix but are not
+    below the directory, and used to land as dst/2/y and dst/.bak."""
+    s = hostile(["dir", "dir.bak", "dir/x.txt", "dir/sub/z.txt", "dir2/y.txt"])
+    dst = tmp_path / "dst"
+    iotpipe("cp", "-r", "-q", "s3://bkt/dir", f"{dst}/", env=s.env())
+    assert files_under(tmp_path) == ["dst/sub/z.txt", "dst/x.txt"]
+
+
+def test_cp_recursive_local_dot(iotpipe, tmp_path):
+    """A local "." lists bare names: they are below it."""
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a").write_bytes(b"a")
+    (src / "sub" / "b").write_bytes(b"b")
+    dst = tmp_path / "dst"
+    cp = subprocess.run([iotpipe_bin(), "cp", "-r", "-q", ".", f"{dst}/"], cwd=src,
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert files_under(dst) == ["a", "sub/b"]
 
 
 def test_request_path_sent_as_listed(iotpipe, tmp_path, hostile):
