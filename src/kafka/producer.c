@@ -83,8 +83,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 	/* once the producer is in a fatal state, what it did not store is sent
 	 * again by its successor (restart_producer): records it never sent,
-	 * and those the broker refused as out of sequence (a refused batch
-	 * is not appended, whatever status librdkafka gives it) */
+	 * and those the broker refused as out of sequence. librdkafka calls
+	 * the latter POSSIBLY_PERSISTED, but the broker answers
+	 * OUT_OF_ORDER_SEQUENCE_NUMBER only for a batch whose sequence is
+	 * ahead of what its log holds: had an earlier attempt of the batch
+	 * been stored, the answer would be DUPLICATE_SEQUENCE_NUMBER */
 	if (m->err && rd_kafka_fatal_error(rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR &&
 	    (rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_NOT_PERSISTED ||
 	     m->err == RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER)) {
@@ -236,6 +239,15 @@ static enum iot_err restart_producer(const struct producer_options *o, struct pr
 				     MAX_RESTARTS, rd_kafka_err2str(fe));
 	rd_kafka_purge(*rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
 	rd_kafka_flush(*rk, 10 * 1000);
+	{
+		/* still in flight: no delivery report will come; maybe stored */
+		int left = rd_kafka_outq_len(*rk);
+		if (left > 0) {
+			st->failed += (uint64_t)left;
+			log_warn("produce", "%d records in flight when the producer failed: "
+				 "counted as not delivered", left);
+		}
+	}
 	rd_kafka_destroy(*rk);
 	*rk = NULL;
 	log_warn("produce", "fatal producer error (%s): a new producer sends again the %zu "
@@ -243,27 +255,32 @@ static enum iot_err restart_producer(const struct producer_options *o, struct pr
 	metric_inc(st->m_restarts);
 	if ((rc = make_producer(o, st, rk, err)))
 		return rc;
-	for (size_t i = 0; i < st->nresend; i++) {
-		struct resend *r = &st->resend[i];
-		rd_kafka_resp_err_t e = send_one(*rk, o->topic, r->key, r->key_len, r->value,
-						 r->value_len, r->kind);
-		if (e) {
-			/* the rest are lost to this run: counted, reported */
-			st->failed += st->nresend - i;
-			rc = iot_error_set(err, IOT_ERR_NET, "cannot send a record again: %s",
-					   rd_kafka_err2str(e));
-		}
-		free(r->key);
-		free(r->value);
-		if (e) {
-			for (size_t k = i + 1; k < st->nresend; k++) {
-				free(st->resend[k].key);
-				free(st->resend[k].value);
+	{
+		/* taken out of st: a delivery report served while sending
+		 * (a full queue polls) may append to st->resend */
+		struct resend *v = st->resend;
+		size_t n = st->nresend;
+		rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+		st->resend = NULL;
+		st->nresend = st->resend_alloc = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!e) {
+				e = send_one(*rk, o->topic, v[i].key, v[i].key_len, v[i].value,
+					     v[i].value_len, v[i].kind);
+				if (e) {
+					/* the rest are lost to this run: counted, reported */
+					st->failed += n - i;
+					rc = iot_error_set(err, IOT_ERR_NET,
+							   "cannot send a record again: %s",
+							   rd_kafka_err2str(e));
+				}
 			}
-			break;
+			free(v[i].key);
+			free(v[i].value);
 		}
+		free(v);
 	}
-	st->nresend = 0;
 	return rc;
 }
 
@@ -383,6 +400,8 @@ out:
 	generator_destroy(gen);
 	if (rk)
 		rd_kafka_destroy(rk);
+	/* a run that stopped before sending these again: not delivered */
+	st.failed += st.nresend;
 	for (size_t i = 0; i < st.nresend; i++) {
 		free(st.resend[i].key);
 		free(st.resend[i].value);
