@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "kafka/client.h"
 #include "version.h"
 
 #include "core/banned.h"
@@ -56,6 +57,8 @@ static void usage(FILE *f)
 
 static int finish_stdout(int status)
 {
+	/* the count of librdkafka lines the rate limit dropped last */
+	kafka_log_flush();
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "iotpipe: error writing to standard output: %s\n",
 			strerror(errno));

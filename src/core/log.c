@@ -148,10 +148,12 @@ void log_msg(enum log_level lvl, const char *component, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void report_suppressed(const char *component, uint64_t count,
+/* At the level of the most severe line suppressed, so that a level that
+ * lets those lines through lets their count through too. */
+static void report_suppressed(enum log_level lvl, const char *component, uint64_t count,
 			      double seconds)
 {
-	log_msg(LOG_WARN, component,
+	log_msg(lvl, component,
 		"%llu similar lines suppressed in the last %.0f s (rate limit)",
 		(unsigned long long)count, seconds < 1 ? 1 : seconds);
 }
@@ -161,6 +163,7 @@ void log_vmsg_limited(struct log_ratelimit *rl, enum log_level lvl,
 {
 	double now, quiet_since = 0;
 	uint64_t report = 0;
+	enum log_level worst = LOG_DEBUG;
 	bool pass;
 
 	if ((int)lvl > atomic_load(&cur_level))
@@ -176,15 +179,20 @@ void log_vmsg_limited(struct log_ratelimit *rl, enum log_level lvl,
 		rl->used++;
 		report = rl->suppressed;
 		quiet_since = rl->quiet_since;
+		worst = rl->worst;
 		rl->suppressed = 0;
-	} else if (rl->suppressed++ == 0) {
-		rl->quiet_since = rl->window_start;
+		rl->worst = LOG_DEBUG;
+	} else {
+		if (rl->suppressed++ == 0)
+			rl->quiet_since = rl->window_start;
+		if (lvl < rl->worst)
+			rl->worst = lvl;
 	}
 	pthread_mutex_unlock(&rl->lock);
 	if (!pass)
 		return;
 	if (report)
-		report_suppressed(component, report, now - quiet_since);
+		report_suppressed(worst, component, report, now - quiet_since);
 	log_vmsg(lvl, component, fmt, ap);
 }
 
@@ -202,14 +210,17 @@ void log_ratelimit_flush(struct log_ratelimit *rl, const char *component)
 {
 	double now = clock_mono_s(), quiet_since;
 	uint64_t report;
+	enum log_level worst;
 
 	pthread_mutex_lock(&rl->lock);
 	report = rl->suppressed;
 	quiet_since = rl->quiet_since;
+	worst = rl->worst;
 	rl->suppressed = 0;
+	rl->worst = LOG_DEBUG;
 	pthread_mutex_unlock(&rl->lock);
 	if (report)
-		report_suppressed(component, report, now - quiet_since);
+		report_suppressed(worst, component, report, now - quiet_since);
 }
 
 _Noreturn void iot_assert_fail(const char *expr, const char *file, int line)

@@ -58,10 +58,11 @@ struct log_ratelimit {
 	double quiet_since;  /* start of the window that began suppressing */
 	unsigned used;       /* lines let through in the current window */
 	uint64_t suppressed; /* lines dropped since the last report */
+	enum log_level worst; /* the most severe of them: the report's level */
 };
 
 #define LOG_RATELIMIT_INIT(per_sec)                                           \
-	{ (per_sec), PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0 }
+	{ (per_sec), PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, LOG_DEBUG }
 
 void log_msg_limited(struct log_ratelimit *rl, enum log_level lvl,
 		     const char *component, const char *fmt, ...)

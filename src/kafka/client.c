@@ -129,12 +129,7 @@ static bool other_role(rd_kafka_type_t type, const char *key)
  * flood the log (or a log shipper). */
 #define LOG_BURST 10
 
-static struct {
-	pthread_mutex_t mu;
-	double window; /* monotonic start of the current second */
-	unsigned lines;
-	uint64_t suppressed;
-} limit = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
+static struct log_ratelimit kafka_log_rl = LOG_RATELIMIT_INIT(LOG_BURST);
 
 /* syslog levels: 0-3 emergency..error, 4 warning, 5-6 notice, info, 7 debug */
 static enum log_level level_of(int syslog_level)
@@ -148,32 +143,13 @@ static enum log_level level_of(int syslog_level)
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	enum log_level lvl = level_of(level);
-	double now = clock_mono_s();
-	uint64_t report = 0;
-	bool pass;
+	log_msg_limited(&kafka_log_rl, level_of(level), "kafka", "%s: %s: %s",
+			rk ? rd_kafka_name(rk) : "librdkafka", fac, buf);
+}
 
-	if (lvl > log_get_level())
-		return;
-	pthread_mutex_lock(&limit.mu);
-	if (now - limit.window >= 1.0) {
-		report = limit.suppressed;
-		limit.suppressed = 0;
-		limit.window = now;
-		limit.lines = 0;
-	}
-	pass = limit.lines < LOG_BURST;
-	if (pass)
-		limit.lines++;
-	else
-		limit.suppressed++;
-	pthread_mutex_unlock(&limit.mu);
-	if (report)
-		log_warn("kafka", "%" PRIu64 " librdkafka log lines suppressed (at most %d a second)",
-			 report, LOG_BURST);
-	if (pass)
-		log_msg(lvl, "kafka", "%s: %s: %s", rk ? rd_kafka_name(rk) : "librdkafka",
-			fac, buf);
+void kafka_log_flush(void)
+{
+	log_ratelimit_flush(&kafka_log_rl, "kafka");
 }
 
 rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,

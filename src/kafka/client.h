@@ -79,4 +79,8 @@ enum iot_err kafka_wait_topic(rd_kafka_t *rk, const char *bootstrap,
 			      const char *topic, int timeout_ms, int *partitions,
 			      struct iot_error *err);
 
+/* Logs how many librdkafka lines the rate limit dropped since the last
+ * one let through (at exit, after the clients are destroyed). */
+void kafka_log_flush(void);
+
 #endif
