@@ -37,6 +37,11 @@ static void test_redact(void **state)
 	      "a http://u:***@h b http://h/@x c s3://k:***@b/");
 	check("user@example.org, no scheme", "user@example.org, no scheme");
 	check("http://u:p@w@h/", "http://u:***@h/");
+	/* what the S3 client takes for credentials (all up to the first
+	 * '/') is redacted, whatever characters the password holds */
+	check("http://u:pa?ss@h/x", "http://u:***@h/x");
+	check("http://u:pa#ss@h", "http://u:***@h");
+	check("'s3://AK:se<cr>\"et@h'", "'s3://AK:***@h'");
 	check("", "");
 	check("x://", "x://");
 }
