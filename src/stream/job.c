@@ -547,6 +547,9 @@ static enum iot_err dlq_fit_topic(struct job *j, rd_kafka_conf_t *pc, struct iot
 	log_debug(j->name, "dead-letter topic '%s': records of up to %ld bytes", j->o->dead_letter_topic,
 		  max);
 	max -= BATCH_OVERHEAD;
+	/* librdkafka takes 1000..1000000000; Kafka allows topics up to 2^31-1 */
+	if (max > 1000000000L)
+		max = 1000000000L;
 	snprintf(num, sizeof(num), "%ld", max < LIBRDKAFKA_MIN ? (long)LIBRDKAFKA_MIN : max);
 	if (kafka_conf_set(pc, "message.max.bytes", num, "default", err) ||
 	    kafka_conf_set(pc, "batch.size", num, "default", err))
