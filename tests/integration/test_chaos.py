@@ -41,7 +41,7 @@ import uuid
 import pytest
 
 import oracle
-from fixtures.common import ROOT, iotpipe_bin
+from fixtures.common import ROOT, iotpipe_bin, start_service
 from fixtures.kafka import KafkaService, free_port, run_script
 from streamlib import Job, kill_all
 
@@ -86,13 +86,7 @@ class PrivateKafka(KafkaService):
 
 @pytest.fixture
 def chaos_kafka(tmp_path):
-    k = PrivateKafka(tmp_path / "kafka")
-    try:
-        k.start()
-    except AssertionError:  # a port taken between free_port() and bind
-        k.stop()
-        k = PrivateKafka(tmp_path / "kafka2")
-        k.start()
+    k = start_service(PrivateKafka, tmp_path / "kafka")
     try:
         yield k
     finally:

@@ -32,7 +32,7 @@ import pytest
 
 import oracle
 from fixtures.cluster import KafkaCluster
-from fixtures.common import ROOT, iotpipe_bin
+from fixtures.common import ROOT, iotpipe_bin, start_service
 from streamlib import Job, kill_all
 from test_chaos import (aggregate_counts, archive_counts, error_line,
                         job_args, last_run, window_map)
@@ -67,13 +67,7 @@ KINDS = ("archive", "aggregate")
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = KafkaCluster(tmp_path / "cluster")
-    try:
-        c.start()
-    except AssertionError:  # a port taken between free_ports() and bind
-        c.stop()
-        c = KafkaCluster(tmp_path / "cluster2")
-        c.start()
+    c = start_service(KafkaCluster, tmp_path / "cluster")
     try:
         yield c
     finally:
