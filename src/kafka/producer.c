@@ -41,6 +41,8 @@
 
 #define MAX_ERROR_KINDS 8
 #define MAX_RESTARTS 10
+/* The last event time the decoders accept: 9999-12-31T23:59:59Z. */
+#define SIM_TIME_MAX_US 253402300799e6
 
 /* A record to send again after a fatal error (a copy: the delivery
  * report's memory is librdkafka's). */
@@ -331,6 +333,14 @@ enum iot_err producer_run(const struct producer_options *o,
 					 s, d, st.failed, (double)s / (now - t0));
 				next_report = now + 10;
 			}
+		}
+		if (o->simulated_time &&
+		    (double)o->start_us + (double)i * o->time_step * 1e6 > SIM_TIME_MAX_US) {
+			/* llround would overflow long before int64_t does */
+			rc = iot_error_set(err, IOT_ERR_USAGE,
+					   "the simulated clock (--start-time + N x --time-step) passed "
+					   "9999-12-31 after %" PRIu64 " records", i);
+			break;
 		}
 		generator_next(gen, o->simulated_time
 				       ? o->start_us + (int64_t)llround((double)i * o->time_step * 1e6)

@@ -303,3 +303,15 @@ def test_schema_field_added_in_yaml_needs_no_code(iotpipe, tmp_path, embedded_br
                                           "humidity": "wet"}) + "\n"
     out = iotpipe("debug", "decode", "-c", f, input=lines).stdout
     assert out == "invalid\twrong_type: humidity\n"
+
+
+def test_simulated_clock_past_year_9999(iotpipe, embedded_broker):
+    """--start-time + N x --time-step beyond 9999-12-31 stops with a usage
+    error instead of overflowing (llround of a value past 2^63 is
+    undefined)."""
+    cp = iotpipe("produce", "--bootstrap-servers", embedded_broker.bootstrap,
+                 "--topic", embedded_broker.topic("clock"), "--count", 1000000000000,
+                 "--start-time", "9999-12-31T23:59:00Z", "--time-step", 86400,
+                 "--metrics-addr", "off", check=False, timeout=60)
+    assert cp.returncode == 2, (cp.returncode, cp.stderr[-2000:])
+    assert "passed 9999-12-31 after 1 records" in cp.stderr, cp.stderr[-2000:]
