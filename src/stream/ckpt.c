@@ -11,7 +11,8 @@
  *	next <offset>                                    (state)
  *	epoch <n>, source <id>                           (both; optional)
  *	--
- *	<job payload>                                    (state)
+ *	<job payload>                                    (state; wal: the
+ *	                                                  merge plan, merge.h)
  * The job name is checked on load, so two different jobs pointed at the
  * same checkpoint location fail loudly instead of corrupting each other.
  * Batch numbers are zero-padded to 20 digits so listing order is batch
@@ -160,6 +161,7 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 	memset(out, 0, sizeof(*out));
 	memset(&l, 0, sizeof(l));
 	buf_init(&out->payload);
+	buf_init(&out->wal_plan);
 	out->next_offset = -1;
 	if ((rc = store_list(st, base, on_entry, &l, err)) && rc != IOT_ERR_NOT_FOUND)
 		goto done;
@@ -195,6 +197,7 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		if (!rc) {
 			out->has_wal = true;
 			out->wal.batch = l.max_wal;
+			buf_puts(&out->wal_plan, payload);
 			if (!out->has_state) {
 				out->epoch = out->wal.epoch;
 				memcpy(out->source, wsource, sizeof(wsource));
@@ -237,6 +240,7 @@ enum iot_err ckpt_latest(struct store *st, const char *base, bool *has,
 void ckpt_recovered_release(struct ckpt_recovered *r)
 {
 	buf_release(&r->payload);
+	buf_release(&r->wal_plan);
 }
 
 /* The optional lines: epoch 0 and no source are left out, so a checkpoint
@@ -250,7 +254,7 @@ static void origin_text(struct buf *b, uint32_t epoch, const char *source)
 }
 
 static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w,
-		     const char *source)
+		     const char *source, const struct buf *plan)
 {
 	buf_printf(b, "iotpipe-checkpoint 1\njob %s\nkind wal\nbatch %" PRIu64
 		      "\nstart %" PRId64 "\nend %" PRId64 "\n",
@@ -262,18 +266,22 @@ static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w,
 	if (w->ref_us)
 		buf_printf(b, "ref %" PRId64 "\n", w->ref_us);
 	origin_text(b, w->epoch, source);
+	if (plan && plan->len) {
+		buf_puts(b, "--\n");
+		buf_append(b, plan->data, plan->len);
+	}
 }
 
 enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
-			    const struct ckpt_wal *w, const char *source, bool *conflict,
-			    struct ckpt_wal *existing, struct iot_error *err)
+			    const struct ckpt_wal *w, const char *source, const struct buf *plan,
+			    bool *conflict, struct ckpt_wal *existing, struct iot_error *err)
 {
 	char *uri = file_uri(base, "wal", w->batch);
 	struct buf b = BUF_INIT, old = BUF_INIT;
 	enum iot_err rc;
 
 	*conflict = false;
-	wal_text(&b, job, w, source);
+	wal_text(&b, job, w, source, plan);
 	rc = store_put(st, uri, b.data, b.len, STORE_PUT_IF_ABSENT, err);
 	if (rc == IOT_ERR_STATE) {
 		/* a plan for this batch exists (a replay we were not told about,
@@ -287,8 +295,11 @@ enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
 			rc = parse(uri, job, "wal", old.data ? (char *)old.data : (char *)"",
 				   w->batch, existing, NULL, &existing->epoch, osource, &payload, err);
 		if (!rc) {
+			size_t plen = plan ? plan->len : 0;
 			existing->batch = w->batch;
-			*conflict = existing->start != w->start || existing->end != w->end ||
+			*conflict = strlen(payload) != plen ||
+				    (plen && memcmp(payload, plan->data, plen)) ||
+				    existing->start != w->start || existing->end != w->end ||
 				    existing->epoch != w->epoch ||
 				    existing->has_emit != w->has_emit ||
 				    (w->has_emit && existing->emit_upto_us != w->emit_upto_us);

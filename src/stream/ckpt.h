@@ -58,6 +58,7 @@ struct ckpt_recovered {
 	struct buf payload;    /* the job's state text after the header */
 	bool has_wal;          /* a planned batch batch+1 to replay */
 	struct ckpt_wal wal;
+	struct buf wal_plan;   /* the plan's merge plan text (merge.h) */
 	uint32_t epoch;        /* of the state, else of the plan; 0 for none */
 	char source[CKPT_SOURCE_MAX]; /* "" when the files name none */
 };
@@ -79,11 +80,13 @@ enum iot_err ckpt_latest(struct store *st, const char *base, bool *has,
 /*
  * Writes wal-<w->batch> unless it exists. When another writer got there
  * first, *existing receives its plan and *conflict is set (the caller
- * must follow that plan instead of its own). `source` may be NULL.
+ * must follow that plan instead of its own). `source` may be NULL; `plan`
+ * (may be NULL) is the job's text after the header (merge.h), part of
+ * what must match.
  */
 enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
-			    const struct ckpt_wal *w, const char *source, bool *conflict,
-			    struct ckpt_wal *existing, struct iot_error *err);
+			    const struct ckpt_wal *w, const char *source, const struct buf *plan,
+			    bool *conflict, struct ckpt_wal *existing, struct iot_error *err);
 
 /* Writes state-<batch> (overwrites an identical replayed one). `source`
  * may be NULL. */

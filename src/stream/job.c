@@ -36,6 +36,7 @@
 #include "metrics/metrics.h"
 #include "store/store.h"
 #include "stream/ckpt.h"
+#include "stream/merge.h"
 #include "stream/pqsink.h"
 #include "stream/rawbuf.h"
 #include "stream/windows.h"
@@ -79,6 +80,7 @@ struct part {
 	size_t pending;         /* events it added to j->buffered since then */
 	bool replay;            /* must commit `wal` exactly before going on */
 	struct ckpt_wal wal;
+	struct merge_plan wal_mp; /* the replay's merge plan (merge.h) */
 	double last_arrival;    /* monotonic seconds */
 	int64_t once_target;    /* --once: end offset to reach; -1 none */
 	bool eof;
@@ -183,7 +185,7 @@ struct job {
 		struct metric *windows, *files, *bytes, *open_windows, *dlq, *dlq_dropped;
 		struct metric *invalid[EV_R__COUNT];
 		struct metric *replays, *wakeups;
-		struct metric *data_loss[2], *split_keys;
+		struct metric *data_loss[2], *split_keys, *merged;
 	} m;
 };
 
@@ -250,6 +252,9 @@ static void register_metrics(struct job *j)
 	j->m.wakeups = metrics_counter("iotpipe_kafka_fetch_wakeups_total",
 				       "Requests sent to wake librdkafka's fetcher after its queue drained "
 				       "(librdkafka < 2.1 only).", l);
+	j->m.merged = metrics_counter("iotpipe_windows_merged_total",
+				      "Window parts handed over by another partition and merged into "
+				      "one row per device and window.", l);
 	for (int p = 0; p < 2; p++) {
 		snprintf(lr, sizeof(lr), "job=\"%s\",policy=\"%s\"", j->name,
 			 p == JOB_DATA_LOSS_FAIL ? "fail" : "earliest");
@@ -302,6 +307,7 @@ static void part_drop(struct job *j, struct part *p)
 	p->loss_pending = false;
 	p->ref_us = 0;
 	winstate_clear(&p->win);
+	merge_plan_release(&p->wal_mp);
 	free(p->ckpt_base);
 	p->ckpt_base = NULL;
 	p->assigned = false;
@@ -343,6 +349,12 @@ static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
 	p->last_arrival = clock_mono_s();
 	p->eof = false;
 	p->once_target = -1;
+	if (r.has_wal && j->o->kind == JOB_AGGREGATE &&
+	    merge_plan_load(&p->wal_mp, (const char *)r.wal_plan.data, r.wal_plan.len,
+			    p->ckpt_base, err)) {
+		ckpt_recovered_release(&r);
+		return err->code;
+	}
 	if (r.has_wal) {
 		p->replay = true;
 		p->wal = r.wal;
@@ -591,6 +603,14 @@ static void file_name(struct buf *b, const struct job *j, const struct part *p,
 	buf_printf(b, "-%d-%010" PRIu64 ".parquet", (int)p->id, batch);
 }
 
+/* A hand-over object a batch writes (merge.h). */
+struct handoff {
+	int32_t part;
+	uint64_t group;
+	char *uri;
+	struct buf text;
+};
+
 /* One partition's batch in a commit round (see flush_all). */
 struct citem {
 	struct part *p;
@@ -599,8 +619,32 @@ struct citem {
 	struct rawbuf *raw;       /* archive: the batch's rows (p->craw) */
 	struct win_out_list wl;   /* aggregate: the windows it emits */
 	struct buf payload;       /* aggregate: the state after them */
+	struct merge_plan mp;     /* aggregate: what it merges (merge.h) */
+	struct winstate *took;    /* the hand-overs it ends with, one per
+				     present `end` line, read before planning */
+	size_t ntook;
+	struct handoff *ho;       /* the hand-overs it writes */
+	size_t nho;
 	enum { CI_OK, CI_FAILED } outcome;
 };
+
+static void citem_release(struct citem *c)
+{
+	win_out_list_release(&c->wl);
+	buf_release(&c->payload);
+	merge_plan_release(&c->mp);
+	for (size_t i = 0; i < c->ntook; i++)
+		winstate_release(&c->took[i]);
+	free(c->took);
+	for (size_t i = 0; i < c->nho; i++) {
+		free(c->ho[i].uri);
+		buf_release(&c->ho[i].text);
+	}
+	free(c->ho);
+	c->took = NULL;
+	c->ho = NULL;
+	c->ntook = c->nho = 0;
+}
 
 /* One output object of a batch, for the writer threads. */
 struct write_task {
@@ -771,6 +815,324 @@ static enum iot_err write_windows(struct job *j, struct citem *c, struct iot_err
 	return rc;
 }
 
+/* ---- one row per device and window (merge.h) ------------------------ */
+
+static bool win_due(const struct win *w, int64_t upto, int64_t size)
+{
+	return !w->held && w->start_us + size <= upto;
+}
+
+/*
+ * For each group of p whose awaited batches have all committed, an `end`
+ * line per awaited batch saying whether its hand-over is there. A batch
+ * counts as committed when its partition's checkpoint says so: this
+ * instance's own view for a partition it owns, else a listing.
+ */
+static enum iot_err merge_find_ends(struct job *j, struct part *p, struct merge_plan *mp,
+				    struct iot_error *err)
+{
+	for (size_t g = 0; g < p->win.ngroups; g++) {
+		const struct win_group *grp = &p->win.groups[g];
+		bool all = true;
+		for (size_t k = 0; k < grp->n && all; k++) {
+			int32_t q = grp->aw[k].part;
+			uint64_t latest = 0;
+			bool has = false;
+			if ((size_t)q < j->nparts && j->parts[q]->assigned) {
+				latest = j->parts[q]->batch;
+			} else {
+				char *base = ckpt_partition_uri(j->o->checkpoint, j->o->topic, q);
+				enum iot_err rc = ckpt_latest(j->st, base, &has, &latest, err);
+				free(base);
+				if (rc)
+					return rc;
+			}
+			all = latest >= grp->aw[k].batch;
+		}
+		if (!all)
+			continue;
+		for (size_t k = 0; k < grp->n; k++) {
+			char *uri = merge_handoff_uri(p->ckpt_base, grp->id, grp->aw[k].part,
+						      grp->aw[k].batch);
+			struct store_stat stt;
+			enum iot_err rc = store_head(j->st, uri, &stt, err);
+			free(uri);
+			if (rc && rc != IOT_ERR_NOT_FOUND)
+				return rc;
+			if (rc)
+				iot_error_clear(err);
+			merge_plan_end(mp, grp->id, grp->aw[k].part, grp->aw[k].batch, rc == IOT_OK);
+		}
+	}
+	return IOT_OK;
+}
+
+/* The group of another partition owned here that holds (key, start) and
+ * waits for batch `batch` of partition `q`; 0 when none. */
+static uint64_t merge_waiting(const struct job *j, int32_t q, uint64_t batch, const char *key,
+			      size_t klen, int64_t start, int32_t *home)
+{
+	for (size_t h = 0; h < j->nparts; h++) {
+		const struct part *p = j->parts[h];
+		uint64_t g;
+		if (!p->assigned || p->id == q)
+			continue;
+		if (p->replay && p->wal_mp.nhold) {
+			/* its plan is not applied yet: read it there */
+			const struct merge_plan *m = &p->wal_mp;
+			bool waits = false;
+			for (size_t k = 0; k < m->nawait; k++)
+				waits |= m->await[k].part == q && m->await[k].batch == batch;
+			for (size_t k = 0; waits && k < m->nhold; k++)
+				if (m->hold[k].start_us == start && m->hold[k].key_len == klen &&
+				    !memcmp(merge_key(m, &m->hold[k]), key, klen)) {
+					*home = p->id;
+					return p->wal.batch;
+				}
+		}
+		if (!p->win.ngroups || !(g = winstate_held_by(&p->win, key, klen, start)))
+			continue;
+		for (size_t i = 0; i < p->win.ngroups; i++) {
+			const struct win_group *grp = &p->win.groups[i];
+			if (grp->id != g)
+				continue;
+			for (size_t k = 0; k < grp->n; k++)
+				if (grp->aw[k].part == q && grp->aw[k].batch == batch) {
+					*home = p->id;
+					return g;
+				}
+		}
+	}
+	return 0;
+}
+
+/*
+ * The round's shared windows: a window due in several of the round's
+ * partitions is held by the lowest of them and given to it by the others
+ * (items are in partition order). A window that a group of an earlier
+ * round holds and waits for this very batch for (its plan was written,
+ * then the process died before this partition's) is given to that group.
+ */
+static void merge_share(struct job *j, struct citem *items, size_t n)
+{
+	struct strmap seen;
+	struct buf k = BUF_INIT;
+	size_t *first = NULL, *count = NULL, alloc = 0;
+	bool *held = NULL;
+
+	strmap_init(&seen);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			struct citem *c = &items[i];
+			struct winstate *ws = &c->p->win;
+			if (!c->w.has_emit)
+				continue;
+			for (size_t d = 0; d < ws->keys.n; d++) {
+				size_t klen;
+				const char *key = strmap_key(&ws->keys, d, &klen);
+				for (size_t w = 0; w < ws->dev[d].n; w++) {
+					const struct win *win = &ws->dev[d].w[w];
+					size_t ix;
+					if (!win_due(win, c->w.emit_upto_us, j->o->window_us))
+						continue;
+					buf_reset(&k);
+					buf_append(&k, &win->start_us, sizeof(win->start_us));
+					buf_append(&k, key, klen);
+					if (pass == 0) {
+						size_t before = seen.n;
+						ix = strmap_intern(&seen, k.data, k.len);
+						if (ix >= alloc) {
+							size_t a = alloc ? alloc * 2 : 256;
+							while (a <= ix)
+								a *= 2;
+							first = xrealloc(first, st_mult(a, sizeof(*first)));
+							count = xrealloc(count, st_mult(a, sizeof(*count)));
+							held = xrealloc(held, st_mult(a, sizeof(*held)));
+							alloc = a;
+						}
+						if (seen.n > before) {
+							first[ix] = i;
+							count[ix] = 1;
+							held[ix] = false;
+						} else {
+							count[ix]++;
+						}
+						continue;
+					}
+					ix = (size_t)strmap_find(&seen, k.data, k.len);
+					if (count[ix] < 2) {
+						int32_t home;
+						uint64_t g = merge_waiting(j, c->p->id, c->w.batch, key,
+									   klen, win->start_us, &home);
+						if (g)
+							merge_plan_give(&c->mp, key, klen, win->start_us,
+									home, g);
+						continue;
+					}
+					if (first[ix] == i)
+						continue;
+					{
+						struct citem *h = &items[first[ix]];
+						merge_plan_give(&c->mp, key, klen, win->start_us, h->p->id,
+								h->w.batch);
+						c->mp.give[c->mp.ngive - 1].fresh = true;
+						if (!held[ix])
+							merge_plan_hold(&h->mp, key, klen, win->start_us);
+						held[ix] = true;
+						merge_plan_await(&h->mp, c->p->id, c->w.batch);
+					}
+				}
+			}
+		}
+	}
+	buf_release(&k);
+	strmap_release(&seen);
+	free(first);
+	free(count);
+	free(held);
+}
+
+/* Reads the hand-overs a planned batch ends with (its `end ... 1`
+ * lines), before its windows change: a missing or corrupt one fails the
+ * batch, which then replays. */
+static enum iot_err merge_read(struct job *j, struct citem *c, struct iot_error *err)
+{
+	struct buf b = BUF_INIT;
+	enum iot_err rc = IOT_OK;
+
+	c->took = xcalloc(c->mp.nend ? c->mp.nend : 1, sizeof(*c->took));
+	for (size_t i = 0; i < c->mp.nend && !rc; i++) {
+		const struct merge_end *e = &c->mp.end[i];
+		char *uri;
+		if (!e->present)
+			continue;
+		uri = merge_handoff_uri(c->p->ckpt_base, e->group, e->part, e->batch);
+		buf_reset(&b);
+		winstate_init(&c->took[c->ntook], j->nsums);
+		c->ntook++;
+		rc = store_get(j->st, uri, &b, err);
+		if (rc == IOT_ERR_NOT_FOUND)
+			rc = iot_error_set(err, IOT_ERR_STATE,
+					   "%s: hand-over planned by batch %" PRIu64 " of partition %d "
+					   "is missing", uri, c->w.batch, (int)c->p->id);
+		if (!rc)
+			rc = winstate_load(&c->took[c->ntook - 1], (const char *)b.data, b.len, uri,
+					   err);
+		free(uri);
+	}
+	buf_release(&b);
+	return rc;
+}
+
+/* Before the batch emits: the groups it ends take their hand-overs and
+ * let their windows go; the windows it holds start its own group. */
+static void merge_before_emit(struct job *j, struct citem *c)
+{
+	struct winstate *ws = &c->p->win;
+	size_t t = 0;
+
+	for (size_t i = 0; i < c->mp.nend; i++) {
+		const struct merge_end *e = &c->mp.end[i];
+		struct winstate *h;
+		if (!e->present)
+			continue;
+		h = &c->took[t++];
+		for (size_t d = 0; d < h->keys.n; d++) {
+			size_t klen;
+			const char *key = strmap_key(&h->keys, d, &klen);
+			for (size_t w = 0; w < h->dev[d].n; w++)
+				winstate_merge(ws, key, klen, h->dev[d].w[w].start_us,
+					       h->dev[d].w[w].count, h->dev[d].w[w].sums, e->group);
+			metric_add(j->m.merged, h->dev[d].n);
+		}
+	}
+	for (size_t i = 0; i < c->mp.nend; i++)
+		winstate_group_end(ws, c->mp.end[i].group);
+	for (size_t i = 0; i < c->mp.nhold; i++)
+		winstate_hold(ws, merge_key(&c->mp, &c->mp.hold[i]), c->mp.hold[i].key_len,
+			      c->mp.hold[i].start_us, c->w.batch);
+	if (c->mp.nhold)
+		winstate_group_add(ws, c->w.batch, c->mp.await, c->mp.nawait);
+}
+
+static int cmp_win_key(const char *k1, size_t l1, int64_t s1, const struct win_out *o)
+{
+	size_t n = l1 < o->key_len ? l1 : o->key_len;
+	int c = memcmp(k1, o->key, n);
+	if (c)
+		return c;
+	if (l1 != o->key_len)
+		return l1 < o->key_len ? -1 : 1;
+	return s1 < o->start_us ? -1 : s1 > o->start_us;
+}
+
+/* After it emits: the windows it gives away leave its rows for the
+ * hand-over objects (one per home group). */
+static void merge_after_emit(struct job *j, struct citem *c)
+{
+	struct win_out_list *l = &c->wl;
+	bool *gone;
+	size_t keep = 0;
+
+	if (!c->mp.ngive)
+		return;
+	gone = xcalloc(l->n ? l->n : 1, sizeof(*gone));
+	for (size_t i = 0; i < c->mp.ngive; i++) {
+		const struct merge_win *g = &c->mp.give[i];
+		const char *key = merge_key(&c->mp, g);
+		size_t lo = 0, hi = l->n, h;
+		while (lo < hi) { /* the list is sorted by (key, start) */
+			size_t mid = lo + (hi - lo) / 2;
+			if (cmp_win_key(key, g->key_len, g->start_us, &l->items[mid]) > 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == l->n || cmp_win_key(key, g->key_len, g->start_us, &l->items[lo]))
+			continue; /* not due here after all: it stays a row of its own */
+		for (h = 0; h < c->nho; h++)
+			if (c->ho[h].part == g->part && c->ho[h].group == g->group)
+				break;
+		if (h == c->nho) {
+			char *base = ckpt_partition_uri(j->o->checkpoint, j->o->topic, g->part);
+			c->ho = xrealloc(c->ho, st_mult(c->nho + 1, sizeof(*c->ho)));
+			c->ho[h].part = g->part;
+			c->ho[h].group = g->group;
+			c->ho[h].uri = merge_handoff_uri(base, g->group, c->p->id, c->w.batch);
+			buf_init(&c->ho[h].text);
+			c->nho++;
+			free(base);
+		}
+		merge_handoff_add(&c->ho[h].text, &l->items[lo], j->nsums);
+		gone[lo] = true;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (gone[i])
+			free((void *)l->items[i].sums);
+		else
+			l->items[keep++] = l->items[i];
+	}
+	l->n = keep;
+	free(gone);
+}
+
+/* After the batch that ended them committed: its hand-overs go (best
+ * effort; one left by a crash here is never read again). */
+static void merge_gc(struct job *j, const struct citem *c)
+{
+	for (size_t i = 0; i < c->mp.nend; i++) {
+		const struct merge_end *e = &c->mp.end[i];
+		struct iot_error e2 = IOT_ERROR_INIT;
+		char *uri;
+		if (!e->present)
+			continue;
+		uri = merge_handoff_uri(c->p->ckpt_base, e->group, e->part, e->batch);
+		if (store_delete(j->cst, uri, &e2))
+			log_debug(j->name, "hand-over clean-up: %s", e2.msg);
+		free(uri);
+	}
+}
+
 /*
  * Another instance planned this batch first (it owned the partition while
  * this one stalled, or still does): the first plan wins. Drop what was
@@ -830,7 +1192,11 @@ static void *round_main(void *arg)
 
 	for (size_t i = 0; i < r->n && !rc; i++) {
 		struct citem *c = &r->items[i];
-		rc = j->o->kind == JOB_ARCHIVE ? write_raw(j, c, err) : write_windows(j, c, err);
+		for (size_t h = 0; h < c->nho && !rc; h++)
+			rc = store_put(j->cst, c->ho[h].uri, c->ho[h].text.data, c->ho[h].text.len, 0,
+				       err);
+		if (!rc)
+			rc = j->o->kind == JOB_ARCHIVE ? write_raw(j, c, err) : write_windows(j, c, err);
 	}
 	t_write = clock_mono_s();
 	if (!rc)
@@ -843,6 +1209,7 @@ static void *round_main(void *arg)
 		if (rc)
 			break;
 		c->outcome = CI_OK;
+		merge_gc(j, c);
 		/* per partition: one shared counter would clean up only the
 		 * partitions whose commits happen to fall on its multiples */
 		if (++c->p->commits % GC_EVERY == 0 && c->w.batch > 1)
@@ -877,8 +1244,7 @@ static enum iot_err round_wait(struct job *j, struct iot_error *err)
 		struct part *p = c->p;
 		if (c->raw)
 			rawbuf_clear(c->raw);
-		win_out_list_release(&c->wl);
-		buf_release(&c->payload);
+		citem_release(c);
 		if (c->outcome == CI_OK) {
 			p->batch = c->w.batch;
 			metric_inc(j->m.batches);
@@ -1047,6 +1413,7 @@ static enum iot_err plan_wal(struct job *j, struct citem *c, bool *stale, struct
 	bool has = false;
 	uint64_t latest = 0;
 	struct ckpt_wal other;
+	struct buf plan = BUF_INIT;
 	enum iot_err rc;
 
 	*stale = false;
@@ -1054,8 +1421,12 @@ static enum iot_err plan_wal(struct job *j, struct citem *c, bool *stale, struct
 	if (!rc && has && latest >= c->w.batch)
 		*stale = true;
 	else if (!rc)
-		rc = ckpt_write_wal(j->st, j->name, c->p->ckpt_base, &c->w, j->source, stale,
-				    &other, err);
+	{
+		merge_plan_save(&c->mp, &plan);
+		rc = ckpt_write_wal(j->st, j->name, c->p->ckpt_base, &c->w, j->source, &plan,
+				    stale, &other, err);
+	}
+	buf_release(&plan);
 	return rc;
 }
 
@@ -1073,8 +1444,10 @@ static void plan_item(struct job *j, struct citem *c, bool replaying)
 		p->craw = t;
 		c->raw = &p->craw;
 	} else {
+		merge_before_emit(j, c);
 		if (c->w.has_emit)
 			winstate_emit(&p->win, c->w.emit_upto_us, j->o->window_us, &c->wl);
+		merge_after_emit(j, c);
 		metric_add(j->m.windows, c->wl.n);
 		winstate_save(&p->win, &c->payload);
 	}
@@ -1146,7 +1519,7 @@ static bool has_windows_upto(const struct part *p, int64_t upto, int64_t size)
 {
 	for (size_t d = 0; d < p->win.keys.n; d++)
 		for (size_t k = 0; k < p->win.dev[d].n; k++)
-			if (p->win.dev[d].w[k].start_us + size <= upto)
+			if (win_due(&p->win.dev[d].w[k], upto, size))
 				return true;
 	return false;
 }
@@ -1186,6 +1559,7 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 {
 	struct round *r = &j->round;
 	enum iot_err rc = IOT_OK;
+	bool *planned;
 	size_t n = 0;
 
 	if (round_wait(j, err))
@@ -1193,8 +1567,9 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 	if (j->o->kind == JOB_AGGREGATE)
 		update_watermark(j);
 	r->items = xcalloc(j->nparts ? j->nparts : 1, sizeof(*r->items));
-	for (size_t i = 0; i < j->nparts; i++) {
+	for (size_t i = 0; i < j->nparts && !rc; i++) {
 		struct part *p = j->parts[i];
+		struct merge_plan mp = { 0 };
 		int64_t end, emit = 0;
 		bool has_emit = false;
 		if (!p->assigned || p->replay || p->resync_batch || p->next_offset < 0)
@@ -1206,28 +1581,60 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 				       ? p->win.emitted_upto_us
 				       : j->wm_us;
 		}
-		if (!p->dirty && !(has_emit && has_windows_upto(p, emit, j->o->window_us)))
+		if (p->win.ngroups && (rc = merge_find_ends(j, p, &mp, err)))
+			break;
+		if (!p->dirty && !(has_emit && has_windows_upto(p, emit, j->o->window_us)) &&
+		    !mp.nend) {
+			merge_plan_release(&mp);
 			continue;
+		}
 		r->items[n].p = p;
+		r->items[n].mp = mp;
 		r->items[n].w = (struct ckpt_wal){ p->batch + 1, p->next_offset, end, has_emit, emit,
 						   p->epoch, p->ref_us };
 		n++;
 	}
-	if (n)
+	if (n && !rc)
 		rc = dlq_flush(j, err);
-	for (size_t i = 0; i < n && !rc; i++) {
+	if (n && !rc && j->o->kind == JOB_AGGREGATE)
+		merge_share(j, r->items, n);
+	planned = xcalloc(j->nparts ? j->nparts : 1, sizeof(*planned));
+	for (size_t i = 0; i < n; i++) {
 		struct citem *c = &r->items[i];
 		bool stale = false;
-		if ((rc = plan_wal(j, c, &stale, err)))
-			break;
+		size_t keep = 0;
+		if (rc) {
+			citem_release(c);
+			continue;
+		}
+		/* give only to homes whose plan stands (they come first) */
+		for (size_t g = 0; g < c->mp.ngive; g++)
+			if (!c->mp.give[g].fresh || planned[c->mp.give[g].part])
+				c->mp.give[keep++] = c->mp.give[g];
+		c->mp.ngive = keep;
+		if ((rc = plan_wal(j, c, &stale, err))) {
+			citem_release(c);
+			continue;
+		}
 		if (stale) {
 			/* follow the other plan (resync_pending), between arrays */
 			c->p->resync_batch = c->w.batch;
+			citem_release(c);
 			continue;
 		}
-		r->items[r->n] = *c;
+		if ((rc = merge_read(j, c, err))) {
+			/* planned: a restart replays it */
+			citem_release(c);
+			continue;
+		}
+		planned[c->p->id] = true;
+		if (r->n != i) {
+			r->items[r->n] = *c;
+			memset(c, 0, sizeof(*c));
+		}
 		plan_item(j, &r->items[r->n++], false);
 	}
+	free(planned);
 	if (rc && r->n) {
 		/* the batches planned before the failure still commit */
 		struct iot_error ignored = IOT_ERROR_INIT;
@@ -1255,6 +1662,15 @@ static enum iot_err flush_replay(struct job *j, struct part *p, struct iot_error
 	r->n = 1;
 	r->items[0].p = p;
 	r->items[0].w = p->wal;
+	r->items[0].mp = p->wal_mp;
+	memset(&p->wal_mp, 0, sizeof(p->wal_mp));
+	if (merge_read(j, &r->items[0], err)) {
+		citem_release(&r->items[0]);
+		free(r->items);
+		r->items = NULL;
+		r->n = 0;
+		return err->code;
+	}
 	plan_item(j, &r->items[0], true);
 	if (round_start(j, true, err))
 		return err->code;
@@ -1465,9 +1881,10 @@ static void note_key(struct job *j, const struct part *p, const char *key, size_
 		struct buf b = BUF_INIT; /* escaped: a key is anyone's bytes */
 		hive_escape(&b, key, len > 64 ? 64 : len);
 		log_warn(j->name, "key '%s' arrives on partitions %d and %d (another producer's "
-			 "partitioner, or a partition count change): each partition writes its own "
-			 "row for the key's windows; further keys are counted in "
-			 "iotpipe_keys_split_total (docs/exactly-once.md)",
+			 "partitioner, or a partition count change): its windows are merged into "
+			 "one row where this instance commits both partitions in one round, and may "
+			 "be split into one row per partition otherwise; further keys are counted "
+			 "in iotpipe_keys_split_total (docs/exactly-once.md)",
 			 buf_str(&b), (int)j->key_first[i], (int)p->id);
 		buf_release(&b);
 	}
@@ -1731,6 +2148,17 @@ static enum iot_err once_committed(struct job *j, bool *all, struct buf *left,
 	return IOT_OK;
 }
 
+/* Windows held for another partition's hand-over (merge.h), in the
+ * partitions this instance owns. */
+static size_t merge_pending(const struct job *j)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < j->nparts; i++)
+		if (j->parts[i]->assigned)
+			n += j->parts[i]->win.ngroups;
+	return n;
+}
+
 /* --once, between arrays: 1 when the whole topic is committed, 0 to go
  * on, -1 on failure (err set). */
 static int once_step(struct job *j, struct iot_error *err)
@@ -1752,20 +2180,30 @@ static int once_step(struct job *j, struct iot_error *err)
 		drain_pending(j);
 		if (flush_all(j, true, err))
 			return -1;
+		/* windows held in that round for its other partitions' parts
+		 * end in the next one */
+		if (merge_pending(j) && flush_all(j, true, err))
+			return -1;
 		j->once.flushed = true;
 		j->once.next_check = 0;
 	}
 	if (now < j->once.next_check)
 		return 0;
 	j->once.next_check = now + ONCE_CHECK_S;
+	/* held for parts that other instances commit */
+	if (merge_pending(j) && flush_all(j, true, err))
+		return -1;
 	if (once_committed(j, &all, &left, err)) {
 		ret = -1;
-	} else if (all) {
+	} else if (all && !merge_pending(j)) {
 		ret = 1;
 	} else if (now >= j->once.deadline) {
 		if (!j->assigned_once)
 			buf_printf(&left, " (no partition was ever assigned to this instance of "
 				   "group '%s')", j->o->group);
+		if (all)
+			buf_printf(&left, "none, but %zu groups of windows are held for parts that "
+				   "other partitions have not committed", merge_pending(j));
 		iot_error_set(err, IOT_ERR_STATE,
 			      "--once: topic '%s' is not committed up to the end offsets it had at "
 			      "start, and nothing progressed for %.0f s; partitions left: %s; run "

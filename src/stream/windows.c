@@ -11,6 +11,9 @@
  *	max <us>|-            highest event time
  *	emitted <us>|-        emitted-up-to time
  *	w <start_us> <count> <hexkey> <sum0 %a> <sum1 %a> ...
+ *	h <group> <start_us> <count> <hexkey> <sums...>    a held window
+ *	g <group> <part>:<batch> ...                        a group's awaits
+ * A state without held windows reads and writes as before they existed.
  */
 #include "core/hex.h"
 #include "stream/windows.h"
@@ -31,8 +34,18 @@ void winstate_init(struct winstate *ws, size_t nsums)
 	strmap_init(&ws->keys);
 }
 
+static void groups_clear(struct winstate *ws)
+{
+	for (size_t i = 0; i < ws->ngroups; i++)
+		free(ws->groups[i].aw);
+	free(ws->groups);
+	ws->groups = NULL;
+	ws->ngroups = ws->groups_alloc = 0;
+}
+
 void winstate_clear(struct winstate *ws)
 {
+	groups_clear(ws);
 	for (size_t i = 0; i < ws->keys.n; i++) {
 		for (size_t j = 0; j < ws->dev[i].n; j++)
 			free(ws->dev[i].w[j].sums);
@@ -76,6 +89,7 @@ static struct win *window(struct winstate *ws, struct win_device *d, int64_t sta
 	d->w[d->n].start_us = start;
 	d->w[d->n].count = 0;
 	d->w[d->n].sums = xcalloc(ws->nsums ? ws->nsums : 1, sizeof(double));
+	d->w[d->n].held = 0;
 	ws->open++;
 	return &d->w[d->n++];
 }
@@ -91,6 +105,78 @@ void winstate_add(struct winstate *ws, const char *key, size_t key_len,
 		ws->max_event_us = t_us;
 		ws->has_max = true;
 	}
+}
+
+static struct win *find(const struct winstate *ws, const char *key, size_t len,
+			int64_t start)
+{
+	long f = strmap_find(&ws->keys, key, len);
+	size_t i = (size_t)f;
+	if (f < 0)
+		return NULL;
+	for (size_t j = 0; j < ws->dev[i].n; j++)
+		if (ws->dev[i].w[j].start_us == start)
+			return &ws->dev[i].w[j];
+	return NULL;
+}
+
+uint64_t winstate_held_by(const struct winstate *ws, const char *key, size_t key_len,
+			  int64_t start_us)
+{
+	const struct win *w = find(ws, key, key_len, start_us);
+	return w ? w->held : 0;
+}
+
+bool winstate_hold(struct winstate *ws, const char *key, size_t key_len,
+		   int64_t start_us, uint64_t group)
+{
+	struct win *w = find(ws, key, key_len, start_us);
+	if (!w)
+		return false;
+	w->held = group;
+	return true;
+}
+
+void winstate_merge(struct winstate *ws, const char *key, size_t key_len,
+		    int64_t start_us, int64_t count, const double *sums, uint64_t group)
+{
+	struct win *w = window(ws, device(ws, key, key_len), start_us);
+	w->count += count;
+	for (size_t k = 0; k < ws->nsums; k++)
+		w->sums[k] += sums[k];
+	if (!w->held)
+		w->held = group;
+}
+
+void winstate_group_add(struct winstate *ws, uint64_t id, const struct win_await *aw,
+			size_t n)
+{
+	struct win_group *g;
+	ALLOC_GROW(ws->groups, ws->ngroups + 1, ws->groups_alloc);
+	g = &ws->groups[ws->ngroups++];
+	g->id = id;
+	g->n = n;
+	g->aw = xcalloc(n ? n : 1, sizeof(*aw));
+	if (n)
+		memcpy(g->aw, aw, n * sizeof(*aw));
+}
+
+bool winstate_group_end(struct winstate *ws, uint64_t id)
+{
+	size_t gi;
+	for (gi = 0; gi < ws->ngroups && ws->groups[gi].id != id; gi++)
+		;
+	if (gi == ws->ngroups)
+		return false;
+	free(ws->groups[gi].aw);
+	memmove(ws->groups + gi, ws->groups + gi + 1,
+		(ws->ngroups - gi - 1) * sizeof(*ws->groups));
+	ws->ngroups--;
+	for (size_t i = 0; i < ws->keys.n; i++)
+		for (size_t j = 0; j < ws->dev[i].n; j++)
+			if (ws->dev[i].w[j].held == id)
+				ws->dev[i].w[j].held = 0;
+	return true;
 }
 
 static int cmp_out(const void *a, const void *b)
@@ -116,7 +202,7 @@ void winstate_emit(struct winstate *ws, int64_t upto_us, int64_t size_us,
 		const char *key = strmap_key(&ws->keys, i, &klen);
 		for (size_t j = 0; j < d->n; j++) {
 			struct win *w = &d->w[j];
-			if (w->start_us + size_us <= upto_us) {
+			if (!w->held && w->start_us + size_us <= upto_us) {
 				struct win_out *o;
 				ALLOC_GROW(out->items, out->n + 1, out->alloc);
 				o = &out->items[out->n++];
@@ -162,9 +248,30 @@ static void put_opt(struct buf *out, const char *name, bool has, int64_t v)
 		buf_printf(out, "%s -\n", name);
 }
 
-void winstate_save(const struct winstate *ws, struct buf *out)
+void win_put_key(struct buf *out, const char *key, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
+	for (size_t k = 0; k < len; k++) {
+		buf_putc(out, (uint8_t)hex[(unsigned char)key[k] >> 4]);
+		buf_putc(out, (uint8_t)hex[(unsigned char)key[k] & 15]);
+	}
+}
+
+const char *win_get_key(const char *p, char *out, size_t cap, size_t *len)
+{
+	*len = 0;
+	while (*p && *p != ' ') {
+		int hi = hex_digit(p[0]), lo = hi < 0 ? -1 : hex_digit(p[1]);
+		if (lo < 0 || *len >= cap)
+			return NULL;
+		out[(*len)++] = (char)(hi << 4 | lo);
+		p += 2;
+	}
+	return p;
+}
+
+void winstate_save(const struct winstate *ws, struct buf *out)
+{
 	put_opt(out, "max", ws->has_max, ws->max_event_us);
 	put_opt(out, "emitted", ws->has_emitted, ws->emitted_upto_us);
 	for (size_t i = 0; i < ws->keys.n; i++) {
@@ -172,15 +279,23 @@ void winstate_save(const struct winstate *ws, struct buf *out)
 		const char *key = strmap_key(&ws->keys, i, &klen);
 		for (size_t j = 0; j < ws->dev[i].n; j++) {
 			const struct win *w = &ws->dev[i].w[j];
-			buf_printf(out, "w %" PRId64 " %" PRId64 " ", w->start_us, w->count);
-			for (size_t k = 0; k < klen; k++) {
-				buf_putc(out, (uint8_t)hex[(unsigned char)key[k] >> 4]);
-				buf_putc(out, (uint8_t)hex[(unsigned char)key[k] & 15]);
-			}
+			if (w->held)
+				buf_printf(out, "h %" PRIu64 " ", w->held);
+			else
+				buf_puts(out, "w ");
+			buf_printf(out, "%" PRId64 " %" PRId64 " ", w->start_us, w->count);
+			win_put_key(out, key, klen);
 			for (size_t k = 0; k < ws->nsums; k++)
 				buf_printf(out, " %a", w->sums[k]);
 			buf_putc(out, '\n');
 		}
+	}
+	for (size_t i = 0; i < ws->ngroups; i++) {
+		buf_printf(out, "g %" PRIu64, ws->groups[i].id);
+		for (size_t k = 0; k < ws->groups[i].n; k++)
+			buf_printf(out, " %" PRId32 ":%" PRIu64, ws->groups[i].aw[k].part,
+				   ws->groups[i].aw[k].batch);
+		buf_putc(out, '\n');
 	}
 }
 
@@ -214,26 +329,53 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 				ws->has_max = true, ws->max_event_us = v;
 			else
 				ws->has_emitted = true, ws->emitted_upto_us = v;
-		} else if (!strncmp(line, "w ", 2)) {
+		} else if (!strncmp(line, "g ", 2)) {
+			struct win_await aw[64];
+			size_t n = 0;
+			uint64_t id;
+			errno = 0;
+			id = strtoull(line + 2, &end, 10);
+			if (errno || !id || (*end && *end != ' '))
+				goto bad;
+			for (p = end; *p; p = end) {
+				long part;
+				if (*p != ' ' || n >= sizeof(aw) / sizeof(aw[0]))
+					goto bad;
+				part = strtol(p + 1, &end, 10);
+				if (errno || *end != ':' || part < 0 || part > INT32_MAX)
+					goto bad;
+				aw[n].part = (int32_t)part;
+				aw[n].batch = strtoull(end + 1, &end, 10);
+				if (errno || !aw[n].batch)
+					goto bad;
+				n++;
+			}
+			winstate_group_add(ws, id, aw, n);
+		} else if (!strncmp(line, "w ", 2) || !strncmp(line, "h ", 2)) {
 			int64_t start, count;
-			size_t klen = 0;
+			uint64_t held = 0;
+			size_t klen;
 			double sums[64];
 			struct win *w;
 			p = line + 2;
 			errno = 0;
+			if (line[0] == 'h') {
+				held = strtoull(p, &end, 10);
+				if (errno || !held || *end != ' ')
+					goto bad;
+				p = end + 1;
+			}
 			start = strtoll(p, &end, 10);
 			if (errno || *end != ' ')
 				goto bad;
 			count = strtoll(end + 1, &end, 10);
 			if (errno || *end != ' ' || count < 0)
 				goto bad;
-			p = end + 1;
-			while (*p && *p != ' ') {
-				int hi = hex_digit(p[0]), lo = hi < 0 ? -1 : hex_digit(p[1]);
-				if (lo < 0 || klen >= sizeof(keybuf))
+			{
+				const char *ke = win_get_key(end + 1, keybuf, sizeof(keybuf), &klen);
+				if (!ke)
 					goto bad;
-				keybuf[klen++] = (char)(hi << 4 | lo);
-				p += 2;
+				p = end + 1 + (ke - (end + 1));
 			}
 			if (ws->nsums > 64)
 				goto bad;
@@ -249,11 +391,27 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 				goto bad;
 			w = window(ws, device(ws, keybuf, klen), start);
 			w->count = count;
+			w->held = held;
 			memcpy(w->sums, sums, ws->nsums * sizeof(double));
 		} else {
 			goto bad;
 		}
 	}
+	/* a held window whose group is missing would be held for ever */
+	for (size_t i = 0; i < ws->keys.n; i++)
+		for (size_t j = 0; j < ws->dev[i].n; j++) {
+			size_t g;
+			for (g = 0; g < ws->ngroups && ws->groups[g].id != ws->dev[i].w[j].held; g++)
+				;
+			if (ws->dev[i].w[j].held && g == ws->ngroups) {
+				uint64_t held = ws->dev[i].w[j].held;
+				free(copy);
+				winstate_clear(ws);
+				return iot_error_set(err, IOT_ERR_FORMAT,
+						     "%s: corrupt window state: a window held by group %" PRIu64
+						     " that is not listed", name, held);
+			}
+		}
 	free(copy);
 	return rc;
 bad:

@@ -9,6 +9,12 @@
  * at or before that is late). The whole state is saved with every batch
  * commit (ckpt.h) and restored on restart or on a rebalance.
  *
+ * Held windows (merge.h): a window that other partitions also hold for
+ * the same device can be held back past its emission time, in a group
+ * named after the batch that held it, until the other partitions' parts
+ * have been handed over; a held window is never emitted, and an event
+ * for it is late as for an emitted one.
+ *
  * Owned by the job thread; no locking.
  */
 #ifndef IOT_STREAM_WINDOWS_H
@@ -25,7 +31,22 @@
 struct win {
 	int64_t start_us;
 	int64_t count;
-	double *sums; /* nsums values */
+	double *sums;  /* nsums values */
+	uint64_t held; /* 0, or the group (struct win_group) holding it */
+};
+
+/* A batch (partition `part`, batch `batch`) whose hand-over a group waits for. */
+struct win_await {
+	int32_t part;
+	uint64_t batch;
+};
+
+/* Windows held by batch `id` of this partition, until every batch in
+ * `aw` has committed (merge.h). */
+struct win_group {
+	uint64_t id;
+	struct win_await *aw;
+	size_t n;
 };
 
 struct win_device {
@@ -43,6 +64,8 @@ struct winstate {
 	int64_t max_event_us;      /* highest event time seen (valid, kept) */
 	bool has_emitted;
 	int64_t emitted_upto_us;   /* windows ending at or before: emitted */
+	struct win_group *groups;  /* held windows' groups, by id */
+	size_t ngroups, groups_alloc;
 };
 
 void winstate_init(struct winstate *ws, size_t nsums);
@@ -69,6 +92,28 @@ static inline bool winstate_is_late(const struct winstate *ws, int64_t t_us,
 void winstate_add(struct winstate *ws, const char *key, size_t key_len,
 		  int64_t t_us, int64_t size_us, const double *sums);
 
+/* Holds the window (key, start) in group `group`; false when there is no
+ * such window. */
+bool winstate_hold(struct winstate *ws, const char *key, size_t key_len,
+		   int64_t start_us, uint64_t group);
+
+/* The group holding (key, start); 0 when the window is not held or absent. */
+uint64_t winstate_held_by(const struct winstate *ws, const char *key, size_t key_len,
+			  int64_t start_us);
+
+/* Adds a window's count and sums into (key, start), creating it; the
+ * window is held by `group` (0: not held). */
+void winstate_merge(struct winstate *ws, const char *key, size_t key_len,
+		    int64_t start_us, int64_t count, const double *sums, uint64_t group);
+
+/* Adds group `id` waiting for aw[0..n) (copied). */
+void winstate_group_add(struct winstate *ws, uint64_t id, const struct win_await *aw,
+			size_t n);
+
+/* Ends group `id`: its windows are no longer held (the next emission
+ * takes them); false when there is no such group. */
+bool winstate_group_end(struct winstate *ws, uint64_t id);
+
 /* One emitted window; valid during the callback. */
 struct win_out {
 	const char *key;
@@ -80,8 +125,8 @@ struct win_out {
 };
 
 /*
- * Collects every window with end <= upto_us into *out (sorted by key, then
- * start), removes them from the state, and sets emitted_upto = upto_us
+ * Collects every window with end <= upto_us, except held ones, into *out
+ * (sorted by key, then start), removes them from the state, and sets emitted_upto = upto_us
  * (never backwards). The caller frees out->items' sums via
  * win_out_list_release.
  */
@@ -93,6 +138,12 @@ struct win_out_list {
 void winstate_emit(struct winstate *ws, int64_t upto_us, int64_t size_us,
 		   struct win_out_list *out);
 void win_out_list_release(struct win_out_list *l);
+
+/* Keys in the text forms: hexadecimal, two digits a byte. win_get_key
+ * reads up to a space or the end into out[0..cap) and returns where it
+ * stopped, or NULL on a bad digit or a key longer than cap. */
+void win_put_key(struct buf *out, const char *key, size_t len);
+const char *win_get_key(const char *p, char *out, size_t cap, size_t *len);
 
 /* Text serialisation (exact: sums as hexadecimal floats). */
 void winstate_save(const struct winstate *ws, struct buf *out);

@@ -357,6 +357,145 @@ def test_key_on_two_partitions_is_detected(iotpipe, kafka, tmp_path):
     assert "iotpipe_keys_split_total" in lines[0]
 
 
+def _global_oracle(records, late, skip_prefix):
+    """Spark's groupBy(window, device_id) over the valid records not
+    dead-lettered as late: {(0, device, start_us): (n, sum_t, sum_d)}."""
+    out = {}
+    for r in records:
+        if (r.partition, r.offset) in late:
+            continue
+        kind, ev = oracle.decode(r.key, r.value)
+        if kind != "valid" or ev.key.startswith(skip_prefix):
+            continue
+        start = ev.t_us // oracle.WINDOW_US * oracle.WINDOW_US
+        w = out.setdefault((0, ev.key, start), [0, 0.0, 0.0])
+        w[0] += 1
+        w[1] += ev.temperature
+        w[2] += ev.event_duration
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _closers(kafka, topic, partitions, at_s):
+    """One valid record per partition far ahead: every window before it
+    closes whatever partition it came through."""
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at_s))
+    value = (f'{{"timestamp": "{iso}Z", "temperature": 1.0, "event_duration": 1.0, '
+             f'"status": "ok"}}').encode()
+    from streamlib import send_raw
+    send_raw(kafka, topic, [(p, f"zz-closer-{p}".encode(), value)
+                            for p in range(partitions)])
+
+
+def test_two_partitioners_and_a_grown_topic_give_one_row_per_window(iotpipe, kafka,
+                                                                     tmp_path):
+    """A second producer with another partitioner, then more partitions
+    while the job runs: each device's events for a minute come through two
+    or three partitions, and the aggregate still has one row per device
+    and window, equal to a global group-by over every record."""
+    topic = kafka.create_topic(kafka.topic("merge"), partitions=4)
+    dlq = kafka.create_topic(kafka.topic("merge-dlq"), partitions=1)
+    out, ck = tmp_path / "o", tmp_path / "c"
+    args = _args("aggregate", kafka, topic, out, ck, "g", "--idle-timeout", 0,
+                 "--dead-letter-topic", dlq,
+                 "--kafka", "topic.metadata.refresh.interval.ms=1000")
+    job = Job(tmp_path, "aggregate", [*args, "--trigger", 0.5]).start()
+    try:
+        # the first 150 s of event time through two partitioners
+        produce(iotpipe, kafka, topic, 3000, seed=21, start=START, devices=20,
+                partitioner="murmur2_random")
+        produce(iotpipe, kafka, topic, 3000, seed=22, start=START, devices=20,
+                partitioner="consistent_random")
+        time.sleep(3)
+        kafka.add_partitions(topic, 6)
+        time.sleep(3)
+        # the next 150 s on six partitions, again through both
+        later = "2025-01-01T00:02:30Z"
+        produce(iotpipe, kafka, topic, 3000, seed=23, start=later, devices=20,
+                partitioner="murmur2_random")
+        produce(iotpipe, kafka, topic, 3000, seed=24, start=later, devices=20,
+                partitioner="consistent_random")
+        _closers(kafka, topic, 6, 1735689600 + 3600)
+        time.sleep(4)
+        assert job.running(), job.tail()
+    finally:
+        assert job.kill(signal.SIGTERM) == 0, job.tail()
+    # what the running job had not finished, --once does
+    cp = iotpipe(*_args("aggregate", kafka, topic, out, ck, "g", "--once",
+                        "--idle-timeout", 0, "--dead-letter-topic", dlq), timeout=180)
+    records = kafka.consume_all(topic, expect=12000 + 6)
+    assert len({r.partition for r in records}) == 6
+    keys = collections.defaultdict(set)
+    for r in records:
+        keys[r.key].add(r.partition)
+    assert sum(len(v) > 1 for v in keys.values()) >= 10, "the workload splits no key"
+    from streamlib import dlq_by_reason
+    dead = dlq_by_reason(kafka.consume_all(dlq))
+    late = {k for k, v in dead.items() if "late" in v}
+    rows = [r for r in oracle.read_aggregate(out)
+            if not r["device_id"].startswith("zz-closer")]
+    oracle.compare_aggregate(rows, _global_oracle(records, late, "zz-closer"))
+    # hand-overs are cleaned up once merged
+    left = [p for p in pathlib.Path(ck).rglob("handoff-*")]
+    assert not left, left[:5]
+
+
+def test_one_row_per_window_across_kills(iotpipe, kafka, tmp_path):
+    """Two producers with different partitioners while the aggregate is
+    killed with kill -9 again and again: hand-overs planned, half written
+    or half merged are replayed, and every device-window is still one row
+    holding every record that was not late, exactly once."""
+    topic = kafka.create_topic(kafka.topic("merge-kill"), partitions=4)
+    dlq = kafka.create_topic(kafka.topic("merge-kill-dlq"), partitions=1)
+    out, ck = tmp_path / "o", tmp_path / "c"
+    args = _args("aggregate", kafka, topic, out, ck, "g", "--idle-timeout", 0,
+                 "--dead-letter-topic", dlq)
+    prods = []
+    for seed, part in ((31, "murmur2_random"), (32, "consistent_random")):
+        cmd = [iotpipe_bin(), "produce", "--bootstrap-servers", kafka.bootstrap,
+               "--topic", topic, "--count", "8000", "--rate", "400", "--seed", str(seed),
+               "--devices", "20", "--start-time", START, "--time-step", "0.05",
+               "--metrics-addr", "off", "--kafka", f"partitioner={part}"]
+        prods.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE))
+    # a short session: the next start is assigned soon after a kill
+    job = Job(tmp_path, "aggregate", [*args, "--trigger", 0.2,
+                                      "--kafka", "session.timeout.ms=6000"])
+    kills = 0
+
+    def commits():
+        return sum(1 for _ in pathlib.Path(ck).rglob("state-*"))
+
+    try:
+        while any(p.poll() is None for p in prods):
+            before = commits()
+            job.start()
+            deadline = time.monotonic() + 60
+            while commits() <= before and time.monotonic() < deadline and \
+                    any(p.poll() is None for p in prods):
+                time.sleep(0.05)
+            # somewhere in the next commit rounds
+            time.sleep(0.05 + 0.17 * (kills % 4))
+            job.kill(signal.SIGKILL)
+            kills += 1
+        for p in prods:
+            assert p.wait(60) == 0, p.stderr.read()[-2000:]
+        _closers(kafka, topic, 4, 1735689600 + 3600)
+    finally:
+        for p in prods:
+            if p.poll() is None:
+                p.kill()
+        job.kill(signal.SIGKILL)
+    assert kills >= 3
+    iotpipe(*_args("aggregate", kafka, topic, out, ck, "g", "--once",
+                   "--idle-timeout", 0, "--dead-letter-topic", dlq), timeout=180)
+    records = kafka.consume_all(topic, expect=16000 + 4)
+    from streamlib import dlq_by_reason
+    late = {k for k, v in dlq_by_reason(kafka.consume_all(dlq)).items() if "late" in v}
+    rows = [r for r in oracle.read_aggregate(out)
+            if not r["device_id"].startswith("zz-closer")]
+    oracle.compare_aggregate(rows, _global_oracle(records, late, "zz-closer"))
+
+
 def _ckpt_counts(ck):
     counts = collections.Counter()
     for p in pathlib.Path(ck).rglob("*"):

@@ -3,7 +3,7 @@
  * late check, emission order, exact save/load), Hive path escaping and
  * window formatting, and the checkpoint protocol on a local store
  * (recovery of the last commit, a pending plan to replay, a conflicting
- * plan, a checkpoint of another job).
+ * plan, a checkpoint of another job), held windows and merge plans.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "stream/ckpt.h"
 #include "core/hive.h"
+#include "stream/merge.h"
 #include "stream/windows.h"
 
 #define MIN (60 * 1000000LL)
@@ -156,7 +157,7 @@ static void test_checkpoint_protocol(void **state)
 	assert_false(r.has_wal);
 	ckpt_recovered_release(&r);
 	/* a plan without its commit: recovery must replay it */
-	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, &conflict, &other, &err), IOT_OK);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, NULL, &conflict, &other, &err), IOT_OK);
 	assert_false(conflict);
 	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
 	assert_true(r.has_wal);
@@ -165,10 +166,10 @@ static void test_checkpoint_protocol(void **state)
 	assert_true(r.wal.emit_upto_us == T0);
 	ckpt_recovered_release(&r);
 	/* writing the same plan again is fine; a different one conflicts */
-	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, &conflict, &other, &err), IOT_OK);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, NULL, &conflict, &other, &err), IOT_OK);
 	assert_false(conflict);
 	w.end = 90;
-	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, &conflict, &other, &err), IOT_OK);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, NULL, &conflict, &other, &err), IOT_OK);
 	assert_true(conflict);
 	assert_int_equal(other.end, 100);
 	/* commit it: recovery resumes after it, with the payload */
@@ -215,7 +216,7 @@ static void test_checkpoint_epochs(void **state)
 	assert_string_equal(r.source, "kafka:abc");
 	ckpt_recovered_release(&r);
 	/* epoch 1 starts at the new log's offset 0: a valid plan */
-	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, "kafka:xyz", &conflict, &other, &err),
+	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, "kafka:xyz", NULL, &conflict, &other, &err),
 			 IOT_OK);
 	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_OK);
 	assert_true(r.has_wal);
@@ -229,7 +230,7 @@ static void test_checkpoint_epochs(void **state)
 	assert_int_equal(ckpt_write_state(st, "archive", base, 4, 50, 1, "kafka:xyz", NULL, &err),
 			 IOT_OK);
 	w = (struct ckpt_wal){ 5, 10, 60, false, 0, 1 };
-	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, "kafka:xyz", &conflict, &other, &err),
+	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, "kafka:xyz", NULL, &conflict, &other, &err),
 			 IOT_OK);
 	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_ERR_FORMAT);
 	assert_non_null(strstr(err.msg, "plans offsets from 10 but the last commit ends at 50"));
@@ -238,7 +239,7 @@ static void test_checkpoint_epochs(void **state)
 	iot_error_clear(&err);
 	assert_int_equal(ckpt_write_state(st, "archive", base, 5, 60, 2, NULL, NULL, &err), IOT_OK);
 	w = (struct ckpt_wal){ 6, 60, 70, false, 0, 1 };
-	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, NULL, &conflict, &other, &err),
+	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, NULL, NULL, &conflict, &other, &err),
 			 IOT_OK);
 	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_ERR_FORMAT);
 	ckpt_recovered_release(&r);
@@ -248,12 +249,139 @@ static void test_checkpoint_epochs(void **state)
 	remove_tree(dir);
 }
 
+/* A held window is not emitted, survives save/load with its group, takes
+ * merged parts, and goes with the next emission once its group ends. */
+static void test_windows_held_groups(void **state)
+{
+	struct winstate a, b;
+	struct buf t1 = BUF_INIT, t2 = BUF_INIT;
+	struct iot_error err = IOT_ERROR_INIT;
+	struct win_out_list l;
+	struct win_await aw[2] = { { 2, 7 }, { 5, 9 } };
+	double s[2] = { 1.5, 2.0 }, part[2] = { 10.0, 20.0 };
+	(void)state;
+
+	winstate_init(&a, 2);
+	winstate_init(&b, 2);
+	memset(&l, 0, sizeof(l));
+	winstate_add(&a, "d1", 2, T0 + 1, MIN, s);
+	winstate_add(&a, "d2", 2, T0 + 2, MIN, s);
+	assert_true(winstate_hold(&a, "d1", 2, T0, 4));
+	assert_false(winstate_hold(&a, "d9", 2, T0, 4));
+	winstate_group_add(&a, 4, aw, 2);
+	winstate_emit(&a, T0 + MIN, MIN, &l);
+	assert_int_equal(l.n, 1); /* d2 only */
+	assert_memory_equal(l.items[0].key, "d2", 2);
+	win_out_list_release(&l);
+	/* an event for the held window is late, as for an emitted one */
+	assert_true(winstate_is_late(&a, T0 + 5, MIN));
+	winstate_save(&a, &t1);
+	assert_non_null(strstr(buf_str(&t1), "\ng 4 2:7 5:9\n"));
+	assert_int_equal(winstate_load(&b, (const char *)t1.data, t1.len, "t", &err), IOT_OK);
+	winstate_save(&b, &t2);
+	assert_int_equal(t1.len, t2.len);
+	assert_memory_equal(t1.data, t2.data, t1.len);
+	assert_int_equal(b.ngroups, 1);
+	/* a hand-over merges into the held window; ending the group frees it */
+	winstate_merge(&b, "d1", 2, T0, 3, part, 4);
+	winstate_merge(&b, "d3", 2, T0, 2, part, 4);
+	assert_true(winstate_group_end(&b, 4));
+	assert_false(winstate_group_end(&b, 4));
+	winstate_emit(&b, T0 + MIN, MIN, &l);
+	assert_int_equal(l.n, 2);
+	assert_memory_equal(l.items[0].key, "d1", 2);
+	assert_int_equal(l.items[0].count, 4);
+	assert_true(l.items[0].sums[0] == 11.5 && l.items[0].sums[1] == 22.0);
+	assert_int_equal(l.items[1].count, 2);
+	win_out_list_release(&l);
+	/* a held window whose group is not listed is corrupt */
+	assert_int_equal(winstate_load(&b, "h 3 0 1 6431 0x1p+0 0x1p+0\n", 27, "state-9", &err),
+			 IOT_ERR_FORMAT);
+	assert_non_null(strstr(err.msg, "state-9"));
+	buf_release(&t1);
+	buf_release(&t2);
+	winstate_release(&a);
+	winstate_release(&b);
+}
+
+/* The merge plan's text round-trips exactly, keys with any byte; the wal
+ * carries it, and a different plan for the same batch conflicts. */
+static void test_merge_plan(void **state)
+{
+	char dir[] = "/tmp/iotpipe-test-merge-XXXXXX";
+	struct merge_plan m = { 0 }, n = { 0 };
+	struct buf t1 = BUF_INIT, t2 = BUF_INIT;
+	struct iot_error err = IOT_ERROR_INIT;
+	struct store *st = store_create();
+	struct ckpt_wal w = { 1, 10, 20, true, T0 }, other;
+	struct ckpt_recovered r;
+	bool conflict;
+	char *base, *uri;
+	(void)state;
+
+	merge_plan_hold(&m, "a b\n\x01", 5, T0);
+	merge_plan_await(&m, 3, 8);
+	merge_plan_await(&m, 3, 8);
+	merge_plan_await(&m, 1, 2);
+	merge_plan_give(&m, "k", 1, -MIN, 0, 4);
+	merge_plan_end(&m, 2, 5, 6, true);
+	merge_plan_end(&m, 2, 6, 6, false);
+	assert_int_equal(m.nawait, 2);
+	merge_plan_save(&m, &t1);
+	assert_int_equal(merge_plan_load(&n, (const char *)t1.data, t1.len, "wal-3", &err), IOT_OK);
+	merge_plan_save(&n, &t2);
+	assert_int_equal(t1.len, t2.len);
+	assert_memory_equal(t1.data, t2.data, t1.len);
+	assert_int_equal(n.nhold, 1);
+	assert_int_equal(n.hold[0].key_len, 5);
+	assert_memory_equal(merge_key(&n, &n.hold[0]), "a b\n\x01", 5);
+	assert_true(n.end[0].present && !n.end[1].present);
+	assert_int_equal(merge_plan_load(&n, "give 1 0 5 6b\n", 14, "wal-4", &err), IOT_ERR_FORMAT);
+	assert_non_null(strstr(err.msg, "wal-4: line 1"));
+	assert_int_equal(merge_plan_load(&n, "hold 5 6\n", 9, "wal-5", &err), IOT_ERR_FORMAT);
+
+	assert_non_null(mkdtemp(dir));
+	base = ckpt_partition_uri(dir, "topic", 0);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, &t1, &conflict, &other, &err),
+			 IOT_OK);
+	assert_false(conflict);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, &t1, &conflict, &other, &err),
+			 IOT_OK);
+	assert_false(conflict);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, NULL, &conflict, &other, &err),
+			 IOT_OK);
+	assert_true(conflict);
+	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
+	assert_true(r.has_wal);
+	assert_int_equal(r.wal_plan.len, t1.len);
+	assert_memory_equal(r.wal_plan.data, t1.data, t1.len);
+	ckpt_recovered_release(&r);
+	/* hand-over objects do not disturb the checkpoint's listing */
+	uri = merge_handoff_uri(base, 3, 1, 2);
+	assert_non_null(strstr(uri, "/partition=0/handoff-"));
+	assert_int_equal(store_put(st, uri, "w 0 1 6b 0x1p+0\n", 16, 0, &err), IOT_OK);
+	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
+	assert_true(r.has_wal);
+	assert_int_equal(r.wal.batch, 1);
+	ckpt_recovered_release(&r);
+	free(uri);
+	free(base);
+	store_destroy(st);
+	remove_tree(dir);
+	merge_plan_release(&m);
+	merge_plan_release(&n);
+	buf_release(&t1);
+	buf_release(&t2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window_align),
 		cmocka_unit_test(test_windows_emit_and_late),
 		cmocka_unit_test(test_windows_save_load_exact),
+		cmocka_unit_test(test_windows_held_groups),
+		cmocka_unit_test(test_merge_plan),
 		cmocka_unit_test(test_hive),
 		cmocka_unit_test(test_checkpoint_protocol),
 		cmocka_unit_test(test_checkpoint_epochs),
