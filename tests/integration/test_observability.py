@@ -131,6 +131,7 @@ def test_dashboard_uses_standard_process_metrics_and_safety_counters():
                    "process_max_fds",
                    "iotpipe_process_max_resident_memory_bytes",
                    "iotpipe_data_loss_total", "iotpipe_keys_split_total",
+                   "iotpipe_windows_merged_total",
                    "iotpipe_dead_letter_dropped_total",
                    "iotpipe_events_invalid_total"):
         assert any(re.search(rf"(?<![a-z_]){family}\b", e) for e in exprs), \

@@ -496,6 +496,56 @@ def test_one_row_per_window_across_kills(iotpipe, kafka, tmp_path):
     oracle.compare_aggregate(rows, _global_oracle(records, late, "zz-closer"))
 
 
+def test_two_instances_split_rows_but_count_each_event_once(iotpipe, kafka, tmp_path):
+    """Two instances in one group, each owning half of the partitions,
+    with keys on both halves, one instance killed and restarted: a window
+    may be written as one row per instance, but the rows of each window add
+    up to exactly its records, none lost and none counted twice."""
+    topic = kafka.create_topic(kafka.topic("merge-two"), partitions=4)
+    dlq = kafka.create_topic(kafka.topic("merge-two-dlq"), partitions=1)
+    out, ck = tmp_path / "o", tmp_path / "c"
+    args = [*_args("aggregate", kafka, topic, out, ck, "g", "--idle-timeout", 0,
+                   "--dead-letter-topic", dlq), "--trigger", 0.3,
+            "--kafka", "session.timeout.ms=6000"]
+    a = Job(tmp_path, "a", args).start()
+    b = Job(tmp_path, "b", args).start()
+    try:
+        produce(iotpipe, kafka, topic, 3000, seed=41, start=START, devices=20,
+                partitioner="murmur2_random")
+        time.sleep(2)
+        b.kill(signal.SIGKILL)
+        produce(iotpipe, kafka, topic, 3000, seed=42, start=START, devices=20,
+                partitioner="consistent_random")
+        b.start()
+        produce(iotpipe, kafka, topic, 3000, seed=43, start="2025-01-01T00:02:30Z",
+                devices=20, partitioner="consistent_random")
+        _closers(kafka, topic, 4, 1735689600 + 3600)
+        time.sleep(8)
+    finally:
+        for job in (a, b):
+            job.kill(signal.SIGTERM)
+    iotpipe(*_args("aggregate", kafka, topic, out, ck, "g", "--once",
+                   "--idle-timeout", 0, "--dead-letter-topic", dlq), timeout=180)
+    records = kafka.consume_all(topic, expect=9000 + 4)
+    from streamlib import dlq_by_reason
+    late = {k for k, v in dlq_by_reason(kafka.consume_all(dlq)).items() if "late" in v}
+    expected = _global_oracle(records, late, "zz-closer")
+    got = {}
+    for r in oracle.read_aggregate(out):
+        if r["device_id"].startswith("zz-closer"):
+            continue
+        g = got.setdefault((0, r["device_id"], r["start_us"]), [0, 0.0, 0.0])
+        g[0] += r["n"]
+        g[1] += r["avg_t"] * r["n"]
+        g[2] += r["avg_d"] * r["n"]
+    assert set(got) == set(expected)
+    bad = [(k, got[k], expected[k]) for k in expected
+           if got[k][0] != expected[k][0] or
+           not all(abs(x - y) <= 1e-6 * max(1.0, abs(y))
+                   for x, y in zip(got[k][1:], expected[k][1:]))]
+    assert not bad, bad[:5]
+
+
 def _ckpt_counts(ck):
     counts = collections.Counter()
     for p in pathlib.Path(ck).rglob("*"):
