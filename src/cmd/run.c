@@ -187,6 +187,8 @@ int cmd_run(int argc, char **argv)
 		if (incarnation) {
 			jo->source = incarnation;
 			jo->fresh_source = true;
+			/* this process is the broker's only consumer */
+			jo->static_assign = true;
 			/* the embedded broker keeps about 5 MiB per partition:
 			 * a job that falls that far behind goes on, counted */
 			jo->on_data_loss = JOB_DATA_LOSS_EARLIEST;

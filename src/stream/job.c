@@ -2304,15 +2304,29 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	rd_kafka_poll_set_consumer(j->rk);
 	j->queue = rd_kafka_queue_get_consumer(j->rk);
 	j->waker = fetch_waker_start(j->rk, j->queue, j->m.wakeups);
-	sub = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(sub, o->topic, RD_KAFKA_PARTITION_UA);
-	if (rd_kafka_subscribe(j->rk, sub)) {
+	sub = rd_kafka_topic_partition_list_new(partitions > 0 ? partitions : 1);
+	if (o->static_assign) {
+		log_info(j->name, "consuming '%s' (%d partitions) at %s, every partition", o->topic,
+			 partitions, o->bootstrap);
+		for (int32_t i = 0; i < partitions; i++)
+			rd_kafka_topic_partition_list_add(sub, o->topic, i);
+		assign_partitions(j, sub);
 		rd_kafka_topic_partition_list_destroy(sub);
-		return iot_error_set(err, IOT_ERR_NET, "cannot subscribe to topic '%s'", o->topic);
+		if (j->failed) {
+			*err = j->fatal;
+			return err->code;
+		}
+	} else {
+		rd_kafka_topic_partition_list_add(sub, o->topic, RD_KAFKA_PARTITION_UA);
+		if (rd_kafka_subscribe(j->rk, sub)) {
+			rd_kafka_topic_partition_list_destroy(sub);
+			return iot_error_set(err, IOT_ERR_NET, "cannot subscribe to topic '%s'",
+					     o->topic);
+		}
+		rd_kafka_topic_partition_list_destroy(sub);
+		log_info(j->name, "consuming '%s' (%d partitions) at %s as group '%s'", o->topic,
+			 partitions, o->bootstrap, o->group);
 	}
-	rd_kafka_topic_partition_list_destroy(sub);
-	log_info(j->name, "consuming '%s' (%d partitions) at %s as group '%s'", o->topic,
-		 partitions, o->bootstrap, o->group);
 
 	if (o->dead_letter_topic && *o->dead_letter_topic) {
 		rd_kafka_conf_t *pc = kafka_conf_new(o->bootstrap, NULL, err);

@@ -81,6 +81,10 @@ struct job_options {
 	 * expected and logged as information, not as a warning. */
 	const char *source;
 	bool fresh_source;
+	/* Take every partition of the topic directly instead of joining the
+	 * consumer group (no rebalances, no second instance): for run's
+	 * embedded broker, whose group join waits 3 s before it assigns. */
+	bool static_assign;
 	struct pq_writer_options pq;
 };
 
