@@ -1,6 +1,7 @@
 /*
  * http.c - the metrics endpoint: GET /metrics (Prometheus text format) and
- * GET /healthz, served by libmicrohttpd on its own internal thread.
+ * GET /healthz, and the web console (console.c: GET /, its assets and
+ * /api/...), served by libmicrohttpd on its own internal thread.
  * The handler only renders a snapshot of the registry (metrics.c), so it
  * never blocks a worker. Binds loopback unless told otherwise.
  *
@@ -17,6 +18,7 @@
  */
 #include "metrics/metrics.h"
 #include "core/log.h"
+#include "metrics/console.h"
 #include "core/xalloc.h"
 
 #include <arpa/inet.h>
@@ -107,6 +109,29 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
+/*
+ * The console's page, assets and API (console.c). Every answer carries a
+ * Content-Security-Policy that lets the page load only from this address
+ * (no inline script or style, no other host), and is never framed.
+ */
+static enum MHD_Result send_console(struct MHD_Connection *c, struct console_reply *cr)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		cr->len, cr->body, cr->is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Content-Type", cr->type);
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; base-uri 'none'; form-action 'none'; "
+				"frame-ancestors 'none'");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Cache-Control", cr->no_store ? "no-store" : "no-cache");
+	ret = MHD_queue_response(c, cr->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -131,6 +156,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	}
 	if (!strcmp(url, "/healthz"))
 		return send_text(c, 200, "text/plain", xstrdup("ok\n"), 3);
+	{
+		struct console_reply cr;
+		const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+								"since");
+		if (console_route(url, since, &cr))
+			return send_console(c, &cr);
+	}
 	return send_text(c, 404, "text/plain", xstrdup("not found\n"), 10);
 }
 
@@ -244,6 +276,7 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	if (port)
 		*port = info ? (int)info->port : 0;
+	console_start();
 	log_debug("metrics", "at most %u connections, %u per address, idle "
 			     "timeout %u s", total, per_ip, CONN_TIMEOUT_S);
 	*out = srv;
@@ -255,6 +288,7 @@ void metrics_server_stop(struct metrics_server *srv)
 	if (!srv)
 		return;
 	MHD_stop_daemon(srv->daemon);
+	console_stop();
 	free(srv);
 	log_ratelimit_flush(&mhd_log_rl, "metrics");
 }
