@@ -254,6 +254,8 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 	}
 	fd_budget(&total, &per_ip);
 	srv = xcalloc(1, sizeof(*srv));
+	/* the console's sampler first: the daemon may answer at once */
+	console_start();
 	/* MHD_USE_AUTO: epoll or poll, never select(), whose FD_SETSIZE
 	 * would refuse any socket numbered 1024 or above. The listening
 	 * socket is the daemon's from here on (MHD_stop_daemon closes it);
@@ -268,6 +270,7 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, MHD_OPTION_END);
 	if (!srv->daemon) {
+		console_stop();
 		free(srv);
 		return iot_error_set(err, IOT_ERR_NET,
 				     "metrics address %s: the HTTP server did not start",
@@ -276,7 +279,6 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	if (port)
 		*port = info ? (int)info->port : 0;
-	console_start();
 	log_debug("metrics", "at most %u connections, %u per address, idle "
 			     "timeout %u s", total, per_ip, CONN_TIMEOUT_S);
 	*out = srv;
