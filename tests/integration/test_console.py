@@ -19,6 +19,7 @@ browser or driver is downloaded), loads the page and the test checks:
   dark mode changes the colours;
 - screenshots at 1280x800 and 390x844, checked (PNG, exact size) and kept
   in docs/ for the README;
+- `broker` and `produce` serve the page and the API as well;
 - with S3 failing, the health shown changes (degraded, with the reason);
   with the process stopped the page says it is unreachable.
 
@@ -393,3 +394,48 @@ def test_health_follows_the_jobs(pipeline, browser):
     wait_for(lambda: d.find_element("id", "health").text.lower() == "unreachable", 10,
              "the page to notice the process is gone")
     assert "does not answer" in d.find_element("id", "reasons").text
+
+
+def test_every_long_running_command_serves_it(embedded_broker_factory, tmp_path):
+    """The broker and `produce` serve the page and the API too; a section
+    a process does not run is null or empty, never an error."""
+    broker = embedded_broker_factory("--metrics-addr", "127.0.0.1:0", "--topic", "t")
+    base = f"http://{broker.metrics}"
+    status, headers, body = get(base + "/")
+    assert status == 200 and b"app.js" in body
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    st = get_json(base + "/api/status")
+    assert st["command"] == "broker" and st["jobs"] == [] and st["producer"] is None
+    assert st["health"]["state"] == "ok"
+    wait_for(lambda: "process.rss_bytes" in get_json(base + "/api/history")["series"], 5,
+             "the broker's process series")
+
+    port = free_port()
+    err = open(tmp_path / "produce.stderr", "w")
+    prod = subprocess.Popen(
+        [iotpipe_bin(), "produce", "--bootstrap-servers", broker.bootstrap, "--topic", "t",
+         "--rate", "200", "--duration", "60", "--metrics-addr", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=err, cwd=tmp_path)
+    try:
+        pbase = f"http://127.0.0.1:{port}"
+        st = wait_for(lambda: (lambda s: s if s and s["producer"] and
+                               s["producer"]["produced_total"] > 0 else None)(
+            _try_json(pbase + "/api/status")), 20, "produce's first acknowledgements")
+        assert st["command"] == "produce" and st["jobs"] == []
+        assert st["pipeline"]["topic"] == "t"
+        h = wait_for(lambda: (lambda h: h if any(v for v in h["series"].get(
+            "produce.produced_per_s", []) if v) else None)(get_json(pbase + "/api/history")),
+            10, "a produce rate in the history")
+        assert not any(k.startswith(("archive.", "aggregate.")) for k in h["series"])
+        assert get_json(pbase + "/api/batches")["batches"] == []
+    finally:
+        prod.send_signal(signal.SIGTERM)
+        assert prod.wait(timeout=30) == 0
+        err.close()
+
+
+def _try_json(url):
+    try:
+        return get_json(url)
+    except OSError:
+        return None
