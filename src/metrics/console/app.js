@@ -92,8 +92,17 @@ function clock(t) {
   return d.toTimeString().slice(0, 8);
 }
 
+/* a request that hangs (a stopped process whose socket is still open)
+ * must not hold the polling up: it is abandoned after 5 s */
 async function getJSON(path) {
-  const r = await fetch(path, { cache: "no-store" });
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 5000);
+  let r;
+  try {
+    r = await fetch(path, { cache: "no-store", signal: ctl.signal });
+  } finally {
+    clearTimeout(timer);
+  }
   if (!r.ok) throw new Error(path + ": " + r.status);
   return r.json();
 }
