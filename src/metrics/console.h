@@ -72,8 +72,11 @@ struct console_reply {
  * False when the url is not the console's. HTTP thread. */
 bool console_route(const char *url, const char *since, struct console_reply *r);
 
-/* The JSON documents (for console_route and tests). */
+/* The JSON documents (for console_route and tests). The status reads the
+ * process' history (console_status_render: the history given, which may
+ * be NULL). */
 void console_render_status(struct buf *out);
+void console_status_render(struct history *h, struct buf *out);
 void console_render_config(struct buf *out);
 void console_render_batches(struct buf *out);
 /* Redacts one configuration value for display into out: "***" when the

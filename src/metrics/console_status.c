@@ -181,7 +181,11 @@ static void reason(struct buf *r, const char *fmt, ...)
 
 void console_render_status(struct buf *out)
 {
-	struct history *h = console_history();
+	console_status_render(console_history(), out);
+}
+
+void console_status_render(struct history *h, struct buf *out)
+{
 	struct buf jobs = BUF_INIT, reasons = BUF_INIT;
 	struct log_problem p;
 	double now = now_s(), lag[CONSOLE_JOBS] = { 0, 0 };

@@ -4,9 +4,10 @@
  * a client only the samples it has not seen, stays within its memory
  * bound), the ring of recent batches, the JSON writer (every byte string
  * becomes valid JSON: quotes, control characters, invalid UTF-8, '<'),
- * the redaction of configuration values, the histogram quantile, and the
- * API documents rendered from a registry and a configuration holding
- * hostile values. JSON is checked with jsmn in strict mode (Debian's
+ * the redaction of configuration values, the histogram quantile, the
+ * health states (ok, stalled, degraded, the last error), and the API
+ * documents rendered from a registry and a configuration holding hostile
+ * values. JSON is checked with jsmn in strict mode (Debian's
  * libjsmn-dev), an independent tokenizer.
  */
 #include <math.h>
@@ -25,6 +26,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "metrics/batchlog.h"
 #include "metrics/console.h"
 #include "metrics/history.h"
@@ -322,6 +324,70 @@ static void test_sample_and_status_from_registry(void **state)
 	metrics_reset();
 }
 
+/* Health from the history and the registry: stalled, degraded, the last
+ * error. */
+static void test_health(void **state)
+{
+	struct history *h = history_create(CONSOLE_SAMPLES, CONSOLE_SERIES_MAX);
+	struct metric *lag;
+	struct buf b = BUF_INIT;
+	char *s;
+	(void)state;
+
+	metrics_reset();
+	metrics_counter("iotpipe_events_consumed_total", "c", "job=\"aggregate\"");
+	lag = metrics_gauge("iotpipe_consumer_lag_records", "l", "job=\"aggregate\",partition=\"0\"");
+	for (int i = 0; i < 40; i++) {
+		struct history_value hv[] = { { "aggregate.consumed_per_s", i < 5 ? 100 : 0 },
+					      { "s3.errors_per_s", 0 } };
+		history_push(h, 1000 + i, hv, 2);
+	}
+	/* read nothing for 35 s, but nothing waits either: ok */
+	console_status_render(h, &b);
+	s = str_of(&b);
+	assert_non_null(strstr(s, "\"health\":{\"state\":\"ok\",\"reasons\":[]}"));
+	free(s);
+	/* records wait: stalled, with the job named */
+	metric_set(lag, 12);
+	console_status_render(h, &b);
+	s = str_of(&b);
+	assert_true(json_ok(s));
+	assert_non_null(strstr(s, "\"state\":\"stalled\""));
+	assert_non_null(strstr(s, "aggregate read nothing in 30 s with 12 records waiting"));
+	free(s);
+	/* S3 errors in the last minute: degraded, unless worse */
+	metric_set(lag, 0);
+	{
+		struct history_value hv[] = { { "aggregate.consumed_per_s", 50 },
+					      { "s3.errors_per_s", 3 } };
+		history_push(h, 1041, hv, 2);
+	}
+	log_warn("store", "a warning with \"quotes\" and http://user:pw@host/");
+	console_status_render(h, &b);
+	s = str_of(&b);
+	assert_true(json_ok(s));
+	assert_non_null(strstr(s, "\"state\":\"degraded\""));
+	assert_non_null(strstr(s, "S3 requests failed in the last minute (3)"));
+	assert_non_null(strstr(s, "\"level\":\"warn\",\"component\":\"store\""));
+	assert_non_null(strstr(s, "with \\\"quotes\\\""));
+	assert_null(strstr(s, "pw@"));
+	free(s);
+	/* a logged error is a reason of its own */
+	log_error("archive", "boom");
+	console_status_render(h, &b);
+	s = str_of(&b);
+	assert_non_null(strstr(s, "an error was logged"));
+	assert_non_null(strstr(s, "\"level\":\"error\",\"component\":\"archive\",\"message\":\"boom\""));
+	free(s);
+	/* no history at all (before the sampler's start): still a document */
+	console_status_render(NULL, &b);
+	s = str_of(&b);
+	assert_true(json_ok(s));
+	free(s);
+	history_destroy(h);
+	metrics_reset();
+}
+
 static void test_routes(void **state)
 {
 	struct console_reply r;
@@ -363,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_quantile),
 		cmocka_unit_test(test_config_rendered_redacted_and_escaped),
 		cmocka_unit_test(test_sample_and_status_from_registry),
+		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_routes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
