@@ -132,8 +132,17 @@ def pipeline(tmp_path_factory, s3):
         cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=pl.stderr)
     try:
         wait_for(lambda: _files(pl) > 0, 60, "the jobs' first files on S3")
-        # a few samples of history after the first commits
+        # a few samples of history after the first commits, and health ok:
+        # a request a freshly started S3Proxy fails (the job retries it)
+        # degrades the health for a minute
         time.sleep(3)
+        try:
+            wait_for(lambda: get_json(pl.base + "/api/status")["health"]["state"] == "ok",
+                     75, "health ok")
+        except AssertionError:
+            pl.stderr.flush()
+            raise AssertionError(f"health: {get_json(pl.base + '/api/status')['health']}; "
+                                 f"stderr: {(work / 'run.stderr').read_text()[-3000:]}")
         yield pl
     finally:
         if pl.proc.poll() is None:
