@@ -58,7 +58,6 @@ static pthread_t sampler;
 static bool running, stopping;
 static struct history *hist;
 
-void console_sample_reset(void);
 
 static void kvs_set(struct kvs *l, const char *k, const char *v, bool replace)
 {

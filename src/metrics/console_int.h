@@ -25,6 +25,8 @@ bool console_label(const char *labels, const char *key, char *out, size_t cap);
 
 /* The notes (console_note) as a JSON object, redacted, into out. */
 void console_render_notes(struct buf *out);
+/* Forgets the sampler's previous values (console_reset). */
+void console_sample_reset(void);
 /* The command line's subcommand ("run", "archive", ...), or "". */
 const char *console_command(void);
 

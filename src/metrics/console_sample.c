@@ -81,7 +81,6 @@ static struct {
 	bool init;
 } st;
 
-void console_sample_reset(void);
 void console_sample_reset(void)
 {
 	memset(&st, 0, sizeof(st));
