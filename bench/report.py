@@ -35,8 +35,13 @@ STAGES = [
     ("consume", "consume only (the ceiling)", "streaming.md"),
     ("archive", "archive --once (raw Parquet)", "streaming.md"),
     ("aggregate", "aggregate --once (1-min windows)", "streaming.md"),
+    ("console-archive", "archive --once with one console page polling (peer: nobody polling)",
+     "console.md"),
+    ("console-aggregate", "aggregate --once with one console page polling (peer: nobody polling)",
+     "console.md"),
 ]
-LOG_FILES = ["produce", "decode", "parquet", "s3", "percentile", "streaming", "scaling"]
+LOG_FILES = ["produce", "decode", "parquet", "s3", "percentile", "streaming", "scaling",
+             "console"]
 
 
 def read_tsv(path):

@@ -32,6 +32,12 @@ APT_PACKAGES=(
   python3 python3-venv openjdk-17-jre-headless maven kcat prometheus valgrind
   curl ca-certificates procps bc time
 )
+# The console's browser test (tests/integration/test_console.py) drives
+# Debian's chromium headless through chromium-driver. Ubuntu ships chromium
+# only as a snap (the deb is a stub that installs it), which does not run
+# in containers or CI; GitHub's Ubuntu runners have Google Chrome and its
+# driver instead, and the test finds those.
+BROWSER_APT_PACKAGES=(chromium chromium-driver)
 
 # "ID-VERSION_ID" from /etc/os-release (debian-12, ubuntu-22.04, ...), in a
 # subshell: the file's other variables (NAME, VERSION) stay out of ours
@@ -43,8 +49,12 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
 system() {
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+  local missing=() want=("${APT_PACKAGES[@]}")
+  case "$(distro)" in
+    ubuntu-*) ;;
+    *) want+=("${BROWSER_APT_PACKAGES[@]}") ;;
+  esac
+  for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   # a JDK from elsewhere (e.g. Temurin) satisfies java

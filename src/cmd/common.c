@@ -5,6 +5,7 @@
 #include "cmd/common.h"
 #include "cmd/cmd.h"
 #include "core/log.h"
+#include "metrics/console.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,10 @@ enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
 	for (size_t i = 0; i < co->kafka.n; i++)
 		if (kv_list_add_pair(props, co->kafka.items[i], "--kafka", err))
 			return err->code;
+	console_config_capture(cfg);
+	console_note("bootstrap", role == COMMON_PRODUCER ? cfg->producer.bootstrap_servers
+							  : cfg->streaming.bootstrap_servers);
+	console_note("topic", role == COMMON_PRODUCER ? cfg->producer.topic : cfg->streaming.topic);
 	return IOT_OK;
 }
 

@@ -21,6 +21,7 @@
 #include "core/xalloc.h"
 #include "kafka/mock_broker.h"
 #include "kafka/producer.h"
+#include "metrics/console.h"
 #include "metrics/metrics.h"
 #include "metrics/status.h"
 #include "stream/job.h"
@@ -216,6 +217,11 @@ int cmd_run(int argc, char **argv)
 
 	log_info("run", "archive -> %s, aggregate -> %s (checkpoints %s, %s)", paths[0], paths[1],
 		 paths[2], paths[3]);
+	console_note("bootstrap", cfg.streaming.bootstrap_servers);
+	console_note("archive.output", paths[0]);
+	console_note("aggregate.output", paths[1]);
+	console_note("archive.checkpoint", paths[2]);
+	console_note("aggregate.checkpoint", paths[3]);
 	for (int k = 0; k < 3; k++) {
 		if (k == 2 && no_producer)
 			continue;

@@ -9,6 +9,7 @@
 #include "cmd/common.h"
 #include "core/log.h"
 #include "core/signals.h"
+#include "metrics/console.h"
 #include "metrics/status.h"
 
 #include <math.h>
@@ -175,6 +176,9 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	}
 	signals_install();
 	log_info(name, "output %s, checkpoint %s", jo.output, jo.checkpoint);
+	console_note(kind == JOB_ARCHIVE ? "archive.output" : "aggregate.output", jo.output);
+	console_note(kind == JOB_ARCHIVE ? "archive.checkpoint" : "aggregate.checkpoint",
+		     jo.checkpoint);
 	sl = status_start(kind == JOB_ARCHIVE ? STATUS_ARCHIVE : STATUS_AGGREGATE);
 	rc = job_run(&jo, &err);
 	status_stop(sl);

@@ -586,3 +586,42 @@ const char config_default_schema_yaml[] =
 	"      required: false\n"
 	"      filter_out: [\"error\"]\n"
 	"      filter_out_missing: true\n";
+
+void config_visit(const struct iot_config *cfg, config_visit_fn fn, void *opaque)
+{
+	char v[64];
+
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		const void *p = (const char *)cfg + s->offset;
+		char name[128];
+		const char *value = v;
+		snprintf(name, sizeof(name), "%s.%s", role_root(s->role), s->path);
+		switch (s->type) {
+		case S_STR:
+		case S_TOPIC:
+			value = *(char *const *)p ? *(char *const *)p : "";
+			break;
+		case S_BOOL:
+			value = *(const bool *)p ? "true" : "false";
+			break;
+		case S_LONG:
+			snprintf(v, sizeof(v), "%ld", *(const long *)p);
+			break;
+		case S_DOUBLE:
+			snprintf(v, sizeof(v), "%g", *(const double *)p);
+			break;
+		}
+		fn(opaque, name, value);
+	}
+	for (int r = ROLE_PRODUCER; r <= ROLE_STREAMING; r++) {
+		const struct kv_list *l = r == ROLE_PRODUCER ? &cfg->producer.kafka
+							     : &cfg->streaming.kafka;
+		for (size_t i = 0; i < l->n; i++) {
+			char name[300];
+			snprintf(name, sizeof(name), "%s.librdkafka.%s", role_root((enum role)r),
+				 l->items[i].key);
+			fn(opaque, name, l->items[i].value);
+		}
+	}
+}

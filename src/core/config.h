@@ -116,6 +116,16 @@ void kv_list_add(struct kv_list *l, const char *key, const char *value,
 		 const char *origin);
 void kv_list_release(struct kv_list *l);
 
+/*
+ * Calls fn for every setting of the table with its full name
+ * ("streaming_config.kafka.KAFKA_TOPIC_NAME") and its current value as
+ * text, then for every librdkafka pass-through property
+ * ("streaming_config.librdkafka.sasl.password"). Values are as stored:
+ * a caller that shows them must redact them (the web console does).
+ */
+typedef void (*config_visit_fn)(void *opaque, const char *name, const char *value);
+void config_visit(const struct iot_config *cfg, config_visit_fn fn, void *opaque);
+
 /* Writes the configuration reference (Markdown) generated from the table. */
 void config_write_reference(void *file);
 

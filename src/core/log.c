@@ -99,6 +99,35 @@ static size_t json_escape(char *dst, size_t cap, const char *s)
 	return n;
 }
 
+/* The last warning or error, for the console (log_last_problem). */
+static pthread_mutex_t problem_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct log_problem problem;
+static bool has_problem;
+
+static void note_problem(enum log_level lvl, const char *component, const char *text,
+			 const struct timeval *tv)
+{
+	pthread_mutex_lock(&problem_lock);
+	problem.time = (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+	problem.level = lvl;
+	snprintf(problem.component, sizeof(problem.component), "%s", component);
+	snprintf(problem.text, sizeof(problem.text), "%s", text);
+	has_problem = true;
+	pthread_mutex_unlock(&problem_lock);
+}
+
+bool log_last_problem(struct log_problem *out)
+{
+	bool has;
+
+	pthread_mutex_lock(&problem_lock);
+	has = has_problem;
+	if (has)
+		*out = problem;
+	pthread_mutex_unlock(&problem_lock);
+	return has;
+}
+
 void log_vmsg(enum log_level lvl, const char *component, const char *fmt,
 	      va_list ap)
 {
@@ -113,6 +142,8 @@ void log_vmsg(enum log_level lvl, const char *component, const char *fmt,
 	redact_urls(text, sizeof(text), raw);
 
 	gettimeofday(&tv, NULL);
+	if (lvl <= LOG_WARN)
+		note_problem(lvl, component, text, &tv);
 	gmtime_r(&tv.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,

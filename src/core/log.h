@@ -33,6 +33,20 @@ void log_vmsg(enum log_level lvl, const char *component, const char *fmt,
 	      va_list ap) __attribute__((format(printf, 3, 0)));
 
 /*
+ * The last line logged at warn or error level (redacted, as written), for
+ * the web console's "last error". False when there was none. The line is
+ * kept whatever the output format; lines below the log level are not
+ * logged and so not kept either. Any thread.
+ */
+struct log_problem {
+	double time; /* seconds since the epoch */
+	enum log_level level;
+	char component[32];
+	char text[512];
+};
+bool log_last_problem(struct log_problem *out);
+
+/*
  * A rate limit for one source of lines whose volume someone else controls:
  * a library's log callback that any network client can trigger
  * (libmicrohttpd in metrics/http.c, librdkafka). At most `per_sec` lines

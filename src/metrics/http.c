@@ -1,6 +1,7 @@
 /*
  * http.c - the metrics endpoint: GET /metrics (Prometheus text format) and
- * GET /healthz, served by libmicrohttpd on its own internal thread.
+ * GET /healthz, and the web console (console.c: GET /, its assets and
+ * /api/...), served by libmicrohttpd on its own internal thread.
  * The handler only renders a snapshot of the registry (metrics.c), so it
  * never blocks a worker. Binds loopback unless told otherwise.
  *
@@ -17,6 +18,7 @@
  */
 #include "metrics/metrics.h"
 #include "core/log.h"
+#include "metrics/console.h"
 #include "core/xalloc.h"
 
 #include <arpa/inet.h>
@@ -107,6 +109,29 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
+/*
+ * The console's page, assets and API (console.c). Every answer carries a
+ * Content-Security-Policy that lets the page load only from this address
+ * (no inline script or style, no other host), and is never framed.
+ */
+static enum MHD_Result send_console(struct MHD_Connection *c, struct console_reply *cr)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		cr->len, cr->body, cr->is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Content-Type", cr->type);
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; base-uri 'none'; form-action 'none'; "
+				"frame-ancestors 'none'");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Cache-Control", cr->no_store ? "no-store" : "no-cache");
+	ret = MHD_queue_response(c, cr->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -131,6 +156,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	}
 	if (!strcmp(url, "/healthz"))
 		return send_text(c, 200, "text/plain", xstrdup("ok\n"), 3);
+	{
+		struct console_reply cr;
+		const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+								"since");
+		if (console_route(url, since, &cr))
+			return send_console(c, &cr);
+	}
 	return send_text(c, 404, "text/plain", xstrdup("not found\n"), 10);
 }
 
@@ -222,6 +254,8 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 	}
 	fd_budget(&total, &per_ip);
 	srv = xcalloc(1, sizeof(*srv));
+	/* the console's sampler first: the daemon may answer at once */
+	console_start();
 	/* MHD_USE_AUTO: epoll or poll, never select(), whose FD_SETSIZE
 	 * would refuse any socket numbered 1024 or above. The listening
 	 * socket is the daemon's from here on (MHD_stop_daemon closes it);
@@ -236,6 +270,7 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, MHD_OPTION_END);
 	if (!srv->daemon) {
+		console_stop();
 		free(srv);
 		return iot_error_set(err, IOT_ERR_NET,
 				     "metrics address %s: the HTTP server did not start",
@@ -255,6 +290,7 @@ void metrics_server_stop(struct metrics_server *srv)
 	if (!srv)
 		return;
 	MHD_stop_daemon(srv->daemon);
+	console_stop();
 	free(srv);
 	log_ratelimit_flush(&mhd_log_rl, "metrics");
 }

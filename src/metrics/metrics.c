@@ -296,12 +296,10 @@ static const char *type_name(enum mtype t)
 							: "histogram";
 }
 
-/* Prometheus base name of a family (counters are exposed with _total). */
-void metrics_render(struct buf *out)
+void metrics_collect(void)
 {
 	struct collector cs[16];
 	size_t nc;
-	struct metric *m, *f;
 
 	pthread_mutex_lock(&reg_lock);
 	nc = ncollectors;
@@ -309,7 +307,36 @@ void metrics_render(struct buf *out)
 	pthread_mutex_unlock(&reg_lock);
 	for (size_t i = 0; i < nc; i++)
 		cs[i].fn(cs[i].opaque);
+}
 
+void metrics_visit(const char *name, metrics_visit_fn fn, void *opaque)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct metric *m = head; m; m = m->next) {
+		struct metric_view v;
+		if (strcmp(m->name, name))
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.labels = m->labels ? m->labels : "";
+		v.value = metric_value(m);
+		if (m->type == M_HISTOGRAM) {
+			v.nbounds = m->nbounds;
+			v.bounds = m->bounds;
+			for (size_t i = 0; i <= m->nbounds; i++)
+				v.buckets[i] = atomic_load(&m->buckets[i]);
+			v.sum = bitsd(atomic_load(&m->sum_bits));
+		}
+		fn(opaque, &v);
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* Prometheus base name of a family (counters are exposed with _total). */
+void metrics_render(struct buf *out)
+{
+	struct metric *m, *f;
+
+	metrics_collect();
 	pthread_mutex_lock(&reg_lock);
 	for (m = head; m; m = m->next) {
 		/* render each family once, at its first series */

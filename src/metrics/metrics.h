@@ -75,6 +75,33 @@ double metrics_sum(const char *name, const char *match, size_t *found);
 typedef void (*metrics_collector_fn)(void *opaque);
 void metrics_add_collector(metrics_collector_fn fn, void *opaque);
 
+/* Runs the collectors now (metrics_render does; the console's sampler
+ * too, so process CPU and memory are fresh between scrapes). */
+void metrics_collect(void);
+
+/*
+ * One series as metrics_visit() shows it: its label list ("" for none),
+ * its value (histograms: the observation count) and, for histograms, the
+ * bucket bounds and the per-bucket (not cumulative) counts, the last one
+ * being +Inf, and the sum. `labels` and `bounds` are valid only during
+ * the call.
+ */
+struct metric_view {
+	const char *labels;
+	double value;
+	size_t nbounds;
+	const double *bounds;
+	uint64_t buckets[METRICS_MAX_BUCKETS + 1];
+	double sum;
+};
+typedef void (*metrics_visit_fn)(void *opaque, const struct metric_view *v);
+/*
+ * Calls fn for every series of family `name`, in registration order,
+ * under the registry lock: fn must not call into the registry (copy what
+ * it needs and return). Registers nothing. Any thread.
+ */
+void metrics_visit(const char *name, metrics_visit_fn fn, void *opaque);
+
 /* Appends the whole registry in Prometheus text format 0.0.4 to out. */
 void metrics_render(struct buf *out);
 

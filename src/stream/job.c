@@ -33,6 +33,7 @@
 #include "kafka/client.h"
 #include "kafka/fetch_waker.h"
 #include "kafka/stats.h"
+#include "metrics/batchlog.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 #include "stream/ckpt.h"
@@ -635,6 +636,7 @@ struct citem {
 	struct handoff *ho;       /* the hand-overs it writes */
 	size_t nho;
 	enum { CI_OK, CI_FAILED } outcome;
+	size_t files;             /* objects written (the console's batch table) */
 };
 
 static void citem_release(struct citem *c)
@@ -699,6 +701,7 @@ static enum iot_err write_tasks(struct job *j, struct citem *c, struct write_tas
 	struct pool_spec ps = { n < WRITE_THREADS ? n : WRITE_THREADS, n, write_one, &wc,
 				NULL, 0, NULL };
 	enum iot_err rc = n ? pool_run(&ps, err) : IOT_OK;
+	c->files = rc ? 0 : n;
 	for (size_t i = 0; i < n; i++)
 		free(tasks[i].uri);
 	free(tasks);
@@ -1255,6 +1258,11 @@ static enum iot_err round_wait(struct job *j, struct iot_error *err)
 	for (size_t i = 0; i < r->n; i++) {
 		struct citem *c = &r->items[i];
 		struct part *p = c->p;
+		if (c->outcome == CI_OK) /* the web console's table of recent batches */
+			batchlog_push(j->name, &(struct batch_record){
+				.partition = p->id, .batch = c->w.batch, .start = c->w.start,
+				.end = c->w.end, .rows = c->raw ? c->raw->rows : c->wl.n,
+				.files = c->files, .seconds = r->seconds, .replayed = c->replaying });
 		if (c->raw)
 			rawbuf_clear(c->raw);
 		citem_release(c);
