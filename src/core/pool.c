@@ -43,6 +43,7 @@ static void *worker_main(void *opaque)
 	const struct pool_spec *ps = s->ps;
 	struct iot_error err = IOT_ERROR_INIT;
 
+	pthread_setname_np(pthread_self(), "iot-pool"); /* for top -H and perf */
 	while (!atomic_load(&s->failed)) {
 		size_t i = atomic_fetch_add(&s->next, 1);
 		enum iot_err rc;

@@ -23,6 +23,7 @@ static void *worker_main(void *p)
 {
 	struct worker *w = p;
 
+	pthread_setname_np(pthread_self(), "iot-worker"); /* for top -H and perf */
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (!w->asked && !w->stop)

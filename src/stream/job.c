@@ -1206,6 +1206,7 @@ static void *round_main(void *arg)
 	double t0 = clock_mono_s(), t_write, t_sync;
 	enum iot_err rc = IOT_OK;
 
+	pthread_setname_np(pthread_self(), "iot-commit"); /* for top -H and perf */
 	for (size_t i = 0; i < r->n && !rc; i++) {
 		struct citem *c = &r->items[i];
 		for (size_t h = 0; h < c->nho && !rc; h++)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# threads.sh - where the time goes in `archive --once` and `aggregate --once`:
+# one run of each under `perf record` on a topic that already holds the
+# events, then a table per job, by thread name: `iotpipe` is the job thread
+# (handles records, plans commits), `iot-worker` the decoder (JSON) and the
+# fetch waker, `iot-commit` a commit round, `iot-pool` the writer threads
+# (Parquet encoding, object writes; a pool per round), `rdk:broker*`
+# librdkafka's fetcher, `rdk:main` its timers. Output is Markdown on stdout,
+# pasted into bench/results/streaming.md ("Where the time goes").
+#
+# usage: bench/threads.sh BOOTSTRAP TOPIC [IOTPIPE]
+# Output and checkpoints go to tmpfs (/dev/shm), as in bench/streaming.sh,
+# so the file system's inode allocation is not what is measured.
+# Needs: perf (linux-perf), a built iotpipe (default build/iotpipe).
+set -euo pipefail
+
+B=${1:?usage: bench/threads.sh BOOTSTRAP TOPIC [IOTPIPE]}
+TOPIC=${2:?usage: bench/threads.sh BOOTSTRAP TOPIC [IOTPIPE]}
+IOTPIPE=${3:-build/iotpipe}
+W=$(mktemp -d /dev/shm/iotpipe-threads.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+
+for job in archive aggregate; do
+	args=(--bootstrap-servers "$B" --topic "$TOPIC" --output "$W/$job/out"
+	      --checkpoint "$W/$job/ck" --once --metrics-addr off --log-level warn)
+	/usr/bin/time -f "%e %U %S %M" -o "$W/$job.time" \
+		"$IOTPIPE" "$job" "${args[@]}" --group "threads-$job-$$-t" >/dev/null
+	rm -rf "${W:?}/$job"
+	perf record -q -F 999 -g -o "$W/$job.data" -- \
+		"$IOTPIPE" "$job" "${args[@]}" --group "threads-$job-$$-p" >/dev/null 2>&1
+	read -r wall user sys rss <"$W/$job.time"
+	echo "### $job --once ($TOPIC)"
+	echo
+	echo "Without perf: ${wall} s wall, ${user} s user + ${sys} s system CPU, peak RSS $((rss / 1024)) MB."
+	echo
+	echo "| threads | how many | share of CPU samples | hottest functions |"
+	echo "|---|---:|---:|---|"
+	perf report -i "$W/$job.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+		awk '/%/ && $1+0 >= 0.5 { print $1, $2 }' |
+		while read -r pct comm; do
+			n=$(perf report -i "$W/$job.data" --no-children --comm "$comm" --sort pid \
+				--stdio -g none 2>/dev/null | grep -c '%' || true)
+			top=$(perf report -i "$W/$job.data" --no-children --comm "$comm" --sort sym \
+				--stdio -g none 2>/dev/null |
+				awk '/%/ { $1 = ""; $2 = ""; sub(/^ +/, ""); print }' | head -4 |
+				paste -sd, - | sed 's/,/, /g')
+			echo "| $comm | $n | $pct | $top |"
+		done
+	echo
+done
