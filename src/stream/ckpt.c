@@ -8,7 +8,6 @@
  *	batch <b>
  *	start <offset> / end <offset> / emit <us|->      (wal)
  *	ref <us>                                         (wal; optional)
- *	floor <us>                                       (wal; optional)
  *	next <offset>                                    (state)
  *	epoch <n>, source <id>                           (both; optional)
  *	--
@@ -126,11 +125,6 @@ static enum iot_err parse(const char *uri, const char *job, const char *kind,
 				if (*e || errno)
 					goto bad;
 			}
-		} else if (!strcmp(line, "floor") && w) {
-			w->floor_us = strtoll(val, &e, 10);
-			w->has_floor = true;
-			if (*e || errno)
-				goto bad;
 		} else if (!strcmp(line, "ref") && w) {
 			w->ref_us = strtoll(val, &e, 10);
 			if (*e || errno)
@@ -271,8 +265,6 @@ static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w,
 		buf_puts(b, "emit -\n");
 	if (w->ref_us)
 		buf_printf(b, "ref %" PRId64 "\n", w->ref_us);
-	if (w->has_floor)
-		buf_printf(b, "floor %" PRId64 "\n", w->floor_us);
 	origin_text(b, w->epoch, source);
 	if (plan && plan->len) {
 		buf_puts(b, "--\n");
@@ -310,8 +302,6 @@ enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
 				    existing->start != w->start || existing->end != w->end ||
 				    existing->epoch != w->epoch ||
 				    existing->has_emit != w->has_emit ||
-				    existing->has_floor != w->has_floor ||
-				    (w->has_floor && existing->floor_us != w->floor_us) ||
 				    (w->has_emit && existing->emit_upto_us != w->emit_upto_us);
 		}
 	}

@@ -36,9 +36,6 @@ struct ckpt_wal {
 	uint32_t epoch;       /* the checkpoint epoch the offsets belong to */
 	int64_t ref_us;       /* processing time the batch's event times were
 				 checked against (job.c, horizon); 0: none */
-	bool has_floor;       /* aggregate: floor_us was set (see job.c, late) */
-	int64_t floor_us;     /* windows ending at or before are closed for the
-				 batch's records, whatever partition emitted them */
 };
 
 /*

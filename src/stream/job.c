@@ -97,11 +97,6 @@ struct part {
 	uint64_t commits;       /* commit round thread: batches committed */
 	int64_t ref_us;         /* the open batch's processing time (horizon);
 				   0 until its first record */
-	bool floor_set;         /* aggregate: floor decided for the open batch */
-	bool has_floor;
-	int64_t floor_us;       /* the job's emitted-up-to when the open batch
-				   began: a window emitted by any partition is
-				   closed for this one too (late) */
 };
 
 struct citem;
@@ -312,7 +307,6 @@ static void part_drop(struct job *j, struct part *p)
 	p->resync_batch = 0;
 	p->loss_pending = false;
 	p->ref_us = 0;
-	p->floor_set = p->has_floor = false;
 	winstate_clear(&p->win);
 	merge_plan_release(&p->wal_mp);
 	free(p->ckpt_base);
@@ -366,9 +360,6 @@ static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
 		p->replay = true;
 		p->wal = r.wal;
 		p->ref_us = r.wal.ref_us; /* the replay judges as the first run did */
-		p->floor_set = true;
-		p->has_floor = r.wal.has_floor;
-		p->floor_us = r.wal.floor_us;
 		if (p->next_offset < 0)
 			p->next_offset = r.wal.start;
 		metric_inc(j->m.replays);
@@ -942,10 +933,6 @@ static void merge_share(struct job *j, struct citem *items, size_t n)
 			for (size_t d = 0; d < ws->keys.n; d++) {
 				size_t klen;
 				const char *key = strmap_key(&ws->keys, d, &klen);
-				long kp = strmap_find(&j->key_part, key, klen);
-				/* only a key seen on two partitions (note_key) has parts to share */
-				if (kp < 0 || j->key_first[kp] != INT32_MAX)
-					continue;
 				for (size_t w = 0; w < ws->dev[d].n; w++) {
 					const struct win *win = &ws->dev[d].w[w];
 					size_t ix;
@@ -1478,7 +1465,6 @@ static void plan_item(struct job *j, struct citem *c, bool replaying)
 	p->dirty = false;
 	p->replay = false;
 	p->ref_us = 0;
-	p->floor_set = p->has_floor = false;
 	j->buffered -= p->pending <= j->buffered ? p->pending : j->buffered;
 	p->pending = 0;
 }
@@ -1603,8 +1589,6 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 			emit = p->win.has_emitted && p->win.emitted_upto_us > j->wm_us
 				       ? p->win.emitted_upto_us
 				       : j->wm_us;
-			if (p->has_floor && p->floor_us > emit)
-				emit = p->floor_us;
 		}
 		if (p->win.ngroups && (rc = merge_find_ends(j, p, &mp, err)))
 			break;
@@ -1616,12 +1600,12 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 		r->items[n].p = p;
 		r->items[n].mp = mp;
 		r->items[n].w = (struct ckpt_wal){ p->batch + 1, p->next_offset, end, has_emit, emit,
-						   p->epoch, p->ref_us, p->has_floor, p->floor_us };
+						   p->epoch, p->ref_us };
 		n++;
 	}
 	if (n && !rc)
 		rc = dlq_flush(j, err);
-	if (n && !rc && j->o->kind == JOB_AGGREGATE && metric_value(j->m.split_keys) > 0)
+	if (n && !rc && j->o->kind == JOB_AGGREGATE)
 		merge_share(j, r->items, n);
 	planned = xcalloc(j->nparts ? j->nparts : 1, sizeof(*planned));
 	for (size_t i = 0; i < n; i++) {
@@ -1979,31 +1963,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 	}
 }
 
-/*
- * Late: the event's window was emitted by its partition, or by any
- * partition of the job before this batch began (the floor; otherwise a
- * partition that lags, or is new after the topic grew, would write a
- * second row for a window another partition closed). The floor is taken
- * once per batch and kept in its plan, so a replay judges alike.
- */
-static bool is_late(struct job *j, struct part *p, int64_t t_us)
-{
-	if (!p->floor_set) {
-		p->floor_set = true;
-		p->has_floor = false;
-		for (size_t i = 0; i < j->nparts; i++) {
-			const struct part *q = j->parts[i];
-			if (q->assigned && q->win.has_emitted &&
-			    (!p->has_floor || q->win.emitted_upto_us > p->floor_us)) {
-				p->floor_us = q->win.emitted_upto_us;
-				p->has_floor = true;
-			}
-		}
-	}
-	return winstate_is_late(&p->win, t_us, j->o->window_us) ||
-	       (p->has_floor && win_align(t_us, j->o->window_us) + j->o->window_us <= p->floor_us);
-}
-
 static void handle(struct job *j, struct dbatch *b, size_t i)
 {
 	rd_kafka_message_t *m = b->msgs[i];
@@ -2064,7 +2023,7 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 			rawbuf_add(&p->raw, j->o->schema, ev, m->offset);
 			j->buffered++;
 			p->pending++;
-		} else if (is_late(j, p, ev->time_us)) {
+		} else if (winstate_is_late(&p->win, ev->time_us, j->o->window_us)) {
 			metric_inc(j->m.late);
 			dead_letter(j, m, "late");
 		} else {

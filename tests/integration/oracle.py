@@ -215,9 +215,6 @@ class AggSim:
         start_us) -> (n, sum_t, sum_d) and late is {(partition, offset)}."""
         late = set()
         dirty = set()
-        # a window emitted by any partition is closed for all (the floor)
-        floor = max(self.emitted.values()) if self.emitted else None
-        floored = set()
         for r in sorted(records, key=lambda r: (r.partition, r.offset)):
             p = r.partition
             dirty.add(p)
@@ -225,11 +222,8 @@ class AggSim:
             kind, ev = decode(r.key, r.value)
             if kind != "valid":
                 continue
-            floored.add(p)
             start = ev.t_us // self.window_us * self.window_us
             em = self.emitted.get(p)
-            if floor is not None and (em is None or floor > em):
-                em = floor
             if em is not None and start + self.window_us <= em:
                 late.add((p, r.offset))
                 continue
@@ -247,8 +241,6 @@ class AggSim:
         for p in sorted(self.seen):
             em = self.emitted.get(p)
             emit = em if em is not None and em > wm else wm
-            if p in floored and floor is not None and floor > emit:
-                emit = floor
             wins = self.open.get(p, {})
             due = [k for k in wins if k[1] + self.window_us <= emit]
             if p not in dirty and not due:

@@ -351,23 +351,8 @@ static void test_merge_plan(void **state)
 	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, NULL, &conflict, &other, &err),
 			 IOT_OK);
 	assert_true(conflict);
-	/* the floor is part of the plan */
-	w.has_floor = true;
-	w.floor_us = T0 - MIN;
-	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, &t1, &conflict, &other, &err),
-			 IOT_OK);
-	assert_true(conflict);
-	w.batch = 2;
-	assert_int_equal(ckpt_write_state(st, "aggregate", base, 1, 20, 0, NULL, NULL, &err), IOT_OK);
-	w.start = 20;
-	w.end = 30;
-	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, NULL, &t1, &conflict, &other, &err),
-			 IOT_OK);
-	assert_false(conflict);
 	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
 	assert_true(r.has_wal);
-	assert_true(r.wal.has_floor);
-	assert_true(r.wal.floor_us == T0 - MIN);
 	assert_int_equal(r.wal_plan.len, t1.len);
 	assert_memory_equal(r.wal_plan.data, t1.data, t1.len);
 	ckpt_recovered_release(&r);
@@ -377,7 +362,7 @@ static void test_merge_plan(void **state)
 	assert_int_equal(store_put(st, uri, "w 0 1 6b 0x1p+0\n", 16, 0, &err), IOT_OK);
 	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
 	assert_true(r.has_wal);
-	assert_int_equal(r.wal.batch, 2);
+	assert_int_equal(r.wal.batch, 1);
 	ckpt_recovered_release(&r);
 	free(uri);
 	free(base);
