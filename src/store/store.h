@@ -42,10 +42,6 @@
  * sent as the data arrives and which is aborted when the stream is aborted
  * or fails. Missing parent directories are created.
  *
- * For writers that take a plain byte-sink vtable (the Parquet writer's
- * `write(ctx, data, len)` / `close(ctx)`), store_ostream_write_cb() and
- * store_ostream_close_cb() have exactly that shape with ctx = the stream.
- *
  * Reading:
  *
  *	struct store_reader *r;
@@ -142,13 +138,6 @@ enum iot_err store_ostream_close(struct store_ostream *os,
 void store_ostream_abort(struct store_ostream *os);
 /* Bytes accepted so far. */
 uint64_t store_ostream_size(const struct store_ostream *os);
-
-/* Byte-sink adapters: `int write(void *ctx, const void *p, size_t n)` and
- * `int close(void *ctx)`, 0 on success, with ctx a struct store_ostream *.
- * close_cb frees the stream; on failure its message is logged (LOG_ERROR,
- * component "store") because the callback cannot return it. */
-int store_ostream_write_cb(void *ctx, const void *data, size_t len);
-int store_ostream_close_cb(void *ctx);
 
 /* Writes a whole object from memory (open_write + write + close). */
 enum iot_err store_put(struct store *st, const char *uri, const void *data,
