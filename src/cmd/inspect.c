@@ -11,8 +11,8 @@
  * floats in their shortest round-trip form (NaN/Infinity as strings, since
  * JSON has no such numbers), DATE as YYYY-MM-DD, DECIMAL as a decimal
  * string, byte strings as text when valid UTF-8 and "0x<hex>" otherwise.
- * The reader under it is iotpipe's own (src/parquet/: Debian ships no C
- * Parquet library); this file only formats and returns the exit status.
+ * The reader under it is iotpipe's own (src/parquet/pq.h); this file only
+ * formats and returns the exit status.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,7 +1,6 @@
 /*
  * pq_writer.c - the Parquet writer (flat schemas), following the writer
- * recipe of docs/parquet-facts.md §12. Hand-written because Debian ships
- * no C Parquet library (Apache Arrow is not packaged).
+ * recipe of docs/parquet-facts.md §12.
  *
  * Data flow: values arrive one at a time (pq_writer_write_*) or as arrays
  * (the *_batch calls) and are appended to the current page of their
