@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/banned.h"
+
 static enum iot_err vset(struct iot_error *err, enum iot_err code,
 			 const char *fmt, va_list ap)
 {
