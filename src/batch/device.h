@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "batch/dataset.h"
-#include "batch/stats.h"
+#include "batch/group_stats.h"
 #include "core/err.h"
 #include "store/store.h"
 

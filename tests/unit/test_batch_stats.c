@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "batch/stats.h"
+#include "batch/group_stats.h"
 
 static int cmp_double(const void *a, const void *b)
 {
