@@ -2,7 +2,8 @@
  * bench_parquet.c - the Parquet codec's benchmark and test-data generator.
  *
  *   bench_parquet bench [--rows N] [--codec C] [--dir D]
- *	writes N rows (default 10M) of the raw-event schema (SPEC section 4)
+ *	writes N rows (default 10M) of the raw-event schema
+ *	(docs/design.md §4)
  *	to D/iotpipe_bench.parquet, then reads every column back, and prints
  *	rows/s and MB/s for both (one thread), from CPU time (wall time is
  *	printed too; on a shared machine CPU time is the steadier measure). bench/parquet_pyarrow.py does

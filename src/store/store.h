@@ -2,7 +2,7 @@
  * store.h - one interface for objects, addressed by URI, with a local-file
  * back-end and an S3 back-end behind it.
  *
- * URIs (SPEC section 2):
+ * URIs (docs/design.md §2):
  *	s3://bucket/key      S3 (AWS or any S3-compatible endpoint)
  *	s3a://bucket/key     the same as s3:// (Spark's spelling)
  *	file:///abs/path     a local file (no percent-decoding)
