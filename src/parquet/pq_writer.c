@@ -559,56 +559,51 @@ static uint8_t *dup_mem(const void *p, size_t n)
 	return d;
 }
 
+static void minmax_out(struct pq_w_chunk *k, const void *mn, size_t mn_len,
+		       const void *mx, size_t mx_len)
+{
+	k->min = dup_mem(mn, mn_len);
+	k->max = dup_mem(mx, mx_len);
+	k->min_len = mn_len;
+	k->max_len = mx_len;
+}
+
+/* A chunk's min/max in their PLAIN form, zeros signed as the sort order
+ * wants (a min of zero is -0.0, a max +0.0). */
 static void stats_out(struct wcol *c, struct pq_w_chunk *k)
 {
-	uint8_t tmp[8];
-	size_t n = 0;
 	k->has_minmax = c->has_minmax && !c->stats_too_big;
 	k->signed_order = c->d.type != PQ_BYTE_ARRAY;
 	if (!k->has_minmax)
 		return;
 	switch (c->d.type) {
-	case PQ_BOOLEAN:
-		tmp[0] = c->mn.b;
-		k->min = dup_mem(tmp, 1);
-		tmp[0] = c->mx.b;
-		k->max = dup_mem(tmp, 1);
-		k->min_len = k->max_len = 1;
-		return;
+	case PQ_BOOLEAN: {
+		uint8_t mn = c->mn.b, mx = c->mx.b;
+		minmax_out(k, &mn, 1, &mx, 1);
+		break;
+	}
 	case PQ_INT32:
-		k->min = dup_mem(&c->mn.i32, 4);
-		k->max = dup_mem(&c->mx.i32, 4);
-		n = 4;
+		minmax_out(k, &c->mn.i32, 4, &c->mx.i32, 4);
 		break;
 	case PQ_INT64:
-		k->min = dup_mem(&c->mn.i64, 8);
-		k->max = dup_mem(&c->mx.i64, 8);
-		n = 8;
+		minmax_out(k, &c->mn.i64, 8, &c->mx.i64, 8);
 		break;
 	case PQ_FLOAT: {
 		float mn = c->mn.f == 0 ? -0.0f : c->mn.f;
 		float mx = c->mx.f == 0 ? 0.0f : c->mx.f;
-		k->min = dup_mem(&mn, 4);
-		k->max = dup_mem(&mx, 4);
-		n = 4;
+		minmax_out(k, &mn, 4, &mx, 4);
 		break;
 	}
 	case PQ_DOUBLE: {
 		double mn = c->mn.d == 0 ? -0.0 : c->mn.d;
 		double mx = c->mx.d == 0 ? 0.0 : c->mx.d;
-		k->min = dup_mem(&mn, 8);
-		k->max = dup_mem(&mx, 8);
-		n = 8;
+		minmax_out(k, &mn, 8, &mx, 8);
 		break;
 	}
 	default:
-		k->min = dup_mem(c->smin.data, c->smin.len);
-		k->max = dup_mem(c->smax.data, c->smax.len);
-		k->min_len = c->smin.len;
-		k->max_len = c->smax.len;
-		return;
+		minmax_out(k, c->smin.data, c->smin.len, c->smax.data, c->smax.len);
+		break;
 	}
-	k->min_len = k->max_len = n;
 }
 
 static void write_chunk(struct pq_writer *w, struct wcol *c,
