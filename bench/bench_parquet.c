@@ -2,7 +2,8 @@
  * bench_parquet.c - the Parquet codec's benchmark and test-data generator.
  *
  *   bench_parquet bench [--rows N] [--codec C] [--dir D]
- *	writes N rows (default 10M) of the raw-event schema (SPEC section 4)
+ *	writes N rows (default 10M) of the raw-event schema
+ *	(docs/design.md §4)
  *	to D/iotpipe_bench.parquet, then reads every column back, and prints
  *	rows/s and MB/s for both (one thread), from CPU time (wall time is
  *	printed too; on a shared machine CPU time is the steadier measure). bench/parquet_pyarrow.py does
@@ -182,19 +183,15 @@ static int write_file(const struct args *a, const char *path)
 		o.page_rows = (size_t)a->page_rows;
 	if (a->dict_bytes > 0)
 		o.dictionary_bytes = (size_t)a->dict_bytes;
-	int fd = -1;
-	if (a->bench) {
-		/* like pyarrow's write_table: no fsync (pq_output_file_create's
-		 * close fsyncs, which would time the disk, not the codec) */
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0) {
-			perror(path);
-			return 1;
-		}
-		out = pq_output_fd_create(fd, path);
-	} else if (pq_output_file_create(&out, path, &err) != IOT_OK) {
-		return die(&err);
+	/* the writer's output is a plain fd; only `gen` fsyncs it at the end:
+	 * `bench` is like pyarrow's write_table, which does not, and an fsync
+	 * would time the disk, not the codec */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		perror(path);
+		return 1;
 	}
+	out = pq_output_fd_create(fd, path);
 	if (pq_writer_create(&w, out, raw ? RAW : ALL,
 			     raw ? sizeof(RAW) / sizeof(RAW[0])
 				 : sizeof(ALL) / sizeof(ALL[0]), &o, &err) != IOT_OK)
@@ -220,8 +217,10 @@ static int write_file(const struct args *a, const char *path)
 		return die(&err);
 	}
 	pq_writer_destroy(w);
-	if (fd >= 0)
-		close(fd);
+	if ((!a->bench && fsync(fd) != 0) || close(fd) != 0) {
+		perror(path);
+		return 1;
+	}
 	return 0;
 }
 

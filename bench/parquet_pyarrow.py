@@ -1,6 +1,6 @@
 """pyarrow side of the Parquet benchmark (see bench/bench_parquet.c and
-bench/results/parquet.md): the same 10M rows of the raw-event schema (SPEC
-section 4), the same formulas, written with pq.write_table (snappy, pyarrow's
+bench/results/parquet.md): the same 10M rows of the raw-event schema
+(docs/design.md §4), the same formulas, written with pq.write_table (snappy, pyarrow's
 defaults otherwise) and read back with pq.read_table(use_threads=False).
 Data generation is not timed; rates come from CPU time (process_time),
 wall time is printed too. MB/s counts the same 36 bytes of fixed-width

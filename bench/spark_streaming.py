@@ -19,7 +19,7 @@ The reference's logic:
     avg(event_duration), count, append mode, Parquet partitioned by device_id
     and window_start ('yyyy-MM-dd HH_mm', UTC).
 One deliberate difference: the reference declares `timestamp` a FloatType,
-which rounds epoch seconds to about 2 minutes (SPEC section 3); here it is a
+which rounds epoch seconds to about 2 minutes (docs/design.md §3); here it is a
 DoubleType, so that both engines compute the same windows. The cost of the
 parse is the same.
 

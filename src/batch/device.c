@@ -14,8 +14,8 @@
  *      distinct count cannot exceed the row count), else count distinct
  *      events with an open-addressing set compared on (time, duration,
  *      other-columns hash), then mean, deviation, the 3-sigma filter and the
- *      percentiles (stats.h) over ALL the day's rows, duplicates included,
- *      as the reference does (docs/percentile.md).
+ *      percentiles (group_stats.h) over ALL the day's rows, duplicates
+ *      included, as the reference does (docs/percentile.md).
  * The worker's buffers grow to the largest device seen and are reused.
  */
 #include "batch/device.h"

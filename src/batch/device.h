@@ -1,7 +1,7 @@
 /*
  * device.h - the percentile job for ONE device partition: read its files
  * (only the needed columns), group the rows by UTC date, and compute each
- * kept group's percentiles (SPEC section 6, docs/percentile.md).
+ * kept group's percentiles (docs/design.md §6, docs/percentile.md).
  *
  * Memory is one device's rows (32 bytes each) plus per-group scratch, held
  * in a struct device_worker that a thread reuses for every device it gets,
@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "batch/dataset.h"
-#include "batch/stats.h"
+#include "batch/group_stats.h"
 #include "core/err.h"
 #include "store/store.h"
 

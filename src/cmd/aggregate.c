@@ -1,6 +1,6 @@
 /*
  * aggregate.c - `iotpipe aggregate`: 1-minute event-time windows per
- * device to Parquet, exactly once (SPEC section 5; the reference's
+ * device to Parquet, exactly once (docs/design.md §5; the reference's
  * streaming_processor.py). The engine is src/stream/job.c.
  */
 #include "cmd/cmd.h"

@@ -1,7 +1,7 @@
 /*
  * archive.c - `iotpipe archive`: raw valid events to Parquet, exactly once
- * (SPEC section 4; the reference's streaming_raw_writer.py). The engine is
- * src/stream/job.c; this file is the command's entry point.
+ * (docs/design.md §4; the reference's streaming_raw_writer.py). The
+ * engine is src/stream/job.c; this file is the command's entry point.
  */
 #include "cmd/cmd.h"
 #include "cmd/stream_cmd.h"

@@ -1,5 +1,5 @@
 /*
- * common.h - the options every command shares (SPEC section 10) and the
+ * common.h - the options every command shares (docs/design.md §9) and the
  * set-up they imply: configuration files, environment, flag overrides,
  * logging, the metrics endpoint.
  *

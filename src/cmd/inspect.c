@@ -1,7 +1,7 @@
 /*
  * inspect.c - `iotpipe inspect FILE|URI`: a Parquet file's schema, row
  * groups (per column: codec, encodings, sizes, statistics), key/value
- * metadata and first rows, as text or as one JSON object (SPEC section 10).
+ * metadata and first rows, as text or as one JSON object (docs/design.md §9).
  *
  * Data flow: open a pq_reader over a local file or, for s3:// URIs, over
  * the store's ranged reads (a small pq_input adapter below); print the
@@ -11,8 +11,8 @@
  * floats in their shortest round-trip form (NaN/Infinity as strings, since
  * JSON has no such numbers), DATE as YYYY-MM-DD, DECIMAL as a decimal
  * string, byte strings as text when valid UTF-8 and "0x<hex>" otherwise.
- * The reader under it is iotpipe's own (src/parquet/: Debian ships no C
- * Parquet library); this file only formats and returns the exit status.
+ * The reader under it is iotpipe's own (src/parquet/pq.h); this file only
+ * formats and returns the exit status.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -536,7 +536,7 @@ int cmd_inspect(int argc, char **argv)
 	struct opt opts[] = {
 		OPT_STRING(0, "head", &head_s, "N",
 			   "rows to show (default 10; 'all' for every row)"),
-		OPT_BOOL(0, "json", &json, "print one JSON object (SPEC section 10)"),
+		OPT_BOOL(0, "json", &json, "print one JSON object instead of text"),
 		OPT_END(),
 	};
 	struct opt_usage usage = {

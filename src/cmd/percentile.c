@@ -1,6 +1,6 @@
 /*
  * percentile.c - `iotpipe percentile`: per device and UTC date, the p95 of
- * event_duration after removing 3-sigma outliers, as CSV (SPEC section 6;
+ * event_duration after removing 3-sigma outliers, as CSV (docs/design.md §6;
  * the reference's percentile_processor.py; semantics in docs/percentile.md).
  *
  * Flow: list the raw dataset and group its files by device (batch/dataset),

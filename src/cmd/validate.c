@@ -1,7 +1,7 @@
 /*
- * validate.c - `iotpipe validate`: checks the aggregate dataset (SPEC
- * sections 1 and 5; the reference's schema_validator.py) and prints a
- * sample of its rows.
+ * validate.c - `iotpipe validate`: checks the aggregate dataset
+ * (docs/design.md §5 and §6; the reference's schema_validator.py) and
+ * prints a sample of its rows.
  *
  * Every Parquet file under --input (hidden paths skipped, as in the
  * percentile job) is opened and its footer checked: device_id and

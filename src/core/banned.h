@@ -1,6 +1,12 @@
 /*
  * banned.h - functions we do not use, made into compile errors (after git's
- * banned.h). Included by every .c file through the compiler's -include flag.
+ * banned.h). Every .c file includes it last, after the system headers: the
+ * macros below would otherwise rewrite those headers' own declarations,
+ * which is also why it is not force-included with -include (with
+ * _FORTIFY_SOURCE, the default of Ubuntu's gcc at -O2, glibc's
+ * string_fortified.h then no longer compiles).
+ * tests/unit/lint_banned.sh checks that every file does, and greps for the
+ * calls themselves in case a file's includes are ever reordered.
  * strcpy/strcat/sprintf: unbounded writes; strtok: hidden state;
  * gmtime/localtime/ctime/asctime: not thread-safe (window bucketing runs on
  * several threads: use gmtime_r or plain arithmetic).

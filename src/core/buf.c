@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/banned.h"
+
 void buf_init(struct buf *b)
 {
 	b->data = NULL;

@@ -11,37 +11,17 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const names[IOT_ERR__COUNT] = {
-	[IOT_OK] = "ok",
-	[IOT_ERR_USAGE] = "usage",
-	[IOT_ERR_CONFIG] = "config",
-	[IOT_ERR_IO] = "io",
-	[IOT_ERR_NET] = "network",
-	[IOT_ERR_FORMAT] = "format",
-	[IOT_ERR_UNSUPPORTED] = "unsupported",
-	[IOT_ERR_NOT_FOUND] = "not found",
-	[IOT_ERR_AUTH] = "auth",
-	[IOT_ERR_STATE] = "state",
-	[IOT_ERR_LIMIT] = "limit",
-	[IOT_ERR_INTERRUPTED] = "interrupted",
-};
-
-const char *iot_err_name(enum iot_err code)
-{
-	if ((int)code < 0 || code >= IOT_ERR__COUNT)
-		return "unknown";
-	return names[code];
-}
+#include "core/banned.h"
 
 static enum iot_err vset(struct iot_error *err, enum iot_err code,
-			 bool retriable, const char *fmt, va_list ap)
+			 const char *fmt, va_list ap)
 {
 	char raw[IOT_ERROR_MSG_MAX];
 
 	if (!err)
 		return code;
 	err->code = code;
-	err->retriable = retriable;
+	err->retriable = false;
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	redact_urls(err->msg, sizeof(err->msg), raw);
 	return code;
@@ -52,17 +32,7 @@ enum iot_err iot_error_set(struct iot_error *err, enum iot_err code,
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vset(err, code, false, fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-enum iot_err iot_error_set_retriable(struct iot_error *err, enum iot_err code,
-				     const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vset(err, code, true, fmt, ap);
+	vset(err, code, fmt, ap);
 	va_end(ap);
 	return code;
 }

@@ -48,9 +48,6 @@ struct iot_error {
 
 #define IOT_ERROR_INIT { IOT_OK, false, { 0 } }
 
-/* Name of an error code, e.g. "config" (static storage). */
-const char *iot_err_name(enum iot_err code);
-
 /*
  * Sets *err (when err is not NULL) and returns code, so that library code
  * can write `return iot_error_set(err, IOT_ERR_IO, "%s: %s", path, why);`.
@@ -58,11 +55,6 @@ const char *iot_err_name(enum iot_err code);
  */
 enum iot_err iot_error_set(struct iot_error *err, enum iot_err code,
 			   const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Like iot_error_set() but marks the error retriable. */
-enum iot_err iot_error_set_retriable(struct iot_error *err, enum iot_err code,
-				     const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Prepends "prefix: " to an existing message (adds context on the way up). */

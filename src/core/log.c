@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/banned.h"
+
 static atomic_int cur_level = LOG_INFO;
 static atomic_bool json_mode = false;
 

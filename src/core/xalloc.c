@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/banned.h"
+
 static void die_oom(size_t n)
 {
 	fprintf(stderr, "iotpipe: out of memory allocating %zu bytes\n", n);

@@ -5,7 +5,7 @@
  * events, as the reference's one-thread-per-device producer does on
  * average. Each record's kind is drawn first (invalid, late, duplicate or
  * valid) from the configured fractions; invalid records cycle through the
- * shapes SPEC section 3 calls invalid, built by splicing a broken member
+ * shapes docs/design.md §3 calls invalid, built by splicing a broken member
  * into a correctly encoded event, so every shape is exercised.
  */
 #include "event/generate.h"

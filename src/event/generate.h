@@ -26,7 +26,7 @@
 enum gen_kind {
 	GEN_VALID = 0,  /* a regular event (may still be filtered by status) */
 	GEN_LATE,       /* a valid event whose time is in the past */
-	GEN_INVALID,    /* one of the invalid shapes SPEC section 3 lists */
+	GEN_INVALID,    /* one of the invalid shapes docs/design.md §3 lists */
 	GEN_DUPLICATE,  /* the previous record sent again, byte for byte */
 	GEN__KINDS
 };

@@ -22,16 +22,6 @@ static const char *const type_names[] = {
 	[FIELD_ENUM] = "enum",
 };
 
-const char *field_type_name(enum field_type t) { return type_names[t]; }
-
-int event_schema_field(const struct event_schema *s, const char *name)
-{
-	for (size_t i = 0; i < s->nfields; i++)
-		if (!strcmp(s->fields[i].name, name))
-			return (int)i;
-	return -1;
-}
-
 void event_schema_destroy(struct event_schema *s)
 {
 	if (!s)

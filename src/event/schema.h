@@ -81,8 +81,4 @@ struct event_schema *event_schema_from_yaml(struct yamldoc *d, yaml_node_t *node
 					    struct iot_error *err);
 void event_schema_destroy(struct event_schema *s);
 
-const char *field_type_name(enum field_type t);
-/* Index of a field by name, or -1. */
-int event_schema_field(const struct event_schema *s, const char *name);
-
 #endif

@@ -1,12 +1,18 @@
 /*
  * pq.h - iotpipe's Parquet codec: a writer and a reader for flat schemas.
  *
+ * The codec is written here, in C, because Debian ships no C Parquet
+ * library (Apache Arrow, whose C++ parquet library pyarrow wraps, is not
+ * packaged). This is the one place that says so; the pq_*.c files are its
+ * parts, and docs/parquet.md lists what is read, written and refused.
+ *
  * Byte streams are vtables, so the codec never knows where bytes go:
- *   - struct pq_output: sequential writes (file descriptor, memory, later an
- *     S3 multipart upload). The first failure sticks: later writes are no-ops
- *     and close() reports it.
- *   - struct pq_input: random-access reads (file, memory, later S3 ranged
- *     GETs).
+ *   - struct pq_output: sequential writes (a file descriptor, memory, or a
+ *     store output stream: a local file or an S3 multipart upload, see
+ *     src/stream/pqsink.c). The first failure sticks: later writes are
+ *     no-ops and close() reports it.
+ *   - struct pq_input: random-access reads (a file, memory, or S3 ranged
+ *     GETs, see src/batch/input.c).
  *
  * Writer calling sequence (one thread per writer):
  *
@@ -18,8 +24,7 @@
  *	};
  *	struct pq_writer_options o;
  *	pq_writer_options_init(&o);          // snappy, 1 Mi rows/group, 1 MiB pages
- *	struct pq_output *out;
- *	pq_output_file_create(&out, "x.parquet.tmp", &err);
+ *	struct pq_output *out = pq_output_fd_create(fd, "x.parquet");
  *	struct pq_writer *w;
  *	pq_writer_create(&w, out, cols, 2, &o, &err);   // w owns out from here
  *	pq_writer_add_kv(w, "source", "kafka");         // optional, any time before close
@@ -157,10 +162,8 @@ struct pq_output {
 	void (*destroy)(struct pq_output *out);
 };
 
-/* Writes to a new file at path (created/truncated, 0644); close fsyncs. */
-enum iot_err pq_output_file_create(struct pq_output **out, const char *path,
-				   struct iot_error *err);
-/* Writes to fd, which the stream does not close; name is for errors. */
+/* Writes to fd, which the stream neither fsyncs nor closes (the caller owns
+ * it); name is for errors. */
 struct pq_output *pq_output_fd_create(int fd, const char *name);
 /* Collects bytes in memory; read them with pq_output_mem_data(). */
 struct pq_output *pq_output_mem_create(void);

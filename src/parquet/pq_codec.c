@@ -9,7 +9,7 @@
  * (facts §7). A 0-byte input is never handed to a library: it decodes to 0
  * bytes or is an error. LZO and BROTLI are refused (not linked).
  * The compression libraries are Debian's; the Parquet framing around them
- * is ours, because Debian ships no C Parquet library.
+ * is ours.
  */
 #include <limits.h>
 #include <lz4.h>

@@ -13,8 +13,6 @@
  *
  * Only readers need this: our writer emits PLAIN and RLE_DICTIONARY, as
  * the writer recipe recommends.
- * Hand-written like the rest of src/parquet/: Debian ships no C Parquet
- * library.
  */
 #include <stdlib.h>
 

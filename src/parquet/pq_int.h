@@ -236,6 +236,28 @@ struct pq_reader {
 	bool old_mr_sizes; /* created_by parquet-mr < 1.2.9 (PARQUET-816) */
 };
 
+/* ---- the writer's dictionary (pq_dict.c) ---------------------------- */
+
+/* Distinct BYTE_ARRAY values of a column chunk, in the order first seen;
+ * zero-initialised is empty. data holds the PLAIN dictionary page body. */
+struct pq_dict {
+	uint32_t *slots; /* entry index + 1, 0 = empty */
+	size_t mask;
+	struct buf data; /* PLAIN: u32 length + bytes per entry */
+	uint32_t *off, *len;
+	uint32_t *tags; /* high hash bits: most mismatches cost no compare */
+	size_t n, alloc;
+};
+
+/* Index of p[0..n) in d; adds it (and sets *added) if absent. Offsets and
+ * lengths are u32: the writer stops adding once d->data passes
+ * dictionary_bytes (at most 256 MiB). */
+uint32_t pq_dict_lookup(struct pq_dict *d, const uint8_t *p, size_t n,
+			bool *added);
+/* Empties d for the next chunk and keeps its memory. */
+void pq_dict_reset(struct pq_dict *d);
+void pq_dict_release(struct pq_dict *d);
+
 /* ---- RLE / bit packing (pq_rle.c) ------------------------------------ */
 
 static inline int pq_bit_width(uint64_t max)

@@ -1,15 +1,14 @@
 /*
- * pq_io.c - the byte streams behind the codec: file, file-descriptor and
+ * pq_io.c - the byte streams behind the codec: file-descriptor and
  * memory outputs, file and memory inputs.
  *
  * Outputs are sequential and their first error sticks: a failed write is
  * remembered, later writes do nothing and return the same error, and close
  * returns it too, so the writer (and any caller) can check once at the end.
- * The file output fsyncs on close, because a Parquet file is committed by
- * a rename that must not precede its data (STYLE.md "durable before
- * committed"). Inputs are random access (pread), so the same reader code
- * works over S3 ranged GETs later.
- * Part of the hand-written codec (Debian ships no C Parquet library).
+ * The fd output leaves fsync and close to the fd's owner; the pipeline's
+ * durable outputs go through the store instead (src/stream/pqsink.c), which
+ * writes to a temporary name, fsyncs and renames. Inputs are random access
+ * (pread), like S3 ranged GETs (src/batch/input.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,12 +21,11 @@
 
 #include "core/banned.h"
 
-/* ---- fd / file output ------------------------------------------------- */
+/* ---- fd output -------------------------------------------------------- */
 
 struct fd_output {
 	struct pq_output base;
 	int fd;
-	bool owns_fd;
 	char *name;
 	struct iot_error sticky;
 };
@@ -57,18 +55,10 @@ static enum iot_err fd_write(struct pq_output *o, const void *data, size_t len,
 	return f->sticky.code;
 }
 
+/* The fd is the caller's: it decides whether to fsync and when to close. */
 static enum iot_err fd_close(struct pq_output *o, struct iot_error *err)
 {
 	struct fd_output *f = (struct fd_output *)o;
-	if (f->sticky.code == IOT_OK && f->owns_fd && f->fd >= 0) {
-		if (fsync(f->fd) != 0)
-			iot_error_set(&f->sticky, IOT_ERR_IO, "%s: fsync: %s",
-				      f->name, strerror(errno));
-		if (close(f->fd) != 0 && f->sticky.code == IOT_OK)
-			iot_error_set(&f->sticky, IOT_ERR_IO, "%s: close: %s",
-				      f->name, strerror(errno));
-		f->fd = -1;
-	}
 	if (f->sticky.code != IOT_OK && err)
 		*err = f->sticky;
 	return f->sticky.code;
@@ -79,39 +69,19 @@ static void fd_destroy(struct pq_output *o)
 	struct fd_output *f = (struct fd_output *)o;
 	if (!f)
 		return;
-	if (f->owns_fd && f->fd >= 0)
-		close(f->fd);
 	free(f->name);
 	free(f);
 }
 
-static struct fd_output *fd_new(int fd, const char *name, bool owns)
+struct pq_output *pq_output_fd_create(int fd, const char *name)
 {
 	struct fd_output *f = xcalloc(1, sizeof(*f));
 	f->base.write = fd_write;
 	f->base.close = fd_close;
 	f->base.destroy = fd_destroy;
 	f->fd = fd;
-	f->owns_fd = owns;
 	f->name = xstrdup(name ? name : "(fd)");
-	return f;
-}
-
-struct pq_output *pq_output_fd_create(int fd, const char *name)
-{
-	return &fd_new(fd, name, false)->base;
-}
-
-enum iot_err pq_output_file_create(struct pq_output **out, const char *path,
-				   struct iot_error *err)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	*out = NULL;
-	if (fd < 0)
-		return iot_error_set(err, IOT_ERR_IO, "%s: cannot create: %s",
-				     path, strerror(errno));
-	*out = &fd_new(fd, path, true)->base;
-	return IOT_OK;
+	return &f->base;
 }
 
 /* ---- memory output ---------------------------------------------------- */

@@ -13,8 +13,6 @@
  *
  * Serialization writes exactly the fields the writer recipe (facts §12)
  * lists, in increasing field-id order, with the declared Thrift widths.
- * Hand-written because Debian ships no C Parquet (or Parquet-Thrift)
- * library.
  */
 #include <stdlib.h>
 

@@ -17,7 +17,6 @@
  * rows left in the row group, values against the bytes left, dictionary
  * indices against the dictionary size); the chunk must decode to exactly
  * the row group's row count. Errors name the file, row group and column.
- * Hand-written because Debian ships no C Parquet library.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -12,8 +12,7 @@
  * Pages are read later, per column chunk, by pq_page.c, which is how
  * projection works: columns nobody asks for are never read.
  *
- * Hand-written because Debian ships no C Parquet library. Every error
- * message starts with the input's name.
+ * Every error message starts with the input's name.
  */
 #include <math.h>
 #include <stdio.h>

@@ -16,7 +16,6 @@
  * Encoding is greedy: runs of 8 or more equal values become RLE runs,
  * everything else goes into bit-packed groups of 8 (the last group padded
  * with zeros, which readers ignore because they know the count).
- * Hand-written because Debian ships no C Parquet library.
  */
 #include "parquet/pq_int.h"
 

@@ -2,11 +2,10 @@
  * pq_thrift.c - the Thrift compact protocol, only as much as Parquet uses.
  *
  * Parquet's footer and page headers are Thrift structs in the compact
- * encoding. We hand-write it (there is no C Parquet or Thrift-compact
- * library in Debian that we could link) and keep it small: integers are
- * zigzag varints, binaries are varint-length-prefixed, structs are field
- * headers (id delta + type nibble) closed by a stop byte, lists carry a
- * size/type header.
+ * encoding. We write it ourselves (pq.h says why) and keep it small:
+ * integers are zigzag varints, binaries are varint-length-prefixed, structs
+ * are field headers (id delta + type nibble) closed by a stop byte, lists
+ * carry a size/type header.
  *
  * The reader is the hostile-input boundary: every varint is capped at 10
  * bytes, every length and list size is checked against the bytes left

@@ -6,7 +6,6 @@
  *
  * INT96 arithmetic wraps on purpose (facts §4.3): Spark's own overflowing
  * computation for year 290000 is undone exactly that way.
- * Part of the hand-written codec (Debian ships no C Parquet library).
  */
 #include <math.h>
 #include <stdio.h>

@@ -1,7 +1,6 @@
 /*
  * pq_writer.c - the Parquet writer (flat schemas), following the writer
- * recipe of docs/parquet-facts.md §12. Hand-written because Debian ships
- * no C Parquet library (Apache Arrow is not packaged).
+ * recipe of docs/parquet-facts.md §12.
  *
  * Data flow: values arrive one at a time (pq_writer_write_*) or as arrays
  * (the *_batch calls) and are appended to the current page of their
@@ -14,10 +13,11 @@
  * pages. The footer is written at close. Memory is therefore bounded by
  * one row group of compressed pages plus one page per column.
  *
- * Dictionary: strings are looked up in a per-chunk hash table; when the
- * dictionary would exceed dictionary_bytes the current page is flushed and
- * the rest of the chunk is written PLAIN (a per-page decision, as pyarrow
- * and parquet-java do). The encodings list names exactly what was used.
+ * Dictionary: strings are looked up in a per-chunk hash table
+ * (pq_dict.c); when the dictionary would exceed dictionary_bytes the
+ * current page is flushed and the rest of the chunk is written PLAIN (a
+ * per-page decision, as pyarrow and parquet-java do). The encodings list
+ * names exactly what was used.
  *
  * Statistics (min/max/null_count per chunk) follow each type's sort order:
  * NaN never enters min/max, a zero min is written as -0.0 and a zero max as
@@ -40,15 +40,6 @@
 
 #define STATS_MAX 4096
 
-struct dict {
-	uint32_t *slots; /* entry index + 1, 0 = empty */
-	size_t mask;
-	struct buf data; /* PLAIN: u32 length + bytes per entry */
-	uint32_t *off, *len;
-	uint32_t *tags; /* high hash bits: most mismatches cost no compare */
-	size_t n, alloc;
-};
-
 struct wcol {
 	struct pq_column d;
 	int max_def;
@@ -63,7 +54,7 @@ struct wcol {
 	size_t page_rows, page_nonnull;
 	/* dictionary */
 	bool dict_mode, dict_used;
-	struct dict dict;
+	struct pq_dict dict;
 	/* chunk */
 	struct buf chunk;
 	int64_t chunk_values, chunk_nulls, chunk_unc;
@@ -118,108 +109,6 @@ static void out_write(struct pq_writer *w, const void *p, size_t n)
 		w->offset += n;
 	else if (w->err.code == IOT_OK)
 		iot_error_set(&w->err, IOT_ERR_IO, "parquet output: write failed");
-}
-
-/* ---- dictionary ------------------------------------------------------- */
-
-static uint64_t hash_bytes(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-	while (n >= 8) {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		h = (h ^ v) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-		p += 8;
-		n -= 8;
-	}
-	/* the tail byte by byte: a variable-length memcpy is a libc call,
-	 * and short strings (status values) are the hot case */
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 29;
-	return h;
-}
-
-static void dict_reset(struct dict *d)
-{
-	if (d->slots)
-		memset(d->slots, 0, (d->mask + 1) * sizeof(*d->slots));
-	buf_reset(&d->data);
-	d->n = 0;
-}
-
-static void dict_release(struct dict *d)
-{
-	free(d->slots);
-	free(d->off);
-	free(d->len);
-	free(d->tags);
-	buf_release(&d->data);
-}
-
-static void dict_rehash(struct dict *d)
-{
-	size_t nslots = d->slots ? (d->mask + 1) * 2 : 1024;
-	free(d->slots);
-	d->slots = xcalloc(nslots, sizeof(*d->slots));
-	d->mask = nslots - 1;
-	for (size_t e = 0; e < d->n; e++) {
-		size_t i = hash_bytes(d->data.data + d->off[e], d->len[e]) & d->mask;
-		while (d->slots[i])
-			i = (i + 1) & d->mask;
-		d->slots[i] = (uint32_t)e + 1;
-	}
-}
-
-static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	if (n > 16)
-		return !memcmp(a, b, n);
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
-
-/* Index of p in the dictionary; adds it (returns *added) if absent. */
-static uint32_t dict_lookup(struct dict *d, const uint8_t *p, size_t n,
-			    bool *added)
-{
-	if (!d->slots || d->n * 2 >= d->mask + 1)
-		dict_rehash(d);
-	uint64_t hv = hash_bytes(p, n);
-	size_t i = hv & d->mask;
-	uint32_t tag = (uint32_t)(hv >> 32);
-	for (;;) {
-		uint32_t e = d->slots[i];
-		if (!e)
-			break;
-		e--;
-		if (d->tags[e] == tag && d->len[e] == n &&
-		    same_bytes(d->data.data + d->off[e], p, n)) {
-			*added = false;
-			return e;
-		}
-		i = (i + 1) & d->mask;
-	}
-	if (d->n >= d->alloc) {
-		d->alloc = d->alloc * 2 + 256;
-		d->off = xrealloc(d->off, d->alloc * sizeof(*d->off));
-		d->len = xrealloc(d->len, d->alloc * sizeof(*d->len));
-		d->tags = xrealloc(d->tags, d->alloc * sizeof(*d->tags));
-	}
-	d->tags[d->n] = tag;
-	uint32_t l32 = (uint32_t)n;
-	buf_append(&d->data, &l32, 4);
-	d->off[d->n] = (uint32_t)d->data.len;
-	d->len[d->n] = l32;
-	buf_append(&d->data, p, n);
-	d->slots[i] = (uint32_t)d->n + 1;
-	*added = true;
-	return (uint32_t)d->n++;
 }
 
 /* ---- pages ------------------------------------------------------------ */
@@ -443,81 +332,40 @@ static inline void put_fixed(struct wcol *c, const void *p, size_t n)
 	c->page_nonnull++;
 }
 
-void pq_writer_write_i32(struct pq_writer *w, size_t col, int32_t v)
-{
-	struct wcol *c = col_for(w, col, PQ_INT32);
-	if (!c)
-		return;
-	add_def(c, 1);
-	put_fixed(c, &v, 4);
-	if (!c->has_minmax) {
-		c->mn.i32 = c->mx.i32 = v;
-		c->has_minmax = true;
-	} else if (v < c->mn.i32) {
-		c->mn.i32 = v;
-	} else if (v > c->mx.i32) {
-		c->mx.i32 = v;
-	}
-	after_value(w, c);
-}
+#define NEVER_NAN(x) ((void)(x), false)
+#define IS_NAN(x) isnan(x)
 
-void pq_writer_write_i64(struct pq_writer *w, size_t col, int64_t v)
-{
-	struct wcol *c = col_for(w, col, PQ_INT64);
-	if (!c)
-		return;
-	add_def(c, 1);
-	put_fixed(c, &v, 8);
-	if (!c->has_minmax) {
-		c->mn.i64 = c->mx.i64 = v;
-		c->has_minmax = true;
-	} else if (v < c->mn.i64) {
-		c->mn.i64 = v;
-	} else if (v > c->mx.i64) {
-		c->mx.i64 = v;
+/*
+ * The four fixed-width writers differ only in their type and whether NaN
+ * can occur (it never enters min/max). A value goes into the page as its
+ * in-memory bytes, which is PLAIN on a little-endian host (pq_value.c
+ * asserts one).
+ */
+#define SCALAR_WRITER(NAME, T, PT, FIELD, ISNAN)                             \
+	void NAME(struct pq_writer *w, size_t col, T v)                      \
+	{                                                                    \
+		struct wcol *c = col_for(w, col, PT);                        \
+		if (!c)                                                      \
+			return;                                              \
+		add_def(c, 1);                                               \
+		put_fixed(c, &v, sizeof(v));                                 \
+		if (!ISNAN(v)) {                                             \
+			if (!c->has_minmax) {                                \
+				c->mn.FIELD = c->mx.FIELD = v;               \
+				c->has_minmax = true;                        \
+			} else if (v < c->mn.FIELD) {                        \
+				c->mn.FIELD = v;                             \
+			} else if (v > c->mx.FIELD) {                        \
+				c->mx.FIELD = v;                             \
+			}                                                    \
+		}                                                            \
+		after_value(w, c);                                           \
 	}
-	after_value(w, c);
-}
 
-void pq_writer_write_float(struct pq_writer *w, size_t col, float v)
-{
-	struct wcol *c = col_for(w, col, PQ_FLOAT);
-	if (!c)
-		return;
-	add_def(c, 1);
-	put_fixed(c, &v, 4);
-	if (!isnan(v)) {
-		if (!c->has_minmax) {
-			c->mn.f = c->mx.f = v;
-			c->has_minmax = true;
-		} else if (v < c->mn.f) {
-			c->mn.f = v;
-		} else if (v > c->mx.f) {
-			c->mx.f = v;
-		}
-	}
-	after_value(w, c);
-}
-
-void pq_writer_write_double(struct pq_writer *w, size_t col, double v)
-{
-	struct wcol *c = col_for(w, col, PQ_DOUBLE);
-	if (!c)
-		return;
-	add_def(c, 1);
-	put_fixed(c, &v, 8);
-	if (!isnan(v)) {
-		if (!c->has_minmax) {
-			c->mn.d = c->mx.d = v;
-			c->has_minmax = true;
-		} else if (v < c->mn.d) {
-			c->mn.d = v;
-		} else if (v > c->mx.d) {
-			c->mx.d = v;
-		}
-	}
-	after_value(w, c);
-}
+SCALAR_WRITER(pq_writer_write_i32, int32_t, PQ_INT32, i32, NEVER_NAN)
+SCALAR_WRITER(pq_writer_write_i64, int64_t, PQ_INT64, i64, NEVER_NAN)
+SCALAR_WRITER(pq_writer_write_float, float, PQ_FLOAT, f, IS_NAN)
+SCALAR_WRITER(pq_writer_write_double, double, PQ_DOUBLE, d, IS_NAN)
 
 void pq_writer_write_bool(struct pq_writer *w, size_t col, bool v)
 {
@@ -556,7 +404,7 @@ void pq_writer_write_bytes(struct pq_writer *w, size_t col, const void *p,
 	}
 	if (c->dict_mode) {
 		bool added;
-		uint32_t i = dict_lookup(&c->dict, p, len, &added);
+		uint32_t i = pq_dict_lookup(&c->dict, p, len, &added);
 		if (added) {
 			if (c->dict.data.len > w->opt.dictionary_bytes) {
 				/* Too big: this page keeps its indices, the rest
@@ -694,9 +542,6 @@ BATCH(batch_slow_i64, int64_t, pq_writer_write_i64(w, col, v[i]))
 		}                                                            \
 	}
 
-#define NEVER_NAN(x) ((void)(x), false)
-#define IS_NAN(x) isnan(x)
-
 FIXED_BATCH(pq_writer_write_i32_batch, int32_t, PQ_INT32, i32, NEVER_NAN, batch_slow_i32)
 FIXED_BATCH(pq_writer_write_i64_batch, int64_t, PQ_INT64, i64, NEVER_NAN, batch_slow_i64)
 FIXED_BATCH(pq_writer_write_float_batch, float, PQ_FLOAT, f, IS_NAN, batch_slow_float)
@@ -714,56 +559,51 @@ static uint8_t *dup_mem(const void *p, size_t n)
 	return d;
 }
 
+static void minmax_out(struct pq_w_chunk *k, const void *mn, size_t mn_len,
+		       const void *mx, size_t mx_len)
+{
+	k->min = dup_mem(mn, mn_len);
+	k->max = dup_mem(mx, mx_len);
+	k->min_len = mn_len;
+	k->max_len = mx_len;
+}
+
+/* A chunk's min/max in their PLAIN form, zeros signed as the sort order
+ * wants (a min of zero is -0.0, a max +0.0). */
 static void stats_out(struct wcol *c, struct pq_w_chunk *k)
 {
-	uint8_t tmp[8];
-	size_t n = 0;
 	k->has_minmax = c->has_minmax && !c->stats_too_big;
 	k->signed_order = c->d.type != PQ_BYTE_ARRAY;
 	if (!k->has_minmax)
 		return;
 	switch (c->d.type) {
-	case PQ_BOOLEAN:
-		tmp[0] = c->mn.b;
-		k->min = dup_mem(tmp, 1);
-		tmp[0] = c->mx.b;
-		k->max = dup_mem(tmp, 1);
-		k->min_len = k->max_len = 1;
-		return;
+	case PQ_BOOLEAN: {
+		uint8_t mn = c->mn.b, mx = c->mx.b;
+		minmax_out(k, &mn, 1, &mx, 1);
+		break;
+	}
 	case PQ_INT32:
-		k->min = dup_mem(&c->mn.i32, 4);
-		k->max = dup_mem(&c->mx.i32, 4);
-		n = 4;
+		minmax_out(k, &c->mn.i32, 4, &c->mx.i32, 4);
 		break;
 	case PQ_INT64:
-		k->min = dup_mem(&c->mn.i64, 8);
-		k->max = dup_mem(&c->mx.i64, 8);
-		n = 8;
+		minmax_out(k, &c->mn.i64, 8, &c->mx.i64, 8);
 		break;
 	case PQ_FLOAT: {
 		float mn = c->mn.f == 0 ? -0.0f : c->mn.f;
 		float mx = c->mx.f == 0 ? 0.0f : c->mx.f;
-		k->min = dup_mem(&mn, 4);
-		k->max = dup_mem(&mx, 4);
-		n = 4;
+		minmax_out(k, &mn, 4, &mx, 4);
 		break;
 	}
 	case PQ_DOUBLE: {
 		double mn = c->mn.d == 0 ? -0.0 : c->mn.d;
 		double mx = c->mx.d == 0 ? 0.0 : c->mx.d;
-		k->min = dup_mem(&mn, 8);
-		k->max = dup_mem(&mx, 8);
-		n = 8;
+		minmax_out(k, &mn, 8, &mx, 8);
 		break;
 	}
 	default:
-		k->min = dup_mem(c->smin.data, c->smin.len);
-		k->max = dup_mem(c->smax.data, c->smax.len);
-		k->min_len = c->smin.len;
-		k->max_len = c->smax.len;
-		return;
+		minmax_out(k, c->smin.data, c->smin.len, c->smax.data, c->smax.len);
+		break;
 	}
-	k->min_len = k->max_len = n;
 }
 
 static void write_chunk(struct pq_writer *w, struct wcol *c,
@@ -809,7 +649,7 @@ static void write_chunk(struct pq_writer *w, struct wcol *c,
 	c->enc_mask = 0;
 	c->rg_values = 0;
 	c->has_minmax = c->stats_too_big = false;
-	dict_reset(&c->dict);
+	pq_dict_reset(&c->dict);
 	c->dict_mode = w->opt.dictionary && c->d.type == PQ_BYTE_ARRAY;
 	c->dict_used = false;
 }
@@ -1057,7 +897,7 @@ void pq_writer_destroy(struct pq_writer *w)
 		free(c->defs);
 		free(c->idx);
 		free(c->bools);
-		dict_release(&c->dict);
+		pq_dict_release(&c->dict);
 		buf_release(&c->chunk);
 		buf_release(&c->smin);
 		buf_release(&c->smax);

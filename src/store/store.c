@@ -10,7 +10,6 @@
  */
 #include "store/store.h"
 #include "store/store_int.h"
-#include "core/log.h"
 #include "core/xalloc.h"
 
 #include <inttypes.h>
@@ -195,22 +194,6 @@ void store_ostream_abort(struct store_ostream *os)
 uint64_t store_ostream_size(const struct store_ostream *os)
 {
 	return os->size;
-}
-
-int store_ostream_write_cb(void *ctx, const void *data, size_t len)
-{
-	return store_ostream_write(ctx, data, len) ? -1 : 0;
-}
-
-int store_ostream_close_cb(void *ctx)
-{
-	struct iot_error err = IOT_ERROR_INIT;
-
-	if (store_ostream_close(ctx, &err)) {
-		log_error("store", "%s", err.msg);
-		return -1;
-	}
-	return 0;
 }
 
 enum iot_err store_put(struct store *st, const char *uri, const void *data,

@@ -2,7 +2,7 @@
  * store.h - one interface for objects, addressed by URI, with a local-file
  * back-end and an S3 back-end behind it.
  *
- * URIs (SPEC section 2):
+ * URIs (docs/design.md §2):
  *	s3://bucket/key      S3 (AWS or any S3-compatible endpoint)
  *	s3a://bucket/key     the same as s3:// (Spark's spelling)
  *	file:///abs/path     a local file (no percent-decoding)
@@ -41,10 +41,6 @@
  * one PUT at close; larger ones become a multipart upload whose parts are
  * sent as the data arrives and which is aborted when the stream is aborted
  * or fails. Missing parent directories are created.
- *
- * For writers that take a plain byte-sink vtable (the Parquet writer's
- * `write(ctx, data, len)` / `close(ctx)`), store_ostream_write_cb() and
- * store_ostream_close_cb() have exactly that shape with ctx = the stream.
  *
  * Reading:
  *
@@ -142,13 +138,6 @@ enum iot_err store_ostream_close(struct store_ostream *os,
 void store_ostream_abort(struct store_ostream *os);
 /* Bytes accepted so far. */
 uint64_t store_ostream_size(const struct store_ostream *os);
-
-/* Byte-sink adapters: `int write(void *ctx, const void *p, size_t n)` and
- * `int close(void *ctx)`, 0 on success, with ctx a struct store_ostream *.
- * close_cb frees the stream; on failure its message is logged (LOG_ERROR,
- * component "store") because the callback cannot return it. */
-int store_ostream_write_cb(void *ctx, const void *data, size_t len);
-int store_ostream_close_cb(void *ctx);
 
 /* Writes a whole object from memory (open_write + write + close). */
 enum iot_err store_put(struct store *st, const char *uri, const void *data,

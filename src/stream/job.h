@@ -1,9 +1,10 @@
 /*
  * job.h - the streaming engine behind `archive` and `aggregate`.
  *
- * One thread consumes the topic as a member of a consumer group, decodes
- * and validates each record (event/codec.h), and accumulates per Kafka
- * partition: raw rows by device (archive) or open event-time windows
+ * The job thread consumes the topic as a member of a consumer group and
+ * handles each record, decoded and validated (event/codec.h) by a decoder
+ * thread one array of records ahead, in offset order; it accumulates per
+ * Kafka partition: raw rows by device (archive) or open event-time windows
  * (aggregate). A trigger (time, batch size, end of input with --once, a
  * rebalance, a stop signal) commits a batch for every partition with
  * something to commit, following the checkpoint protocol of ckpt.h:
@@ -12,9 +13,13 @@
  * and rewrites the same objects with the same bytes. See
  * docs/exactly-once.md for the design and its failure cases.
  *
- * Writing runs on a commit round's threads while the job thread reads
- * on; at most one round is in flight, so a slow sink slows consumption
- * (backpressure) and memory stays bounded by the batch limits.
+ * Writing is not on the job thread: the job thread writes each plan, then
+ * a commit round runs on its own thread (up to 8 writer threads for the
+ * output objects, then the state records) while the job thread reads on;
+ * when the round is collected, the job thread advances the partitions and
+ * commits their offsets to Kafka. At most one round is in flight, so a
+ * slow sink slows consumption (backpressure) and memory stays bounded by
+ * the batch limits.
  *
  *	struct job_options o;
  *	job_options_init(&o);

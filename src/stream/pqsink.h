@@ -4,7 +4,7 @@
  * writer's byte-stream vtable is backed by a store output stream, and the
  * object appears atomically when the writer closes.
  *
- * Column layouts (SPEC sections 4 and 5):
+ * Column layouts (docs/design.md §4 and §5):
  *   raw:       [device_id] event_time TIMESTAMP(MICROS,UTC), every other
  *              schema field (float DOUBLE, int INT64, string/enum STRING,
  *              datetime TIMESTAMP), kafka_partition INT32, kafka_offset INT64

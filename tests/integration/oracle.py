@@ -2,8 +2,8 @@
 aggregate` must write, from the records actually in Kafka (read back with
 kafka-python), for the streaming integration tests (test_stream_*.py).
 
-Nothing here calls iotpipe: the validator follows SPEC section 3 and the
-window/watermark rules follow SPEC section 5 and docs/exactly-once.md.
+Nothing here calls iotpipe: the validator follows docs/design.md §3 and the
+window/watermark rules follow docs/design.md §5 and docs/exactly-once.md.
 Output is read with duckdb (read_parquet) and compared as multisets.
 """
 import collections
@@ -199,7 +199,7 @@ def read_archive(root):
 
 class AggSim:
     """The aggregate job's per-partition state over a sequence of --once
-    runs, each committing once per partition (SPEC section 5)."""
+    runs, each committing once per partition (docs/design.md §5)."""
 
     def __init__(self, watermark_s=60, window_us=WINDOW_US):
         self.wm_us = watermark_s * 1_000_000

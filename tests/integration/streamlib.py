@@ -43,8 +43,8 @@ def send_raw(kafka, topic, items):
 
 
 def edge_records(base_s, partitions=4):
-    """Hand-made records around epoch second base_s exercising SPEC section
-    3: ISO strings, offsets, integer and 7-decimal timestamps, escapes,
+    """Hand-made records around epoch second base_s exercising docs/design.md
+    §3: ISO strings, offsets, integer and 7-decimal timestamps, escapes,
     extra fields, status null/missing/error, wrong types, nulls, bad JSON.
     Each hand key lives on one partition (as a keyed producer would)."""
     def rec(i, value, key=None):

@@ -1,5 +1,5 @@
 """`iotpipe broker`, the embedded development broker, driven from outside:
-the start-up contract of SPEC section 10 (first stdout line, bootstrap
+the start-up contract of docs/design.md §9 (first stdout line, bootstrap
 file, metrics), clients of two independent implementations (kcat, i.e.
 librdkafka, and kafka-python) producing and consuming through it, clean
 exit on SIGTERM and SIGINT, and usage errors."""

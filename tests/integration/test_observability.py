@@ -1,4 +1,4 @@
-"""Observability end to end (SPEC section 7, issue 6).
+"""Observability end to end (docs/design.md §7, issue 6).
 
 A real pipeline runs for the module: the embedded broker, a producer that
 injects invalid and late events, `archive` writing to S3 (S3Proxy behind

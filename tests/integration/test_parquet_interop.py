@@ -10,8 +10,8 @@ writers (pyarrow and DuckDB).
    are read by us through `iotpipe inspect --json --head all` with values
    equal to what pyarrow reads.
 
-The helpers that turn pyarrow values into inspect's JSON form (SPEC section
-10) are shared with test_parquet_conformance.py.
+The helpers that turn pyarrow values into inspect's JSON form (docs/design.md
+§9) are shared with test_parquet_conformance.py.
 """
 import datetime
 import decimal

@@ -5,7 +5,7 @@ several writers and option sets: pyarrow (dictionary on/off, snappy, zstd,
 gzip, none, data page v2, small row groups, INT96, millisecond and
 nanosecond timestamps, FLOAT durations, naive timestamps) and DuckDB's
 COPY TO. The expected CSV is computed in this file from what pyarrow reads
-back, following SPEC section 6 and docs/percentile.md:
+back, following docs/design.md §6 and docs/percentile.md:
 
   num_events  distinct events of the (device, UTC date): rows compared on
               every column except kafka_partition/kafka_offset

@@ -1,6 +1,6 @@
 """`iotpipe produce` against a real Apache Kafka and the embedded broker,
 checked with an independent client (kafka-python) and an independent
-validator written here from SPEC section 3 (not our decoder)."""
+validator written here from docs/design.md §3 (not our decoder)."""
 import json
 import math
 import re
@@ -20,7 +20,7 @@ SUMMARY = re.compile(
 
 
 def classify(rec):
-    """'valid' or 'invalid' for one record, per SPEC section 3."""
+    """'valid' or 'invalid' for one record, per docs/design.md §3."""
     if rec.key is None or rec.key == b"":
         return "invalid"
     try:

@@ -1,4 +1,4 @@
-"""Issue 5: the streaming jobs' errors and exit statuses (SPEC section 10),
+"""Issue 5: the streaming jobs' errors and exit statuses (docs/design.md §9),
 SIGTERM (exit 0, a restart carries on with nothing lost),
 --max-batch-events bounding the batches of both jobs, the idle-time
 advance of the watermark closing the last windows, the fetch waker and
@@ -152,7 +152,7 @@ def test_max_batch_events_bounds_batches(iotpipe, kafka, tmp_path, kind):
 
 
 def test_idle_input_closes_last_windows(iotpipe, kafka, tmp_path):
-    """SPEC section 5: when no event arrives for --idle-timeout, the
+    """docs/design.md §5: when no event arrives for --idle-timeout, the
     watermark moves on with processing time and the last windows are
     emitted (the reference never closed them). Small windows keep it fast;
     one partition in time order keeps lateness out of it."""

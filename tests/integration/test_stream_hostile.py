@@ -1,4 +1,4 @@
-"""Hostile input: no record can stop the streaming jobs (SPEC section 8).
+"""Hostile input: no record can stop the streaming jobs (docs/design.md §8).
 A key that makes no valid output directory is invalid (key_unsafe),
 counted and dead-lettered while the valid events around it are written;
 a dead letter too large for the dead-letter topic goes there truncated

@@ -1,8 +1,8 @@
 /*
  * test_batch_stats.c - the percentile job's arithmetic: mean and sample
  * deviation, the strict 3-sigma filter (values exactly at 3 sigma are
- * dropped; zero deviation keeps everything), nearest rank as SPEC section
- * 6 defines it, numpy's linear interpolation, and quickselect against a
+ * dropped; zero deviation keeps everything), nearest rank as docs/design.md
+ * §6 defines it, numpy's linear interpolation, and quickselect against a
  * full sort on random arrays with many ties.
  */
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "batch/stats.h"
+#include "batch/group_stats.h"
 
 static int cmp_double(const void *a, const void *b)
 {

@@ -1,6 +1,6 @@
 /*
  * test_codec.c - the JSON event decoder and encoder against the reference
- * schema: every invalid case of SPEC section 3, filtering, epoch and
+ * schema: every invalid case of docs/design.md §3, filtering, epoch and
  * ISO-8601 timestamps, escapes and unicode, numbers at the edges, garbage.
  */
 #include <setjmp.h>

@@ -242,24 +242,6 @@ static void test_missing_and_delete(void **state)
 	free(nowhere);
 }
 
-static void test_write_cb_adapter(void **state)
-{
-	struct iot_error err = IOT_ERROR_INIT;
-	struct store_ostream *os;
-	struct buf b = BUF_INIT;
-	char *p = path("cb.txt");
-	(void)state;
-
-	assert_int_equal(store_open_write(st, p, 0, &os, &err), IOT_OK);
-	assert_int_equal(store_ostream_write_cb(os, "ab", 2), 0);
-	assert_int_equal(store_ostream_write_cb(os, "cd", 2), 0);
-	assert_int_equal(store_ostream_close_cb(os), 0);
-	assert_int_equal(store_get(st, p, &b, &err), IOT_OK);
-	assert_string_equal(buf_str(&b), "abcd");
-	buf_release(&b);
-	free(p);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,7 +252,6 @@ int main(void)
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_list_sorted_recursive_and_prefix),
 		cmocka_unit_test(test_missing_and_delete),
-		cmocka_unit_test(test_write_cb_adapter),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -150,7 +150,7 @@ static void test_multipart_stream_and_abort(void **state)
 	assert_int_equal(store_open_write(st, u, 0, &os, &err), IOT_OK);
 	while (off < total) {
 		size_t n = total - off < piece ? total - off : piece;
-		assert_int_equal(store_ostream_write_cb(os, data + off, n), 0);
+		assert_int_equal(store_ostream_write(os, data + off, n), IOT_OK);
 		off += n;
 		piece = piece * 3 % 9000000 + 1; /* odd sizes, some > a part */
 	}

@@ -1,5 +1,6 @@
 /*
- * stats.c - mean, sample deviation, outlier filter, percentile selection.
+ * group_stats.c - one (device, date) group's mean, sample deviation,
+ * outlier filter and percentile selection.
  *
  * Everything runs on one group's values in place: the filter compacts the
  * kept values to the front, and the percentiles are found by quickselect
@@ -10,7 +11,7 @@
  * total stays close to one pass. No allocation except a tiny index for
  * more than 16 percentiles; any thread.
  */
-#include "batch/stats.h"
+#include "batch/group_stats.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /*
- * stats.h - the statistics of one (device, date) group: mean, sample
+ * group_stats.h - the statistics of one (device, date) group: mean, sample
  * standard deviation, the 3-sigma outlier filter and percentile selection
- * (SPEC section 6). Pure functions on caller-owned arrays, any thread.
+ * (docs/design.md §6). Pure functions on caller-owned arrays, any thread.
  *
  * Calling sequence for one group of n values:
  *
