@@ -384,6 +384,11 @@ static const struct store_backend_ops s3_backend_ops = {
 	s3b_list, s3b_remove, s3b_create_bucket, s3b_destroy,
 };
 
+size_t store_s3_max_inflight(struct store_backend *be)
+{
+	return (size_t)s3_client_config(client_of(be))->max_inflight;
+}
+
 enum iot_err store_s3_create(struct store_backend **out, struct iot_error *err)
 {
 	struct s3_config cfg;

@@ -124,6 +124,21 @@ static enum iot_err resolve(struct store *st, const char *uri,
 	return IOT_OK;
 }
 
+size_t store_concurrency(struct store *st, const char *uri)
+{
+	struct store_uri u;
+	struct store_backend *be;
+	struct iot_error e = IOT_ERROR_INIT;
+	size_t n = STORE_LOCAL_CONCURRENCY;
+
+	if (resolve(st, uri, &u, &be, &e))
+		return n;
+	if (u.scheme == STORE_SCHEME_S3)
+		n = store_s3_max_inflight(be);
+	store_uri_release(&u);
+	return n ? n : 1;
+}
+
 /* --- writing ---------------------------------------------------------- */
 
 enum iot_err store_open_write(struct store *st, const char *uri,

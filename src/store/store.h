@@ -179,6 +179,22 @@ enum iot_err store_reader_read_at(struct store_reader *r, uint64_t offset,
 				  size_t len, void *dst, struct iot_error *err);
 void store_reader_destroy(struct store_reader *r);
 
+/* --- concurrency ------------------------------------------------------ */
+
+/*
+ * How many requests a caller should keep in flight against uri's back-end
+ * when it has many independent objects to move (a batch's output objects,
+ * a dataset's files, a cp of a prefix): S3: IOTPIPE_S3_MAX_INFLIGHT (64;
+ * a request's cost is latency, so many hide it, and the process-wide
+ * limit behind it lowers the effective number while S3 throttles);
+ * local: STORE_LOCAL_CONCURRENCY (an fsync is the cost, and more than a
+ * few in parallel gain nothing on one disk). The caller creates that many
+ * stores (one per thread, see the top of this file). An S3 configuration
+ * error gives the local number; the first request reports the error.
+ */
+#define STORE_LOCAL_CONCURRENCY 8
+size_t store_concurrency(struct store *st, const char *uri);
+
 /* --- listing and the rest --------------------------------------------- */
 
 /*

@@ -83,6 +83,8 @@ struct store_backend {
 struct store_backend *store_local_create(void);
 /* s3_store.c: reads the environment; IOT_ERR_CONFIG when it is wrong. */
 enum iot_err store_s3_create(struct store_backend **out, struct iot_error *err);
+/* s3_store.c: the configured IOTPIPE_S3_MAX_INFLIGHT of an S3 back-end. */
+size_t store_s3_max_inflight(struct store_backend *be);
 
 /* The temporary-file marker of local writes (local.c, listing skips it). */
 #define STORE_TMP_MARK ".iotpipe-tmp-"

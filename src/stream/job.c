@@ -63,10 +63,10 @@
 /* --once: how often the checkpoint is read for the partitions this
  * instance does not own, while it waits for the other instances. */
 #define ONCE_CHECK_S 1.0
-/* Output objects of a batch are written by up to this many threads: on S3
- * each costs a round trip, on local disk an fsync, so latency (not CPU)
- * bounds a commit of many small objects. */
-#define WRITE_THREADS 8
+/* Output objects of a batch are written by up to store_concurrency()
+ * threads (64 on S3, 8 locally): on S3 each costs a round trip, on local
+ * disk an fsync, so latency (not CPU) bounds a commit of many small
+ * objects, and only many requests in flight hide it. */
 
 struct part {
 	bool assigned;
@@ -141,7 +141,8 @@ struct job {
 	rd_kafka_t *dlq;
 	struct store *st;
 	struct store *cst;                /* the commit round's */
-	struct store *wst[WRITE_THREADS]; /* one per writer thread */
+	struct store **wst; /* one per writer thread */
+	size_t nwst;
 	struct round round;
 	struct ev_decoder *dec;
 	struct decoder ahead;
@@ -643,7 +644,7 @@ static enum iot_err write_tasks(struct job *j, struct citem *c, struct write_tas
 				size_t n, struct iot_error *err)
 {
 	struct write_ctx wc = { j, c, tasks };
-	struct pool_spec ps = { n < WRITE_THREADS ? n : WRITE_THREADS, n, write_one, &wc,
+	struct pool_spec ps = { n < j->nwst ? n : j->nwst, n, write_one, &wc,
 				NULL, 0, NULL };
 	enum iot_err rc = n ? pool_run(&ps, err) : IOT_OK;
 	for (size_t i = 0; i < n; i++)
@@ -1873,7 +1874,9 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 			j.sum_fields[j.nsums++] = (int)f;
 	j.st = store_create();
 	j.cst = store_create();
-	for (size_t i = 0; i < WRITE_THREADS; i++)
+	j.nwst = store_concurrency(j.st, o->output);
+	j.wst = xcalloc(j.nwst, sizeof(*j.wst));
+	for (size_t i = 0; i < j.nwst; i++)
 		j.wst[i] = store_create();
 	j.dec = ev_decoder_create(o->schema);
 	strmap_init(&j.key_part);
@@ -2008,7 +2011,8 @@ out:
 	ev_decoder_destroy(j.dec);
 	store_destroy(j.st);
 	store_destroy(j.cst);
-	for (size_t i = 0; i < WRITE_THREADS; i++)
+	for (size_t i = 0; i < j.nwst; i++)
 		store_destroy(j.wst[i]);
+	free(j.wst);
 	return rc;
 }
