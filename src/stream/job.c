@@ -1104,17 +1104,14 @@ static enum iot_err round_start(struct job *j, bool wait, struct iot_error *err)
 	return wait ? round_wait(j, err) : IOT_OK;
 }
 
-static bool once_part_read(const struct job *j, const struct part *p);
-
 /*
  * The watermark: the smallest latest event time of the partitions that
  * are not idle, less the delay. Streaming, a partition is idle after
  * idle_timeout_s without records, and when all are, the watermark moves
  * on with processing time. --once uses no clock (docs/exactly-once.md):
- * a partition is idle once it has been read up to its end offset, and
- * when all are, the watermark is the latest event time less the delay,
- * so the same topic and flags close the same windows however fast the
- * store commits.
+ * no partition is ever idle, so the watermark is the smallest latest
+ * event time less the delay, and the same topic and flags close the same
+ * windows however fast the store commits.
  */
 static void update_watermark(struct job *j)
 {
@@ -1133,11 +1130,8 @@ static void update_watermark(struct job *j)
 		if (!any || p->last_arrival > last_any)
 			last_any = p->last_arrival;
 		any = true;
-		if (j->o->once)
-			idle = once_part_read(j, p);
-		else
-			idle = j->o->idle_timeout_s > 0 &&
-			       now - p->last_arrival >= j->o->idle_timeout_s;
+		idle = !j->o->once && j->o->idle_timeout_s > 0 &&
+		       now - p->last_arrival >= j->o->idle_timeout_s;
 		if (!idle && (!any_active || p->win.max_event_us < min_active)) {
 			min_active = p->win.max_event_us;
 			any_active = true;
@@ -1149,8 +1143,6 @@ static void update_watermark(struct job *j)
 		int64_t cand;
 		if (any_active)
 			cand = min_active - j->o->watermark_us;
-		else if (j->o->once) /* everything read: the data's own end */
-			cand = max_all - j->o->watermark_us;
 		else /* everything idle: advance with processing time */
 			cand = max_all - j->o->watermark_us + (int64_t)((now - last_any) * 1e6);
 		if (!j->has_wm || cand > j->wm_us) {
@@ -1677,31 +1669,23 @@ static enum iot_err once_init(struct job *j, int partitions, struct iot_error *e
 	return IOT_OK;
 }
 
-/* True when p was read up to its --once target, or is not part of the
- * run (not owned, or added since the start). */
-static bool once_part_read(const struct job *j, const struct part *p)
-{
-	int64_t pos, target;
-
-	if (!p->assigned || p->id >= j->once.n)
-		return true;
-	target = j->once.target[p->id];
-	if (p->next_offset < 0 && target == j->once.lo[p->id])
-		return true; /* nothing to read */
-	pos = p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
-	if (p->replay || p->loss_pending || pos < target)
-		if (!(p->eof && p->eof_offset >= target && !p->replay))
-			return false;
-	return true;
-}
-
 /* True when every partition this instance owns was read up to its target
  * (partitions added since the start are not part of the run). */
 static bool once_read_all(struct job *j)
 {
-	for (size_t i = 0; i < j->nparts; i++)
-		if (!once_part_read(j, j->parts[i]))
-			return false;
+	for (size_t i = 0; i < j->nparts; i++) {
+		struct part *p = j->parts[i];
+		int64_t pos, target;
+		if (!p->assigned || p->id >= j->once.n)
+			continue;
+		target = j->once.target[p->id];
+		if (p->next_offset < 0 && target == j->once.lo[p->id])
+			continue; /* nothing to read */
+		pos = p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
+		if (p->replay || p->loss_pending || pos < target)
+			if (!(p->eof && p->eof_offset >= target && !p->replay))
+				return false;
+	}
 	return true;
 }
 
