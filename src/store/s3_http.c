@@ -17,6 +17,10 @@
  * many small objects and for TLS. A client is used by one thread at a time.
  * We never follow redirects: a 301/307 from S3 means a wrong region or
  * endpoint, and is reported as such.
+ *
+ * Every attempt holds a slot of the process-wide limit on requests in
+ * flight (s3_limit.h) while it is on the wire, and reports whether S3
+ * throttled it; the backoff sleep between attempts holds none.
  */
 #include "core/clock.h"
 #include "store/s3.h"
