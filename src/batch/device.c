@@ -294,7 +294,7 @@ static enum iot_err open_file(struct device_worker *w, size_t index,
 	enum iot_err rc;
 
 	if (!w->pf || strncmp(uri, "s3", 2) || file->size > w->pf_max)
-		return batch_reader_open(w->st, uri, r, err);
+		return batch_reader_open_sized(w->st, uri, file->size, r, err);
 	if ((rc = store_prefetch_take(w->pf, index, &w->fbuf, err)) != IOT_OK)
 		return rc;
 	return pq_reader_open(r, pq_input_mem_create(w->fbuf.data, w->fbuf.len, uri), err);

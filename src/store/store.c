@@ -300,6 +300,30 @@ enum iot_err store_open_read(struct store *st, const char *uri,
 	return IOT_OK;
 }
 
+enum iot_err store_open_read_sized(struct store *st, const char *uri,
+				   uint64_t size, struct store_reader **out,
+				   struct iot_error *err)
+{
+	struct store_uri u;
+	struct store_backend *be;
+	struct store_reader *r;
+	enum iot_err rc;
+
+	*out = NULL;
+	if ((rc = resolve(st, uri, &u, &be, err)))
+		return rc;
+	if (u.scheme != STORE_SCHEME_S3) { /* a stat costs no round trip */
+		store_uri_release(&u);
+		return store_open_read(st, uri, out, err);
+	}
+	r = xcalloc(1, sizeof(*r));
+	store_s3_reader_init(be, &u, size, r);
+	store_uri_release(&u);
+	r->uri = xstrdup(uri);
+	*out = r;
+	return IOT_OK;
+}
+
 uint64_t store_reader_size(const struct store_reader *r)
 {
 	return r->size;

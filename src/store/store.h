@@ -172,6 +172,12 @@ struct store_reader;
 
 enum iot_err store_open_read(struct store *st, const char *uri,
 			     struct store_reader **out, struct iot_error *err);
+/* The same when the size is known (from a listing): S3 sends no HEAD,
+ * so a Parquet footer costs one request instead of two. A size that is
+ * wrong shows as a short read (IOT_ERR_FORMAT) or a 416. */
+enum iot_err store_open_read_sized(struct store *st, const char *uri,
+				   uint64_t size, struct store_reader **out,
+				   struct iot_error *err);
 uint64_t store_reader_size(const struct store_reader *r);
 /* Reads exactly `len` bytes at `offset` into dst; IOT_ERR_FORMAT when the
  * range goes past the end of the object (a truncated file). */
