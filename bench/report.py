@@ -35,8 +35,13 @@ STAGES = [
     ("consume", "consume only (the ceiling)", "streaming.md"),
     ("archive", "archive --once (raw Parquet)", "streaming.md"),
     ("aggregate", "aggregate --once (1-min windows)", "streaming.md"),
+    ("s3lat-aggregate", "aggregate --once to S3 at 40 ms per request (peer: 0 ms)", "s3latency.md"),
+    ("s3lat-archive", "archive --once to S3 at 40 ms per request (peer: 0 ms)", "s3latency.md"),
+    ("s3lat-percentile", "percentile --threads 2 from S3 at 40 ms per request (peer: 0 ms)",
+     "s3latency.md"),
 ]
-LOG_FILES = ["produce", "decode", "parquet", "s3", "percentile", "streaming", "scaling"]
+LOG_FILES = ["produce", "decode", "parquet", "s3", "percentile", "streaming", "scaling",
+             "s3latency"]
 
 
 def read_tsv(path):

@@ -22,6 +22,10 @@
 #   KDATA=/tmp/kbench-s3lat  WORK=/tmp/iotpipe-s3lat-bench (both wiped)
 #   IOTPIPE=build/iotpipe  BENCH_TSV= (bench/lib.sh)
 #   IOTPIPE_S3_MAX_INFLIGHT  passed through (default 64)
+#   JOBS="aggregate archive"  the streaming jobs to run (percentile reads
+#                         the archive of the 0 ms run, so needs archive)
+#   LOG_LEVEL=info        the jobs' --log-level (debug: commit round times)
+#   KEEP=0                1: leave the logs in WORK
 # Needs: java 17, kcat-free; GNU time (/usr/bin/time) for the peak RSS.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +41,9 @@ PORT=${PORT:-19592}
 KDATA=${KDATA:-/tmp/kbench-s3lat}
 WORK=${WORK:-/tmp/iotpipe-s3lat-bench}
 IOTPIPE=${IOTPIPE:-$ROOT/build/iotpipe}
+JOBS=${JOBS:-aggregate archive}
+LOG_LEVEL=${LOG_LEVEL:-info}
+KEEP=${KEEP:-0}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 B=127.0.0.1:$PORT
 TOPIC=lat
@@ -54,7 +61,8 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	kafka stop >/dev/null 2>&1 || true
-	rm -rf "$KDATA" "$WORK"
+	rm -rf "$KDATA"
+	[ "$KEEP" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -114,17 +122,18 @@ row() {
 
 for run in $(seq 1 "$RUNS"); do
 	for ms in 0 "$LATENCY_MS"; do
-		for job in aggregate archive; do
+		for job in $JOBS; do
 			tag=$job-$ms-$run
 			timed "$tag" "${EP[$ms]}" "$IOTPIPE" "$job" --bootstrap-servers "$B" \
 				--topic "$TOPIC" --output "s3://bench/$tag/out/" \
 				--checkpoint "s3://bench/$tag/ck/" --group "g-$tag" --once \
-				--metrics-addr off --log-level info
+				--metrics-addr off --log-level "$LOG_LEVEL"
 			n=$(count_objects "s3://bench/$tag/out/")
 			row "s3lat-$job" "$ms" "$n" objects "iotpipe $job --once --output s3://... ($EVENTS events)" \
 				"run $run, $n objects"
 		done
 	done
+	case " $JOBS " in *" archive "*) ;; *) continue ;; esac
 	for ms in 0 "$LATENCY_MS"; do
 		tag=percentile-$ms-$run
 		src=s3://bench/archive-0-1/out/
