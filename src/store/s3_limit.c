@@ -109,7 +109,7 @@ void s3_limit_release(bool throttled)
 	if (global.cur != before) {
 		publish();
 		if (global.cur < before)
-			log_info("s3", "S3 is throttling: %d requests in flight at most "
+			log_debug("s3", "S3 is throttling: %d requests in flight at most "
 				 "for a while (was %d)", global.cur, before);
 	}
 	if (global.cur > before)

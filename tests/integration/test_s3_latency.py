@@ -106,7 +106,7 @@ def test_throttling_slows_without_loss(iotpipe, kafka, s3, proxy, tmp_path, kind
     # first: the commit's objects retry, with the limit lowered meanwhile
     proxy.throttle(3, method="PUT", path="/out/")
     env = s3.env(endpoint=proxy.endpoint, AWS_MAX_ATTEMPTS=10)
-    cp = _job(iotpipe, kind, kafka, topic, bucket, "g", env, "--log-level", "info",
+    cp = _job(iotpipe, kind, kafka, topic, bucket, "g", env, "--log-level", "debug",
               *(["--idle-timeout", 0] if kind == "aggregate" else []))
     assert proxy.throttled > 10, proxy.throttled
     assert "S3 is throttling" in cp.stderr, cp.stderr[-3000:]
