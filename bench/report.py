@@ -39,9 +39,13 @@ STAGES = [
      "console.md"),
     ("console-aggregate", "aggregate --once with one console page polling (peer: nobody polling)",
      "console.md"),
+    ("s3lat-aggregate", "aggregate --once to S3 at 40 ms per request (peer: 0 ms)", "s3latency.md"),
+    ("s3lat-archive", "archive --once to S3 at 40 ms per request (peer: 0 ms)", "s3latency.md"),
+    ("s3lat-percentile", "percentile --threads 2 from S3 at 40 ms per request (peer: 0 ms)",
+     "s3latency.md"),
 ]
 LOG_FILES = ["produce", "decode", "parquet", "s3", "percentile", "streaming", "scaling",
-             "console"]
+             "console", "s3latency"]
 
 
 def read_tsv(path):

@@ -152,6 +152,8 @@ enum iot_err dataset_scan(struct store *st, const char *root,
 			d->bytes += f->size;
 			ds->bytes += f->size;
 			ds->nfiles++;
+			if (d->nfiles == 1)
+				d->first = ds->nfiles - 1;
 		}
 		if (c.skipped)
 			log_debug("percentile", "skipped %zu hidden or non-Parquet objects",
@@ -189,6 +191,7 @@ void dataset_keep_shard(struct dataset *ds, uint64_t i, uint64_t n)
 	for (size_t d = 0; d < ds->ndevices; d++) {
 		struct dataset_device *dev = &ds->devices[d];
 		if (dataset_device_hash(dev->id) % n == i) {
+			dev->first = ds->nfiles;
 			ds->nfiles += dev->nfiles;
 			ds->bytes += dev->bytes;
 			ds->devices[k++] = *dev;
@@ -200,6 +203,19 @@ void dataset_keep_shard(struct dataset *ds, uint64_t i, uint64_t n)
 		}
 	}
 	ds->ndevices = k;
+}
+
+void dataset_files(const struct dataset *ds, const char ***uris, uint64_t **sizes)
+{
+	size_t n = ds->nfiles ? ds->nfiles : 1;
+
+	*uris = xcalloc(n, sizeof(**uris));
+	*sizes = xcalloc(n, sizeof(**sizes));
+	for (size_t d = 0; d < ds->ndevices; d++)
+		for (size_t f = 0; f < ds->devices[d].nfiles; f++) {
+			(*uris)[ds->devices[d].first + f] = ds->devices[d].files[f].uri;
+			(*sizes)[ds->devices[d].first + f] = ds->devices[d].files[f].size;
+		}
 }
 
 void dataset_release(struct dataset *ds)

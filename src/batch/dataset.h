@@ -32,6 +32,8 @@ struct dataset_file {
 
 struct dataset_device {
 	char *id;      /* unescaped device_id; NULL for Hive's null marker */
+	size_t first;  /* index of files[0] among all the dataset's files,
+			  in device then file order (dataset_files()) */
 	struct dataset_file *files;
 	size_t nfiles, alloc;
 	uint64_t bytes;
@@ -58,6 +60,11 @@ uint64_t dataset_device_hash(const char *id);
 
 /* Keeps the devices with dataset_device_hash(id) % n == i (0 <= i < n). */
 void dataset_keep_shard(struct dataset *ds, uint64_t i, uint64_t n);
+
+/* Every file's URI and size in device then file order (device d's file f
+ * is at index devices[d].first + f). The arrays are the caller's to free;
+ * the strings are borrowed from ds. */
+void dataset_files(const struct dataset *ds, const char ***uris, uint64_t **sizes);
 
 void dataset_release(struct dataset *ds);
 

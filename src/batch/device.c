@@ -31,6 +31,7 @@
 #include "core/xalloc.h"
 #include "event/timeparse.h"
 #include "parquet/pq.h"
+#include "store/prefetch.h"
 
 #include "core/banned.h"
 
@@ -50,6 +51,9 @@ struct row {
 
 struct device_worker {
 	struct store *st;
+	struct store_prefetch *pf; /* NULL: read s3:// files through st */
+	uint64_t pf_max;           /* larger files are not in pf */
+	struct buf fbuf;           /* the prefetched file being read */
 	struct row *rows, *sorted;
 	size_t nrows, rows_alloc, sorted_alloc;
 	double *x;
@@ -67,10 +71,18 @@ struct device_worker *device_worker_create(struct store *st)
 	return w;
 }
 
+void device_worker_set_prefetch(struct device_worker *w, struct store_prefetch *pf,
+				uint64_t max_size)
+{
+	w->pf = pf;
+	w->pf_max = max_size;
+}
+
 void device_worker_destroy(struct device_worker *w)
 {
 	if (!w)
 		return;
+	buf_release(&w->fbuf);
 	free(w->rows);
 	free(w->sorted);
 	free(w->x);
@@ -271,10 +283,28 @@ static enum iot_err missing_column(struct pq_reader *r, const char *uri,
 	return rc;
 }
 
-static enum iot_err read_file(struct device_worker *w, const struct device_job *job,
-			      const char *uri, bool *is_double, uint64_t *skipped,
+/* Opens file `index` of the dataset: from the prefetcher when there is
+ * one and the file is on S3 (its bytes live in w->fbuf until the next
+ * file), else through the store or the file system. */
+static enum iot_err open_file(struct device_worker *w, size_t index,
+			      const struct dataset_file *file, struct pq_reader **r,
 			      struct iot_error *err)
 {
+	const char *uri = file->uri;
+	enum iot_err rc;
+
+	if (!w->pf || strncmp(uri, "s3", 2) || file->size > w->pf_max)
+		return batch_reader_open_sized(w->st, uri, file->size, r, err);
+	if ((rc = store_prefetch_take(w->pf, index, &w->fbuf, err)) != IOT_OK)
+		return rc;
+	return pq_reader_open(r, pq_input_mem_create(w->fbuf.data, w->fbuf.len, uri), err);
+}
+
+static enum iot_err read_file(struct device_worker *w, const struct device_job *job,
+			      size_t index, const struct dataset_file *file, bool *is_double,
+			      uint64_t *skipped, struct iot_error *err)
+{
+	const char *uri = file->uri;
 	struct file_ctx f = { NULL, uri, 0, 0, NULL };
 	long ct, cd;
 	size_t *others = NULL, nothers = 0;
@@ -282,7 +312,7 @@ static enum iot_err read_file(struct device_worker *w, const struct device_job *
 	enum iot_err rc;
 	char what[96];
 
-	if ((rc = batch_reader_open(w->st, uri, &f.r, err)) != IOT_OK)
+	if ((rc = open_file(w, index, file, &f.r, err)) != IOT_OK)
 		return rc;
 	ct = pq_reader_find_column(f.r, "event_time");
 	cd = pq_reader_find_column(f.r, "event_duration");
@@ -474,10 +504,14 @@ enum iot_err device_process(struct device_worker *w, const struct device_job *jo
 
 	memset(res, 0, sizeof(*res));
 	w->nrows = 0;
-	for (size_t f = 0; f < dev->nfiles; f++)
-		if ((rc = read_file(w, job, dev->files[f].uri, &is_double, &res->skipped,
-				    err)) != IOT_OK)
-			return rc;
+	for (size_t f = 0; f < dev->nfiles && !rc; f++)
+		rc = read_file(w, job, dev->first + f, &dev->files[f], &is_double,
+			       &res->skipped, err);
+	if (w->pf) /* what this device did not take (after an error) */
+		store_prefetch_drop(w->pf, dev->first, dev->nfiles);
+	buf_release(&w->fbuf);
+	if (rc)
+		return rc;
 	res->rows = w->nrows + res->skipped;
 	res->as_float = dev->nfiles > 0 && !is_double;
 	if (w->nrows > UINT32_MAX - 1)

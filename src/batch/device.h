@@ -54,6 +54,12 @@ struct device_worker;
 
 /* st is borrowed (one store per thread) and used for s3:// files. */
 struct device_worker *device_worker_create(struct store *st);
+/* Optional: take the s3:// files of up to max_size bytes from pf (indexed
+ * as dataset_files(); larger ones the caller dropped from pf) instead of
+ * reading them through st; pf is borrowed and shared by the workers. */
+struct store_prefetch;
+void device_worker_set_prefetch(struct device_worker *w, struct store_prefetch *pf,
+				uint64_t max_size);
 void device_worker_destroy(struct device_worker *w);
 
 enum iot_err device_process(struct device_worker *w, const struct device_job *job,

@@ -3,8 +3,8 @@
  *
  * Local paths are read with pread (pq_input_file_open); s3:// objects
  * through the store's ranged GETs, so the Parquet reader fetches the
- * footer and then one range per projected column chunk, never the whole
- * object. The store is borrowed: one per thread (store.h), and it must
+ * footer (with the object's tail, one request) and then one range per
+ * projected column chunk, never the whole object. The store is borrowed: one per thread (store.h), and it must
  * outlive the input.
  */
 #ifndef IOT_BATCH_INPUT_H
@@ -21,5 +21,9 @@ enum iot_err batch_input_open(struct store *st, const char *uri,
 /* Opens a Parquet reader on uri (footer validated). */
 enum iot_err batch_reader_open(struct store *st, const char *uri,
 			       struct pq_reader **r, struct iot_error *err);
+/* The same with the object's size known from a listing: on S3 no HEAD,
+ * and the footer comes with one ranged GET of the object's tail. */
+enum iot_err batch_reader_open_sized(struct store *st, const char *uri, uint64_t size,
+				     struct pq_reader **r, struct iot_error *err);
 
 #endif

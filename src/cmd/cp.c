@@ -9,11 +9,17 @@
  * atomically. Memory stays at one chunk plus one part whatever the size.
  * S3->S3 goes through this process (no server-side copy), which also
  * works between two different S3-compatible servers' buckets only when
- * both use the same endpoint settings. Main thread only.
+ * both use the same endpoint settings. The main thread lists and copies
+ * single objects; --recursive copies on pool workers (below).
  *
  * DST naming follows `aws s3 cp`: a DST ending in '/' (or an existing
  * local directory, or a bare s3://bucket) receives SRC's base name;
- * --recursive copies every object under SRC to DST + its relative key.
+ * --recursive copies every object under SRC to DST + its relative key,
+ * up to CP_PARALLEL objects at a time (store_concurrency() of the two
+ * ends, at most that many), each worker thread with its own store, so a
+ * prefix of many small objects costs their latency only once per wave;
+ * "copy:" lines come in completion order. The first failure stops
+ * handing out objects; copies in flight finish, and each is atomic.
  *
  * Keys come from the server, so they are not trusted with the file system:
  * when DST is local, every listed key must lie under SRC's prefix and its
@@ -29,6 +35,7 @@
 #include "cmd/cmd.h"
 #include "core/log.h"
 #include "core/opt.h"
+#include "core/pool.h"
 #include "core/xalloc.h"
 #include "store/store.h"
 
@@ -41,6 +48,10 @@
 #include "core/banned.h"
 
 #define CP_CHUNK ((size_t)8 << 20)
+/* Objects copied at once by --recursive: each holds up to one chunk and
+ * one part (16 MiB) when objects are large, so 16 bound the memory at
+ * 256 MiB; small objects, the case where latency matters, use little. */
+#define CP_PARALLEL 16
 
 static enum iot_err copy_one(struct store *st, const char *src,
 			     const char *dst, bool quiet,
@@ -181,6 +192,46 @@ static int collect(void *opaque, const struct store_entry *e)
 	return 0;
 }
 
+struct copy_ctx {
+	struct rec_ctx *c;
+	struct store **stores; /* one per worker */
+};
+
+/* Runs on a pool worker: copies object `item` with that worker's store. */
+static enum iot_err copy_item(void *opaque, size_t worker, size_t item,
+			      struct iot_error *err)
+{
+	struct copy_ctx *x = opaque;
+
+	return copy_one(x->stores[worker], x->c->srcs[item], x->c->dsts[item],
+			x->c->quiet, err);
+}
+
+static enum iot_err copy_all(struct rec_ctx *c, const char *src, const char *dst,
+			     struct iot_error *err)
+{
+	size_t a = store_concurrency(c->st, src), b = store_concurrency(c->st, dst);
+	size_t threads = a < b ? a : b;
+	struct copy_ctx x = { c, NULL };
+	enum iot_err rc;
+
+	if (threads > CP_PARALLEL)
+		threads = CP_PARALLEL;
+	if (threads > c->n)
+		threads = c->n;
+	x.stores = xcalloc(threads, sizeof(*x.stores));
+	for (size_t i = 0; i < threads; i++)
+		x.stores[i] = store_create();
+	{
+		struct pool_spec ps = { threads, c->n, copy_item, &x, NULL, 0, NULL };
+		rc = pool_run(&ps, err);
+	}
+	for (size_t i = 0; i < threads; i++)
+		store_destroy(x.stores[i]);
+	free(x.stores);
+	return rc;
+}
+
 static enum iot_err copy_recursive(struct store *st, const char *src,
 				   const char *dst, bool quiet,
 				   struct iot_error *err)
@@ -205,9 +256,9 @@ static enum iot_err copy_recursive(struct store *st, const char *src,
 	rc = store_list(st, src, collect, &c, err);
 	if (!rc)
 		rc = c.rc;
+	if (!rc && c.n)
+		rc = copy_all(&c, src, dst, err);
 	for (size_t i = 0; i < c.n; i++) {
-		if (!rc)
-			rc = copy_one(st, c.srcs[i], c.dsts[i], quiet, err);
 		free(c.srcs[i]);
 		free(c.dsts[i]);
 	}

@@ -47,7 +47,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	OPT_BOOL(0, "once", &once,                                             \
 		 "process what the topic holds at start-up, commit, and exit"), \
 	OPT_DOUBLE(0, "trigger", &trigger, "SECONDS",                          \
-		   "commit at least this often (default 60)",                  \
+		   "commit at least this often (default 60; not with --once)", \
 		   RANGE_ABOVE(0, RANGE_DAY_S)),                               \
 	OPT_STRING(0, "dead-letter-topic", &dlq, "NAME",                       \
 		   "send invalid and late records here, with the reason in a header"), \
@@ -76,7 +76,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 		OPT_DOUBLE(0, "watermark", &watermark, "SECONDS", "watermark delay (default 60)",
 			   RANGE(0, RANGE_YEAR_S)),
 		OPT_DOUBLE(0, "idle-timeout", &idle, "SECONDS",
-			   "a partition without events this long stops holding the watermark (0: off)",
+			   "a partition without events this long stops holding the watermark (0: off; not with --once)",
 			   RANGE(0, RANGE_YEAR_S)),
 		OPT_STRING(0, "partition-by", &partition_by, "COLS",
 			   "output path columns: device_id,window_start (default), date, or none"),

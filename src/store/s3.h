@@ -47,6 +47,9 @@ struct s3_config {
 	long stall_timeout_s;  /* abort a transfer below 1 byte/s this long */
 	size_t part_size;      /* multipart part size (>= 5 MiB) */
 	int upload_concurrency; /* parts of one upload in flight at once */
+	int max_inflight;       /* requests in flight in the process, at most
+				   (s3_limit.h); also the pool size callers
+				   get from store_concurrency() */
 	struct retry_policy retry;
 };
 
@@ -57,7 +60,8 @@ struct s3_config {
  * AWS_MAX_ATTEMPTS, and iotpipe's IOTPIPE_S3_PART_SIZE (bytes),
  * IOTPIPE_S3_RETRY_BASE_MS, IOTPIPE_S3_CONNECT_TIMEOUT_MS,
  * IOTPIPE_S3_STALL_TIMEOUT_S, IOTPIPE_S3_SIGN_PAYLOAD (0|1),
- * IOTPIPE_S3_UPLOAD_CONCURRENCY (parts in flight per upload, default 4).
+ * IOTPIPE_S3_UPLOAD_CONCURRENCY (parts in flight per upload, default 4),
+ * IOTPIPE_S3_MAX_INFLIGHT (requests in flight in the process, default 64).
  * IOT_ERR_CONFIG when a value is malformed.
  */
 enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err);

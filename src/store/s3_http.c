@@ -17,9 +17,14 @@
  * many small objects and for TLS. A client is used by one thread at a time.
  * We never follow redirects: a 301/307 from S3 means a wrong region or
  * endpoint, and is reported as such.
+ *
+ * Every attempt holds a slot of the process-wide limit on requests in
+ * flight (s3_limit.h) while it is on the wire, and reports whether S3
+ * throttled it; the backoff sleep between attempts holds none.
  */
 #include "core/clock.h"
 #include "store/s3.h"
+#include "store/s3_limit.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "metrics/metrics.h"
@@ -89,6 +94,7 @@ struct s3_client *s3_client_create(const struct s3_config *cfg)
 
 	c->curl = curl_easy_init();
 	IOT_ASSERT(c->curl);
+	s3_limit_configure(c->cfg.max_inflight);
 	c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^
 		 (uint64_t)(uintptr_t)c;
 	if (!c->rng)
@@ -529,7 +535,16 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 
 		list = prepare(&x, payload_hash, buf_str(&query), &url);
 		t0 = clock_mono_s();
+		/* a slot of the process-wide limit for the attempt only: the
+		 * backoff sleep above holds none */
+		s3_limit_acquire();
 		cc = curl_easy_perform(c->curl);
+		{
+			long st = 0;
+			if (cc == CURLE_OK)
+				curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &st);
+			s3_limit_release(st == 503 || st == 429);
+		}
 		observe_duration(req->op, clock_mono_s() - t0);
 		curl_slist_free_all(list);
 		{

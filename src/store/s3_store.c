@@ -265,25 +265,31 @@ static void sr_close(void *impl)
 
 static const struct store_reader_ops sr_ops = { sr_read_at, sr_close };
 
+void store_s3_reader_init(struct store_backend *be, const struct store_uri *u,
+			  uint64_t size, struct store_reader *r)
+{
+	struct s3_reader *sr = xcalloc(1, sizeof(*sr));
+
+	sr->c = client_of(be);
+	sr->bucket = xstrdup(u->bucket);
+	sr->key = xstrdup(u->key);
+	sr->size = size;
+	r->ops = &sr_ops;
+	r->impl = sr;
+	r->size = size;
+}
+
 static enum iot_err s3b_open_read(struct store_backend *be,
 				  const struct store_uri *u,
 				  struct store_reader *r, struct iot_error *err)
 {
 	struct store_stat st;
-	struct s3_reader *sr;
 	enum iot_err rc = s3_head_object(client_of(be), u->bucket, u->key, &st,
 					 err);
 
 	if (rc)
 		return rc;
-	sr = xcalloc(1, sizeof(*sr));
-	sr->c = client_of(be);
-	sr->bucket = xstrdup(u->bucket);
-	sr->key = xstrdup(u->key);
-	sr->size = st.size;
-	r->ops = &sr_ops;
-	r->impl = sr;
-	r->size = st.size;
+	store_s3_reader_init(be, u, st.size, r);
 	return IOT_OK;
 }
 
@@ -383,6 +389,11 @@ static const struct store_backend_ops s3_backend_ops = {
 	s3b_open_write, s3b_open_read, s3b_get_range, s3b_head,
 	s3b_list, s3b_remove, s3b_create_bucket, s3b_destroy,
 };
+
+size_t store_s3_max_inflight(struct store_backend *be)
+{
+	return (size_t)s3_client_config(client_of(be))->max_inflight;
+}
 
 enum iot_err store_s3_create(struct store_backend **out, struct iot_error *err)
 {

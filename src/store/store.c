@@ -123,6 +123,21 @@ static enum iot_err resolve(struct store *st, const char *uri,
 	return IOT_OK;
 }
 
+size_t store_concurrency(struct store *st, const char *uri)
+{
+	struct store_uri u;
+	struct store_backend *be;
+	struct iot_error e = IOT_ERROR_INIT;
+	size_t n = STORE_LOCAL_CONCURRENCY;
+
+	if (resolve(st, uri, &u, &be, &e))
+		return n;
+	if (u.scheme == STORE_SCHEME_S3)
+		n = store_s3_max_inflight(be);
+	store_uri_release(&u);
+	return n ? n : 1;
+}
+
 /* --- writing ---------------------------------------------------------- */
 
 enum iot_err store_open_write(struct store *st, const char *uri,
@@ -263,6 +278,30 @@ enum iot_err store_open_read(struct store *st, const char *uri,
 		free(r);
 		return rc;
 	}
+	r->uri = xstrdup(uri);
+	*out = r;
+	return IOT_OK;
+}
+
+enum iot_err store_open_read_sized(struct store *st, const char *uri,
+				   uint64_t size, struct store_reader **out,
+				   struct iot_error *err)
+{
+	struct store_uri u;
+	struct store_backend *be;
+	struct store_reader *r;
+	enum iot_err rc;
+
+	*out = NULL;
+	if ((rc = resolve(st, uri, &u, &be, err)))
+		return rc;
+	if (u.scheme != STORE_SCHEME_S3) { /* a stat costs no round trip */
+		store_uri_release(&u);
+		return store_open_read(st, uri, out, err);
+	}
+	r = xcalloc(1, sizeof(*r));
+	store_s3_reader_init(be, &u, size, r);
+	store_uri_release(&u);
 	r->uri = xstrdup(uri);
 	*out = r;
 	return IOT_OK;

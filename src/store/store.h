@@ -161,12 +161,34 @@ struct store_reader;
 
 enum iot_err store_open_read(struct store *st, const char *uri,
 			     struct store_reader **out, struct iot_error *err);
+/* The same when the size is known (from a listing): S3 sends no HEAD,
+ * so a Parquet footer costs one request instead of two. A size that is
+ * wrong shows as a short read (IOT_ERR_FORMAT) or a 416. */
+enum iot_err store_open_read_sized(struct store *st, const char *uri,
+				   uint64_t size, struct store_reader **out,
+				   struct iot_error *err);
 uint64_t store_reader_size(const struct store_reader *r);
 /* Reads exactly `len` bytes at `offset` into dst; IOT_ERR_FORMAT when the
  * range goes past the end of the object (a truncated file). */
 enum iot_err store_reader_read_at(struct store_reader *r, uint64_t offset,
 				  size_t len, void *dst, struct iot_error *err);
 void store_reader_destroy(struct store_reader *r);
+
+/* --- concurrency ------------------------------------------------------ */
+
+/*
+ * How many requests a caller should keep in flight against uri's back-end
+ * when it has many independent objects to move (a batch's output objects,
+ * a dataset's files, a cp of a prefix): S3: IOTPIPE_S3_MAX_INFLIGHT (64;
+ * a request's cost is latency, so many hide it, and the process-wide
+ * limit behind it lowers the effective number while S3 throttles);
+ * local: STORE_LOCAL_CONCURRENCY (an fsync is the cost, and more than a
+ * few in parallel gain nothing on one disk). The caller creates that many
+ * stores (one per thread, see the top of this file). An S3 configuration
+ * error gives the local number; the first request reports the error.
+ */
+#define STORE_LOCAL_CONCURRENCY 8
+size_t store_concurrency(struct store *st, const char *uri);
 
 /* --- listing and the rest --------------------------------------------- */
 

@@ -83,6 +83,11 @@ struct store_backend {
 struct store_backend *store_local_create(void);
 /* s3_store.c: reads the environment; IOT_ERR_CONFIG when it is wrong. */
 enum iot_err store_s3_create(struct store_backend **out, struct iot_error *err);
+/* s3_store.c: a reader of an object of known size (no HEAD). */
+void store_s3_reader_init(struct store_backend *be, const struct store_uri *u,
+			  uint64_t size, struct store_reader *r);
+/* s3_store.c: the configured IOTPIPE_S3_MAX_INFLIGHT of an S3 back-end. */
+size_t store_s3_max_inflight(struct store_backend *be);
 
 /* The temporary-file marker of local writes (local.c, listing skips it). */
 #define STORE_TMP_MARK ".iotpipe-tmp-"

@@ -16,10 +16,13 @@
  * The job name is checked on load, so two different jobs pointed at the
  * same checkpoint location fail loudly instead of corrupting each other.
  * Batch numbers are zero-padded to 20 digits so listing order is batch
- * order, on S3 and on local disk alike.
+ * order, on S3 and on local disk alike. ckpt_gc deletes the old files up
+ * to GC_PARALLEL at a time on pool workers (each delete is a round trip
+ * on S3); everything else runs on the caller's thread.
  */
 #include "stream/ckpt.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
@@ -333,24 +336,68 @@ enum iot_err ckpt_write_state(struct store *st, const char *job, const char *bas
 	return rc;
 }
 
+/* A clean-up deletes two files per old batch (about 2 x GC_EVERY of
+ * them); on S3 each delete is a round trip, so they go this many at a
+ * time, each worker with its own store (connection). */
+#define GC_PARALLEL 8
+
+struct gc_ctx {
+	char **uris;
+	struct store **stores;
+};
+
+/* Runs on a pool worker; best effort: a failure is logged, not returned. */
+static enum iot_err gc_one(void *opaque, size_t worker, size_t i, struct iot_error *err)
+{
+	struct gc_ctx *g = opaque;
+	struct iot_error e = IOT_ERROR_INIT;
+
+	(void)err;
+	if (store_delete(g->stores[worker], g->uris[i], &e))
+		log_debug("checkpoint", "gc: %s", e.msg);
+	return IOT_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
 void ckpt_gc(struct store *st, const char *base, uint64_t keep_from)
 {
 	struct listing l;
 	struct iot_error err = IOT_ERROR_INIT;
+	struct gc_ctx g = { NULL, NULL };
+	size_t n = 0, threads;
 
 	memset(&l, 0, sizeof(l));
-	if (store_list(st, base, on_entry, &l, &err) == IOT_OK) {
-		for (size_t i = 0; i < l.n; i++) {
-			if (l.all[i] >= keep_from)
-				continue;
-			for (int k = 0; k < 2; k++) {
-				char *uri = file_uri(base, k ? "wal" : "state", l.all[i]);
-				struct iot_error e2 = IOT_ERROR_INIT;
-				if (store_delete(st, uri, &e2))
-					log_debug("checkpoint", "gc: %s", e2.msg);
-				free(uri);
-			}
-		}
+	if (store_list(st, base, on_entry, &l, &err) != IOT_OK || !l.n) {
+		free(l.all);
+		return;
 	}
+	/* a batch is listed once per file (wal and state): delete it once */
+	qsort(l.all, l.n, sizeof(*l.all), cmp_u64);
+	g.uris = xcalloc(st_mult(l.n, 2), sizeof(*g.uris));
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.all[i] >= keep_from || (i && l.all[i] == l.all[i - 1]))
+			continue;
+		g.uris[n++] = file_uri(base, "state", l.all[i]);
+		g.uris[n++] = file_uri(base, "wal", l.all[i]);
+	}
+	threads = n < GC_PARALLEL ? n : GC_PARALLEL;
+	if (threads) {
+		struct pool_spec ps = { threads, n, gc_one, &g, NULL, 0, NULL };
+		g.stores = xcalloc(threads, sizeof(*g.stores));
+		for (size_t t = 0; t < threads; t++)
+			g.stores[t] = store_create();
+		pool_run(&ps, &err);
+		for (size_t t = 0; t < threads; t++)
+			store_destroy(g.stores[t]);
+		free(g.stores);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(g.uris[i]);
+	free(g.uris);
 	free(l.all);
 }

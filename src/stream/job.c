@@ -65,10 +65,10 @@
 /* --once: how often the checkpoint is read for the partitions this
  * instance does not own, while it waits for the other instances. */
 #define ONCE_CHECK_S 1.0
-/* Output objects of a batch are written by up to this many threads: on S3
- * each costs a round trip, on local disk an fsync, so latency (not CPU)
- * bounds a commit of many small objects. */
-#define WRITE_THREADS 8
+/* Output objects of a batch are written by up to store_concurrency()
+ * threads (64 on S3, 8 locally): on S3 each costs a round trip, on local
+ * disk an fsync, so latency (not CPU) bounds a commit of many small
+ * objects, and only many requests in flight hide it. */
 
 struct part {
 	bool assigned;
@@ -144,7 +144,8 @@ struct job {
 	rd_kafka_t *dlq;
 	struct store *st;
 	struct store *cst;                /* the commit round's */
-	struct store *wst[WRITE_THREADS]; /* one per writer thread */
+	struct store **wst; /* one per writer thread */
+	size_t nwst;
 	struct round round;
 	struct ev_decoder *dec;
 	struct decoder ahead;
@@ -689,7 +690,7 @@ static enum iot_err write_tasks(struct job *j, struct citem *c, struct write_tas
 				size_t n, struct iot_error *err)
 {
 	struct write_ctx wc = { j, c, tasks };
-	struct pool_spec ps = { n < WRITE_THREADS ? n : WRITE_THREADS, n, write_one, &wc,
+	struct pool_spec ps = { n < j->nwst ? n : j->nwst, n, write_one, &wc,
 				NULL, 0, NULL };
 	enum iot_err rc = n ? pool_run(&ps, err) : IOT_OK;
 	c->files = rc ? 0 : n;
@@ -1485,6 +1486,15 @@ static enum iot_err round_start(struct job *j, bool wait, struct iot_error *err)
 	return wait ? round_wait(j, err) : IOT_OK;
 }
 
+/*
+ * The watermark: the smallest latest event time of the partitions that
+ * are not idle, less the delay. Streaming, a partition is idle after
+ * idle_timeout_s without records, and when all are, the watermark moves
+ * on with processing time. --once uses no clock (docs/exactly-once.md):
+ * no partition is ever idle, so the watermark is the smallest latest
+ * event time less the delay, and the same topic and flags close the same
+ * windows however fast the store commits.
+ */
 static void update_watermark(struct job *j)
 {
 	double now = clock_mono_s();
@@ -1502,7 +1512,8 @@ static void update_watermark(struct job *j)
 		if (!any || p->last_arrival > last_any)
 			last_any = p->last_arrival;
 		any = true;
-		idle = j->o->idle_timeout_s > 0 && now - p->last_arrival >= j->o->idle_timeout_s;
+		idle = !j->o->once && j->o->idle_timeout_s > 0 &&
+		       now - p->last_arrival >= j->o->idle_timeout_s;
 		if (!idle && (!any_active || p->win.max_event_us < min_active)) {
 			min_active = p->win.max_event_us;
 			any_active = true;
@@ -2334,7 +2345,9 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 			j.sum_fields[j.nsums++] = (int)f;
 	j.st = store_create();
 	j.cst = store_create();
-	for (size_t i = 0; i < WRITE_THREADS; i++)
+	j.nwst = store_concurrency(j.st, o->output);
+	j.wst = xcalloc(j.nwst, sizeof(*j.wst));
+	for (size_t i = 0; i < j.nwst; i++)
 		j.wst[i] = store_create();
 	j.dec = ev_decoder_create(o->schema);
 	strmap_init(&j.key_part);
@@ -2399,7 +2412,9 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		if (j.failed)
 			break;
 		now = clock_mono_s();
-		if (j.buffered >= o->max_batch_events || now - j.last_flush >= o->trigger_s) {
+		/* --once cuts batches by data only (docs/exactly-once.md) */
+		if (j.buffered >= o->max_batch_events ||
+		    (!o->once && now - j.last_flush >= o->trigger_s)) {
 			if (flush_all(&j, false, err))
 				fail(&j, err);
 		} else if (o->kind == JOB_ARCHIVE) {
@@ -2469,7 +2484,8 @@ out:
 	ev_decoder_destroy(j.dec);
 	store_destroy(j.st);
 	store_destroy(j.cst);
-	for (size_t i = 0; i < WRITE_THREADS; i++)
+	for (size_t i = 0; i < j.nwst; i++)
 		store_destroy(j.wst[i]);
+	free(j.wst);
 	return rc;
 }

@@ -3,7 +3,8 @@
  * API level: put/get/head, ranged reads through the random-access reader,
  * delete, put-if-absent, a multipart stream that is aborted (nothing
  * appears), a streamed multipart upload written in odd-sized pieces, the
- * byte-sink adapter, and a listing by prefix.
+ * byte-sink adapter, a listing by prefix, a reader of known size (no
+ * HEAD), objects fetched ahead by the prefetcher, and store_concurrency().
  *
  * Needs a server, so it skips unless IOTPIPE_TEST_S3_BUCKET names an
  * existing bucket (with the AWS_* variables pointing at the server);
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "core/xalloc.h"
+#include "store/prefetch.h"
 #include "store/store.h"
 
 static const char *bucket;
@@ -105,6 +107,70 @@ static void test_reader_ranges(void **state)
 			 IOT_ERR_FORMAT);
 	store_reader_destroy(r);
 	free(u);
+}
+
+static void test_reader_sized(void **state)
+{
+	struct iot_error err = IOT_ERROR_INIT;
+	struct store_reader *r;
+	char data[300], out[16];
+	char *u = uri("api/sized.bin"), *missing = uri("api/no-such-object");
+	(void)state;
+	NEED_SERVER();
+
+	for (int i = 0; i < 300; i++)
+		data[i] = (char)(i * 3);
+	assert_int_equal(store_put(st, u, data, sizeof(data), 0, &err), IOT_OK);
+	assert_int_equal(store_open_read_sized(st, u, 300, &r, &err), IOT_OK);
+	assert_int_equal(store_reader_size(r), 300);
+	assert_int_equal(store_reader_read_at(r, 290, 10, out, &err), IOT_OK);
+	assert_memory_equal(out, data + 290, 10);
+	store_reader_destroy(r);
+	/* no HEAD: a missing object shows at the first read */
+	assert_int_equal(store_open_read_sized(st, missing, 10, &r, &err), IOT_OK);
+	assert_int_equal(store_reader_read_at(r, 0, 10, out, &err), IOT_ERR_NOT_FOUND);
+	store_reader_destroy(r);
+	assert_true(store_concurrency(st, u) >= 1);
+	free(u);
+	free(missing);
+}
+
+static void test_prefetch(void **state)
+{
+	struct iot_error err = IOT_ERROR_INIT;
+	char *uris[20];
+	uint64_t sizes[20];
+	struct buf b = BUF_INIT;
+	struct store_prefetch *pf;
+	(void)state;
+	NEED_SERVER();
+
+	for (int i = 0; i < 20; i++) {
+		char key[64], body[64];
+		snprintf(key, sizeof(key), "api/pf/%02d", i);
+		snprintf(body, sizeof(body), "object %d", i);
+		uris[i] = uri(key);
+		sizes[i] = strlen(body);
+		assert_int_equal(store_put(st, uris[i], body, sizes[i], 0, &err), IOT_OK);
+	}
+	{
+		struct store_prefetch_spec s = { (const char *const *)uris, sizes, 20, 8, 40 };
+		pf = store_prefetch_create(&s);
+	}
+	store_prefetch_drop(pf, 5, 5);
+	for (int i = 0; i < 20; i++) {
+		char want[64];
+		if (i >= 5 && i < 10)
+			continue;
+		snprintf(want, sizeof(want), "object %d", i);
+		assert_int_equal(store_prefetch_take(pf, (size_t)i, &b, &err), IOT_OK);
+		assert_int_equal(b.len, strlen(want));
+		assert_memory_equal(b.data, want, b.len);
+	}
+	store_prefetch_destroy(pf);
+	buf_release(&b);
+	for (int i = 0; i < 20; i++)
+		free(uris[i]);
 }
 
 static void test_put_if_absent(void **state)
@@ -211,6 +277,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_head_delete),
 		cmocka_unit_test(test_reader_ranges),
+		cmocka_unit_test(test_reader_sized),
+		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_put_if_absent),
 		cmocka_unit_test(test_multipart_stream_and_abort),
 		cmocka_unit_test(test_list_prefix),

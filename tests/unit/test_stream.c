@@ -5,6 +5,7 @@
  * (recovery of the last commit, a pending plan to replay, a conflicting
  * plan, a checkpoint of another job), held windows and merge plans.
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "core/xalloc.h"
 #include "store/store.h"
 #include "stream/ckpt.h"
 #include "core/hive.h"
@@ -187,6 +189,48 @@ static void test_checkpoint_protocol(void **state)
 	assert_non_null(strstr(err.msg, "belongs to job 'aggregate'"));
 	ckpt_recovered_release(&r);
 
+	buf_release(&payload);
+	free(base);
+	store_destroy(st);
+	remove_tree(dir);
+}
+
+/* The clean-up deletes every file of the batches before keep_from (each
+ * once, on parallel workers) and keeps the rest: recovery still finds the
+ * newest commit. */
+static void test_checkpoint_gc(void **state)
+{
+	char dir[] = "/tmp/iotpipe-test-ckpt-XXXXXX";
+	struct store *st = store_create();
+	struct iot_error err = IOT_ERROR_INIT;
+	struct ckpt_recovered r;
+	struct buf payload = BUF_INIT;
+	bool conflict;
+	char *base;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	base = ckpt_partition_uri(dir, "topic", 1);
+	for (uint64_t b = 1; b <= 20; b++) {
+		struct ckpt_wal w = { b, (int64_t)(b - 1) * 10, (int64_t)b * 10, false, 0 }, other;
+		assert_int_equal(ckpt_write_wal(st, "archive", base, &w, NULL, &conflict, &other,
+						&err), IOT_OK);
+		assert_int_equal(ckpt_write_state(st, "archive", base, b, (int64_t)b * 10, 0, NULL,
+						  &payload, &err), IOT_OK);
+	}
+	ckpt_gc(st, base, 19);
+	for (uint64_t b = 1; b <= 20; b++) {
+		char *p = xasprintf("%sstate-%020" PRIu64, base, b);
+		char *q = xasprintf("%swal-%020" PRIu64, base, b);
+		assert_int_equal(access(p, F_OK) == 0, b >= 19);
+		assert_int_equal(access(q, F_OK) == 0, b >= 19);
+		free(p);
+		free(q);
+	}
+	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_OK);
+	assert_int_equal(r.batch, 20);
+	assert_int_equal(r.next_offset, 200);
+	ckpt_recovered_release(&r);
 	buf_release(&payload);
 	free(base);
 	store_destroy(st);
@@ -385,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_hive),
 		cmocka_unit_test(test_checkpoint_protocol),
 		cmocka_unit_test(test_checkpoint_epochs),
+		cmocka_unit_test(test_checkpoint_gc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

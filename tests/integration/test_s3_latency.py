@@ -1,0 +1,142 @@
+"""Issue 18: the jobs against S3 with realistic latency and throttling.
+
+The S3 server sits behind the fault proxy (fixtures/faultproxy.py), which
+adds a fixed latency to every request and can answer 503 SlowDown for a
+while:
+
+- `aggregate --once` over the same topic with the same flags writes the
+  same objects (names and bytes) with 0 ms and with 150 ms per request:
+  slow commits neither advance the watermark nor cut batches (the flags
+  make a clock-driven run differ: a 1 s idle timeout and trigger);
+- the writers keep many requests in flight (more than the 8 threads of
+  old), and percentile over the archive reads the same through latency;
+- a server that throttles every PUT for a few seconds slows `archive` and
+  `aggregate` down without losing or duplicating anything (oracle.py).
+"""
+import pytest
+
+import oracle
+from fixtures.faultproxy import FaultProxy
+from streamlib import produce
+
+START = "2025-01-01T00:00:00Z"
+
+
+@pytest.fixture
+def proxy(s3):
+    host, port = s3.endpoint.rsplit("/", 1)[1].split(":")
+    p = FaultProxy(host, int(port))
+    p.start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def _objects(s3, bucket, prefix):
+    """{key below prefix: bytes} of every object under prefix."""
+    out = {}
+    after = ""
+    while True:
+        # StartAfter, not the continuation token: S3Proxy hands out an
+        # url-encoded token it does not decode (src/store/s3_ops.c)
+        page = s3.client.list_objects_v2(Bucket=bucket, Prefix=prefix,
+                                         StartAfter=after)
+        for o in page.get("Contents", []):
+            body = s3.client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            out[o["Key"][len(prefix):]] = body
+            after = o["Key"]
+        if not page.get("IsTruncated"):
+            return out
+
+
+def _write_local(objects, root):
+    for key, body in objects.items():
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    return root
+
+
+def _job(iotpipe, kind, kafka, topic, bucket, group, env, *extra, timeout=300):
+    return iotpipe(kind, "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
+                   "--output", f"s3://{bucket}/out/", "--checkpoint",
+                   f"s3://{bucket}/ck/", "--group", group, "--metrics-addr", "off",
+                   "--once", *extra, env=env, timeout=timeout)
+
+
+def test_once_output_is_the_same_at_any_latency(iotpipe, kafka, s3, proxy, tmp_path):
+    topic = kafka.create_topic(kafka.topic("lat"), partitions=4)
+    # 300 devices over 5 minutes of event time: ~900 closed windows
+    produce(iotpipe, kafka, topic, 15000, seed=18, start=START, step=0.02,
+            devices=300)
+    recs = kafka.consume_all(topic, expect=15000)
+    runs = {}
+    for ms in (0, 150):
+        proxy.latency_ms = ms
+        proxy.max_inflight = 0
+        bucket = s3.bucket(f"lat{ms}")
+        _job(iotpipe, "aggregate", kafka, topic, bucket, f"g{ms}",
+             s3.env(endpoint=proxy.endpoint), "--idle-timeout", 1, "--trigger", 1)
+        runs[ms] = _objects(s3, bucket, "out/")
+        inflight = proxy.max_inflight
+    fast, slow = runs[0], runs[150]
+    assert len(fast) > 500
+    assert sorted(fast) == sorted(slow)
+    diff = [k for k in fast if fast[k] != slow[k]]
+    assert not diff, f"{len(diff)} objects differ, e.g. {diff[:3]}"
+    # and they are the windows one --once run closes (no processing time)
+    want, late = oracle.AggSim().run_once(recs)
+    assert not late
+    oracle.compare_aggregate(
+        oracle.read_aggregate(_write_local(fast, tmp_path / "out")), want)
+    # the batch's objects went up many at a time, not 8
+    assert inflight > 16, inflight
+
+
+@pytest.mark.parametrize("kind", ["archive", "aggregate"])
+def test_throttling_slows_without_loss(iotpipe, kafka, s3, proxy, tmp_path, kind):
+    topic = kafka.create_topic(kafka.topic("thr"), partitions=4)
+    produce(iotpipe, kafka, topic, 8000, seed=19, start=START, step=0.05,
+            devices=100, invalid=0.01, dup=0.01)
+    recs = kafka.consume_all(topic, expect=8000)
+    bucket = s3.bucket("thr")
+    proxy.latency_ms = 20
+    # every PUT of an output object answers SlowDown for 3 s from the
+    # first: the commit's objects retry, with the limit lowered meanwhile
+    proxy.throttle(3, method="PUT", path="/out/")
+    env = s3.env(endpoint=proxy.endpoint, AWS_MAX_ATTEMPTS=10)
+    cp = _job(iotpipe, kind, kafka, topic, bucket, "g", env, "--log-level", "debug",
+              *(["--idle-timeout", 0] if kind == "aggregate" else []))
+    assert proxy.throttled > 10, proxy.throttled
+    assert "S3 is throttling" in cp.stderr, cp.stderr[-3000:]
+    root = _write_local(_objects(s3, bucket, "out/"), tmp_path / "out")
+    if kind == "archive":
+        got, rows = oracle.read_archive(root)
+        assert got == oracle.archive_rows(recs)
+    else:
+        want, late = oracle.AggSim().run_once(recs)
+        assert not late
+        oracle.compare_aggregate(oracle.read_aggregate(root), want)
+
+
+def test_percentile_through_latency(iotpipe, kafka, s3, proxy, tmp_path):
+    """Percentile over an archive on S3 behind 40 ms of latency gives the
+    CSV it gives without; the files are fetched many at a time."""
+    topic = kafka.create_topic(kafka.topic("pct"), partitions=4)
+    produce(iotpipe, kafka, topic, 6000, seed=20, start=START, step=1.0,
+            devices=40)
+    bucket = s3.bucket("pct")
+    _job(iotpipe, "archive", kafka, topic, bucket, "g", s3.env())
+    out = {}
+    for ms in (0, 40):
+        proxy.latency_ms = ms
+        proxy.max_inflight = 0
+        iotpipe("percentile", "--input", f"s3://{bucket}/out/", "--output",
+                str(tmp_path / f"p{ms}.csv"), "--threads", 1, "--threshold", 5,
+                "--metrics-addr", "off", env=s3.env(endpoint=proxy.endpoint),
+                timeout=120)
+        out[ms] = (tmp_path / f"p{ms}.csv").read_text()
+        if ms:
+            assert proxy.max_inflight > 4, proxy.max_inflight
+    assert out[0] == out[40] and out[0].count("\n") > 1
