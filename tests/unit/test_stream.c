@@ -213,7 +213,7 @@ static void test_checkpoint_gc(void **state)
 	base = ckpt_partition_uri(dir, "topic", 1);
 	for (uint64_t b = 1; b <= 20; b++) {
 		struct ckpt_wal w = { b, (int64_t)(b - 1) * 10, (int64_t)b * 10, false, 0 }, other;
-		assert_int_equal(ckpt_write_wal(st, "archive", base, &w, NULL, &conflict, &other,
+		assert_int_equal(ckpt_write_wal(st, "archive", base, &w, NULL, NULL, &conflict, &other,
 						&err), IOT_OK);
 		assert_int_equal(ckpt_write_state(st, "archive", base, b, (int64_t)b * 10, 0, NULL,
 						  &payload, &err), IOT_OK);
