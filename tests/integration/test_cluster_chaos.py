@@ -20,6 +20,7 @@ job_exits=0` and a line of details. See docs/chaos.md.
 """
 import collections
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -260,6 +261,18 @@ def test_cluster_chaos(iotpipe, cluster, tmp_path):
         print("cluster-chaos: the producer hit librdkafka's fatal out-of-order "
               "sequence error and was replaced:",
               [l for l in prod_text.splitlines() if "fatal producer error" in l][:3])
-    assert prod_rc == 0 and len(recs) == EVENTS, (
-        f"produce exited {prod_rc}; Kafka holds {len(recs)} records for "
-        f"{EVENTS} sent; the producer's log ends:\n{prod_text[-3000:]}")
+    m = re.search(r"delivered (\d+), failed (\d+)\s*$", prod_text.strip())
+    failed = int(m.group(2)) if m else -1
+    if ("fatal producer error" in prod_text and prod_rc == 1 and 0 < failed <= 3
+            and len(recs) == EVENTS - failed):
+        # A record queued for a retry after its request died with a killed
+        # leader is "possibly persisted" when librdkafka 2.0's fatal
+        # idempotence error purges it; the producer never sends such a
+        # record twice: it counts it as failed and exits 1 (docs/chaos.md).
+        # What is checked then: the count is exact, nothing else is lost.
+        print(f"cluster-chaos: the replaced producer gave up {failed} possibly "
+              f"stored record(s), none stored, reported and exit 1")
+    else:
+        assert prod_rc == 0 and len(recs) == EVENTS, (
+            f"produce exited {prod_rc}; Kafka holds {len(recs)} records for "
+            f"{EVENTS} sent; the producer's log ends:\n{prod_text[-3000:]}")
