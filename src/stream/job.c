@@ -649,64 +649,85 @@ static void citem_release(struct citem *c)
 	c->ntook = c->nho = 0;
 }
 
-/* One output object of a batch, for the writer threads. */
+/* One output object of a round, for the writer threads. */
 struct write_task {
+	struct citem *c;     /* the batch it belongs to */
 	char *uri;
 	size_t dev;          /* archive: device index in the raw buffer */
 	size_t first, n;     /* aggregate: items[first, first+n) */
 };
 
+/* Every object of a commit round: one pool writes them all, so a round
+ * of many partitions with few objects each still keeps the writers busy. */
+struct write_list {
+	struct write_task *v;
+	size_t n, alloc;
+};
+
+static void add_task(struct write_list *tl, struct citem *c, const char *uri, size_t dev,
+		     size_t first, size_t n)
+{
+	ALLOC_GROW(tl->v, tl->n + 1, tl->alloc);
+	tl->v[tl->n++] = (struct write_task){ c, xstrdup(uri), dev, first, n };
+	c->files++;
+}
+
 struct write_ctx {
 	struct job *j;
-	struct citem *c;
 	struct write_task *tasks;
 };
 
 /* Runs on a writer thread; `worker` picks that thread's own store. */
 static enum iot_err write_one(void *ctx, size_t worker, size_t i, struct iot_error *err)
 {
-	struct write_ctx *c = ctx;
-	struct store *st = c->j->wst[worker];
-	const struct write_task *t = &c->tasks[i];
-	bool with_device = !hive_layout_has(&c->j->o->layout, HIVE_DEVICE_ID);
+	struct write_ctx *wc = ctx;
+	struct job *j = wc->j;
+	struct store *st = j->wst[worker];
+	const struct write_task *t = &wc->tasks[i];
+	bool with_device = !hive_layout_has(&j->o->layout, HIVE_DEVICE_ID);
 	uint64_t bytes = 0;
 	enum iot_err rc;
 
-	if (c->j->o->kind == JOB_ARCHIVE)
-		rc = pqsink_write_raw(st, t->uri, c->j->o->schema, c->c->raw, t->dev,
-				      c->c->p->id, false, &c->j->o->pq, &bytes, err);
+	if (j->o->kind == JOB_ARCHIVE)
+		rc = pqsink_write_raw(st, t->uri, j->o->schema, t->c->raw, t->dev, t->c->p->id,
+				      false, &j->o->pq, &bytes, err);
 	else
-		rc = pqsink_write_windows(st, t->uri, c->j->o->schema, c->c->wl.items + t->first,
-					  t->n, with_device, &c->j->o->pq, &bytes, err);
+		rc = pqsink_write_windows(st, t->uri, j->o->schema, t->c->wl.items + t->first,
+					  t->n, with_device, &j->o->pq, &bytes, err);
 	if (!rc) {
-		metric_inc(c->j->m.files);
-		metric_add(c->j->m.bytes, bytes);
-		metric_add(c->j->m.written, c->j->o->kind == JOB_ARCHIVE ? c->c->raw->dev[t->dev].n : t->n);
+		metric_inc(j->m.files);
+		metric_add(j->m.bytes, bytes);
+		metric_add(j->m.written, j->o->kind == JOB_ARCHIVE ? t->c->raw->dev[t->dev].n : t->n);
 	}
 	return rc;
 }
 
-static enum iot_err write_tasks(struct job *j, struct citem *c, struct write_task *tasks,
-				size_t n, struct iot_error *err)
+static void write_list_release(struct write_list *tl, bool written)
 {
-	struct write_ctx wc = { j, c, tasks };
-	struct pool_spec ps = { n < j->nwst ? n : j->nwst, n, write_one, &wc,
+	for (size_t i = 0; i < tl->n; i++) {
+		if (!written)
+			tl->v[i].c->files = 0;
+		free(tl->v[i].uri);
+	}
+	free(tl->v);
+	memset(tl, 0, sizeof(*tl));
+}
+
+static enum iot_err write_all(struct job *j, struct write_list *tl, struct iot_error *err)
+{
+	struct write_ctx wc = { j, tl->v };
+	struct pool_spec ps = { tl->n < j->nwst ? tl->n : j->nwst, tl->n, write_one, &wc,
 				NULL, 0, NULL };
-	enum iot_err rc = n ? pool_run(&ps, err) : IOT_OK;
-	c->files = rc ? 0 : n;
-	for (size_t i = 0; i < n; i++)
-		free(tasks[i].uri);
-	free(tasks);
+	enum iot_err rc = tl->n ? pool_run(&ps, err) : IOT_OK;
+
+	write_list_release(tl, rc == IOT_OK);
 	return rc;
 }
 
-static enum iot_err write_raw(struct job *j, struct citem *c, struct iot_error *err)
+static void write_raw(struct job *j, struct citem *c, struct write_list *tl)
 {
 	const struct rawbuf *rb = c->raw;
 	struct buf uri = BUF_INIT;
-	struct write_task *tasks = xcalloc(rb->keys.n ? rb->keys.n : 1, sizeof(*tasks));
-	size_t ntasks = 0;
-	enum iot_err rc;
 
 	for (size_t d = 0; d < rb->keys.n; d++) {
 		size_t klen;
@@ -719,13 +740,9 @@ static enum iot_err write_raw(struct job *j, struct citem *c, struct iot_error *
 		hive_escape(&uri, key, klen);
 		buf_putc(&uri, '/');
 		file_name(&uri, j, c->p, c->w.batch);
-		tasks[ntasks].uri = xstrdup(buf_str(&uri));
-		tasks[ntasks].dev = d;
-		ntasks++;
+		add_task(tl, c, buf_str(&uri), d, 0, 0);
 	}
-	rc = write_tasks(j, c, tasks, ntasks, err);
 	buf_release(&uri);
-	return rc;
 }
 
 struct path_ix {
@@ -775,14 +792,12 @@ static void sort_by_path(const struct job *j, struct win_out_list *l)
 	buf_release(&b);
 }
 
-static enum iot_err write_windows(struct job *j, struct citem *c, struct iot_error *err)
+static void write_windows(struct job *j, struct citem *c, struct write_list *tl)
 {
 	struct win_out_list *l = &c->wl;
 	struct buf uri = BUF_INIT, dir = BUF_INIT, prev = BUF_INIT;
-	struct write_task *tasks = NULL;
-	size_t ntasks = 0, alloc = 0, first = 0;
+	size_t first = 0;
 	int64_t now = clock_wall_us();
-	enum iot_err rc;
 
 	/* windows are sorted by path, then (key, start): a run is one object */
 	sort_by_path(j, l);
@@ -797,11 +812,7 @@ static enum iot_err write_windows(struct job *j, struct citem *c, struct iot_err
 			data_uri(&uri, j->o->output);
 			buf_append(&uri, prev.data, prev.len);
 			file_name(&uri, j, c->p, c->w.batch);
-			ALLOC_GROW(tasks, ntasks + 1, alloc);
-			tasks[ntasks].uri = xstrdup(buf_str(&uri));
-			tasks[ntasks].first = first;
-			tasks[ntasks].n = i - first;
-			ntasks++;
+			add_task(tl, c, buf_str(&uri), 0, first, i - first);
 			first = i;
 		}
 		if (i < l->n) {
@@ -812,11 +823,9 @@ static enum iot_err write_windows(struct job *j, struct citem *c, struct iot_err
 			metric_observe(j->m.latency, (double)(now - l->items[i].end_us) / 1e6);
 		}
 	}
-	rc = write_tasks(j, c, tasks, ntasks, err);
 	buf_release(&uri);
 	buf_release(&dir);
 	buf_release(&prev);
-	return rc;
 }
 
 /* ---- one row per device and window (merge.h) ------------------------ */
@@ -1122,7 +1131,7 @@ static void merge_after_emit(struct job *j, struct citem *c)
 
 /* After the batch that ended them committed: its hand-overs go (best
  * effort; one left by a crash here is never read again). */
-static void merge_gc(struct job *j, const struct citem *c)
+static void merge_gc(struct job *j, struct store *st, const struct citem *c)
 {
 	for (size_t i = 0; i < c->mp.nend; i++) {
 		const struct merge_end *e = &c->mp.end[i];
@@ -1131,7 +1140,7 @@ static void merge_gc(struct job *j, const struct citem *c)
 		if (!e->present)
 			continue;
 		uri = merge_handoff_uri(c->p->ckpt_base, e->group, e->part, e->batch);
-		if (store_delete(j->cst, uri, &e2))
+		if (store_delete(st, uri, &e2))
 			log_debug(j->name, "hand-over clean-up: %s", e2.msg);
 		free(uri);
 	}
@@ -1178,6 +1187,27 @@ static enum iot_err resync(struct job *j, struct part *p, uint64_t batch,
 	return seek_partition(j, p, start, err);
 }
 
+/* Writes one batch's state (its commit point) and cleans up behind it;
+ * on a writer thread, with that thread's store. */
+static enum iot_err commit_one(void *ctx, size_t worker, size_t i, struct iot_error *err)
+{
+	struct job *j = ctx;
+	struct citem *c = &j->round.items[i];
+	struct store *st = j->wst[worker];
+	enum iot_err rc = ckpt_write_state(st, j->name, c->p->ckpt_base, c->w.batch, c->w.end,
+					   c->w.epoch, j->source, &c->payload, err);
+
+	if (rc)
+		return rc;
+	c->outcome = CI_OK;
+	merge_gc(j, st, c);
+	/* per partition: one shared counter would clean up only the
+	 * partitions whose commits happen to fall on its multiples */
+	if (++c->p->commits % GC_EVERY == 0 && c->w.batch > 1)
+		ckpt_gc(st, c->p->ckpt_base, c->w.batch - 1);
+	return IOT_OK;
+}
+
 /*
  * A commit round runs on its own thread while the job thread reads on
  * (flush_all plans the batches and hands them over; round_wait collects
@@ -1192,33 +1222,35 @@ static void *round_main(void *arg)
 	struct round *r = &j->round;
 	struct iot_error *err = &r->err;
 	double t0 = clock_mono_s(), t_write, t_sync;
+	struct write_list tl = { 0 };
 	enum iot_err rc = IOT_OK;
 
 	pthread_setname_np(pthread_self(), "iot-commit"); /* for top -H and perf */
 	for (size_t i = 0; i < r->n && !rc; i++) {
 		struct citem *c = &r->items[i];
+		c->files = 0;
 		for (size_t h = 0; h < c->nho && !rc; h++)
 			rc = store_put(j->cst, c->ho[h].uri, c->ho[h].text.data, c->ho[h].text.len, 0,
 				       err);
-		if (!rc)
-			rc = j->o->kind == JOB_ARCHIVE ? write_raw(j, c, err) : write_windows(j, c, err);
+		if (j->o->kind == JOB_ARCHIVE)
+			write_raw(j, c, &tl);
+		else
+			write_windows(j, c, &tl);
 	}
+	if (!rc)
+		rc = write_all(j, &tl, err);
+	else
+		write_list_release(&tl, false);
 	t_write = clock_mono_s();
 	if (!rc)
 		rc = store_sync(j->cst, j->o->output, err);
 	t_sync = clock_mono_s();
-	for (size_t i = 0; i < r->n && !rc; i++) {
-		struct citem *c = &r->items[i];
-		rc = ckpt_write_state(j->cst, j->name, c->p->ckpt_base, c->w.batch, c->w.end,
-				      c->w.epoch, j->source, &c->payload, err);
-		if (rc)
-			break;
-		c->outcome = CI_OK;
-		merge_gc(j, c);
-		/* per partition: one shared counter would clean up only the
-		 * partitions whose commits happen to fall on its multiples */
-		if (++c->p->commits % GC_EVERY == 0 && c->w.batch > 1)
-			ckpt_gc(j->cst, c->p->ckpt_base, c->w.batch - 1);
+	if (!rc && r->n) {
+		/* each state is its own partition's commit point: written side
+		 * by side, the objects of every batch being durable already */
+		struct pool_spec ps = { r->n < j->nwst ? r->n : j->nwst, r->n, commit_one, j,
+					NULL, 0, NULL };
+		rc = pool_run(&ps, err);
 	}
 	r->failed = rc != IOT_OK;
 	r->seconds = clock_mono_s() - t0;
@@ -1699,6 +1731,54 @@ static enum iot_err flush_replay(struct job *j, struct part *p, struct iot_error
 }
 
 
+/*
+ * --once cuts a partition's batch where its data says, not where a record
+ * array happened to end: once it buffers max_batch_events / partitions
+ * events (or, archive, max_batch_bytes / partitions of rows), which only
+ * its own records decide. These batches emit no window: the
+ * watermark between them would depend on how far the other partitions
+ * were read; the run's last round emits with the watermark of all the
+ * data (docs/exactly-once.md, "--once"). So the same topic gives the same
+ * objects, whatever the store's or the network's speed.
+ */
+static bool once_cut_due(const struct job *j, struct part *p)
+{
+	size_t n = j->once.n > 0 ? (size_t)j->once.n : 1;
+	int64_t records = j->o->max_batch_events / n;
+
+	if (p->replay || p->next_offset < 0 || p->last_offset < 0)
+		return false;
+	if ((int64_t)p->pending >= (records > 0 ? records : 1))
+		return true;
+	return j->o->kind == JOB_ARCHIVE && rawbuf_bytes(&p->raw) >= j->o->max_batch_bytes / n;
+}
+
+static enum iot_err once_cut(struct job *j, struct part *p, struct iot_error *err)
+{
+	struct round *r = &j->round;
+	struct citem *c;
+	bool stale = false;
+
+	if (round_wait(j, err) || dlq_flush(j, err))
+		return err->code;
+	r->items = xcalloc(1, sizeof(*r->items));
+	c = &r->items[0];
+	c->p = p;
+	c->w = (struct ckpt_wal){ p->batch + 1, p->next_offset, p->last_offset + 1, false, 0,
+				  p->epoch, p->ref_us };
+	if (plan_wal(j, c, &stale, err) || stale || merge_read(j, c, err)) {
+		if (stale) /* follow the other plan (resync_pending), between arrays */
+			p->resync_batch = c->w.batch;
+		citem_release(c);
+		free(r->items);
+		r->items = NULL;
+		return stale ? IOT_OK : err->code;
+	}
+	r->n = 1;
+	plan_item(j, c, false);
+	return round_start(j, true, err);
+}
+
 /* ---- data loss ----------------------------------------------------- */
 
 /*
@@ -2054,6 +2134,8 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 	p->dirty = true;
 	p->last_arrival = j->now;
 	if (p->replay && m->offset >= p->wal.end - 1 && flush_replay(j, p, &err))
+		fail(j, &err);
+	else if (j->o->once && once_cut_due(j, p) && once_cut(j, p, &err))
 		fail(j, &err);
 }
 
@@ -2412,9 +2494,10 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		if (j.failed)
 			break;
 		now = clock_mono_s();
-		/* --once cuts batches by data only (docs/exactly-once.md) */
-		if (j.buffered >= o->max_batch_events ||
-		    (!o->once && now - j.last_flush >= o->trigger_s)) {
+		/* --once cuts batches by data only, in handle (once_cut) */
+		if (o->once) {
+			;
+		} else if (j.buffered >= o->max_batch_events || now - j.last_flush >= o->trigger_s) {
 			if (flush_all(&j, false, err))
 				fail(&j, err);
 		} else if (o->kind == JOB_ARCHIVE) {
