@@ -15,6 +15,7 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/common.h"
+#include "cmd/stream_cmd.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/signals.h"
@@ -185,6 +186,10 @@ int cmd_run(int argc, char **argv)
 		jo->idle_timeout_s = opt_was_given(opts, "idle-timeout")
 					     ? idle
 					     : cfg.streaming.idle_timeout_seconds;
+		if (k == 1 && stream_layout(NULL, &cfg, &jo->layout, &err)) {
+			status = common_usage_error("run", &err);
+			goto out;
+		}
 		if (incarnation) {
 			jo->source = incarnation;
 			jo->fresh_source = true;

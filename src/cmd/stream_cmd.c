@@ -18,6 +18,21 @@
 
 #include "core/banned.h"
 
+enum iot_err stream_layout(const char *flag, const struct iot_config *cfg,
+			   struct hive_layout *out, struct iot_error *err)
+{
+	const char *spec = flag ? flag : cfg->streaming.aggregate_partition_by;
+	char why[160];
+
+	if (!strcmp(spec, "none"))
+		spec = "";
+	if (hive_layout_parse(spec, 1u << HIVE_DEVICE_ID | 1u << HIVE_WINDOW_START | 1u << HIVE_DATE,
+			      out, why, sizeof(why)))
+		return iot_error_set(err, IOT_ERR_CONFIG, "%s: %s",
+				     flag ? "--partition-by" : "window.AGGREGATE_PARTITION_BY", why);
+	return IOT_OK;
+}
+
 int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 {
 	const char *name = kind == JOB_ARCHIVE ? "archive" : "aggregate";
@@ -36,7 +51,6 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	long max_events = 700000;
 	bool once = false;
 	int status = EXIT_RUNTIME;
-	char why[256];
 #define OPT_STREAM                                                             \
 	OPT_GROUP("streaming"),                                                \
 	OPT_STRING(0, "output", &output, "URI",                                \
@@ -158,17 +172,9 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 		status = common_usage_error(name, &err);
 		goto out;
 	}
-	{
-		const char *spec = partition_by ? partition_by : cfg.streaming.aggregate_partition_by;
-		if (!strcmp(spec, "none"))
-			spec = "";
-		if (hive_layout_parse(spec, 1u << HIVE_DEVICE_ID | 1u << HIVE_WINDOW_START | 1u << HIVE_DATE,
-				      &jo.layout, why, sizeof(why))) {
-			iot_error_set(&err, IOT_ERR_CONFIG, "%s: %s",
-				      partition_by ? "--partition-by" : "window.AGGREGATE_PARTITION_BY", why);
-			status = common_usage_error(name, &err);
-			goto out;
-		}
+	if (stream_layout(partition_by, &cfg, &jo.layout, &err)) {
+		status = common_usage_error(name, &err);
+		goto out;
 	}
 	if (common_metrics_start(&co, &srv, &err)) {
 		status = common_run_error(name, &err);

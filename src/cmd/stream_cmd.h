@@ -10,4 +10,13 @@
 
 int stream_cmd_main(enum job_kind kind, int argc, char **argv);
 
+struct iot_config;
+/*
+ * The aggregate's output layout: `flag` (--partition-by, may be NULL) else
+ * the config's window.AGGREGATE_PARTITION_BY; "none" is no directory.
+ * An error names the flag or the key. Shared with `run`.
+ */
+enum iot_err stream_layout(const char *flag, const struct iot_config *cfg,
+			   struct hive_layout *out, struct iot_error *err);
+
 #endif

@@ -670,3 +670,32 @@ def test_retention_under_a_planned_batch(iotpipe, kafka, tmp_path):
     assert not kept - got, f"{sum((kept - got).values())} rows missing"
     assert not got - want
     assert "replaying what is left of the plan, from offset 1500" in cp.stderr, cp.stderr[-3000:]
+
+
+def test_run_takes_the_aggregate_layout_from_the_config(iotpipe, tmp_path):
+    """`run` builds its aggregate from the same settings as `aggregate`:
+    window.AGGREGATE_PARTITION_BY in a config file lays out its output, and
+    a bad value is a usage error naming the key (run used to ignore it)."""
+    cfg = tmp_path / "streaming_config.yml"
+    cfg.write_text("streaming_config:\n  window:\n    AGGREGATE_PARTITION_BY: \"date\"\n"
+                   "    WINDOW_SECONDS: 1\n    WATERMARK_SECONDS: 1\n")
+    data = tmp_path / "data"
+    log = tmp_path / "run.log"
+    proc = subprocess.Popen(
+        [iotpipe_bin(), "run", "-c", str(cfg), "--data-dir", str(data),
+         "--metrics-addr", "off", "--rate", "500", "--trigger", "1", "--idle-timeout", "1"],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not list((data / "aggregate").rglob("*.parquet")):
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0, log.read_text()[-3000:]
+    dirs = {p.parent.relative_to(data / "aggregate")
+            for p in (data / "aggregate").rglob("*.parquet")}
+    assert dirs and all(str(d).startswith("date=") and "/" not in str(d) for d in dirs), dirs
+    cfg.write_text("streaming_config:\n  window:\n    AGGREGATE_PARTITION_BY: \"hour\"\n")
+    cp = iotpipe("run", "-c", cfg, "--data-dir", tmp_path / "d2", "--metrics-addr", "off",
+                 check=False, timeout=30)
+    assert cp.returncode == 2, cp.stderr[-2000:]
+    assert "window.AGGREGATE_PARTITION_BY" in cp.stderr, cp.stderr[-2000:]
