@@ -1450,7 +1450,8 @@ static enum iot_err dlq_flush(struct job *j, struct iot_error *err)
  * replace the committed ones). *stale: another instance planned or
  * committed this batch.
  */
-static enum iot_err plan_wal(struct job *j, struct citem *c, bool *stale, struct iot_error *err)
+static enum iot_err plan_wal(struct job *j, struct store *st, struct citem *c, bool *stale,
+			     struct iot_error *err)
 {
 	bool has = false;
 	uint64_t latest = 0;
@@ -1459,13 +1460,13 @@ static enum iot_err plan_wal(struct job *j, struct citem *c, bool *stale, struct
 	enum iot_err rc;
 
 	*stale = false;
-	rc = ckpt_latest(j->st, c->p->ckpt_base, &has, &latest, err);
+	rc = ckpt_latest(st, c->p->ckpt_base, &has, &latest, err);
 	if (!rc && has && latest >= c->w.batch)
 		*stale = true;
 	else if (!rc)
 	{
 		merge_plan_save(&c->mp, &plan);
-		rc = ckpt_write_wal(j->st, j->name, c->p->ckpt_base, &c->w, j->source, &plan,
+		rc = ckpt_write_wal(st, j->name, c->p->ckpt_base, &c->w, j->source, &plan,
 				    stale, &other, err);
 	}
 	buf_release(&plan);
@@ -1600,6 +1601,47 @@ static void update_lag(struct job *j)
 	metric_set(j->m.open_windows, (double)open);
 }
 
+/* Plans written ahead, side by side, for the batches of a round that take
+ * no part in a hand-over (the others go in partition order, merge.h). */
+enum pre_plan { PRE_NONE, PRE_OK, PRE_STALE, PRE_FAILED };
+
+struct pre_ctx {
+	struct job *j;
+	struct citem *items;
+	const size_t *idx;
+	enum pre_plan *pre;
+};
+
+static enum iot_err pre_plan_one(void *ctx, size_t worker, size_t i, struct iot_error *err)
+{
+	struct pre_ctx *pc = ctx;
+	size_t k = pc->idx[i];
+	bool stale = false;
+	enum iot_err rc = plan_wal(pc->j, pc->j->wst[worker], &pc->items[k], &stale, err);
+
+	pc->pre[k] = rc ? PRE_FAILED : stale ? PRE_STALE : PRE_OK;
+	return rc;
+}
+
+static enum iot_err pre_plan(struct job *j, struct citem *items, size_t n, enum pre_plan *pre,
+			     struct iot_error *err)
+{
+	size_t *idx = xcalloc(n ? n : 1, sizeof(*idx)), m = 0;
+	struct pre_ctx pc = { j, items, idx, pre };
+	enum iot_err rc = IOT_OK;
+
+	for (size_t i = 0; i < n; i++)
+		if (merge_plan_empty(&items[i].mp) && !items[i].mp.nawait)
+			idx[m++] = i;
+	if (m > 1) {
+		struct pool_spec ps = { m < j->nwst ? m : j->nwst, m, pre_plan_one, &pc,
+					NULL, 0, NULL };
+		rc = pool_run(&ps, err);
+	}
+	free(idx);
+	return rc;
+}
+
 /*
  * Plans a batch for every partition with something to commit and starts
  * their commit round; with `wait`, returns when it is done. A round still
@@ -1611,6 +1653,7 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 {
 	struct round *r = &j->round;
 	enum iot_err rc = IOT_OK;
+	enum pre_plan *pre;
 	bool *planned;
 	size_t n = 0;
 
@@ -1651,11 +1694,15 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 	if (n && !rc && j->o->kind == JOB_AGGREGATE)
 		merge_share(j, r->items, n);
 	planned = xcalloc(j->nparts ? j->nparts : 1, sizeof(*planned));
+	pre = xcalloc(n ? n : 1, sizeof(*pre));
+	if (n && !rc)
+		rc = pre_plan(j, r->items, n, pre, err);
 	for (size_t i = 0; i < n; i++) {
 		struct citem *c = &r->items[i];
-		bool stale = false;
+		bool stale = pre[i] == PRE_STALE;
 		size_t keep = 0;
-		if (rc) {
+		/* a plan written before a failure still commits */
+		if (rc && pre[i] != PRE_OK && pre[i] != PRE_STALE) {
 			citem_release(c);
 			continue;
 		}
@@ -1664,7 +1711,7 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 			if (!c->mp.give[g].fresh || planned[c->mp.give[g].part])
 				c->mp.give[keep++] = c->mp.give[g];
 		c->mp.ngive = keep;
-		if ((rc = plan_wal(j, c, &stale, err))) {
+		if (pre[i] == PRE_NONE && (rc = plan_wal(j, j->st, c, &stale, err))) {
 			citem_release(c);
 			continue;
 		}
@@ -1674,10 +1721,17 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 			citem_release(c);
 			continue;
 		}
-		if ((rc = merge_read(j, c, err))) {
-			/* planned: a restart replays it */
-			citem_release(c);
-			continue;
+		{
+			struct iot_error merr = IOT_ERROR_INIT;
+			if (merge_read(j, c, &merr)) {
+				/* planned: a restart replays it */
+				if (!rc) {
+					*err = merr;
+					rc = merr.code;
+				}
+				citem_release(c);
+				continue;
+			}
 		}
 		planned[c->p->id] = true;
 		if (r->n != i) {
@@ -1687,6 +1741,7 @@ static enum iot_err flush_all(struct job *j, bool wait, struct iot_error *err)
 		plan_item(j, &r->items[r->n++], false);
 	}
 	free(planned);
+	free(pre);
 	if (rc && r->n) {
 		/* the batches planned before the failure still commit */
 		struct iot_error ignored = IOT_ERROR_INIT;
@@ -1766,7 +1821,7 @@ static enum iot_err once_cut(struct job *j, struct part *p, struct iot_error *er
 	c->p = p;
 	c->w = (struct ckpt_wal){ p->batch + 1, p->next_offset, p->last_offset + 1, false, 0,
 				  p->epoch, p->ref_us };
-	if (plan_wal(j, c, &stale, err) || stale || merge_read(j, c, err)) {
+	if (plan_wal(j, j->st, c, &stale, err) || stale || merge_read(j, c, err)) {
 		if (stale) /* follow the other plan (resync_pending), between arrays */
 			p->resync_batch = c->w.batch;
 		citem_release(c);
