@@ -320,17 +320,22 @@ static void part_drop(struct job *j, struct part *p)
 static void note_key(struct job *j, const struct part *p, const char *key, size_t len);
 
 /* Loads a partition's checkpoint; returns the offset to start from. */
-static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
-				 struct iot_error *err)
+/* Loads a partition's checkpoint; returns the offset to start from.
+ * `pre`: the checkpoint already read (recover_all), else NULL. */
+static enum iot_err part_recover_from(struct job *j, struct part *p, int64_t *start,
+				      struct ckpt_recovered *pre, struct iot_error *err)
 {
 	struct ckpt_recovered r;
 	enum iot_err rc;
 
 	part_drop(j, p);
 	p->ckpt_base = ckpt_partition_uri(j->o->checkpoint, j->o->topic, p->id);
-	rc = ckpt_recover(j->st, j->name, p->ckpt_base, &r, err);
-	if (rc)
+	if (pre) {
+		r = *pre;
+		memset(pre, 0, sizeof(*pre));
+	} else if ((rc = ckpt_recover(j->st, j->name, p->ckpt_base, &r, err))) {
 		return rc;
+	}
 	if (j->o->kind == JOB_AGGREGATE && r.has_state &&
 	    winstate_load(&p->win, (const char *)r.payload.data, r.payload.len,
 			  p->ckpt_base, err)) {
@@ -374,6 +379,51 @@ static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
 			  r.source, j->source);
 	ckpt_recovered_release(&r);
 	return IOT_OK;
+}
+
+static enum iot_err part_recover(struct job *j, struct part *p, int64_t *start,
+				 struct iot_error *err)
+{
+	return part_recover_from(j, p, start, NULL, err);
+}
+
+/*
+ * Reads the checkpoints of many partitions side by side (each is a
+ * listing and one or two reads: on S3, round trips that would otherwise
+ * follow each other at every assignment). rec[i] gets partition ids[i]'s,
+ * ok[i] whether it was read; what failed is read again, one by one, by
+ * part_recover. Only while no commit round runs (the writer stores).
+ */
+struct recover_ctx {
+	struct job *j;
+	const int32_t *ids;
+	struct ckpt_recovered *rec;
+	bool *ok;
+};
+
+static enum iot_err recover_one(void *ctx, size_t worker, size_t i, struct iot_error *err)
+{
+	struct recover_ctx *rc = ctx;
+	char *base = ckpt_partition_uri(rc->j->o->checkpoint, rc->j->o->topic, rc->ids[i]);
+	struct iot_error e2 = IOT_ERROR_INIT;
+
+	(void)err;
+	rc->ok[i] = ckpt_recover(rc->j->wst[worker], rc->j->name, base, &rc->rec[i], &e2) == IOT_OK;
+	if (!rc->ok[i])
+		ckpt_recovered_release(&rc->rec[i]);
+	free(base);
+	return IOT_OK; /* a failure is met again by part_recover, with its message */
+}
+
+static void recover_all(struct job *j, const int32_t *ids, size_t n,
+			struct ckpt_recovered *rec, bool *ok)
+{
+	struct recover_ctx rc = { j, ids, rec, ok };
+	struct pool_spec ps = { n < j->nwst ? n : j->nwst, n, recover_one, &rc, NULL, 0, NULL };
+	struct iot_error ignored = IOT_ERROR_INIT;
+
+	if (n > 1 && !j->round.running)
+		pool_run(&ps, &ignored);
 }
 
 /* ---- dead letters -------------------------------------------------- */
@@ -2053,12 +2103,19 @@ static void note_key(struct job *j, const struct part *p, const char *key, size_
 static void assign_partitions(struct job *j, rd_kafka_topic_partition_list_t *tl)
 {
 	struct iot_error err = IOT_ERROR_INIT;
+	size_t n = tl->cnt > 0 ? (size_t)tl->cnt : 0;
+	int32_t *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	struct ckpt_recovered *rec = xcalloc(n ? n : 1, sizeof(*rec));
+	bool *ok = xcalloc(n ? n : 1, sizeof(*ok));
 
+	for (size_t i = 0; i < n; i++)
+		ids[i] = tl->elems[i].partition;
+	recover_all(j, ids, n, rec, ok);
 	for (int i = 0; i < tl->cnt; i++) {
 		struct part *p = part_get(j, tl->elems[i].partition);
 		int64_t start = -1;
 		bool fresh;
-		if (!j->failed && (part_recover(j, p, &start, &err) ||
+		if (!j->failed && (part_recover_from(j, p, &start, ok[i] ? &rec[i] : NULL, &err) ||
 				   part_check_log(j, p, &start, &err)))
 			fail(j, &err);
 		fresh = p->epoch == 0 && p->batch == 0 && !p->replay;
@@ -2075,6 +2132,12 @@ static void assign_partitions(struct job *j, rd_kafka_topic_partition_list_t *tl
 			log_info(j->name, "assigned partition %d: starting at the log start "
 				 "(checkpoint epoch %" PRIu32 ")", p->id, p->epoch);
 	}
+	for (size_t i = 0; i < n; i++)
+		if (ok[i])
+			ckpt_recovered_release(&rec[i]); /* not taken: the job failed first */
+	free(ids);
+	free(rec);
+	free(ok);
 	rd_kafka_assign(j->rk, tl);
 	j->assigned_once = true;
 }
@@ -2262,26 +2325,41 @@ static enum iot_err once_committed(struct job *j, bool *all, struct buf *left,
 				   struct iot_error *err)
 {
 	int64_t progress = 0;
+	size_t n = j->once.n > 0 ? (size_t)j->once.n : 0, m = 0;
+	int32_t *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	struct ckpt_recovered *rec = xcalloc(n ? n : 1, sizeof(*rec));
+	bool *ok = xcalloc(n ? n : 1, sizeof(*ok));
+	enum iot_err rc = IOT_OK;
 
 	*all = true;
 	buf_reset(left);
 	for (int32_t i = 0; i < j->once.n; i++) {
-		struct ckpt_recovered r;
-		char *base;
-		enum iot_err rc;
-		bool mine = (size_t)i < j->nparts && j->parts[i]->assigned;
-
 		if (!j->once.done[i] && j->once.target[i] == j->once.lo[i])
 			j->once.done[i] = true; /* an empty partition: nothing to commit */
+		if (!j->once.done[i])
+			ids[m++] = i;
+	}
+	recover_all(j, ids, m, rec, ok); /* side by side; what failed is read below */
+	m = 0;
+	for (int32_t i = 0; i < j->once.n && !rc; i++) {
+		struct ckpt_recovered r;
+		bool mine = (size_t)i < j->nparts && j->parts[i]->assigned;
+
 		if (j->once.done[i]) {
 			progress += j->once.target[i];
 			continue;
 		}
-		base = ckpt_partition_uri(j->o->checkpoint, j->o->topic, i);
-		rc = ckpt_recover(j->st, j->name, base, &r, err);
-		free(base);
-		if (rc)
-			return rc;
+		if (ok[m]) {
+			r = rec[m];
+			memset(&rec[m], 0, sizeof(rec[m]));
+		} else {
+			char *base = ckpt_partition_uri(j->o->checkpoint, j->o->topic, i);
+			rc = ckpt_recover(j->st, j->name, base, &r, err);
+			free(base);
+			if (rc)
+				break;
+		}
+		m++;
 		if (r.has_state && r.next_offset >= j->once.target[i] &&
 		    !(j->source && r.source[0] && strcmp(r.source, j->source)))
 			j->once.done[i] = true;
@@ -2298,6 +2376,13 @@ static enum iot_err once_committed(struct job *j, bool *all, struct buf *left,
 		}
 		ckpt_recovered_release(&r);
 	}
+	for (size_t k = 0; k < n; k++)
+		ckpt_recovered_release(&rec[k]);
+	free(ids);
+	free(rec);
+	free(ok);
+	if (rc)
+		return rc;
 	if (progress != j->once.progress) {
 		j->once.progress = progress;
 		j->once.deadline = clock_mono_s() + j->o->timeout_s;
