@@ -88,11 +88,15 @@ struct ev_result ev_decode(struct ev_decoder *dec, const void *key,
 			   struct event *out);
 
 /*
- * True when the last decoded event holds a string that was unescaped into
- * the decoder's own buffer (valid until the next ev_decode on it); false
- * when every string points into the payload.
+ * The strings of the last decoded event that held escapes live in the
+ * decoder's own buffer, until the next ev_decode on it: that many bytes
+ * (0: every string points into the payload). ev_decoder_move_scratch
+ * copies them to dst (ev_decoder_scratch_len bytes) and points ev's
+ * strings there, so that ev outlives the next ev_decode (a decoder thread
+ * decodes a whole array of records ahead, each decoded once).
  */
-bool ev_decoder_used_scratch(const struct ev_decoder *dec);
+size_t ev_decoder_scratch_len(const struct ev_decoder *dec);
+void ev_decoder_move_scratch(const struct ev_decoder *dec, struct event *ev, void *dst);
 
 /* Writes a one-line description of a rejection ("missing_field: temperature"). */
 size_t ev_result_describe(const struct event_schema *s, struct ev_result r,

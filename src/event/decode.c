@@ -781,9 +781,27 @@ struct ev_result ev_decode(struct ev_decoder *d, const void *key,
 	return result(EV_VALID, EV_R_NONE, -1);
 }
 
-bool ev_decoder_used_scratch(const struct ev_decoder *d)
+size_t ev_decoder_scratch_len(const struct ev_decoder *d)
 {
-	return d->scratch_len > 0;
+	return d->scratch_len;
+}
+
+void ev_decoder_move_scratch(const struct ev_decoder *d, struct event *ev, void *dst)
+{
+	const struct event_schema *sc = d->schema;
+	const char *lo = (const char *)d->scratch, *hi = lo + d->scratch_len;
+
+	if (!d->scratch_len)
+		return;
+	memcpy(dst, d->scratch, d->scratch_len);
+	for (size_t i = 0; i < sc->nfields; i++) {
+		struct ev_value *v = &ev->v[i];
+		if (sc->fields[i].type != FIELD_STRING || !(ev->present >> i & 1))
+			continue;
+		/* compared as addresses: a payload slice lies elsewhere */
+		if ((uintptr_t)v->s.p >= (uintptr_t)lo && (uintptr_t)v->s.p < (uintptr_t)hi)
+			v->s.p = (const char *)dst + ((uintptr_t)v->s.p - (uintptr_t)lo);
+	}
 }
 
 size_t ev_result_describe(const struct event_schema *s, struct ev_result r,

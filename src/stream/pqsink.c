@@ -7,7 +7,10 @@
  * Files carry key-value metadata naming the writer's role.
  */
 #include "stream/pqsink.h"
+#include "core/hive.h"
 #include "core/xalloc.h"
+
+#include <inttypes.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -272,4 +275,23 @@ done:
 	for (size_t k = 0; k < nsums; k++)
 		free(names[k]);
 	return rc;
+}
+
+void pqsink_file_name(struct buf *b, const char *topic, int32_t partition, uint64_t batch)
+{
+	buf_puts(b, "part-");
+	hive_escape(b, topic, strlen(topic));
+	buf_printf(b, "-%d-%010" PRIu64 ".parquet", (int)partition, batch);
+}
+
+void pqsink_object_uri(struct buf *b, const char *root, const char *dir, size_t dir_len,
+		       const char *topic, int32_t partition, uint64_t batch)
+{
+	size_t n = strlen(root);
+
+	buf_puts(b, root);
+	if (n && root[n - 1] != '/')
+		buf_putc(b, '/');
+	buf_append(b, dir, dir_len);
+	pqsink_file_name(b, topic, partition, batch);
 }

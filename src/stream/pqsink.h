@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "event/schema.h"
 #include "parquet/pq.h"
@@ -48,5 +49,17 @@ enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 				  bool with_device,
 				  const struct pq_writer_options *o,
 				  uint64_t *size, struct iot_error *err);
+
+/*
+ * Output naming. Every object of a batch is named after the topic, the
+ * partition and the batch (part-<topic>-<partition>-<batch>.parquet,
+ * the topic escaped as a Hive value, the batch on 10 digits): a replay
+ * writes the same names, so it replaces what a crash left half done.
+ * pqsink_object_uri appends root, a '/', the Hive directory `dir` (may
+ * be empty; ends with '/') and that name to b.
+ */
+void pqsink_file_name(struct buf *b, const char *topic, int32_t partition, uint64_t batch);
+void pqsink_object_uri(struct buf *b, const char *root, const char *dir, size_t dir_len,
+		       const char *topic, int32_t partition, uint64_t batch);
 
 #endif

@@ -420,3 +420,39 @@ bad:
 	return iot_error_set(err, IOT_ERR_FORMAT, "%s: line %d: corrupt window state",
 			     name, lineno);
 }
+
+bool watermark_advance(const struct wm_part *v, size_t n, double now, double idle_timeout_s,
+		       int64_t delay_us, bool *has, int64_t *wm)
+{
+	bool any_active = false, any = false;
+	int64_t min_active = 0, max_all = 0, cand;
+	double last_any = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct winstate *ws = v[i].ws;
+		bool idle;
+		if (!ws->has_max)
+			continue;
+		if (!any || ws->max_event_us > max_all)
+			max_all = ws->max_event_us;
+		if (!any || v[i].last_arrival > last_any)
+			last_any = v[i].last_arrival;
+		any = true;
+		idle = idle_timeout_s > 0 && now - v[i].last_arrival >= idle_timeout_s;
+		if (!idle && (!any_active || ws->max_event_us < min_active)) {
+			min_active = ws->max_event_us;
+			any_active = true;
+		}
+	}
+	if (!any)
+		return false;
+	if (any_active)
+		cand = min_active - delay_us;
+	else /* everything idle: advance with processing time */
+		cand = max_all - delay_us + (int64_t)((now - last_any) * 1e6);
+	if (!*has || cand > *wm) {
+		*wm = cand;
+		*has = true;
+	}
+	return true;
+}

@@ -150,4 +150,22 @@ void winstate_save(const struct winstate *ws, struct buf *out);
 enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 			   const char *name, struct iot_error *err);
 
+/*
+ * The watermark of a job from its partitions' windows: the smallest
+ * latest event time of the partitions that are not idle, less the delay.
+ * A partition is idle after idle_timeout_s (0: never) without records
+ * (last_arrival, monotonic seconds, against `now`); when all are, the
+ * watermark moves on with processing time from the latest event time.
+ * --once passes 0: no clock, so the same topic and flags close the same
+ * windows however fast the store commits (docs/exactly-once.md).
+ * Partitions that saw no event do not count; with none, false. The
+ * watermark never goes backwards: *wm (when *has) only ever grows.
+ */
+struct wm_part {
+	const struct winstate *ws;
+	double last_arrival;
+};
+bool watermark_advance(const struct wm_part *v, size_t n, double now, double idle_timeout_s,
+		       int64_t delay_us, bool *has, int64_t *wm);
+
 #endif
