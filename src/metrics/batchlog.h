@@ -4,7 +4,7 @@
  * last BATCHLOG_CAPACITY records, newest first when read.
  *
  * The streaming job pushes one record per partition batch at commit time
- * (stream/job.c, round_wait); the console's HTTP thread copies them out.
+ * (stream/commit.c, commit_wait); the console's HTTP thread copies them out.
  * A push takes a mutex for the time of a struct copy, so the job thread
  * never waits on a reader for longer than a reader's memcpy.
  *

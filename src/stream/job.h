@@ -14,8 +14,9 @@
  * docs/exactly-once.md for the design and its failure cases.
  *
  * Writing is not on the job thread: the job thread writes each plan, then
- * a commit round runs on its own thread (up to 8 writer threads for the
- * output objects, then the state records) while the job thread reads on;
+ * a commit round runs on its own thread (a pool of writer threads for the
+ * output objects, as many as the store keeps requests in flight, then
+ * the state records) while the job thread reads on;
  * when the round is collected, the job thread advances the partitions and
  * commits their offsets to Kafka. At most one round is in flight, so a
  * slow sink slows consumption (backpressure) and memory stays bounded by

@@ -1,7 +1,7 @@
 /*
  * merge.c - the text of a batch's merge plan and of hand-over objects
- * (merge.h). The decisions themselves are taken in job.c, which sees
- * every partition of a commit round.
+ * (merge.h). The decisions themselves are taken in sink_aggregate.c,
+ * which sees every partition of a commit round.
  */
 #include "stream/merge.h"
 #include "core/xalloc.h"

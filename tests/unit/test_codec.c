@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "core/config.h"
@@ -380,6 +381,54 @@ static void test_encode_format(void **state)
 	buf_release(&b);
 }
 
+/* A string value with escapes is unescaped into the decoder's scratch;
+ * moved out, it outlives the next decode (the decoder thread keeps a
+ * whole array of events). */
+static void test_move_scratch(void **state)
+{
+	static const char yml[] =
+		"event_schema:\n  name: e\n  version: 1\n  key: {name: device_id, type: string}\n"
+		"  fields:\n    - name: timestamp\n      type: datetime\n"
+		"    - name: site\n      type: string\n    - name: zone\n      type: string\n";
+	char path[] = "/tmp/test_codec_XXXXXX";
+	int fd = mkstemp(path);
+	struct iot_config c2;
+	struct iot_error err = IOT_ERROR_INIT;
+	struct ev_decoder *d2;
+	struct event a, b;
+	char dst[64];
+	const char *j1 = "{\"timestamp\": 1, \"site\": \"s\\u0069te-\\u00e9\", \"zone\": \"plain\"}";
+	const char *j2 = "{\"timestamp\": 2, \"site\": \"\\u0041\\u0042\\u0043\\u0044\\u0045\\u0046\", \"zone\": \"z\"}";
+	(void)state;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yml, sizeof(yml) - 1), (ssize_t)(sizeof(yml) - 1));
+	close(fd);
+	config_init(&c2);
+	assert_int_equal(config_load_files(&c2, (const char *const[]){ path }, 1, &err), IOT_OK);
+	unlink(path);
+	d2 = ev_decoder_create(c2.schema);
+	assert_int_equal(ev_decode(d2, "k", 1, j1, strlen(j1), &a).status, EV_VALID);
+	assert_int_equal(ev_decoder_scratch_len(d2), strlen("site-\xc3\xa9"));
+	assert_true(ev_decoder_scratch_len(d2) <= sizeof(dst));
+	ev_decoder_move_scratch(d2, &a, dst);
+	assert_int_equal(ev_decode(d2, "k", 1, j2, strlen(j2), &b).status, EV_VALID);
+	/* a's escaped string now lives in dst, its plain one in the payload */
+	assert_int_equal(a.v[1].s.len, strlen("site-\xc3\xa9"));
+	assert_memory_equal(a.v[1].s.p, "site-\xc3\xa9", a.v[1].s.len);
+	assert_ptr_equal(a.v[1].s.p, dst);
+	assert_memory_equal(a.v[2].s.p, "plain", 5);
+	assert_true(a.v[2].s.p > j1 && a.v[2].s.p < j1 + strlen(j1));
+	assert_memory_equal(b.v[1].s.p, "ABCDEF", 6);
+	/* no escapes: nothing to move */
+	assert_int_equal(ev_decode(d2, "k", 1, "{\"timestamp\": 3, \"site\": \"x\", \"zone\": \"y\"}",
+				   strlen("{\"timestamp\": 3, \"site\": \"x\", \"zone\": \"y\"}"), &b).status,
+			 EV_VALID);
+	assert_int_equal(ev_decoder_scratch_len(d2), 0);
+	ev_decoder_destroy(d2);
+	config_release(&c2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_generator),
 		cmocka_unit_test(test_generator_deterministic),
 		cmocka_unit_test(test_encode_format),
+		cmocka_unit_test(test_move_scratch),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -418,10 +418,56 @@ static void test_merge_plan(void **state)
 	buf_release(&t2);
 }
 
+/* The watermark: the slowest active partition less the delay; idle
+ * partitions do not hold it; all idle, it moves on with processing time;
+ * without a clock (--once) nothing is idle; it never goes backwards. */
+static void test_watermark(void **state)
+{
+	struct winstate a, b, none;
+	struct wm_part v[3];
+	bool has = false;
+	int64_t wm = 0;
+	const int64_t S = 1000000;
+	(void)state;
+
+	winstate_init(&a, 0);
+	winstate_init(&b, 0);
+	winstate_init(&none, 0);
+	a.has_max = b.has_max = true;
+	a.max_event_us = 100 * S;
+	b.max_event_us = 50 * S;
+	v[0] = (struct wm_part){ &a, 10.0 };
+	v[1] = (struct wm_part){ &b, 1.0 };
+	v[2] = (struct wm_part){ &none, 0.0 };
+	assert_false(watermark_advance(v + 2, 1, 12.0, 60, 5 * S, &has, &wm));
+	assert_false(has);
+	/* both active: the slower one */
+	assert_true(watermark_advance(v, 3, 12.0, 60, 5 * S, &has, &wm));
+	assert_true(has);
+	assert_int_equal(wm, 45 * S);
+	/* b idle (11 s without records, timeout 10): a alone */
+	assert_true(watermark_advance(v, 3, 12.0, 10, 5 * S, &has, &wm));
+	assert_int_equal(wm, 95 * S);
+	/* b active again cannot move it back */
+	assert_true(watermark_advance(v, 3, 12.0, 60, 5 * S, &has, &wm));
+	assert_int_equal(wm, 95 * S);
+	/* all idle: the latest event time, plus the time since the last record */
+	assert_true(watermark_advance(v, 3, 30.0, 10, 5 * S, &has, &wm));
+	assert_int_equal(wm, 115 * S);
+	/* no clock (--once): never idle, whatever the time */
+	has = false;
+	assert_true(watermark_advance(v, 3, 1e9, 0, 5 * S, &has, &wm));
+	assert_int_equal(wm, 45 * S);
+	winstate_release(&a);
+	winstate_release(&b);
+	winstate_release(&none);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window_align),
+		cmocka_unit_test(test_watermark),
 		cmocka_unit_test(test_windows_emit_and_late),
 		cmocka_unit_test(test_windows_save_load_exact),
 		cmocka_unit_test(test_windows_held_groups),
