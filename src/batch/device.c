@@ -27,15 +27,14 @@
 
 #include "batch/input.h"
 #include "core/buf.h"
+#include "core/civil.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "event/timeparse.h"
 #include "parquet/pq.h"
 #include "store/prefetch.h"
 
 #include "core/banned.h"
 
-#define DAY_US 86400000000LL
 #define BATCH_ROWS 8192
 /* Counting sort over at most this many days (179 years); wider spreads
  * fall back to a comparison sort. */
@@ -192,7 +191,7 @@ static void put_time(struct row *rows, const struct pq_batch *b,
 		us = col->type == PQ_INT96 ? pq_int96_to_micros(b->int96 + 12 * i)
 					   : pq_timestamp_to_micros(b->i64[i], col->unit);
 		rows[i].t = us;
-		rows[i].day = (int32_t)time_floor_div(us, DAY_US);
+		rows[i].day = (int32_t)civil_floor_div(us, CIVIL_US_PER_DAY);
 	}
 }
 
