@@ -25,12 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch/input.h"
 #include "core/buf.h"
 #include "core/civil.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "parquet/pq.h"
+#include "parquet/pq_store.h"
 #include "store/prefetch.h"
 
 #include "core/banned.h"
@@ -50,7 +50,7 @@ struct row {
 
 struct device_worker {
 	struct store *st;
-	struct store_prefetch *pf; /* NULL: read s3:// files through st */
+	struct store_prefetch *pf; /* NULL: read every file through st */
 	uint64_t pf_max;           /* larger files are not in pf */
 	struct buf fbuf;           /* the prefetched file being read */
 	struct row *rows, *sorted;
@@ -283,8 +283,8 @@ static enum iot_err missing_column(struct pq_reader *r, const char *uri,
 }
 
 /* Opens file `index` of the dataset: from the prefetcher when there is
- * one and the file is on S3 (its bytes live in w->fbuf until the next
- * file), else through the store or the file system. */
+ * one and it holds the file (its bytes live in w->fbuf until the next
+ * file), else through the store, which serves local files and S3 alike. */
 static enum iot_err open_file(struct device_worker *w, size_t index,
 			      const struct dataset_file *file, struct pq_reader **r,
 			      struct iot_error *err)
@@ -292,8 +292,8 @@ static enum iot_err open_file(struct device_worker *w, size_t index,
 	const char *uri = file->uri;
 	enum iot_err rc;
 
-	if (!w->pf || strncmp(uri, "s3", 2) || file->size > w->pf_max)
-		return batch_reader_open_sized(w->st, uri, file->size, r, err);
+	if (!w->pf || file->size > w->pf_max)
+		return pq_store_reader_open_sized(w->st, uri, file->size, r, err);
 	if ((rc = store_prefetch_take(w->pf, index, &w->fbuf, err)) != IOT_OK)
 		return rc;
 	return pq_reader_open(r, pq_input_mem_create(w->fbuf.data, w->fbuf.len, uri), err);
