@@ -32,7 +32,6 @@
 #include "event/codec.h"
 #include "kafka/client.h"
 #include "kafka/fetch_waker.h"
-#include "kafka/stats.h"
 #include "metrics/batchlog.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
