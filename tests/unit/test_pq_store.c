@@ -21,28 +21,33 @@
 #include "core/xalloc.h"
 #include "parquet/pq_store.h"
 
-static char root[64];
+/* The files the tests write, below a fresh directory (removed at the end,
+ * file by file: a leftover means a test wrote something it should not). */
+static char root[] = "/tmp/iotpipe-pqstore-XXXXXX";
+static const char *const written[] = { "d/x.parquet", "small.parquet", "d", "" };
 static struct store *st;
 
-static int setup(void **state)
+static int make_root(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/iotpipe-pqstore-XXXXXX");
-	if (!mkdtemp(root))
-		return -1;
 	st = store_create();
-	return 0;
+	return mkdtemp(root) ? 0 : -1;
 }
 
-static int teardown(void **state)
+static int remove_root(void **state)
 {
-	char *cmd = xasprintf("rm -rf '%s'", root);
+	int rc = 0;
 	(void)state;
 	store_destroy(st);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", root);
-	free(cmd);
-	return 0;
+	for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+		char *p = xasprintf("%s/%s", root, written[i]);
+		if (remove(p) != 0) {
+			fprintf(stderr, "could not remove %s\n", p);
+			rc = -1;
+		}
+		free(p);
+	}
+	return rc;
 }
 
 static const struct pq_column cols[] = {
@@ -138,5 +143,5 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_abandoned_and_missing),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, make_root, remove_root);
 }
