@@ -11,10 +11,9 @@
  * without a close aborts the stream, so a failed writer leaves nothing
  * partial behind.
  *
- * Input: struct store_pq_input owns its store_reader and the URI in the
- * store's canonical form (the name the Parquet reader puts in its error
- * messages and inspect prints: a local path without "file://", an S3
- * object as s3://bucket/key). The reader
+ * Input: struct store_pq_input owns its store_reader and a copy of the URI
+ * as the caller spelled it (the name the Parquet reader puts in its error
+ * messages, and the one inspect prints). The reader
  * starts with three small reads at the end of the file (the footer length,
  * then the footer) and one at the start (the magic); on S3 each would be a
  * round trip. The first read in the last TAIL_BYTES fetches all of them at
@@ -140,14 +139,10 @@ static enum iot_err input_open(struct store *st, const char *uri, uint64_t size,
 			       struct pq_input **in, struct iot_error *err)
 {
 	struct store_pq_input *s;
-	struct store_uri u;
 	enum iot_err rc;
 
-	if ((rc = store_uri_parse(uri, &u, err)) != IOT_OK)
-		return rc;
 	s = xcalloc(1, sizeof(*s));
-	s->uri = store_uri_format(&u);
-	store_uri_release(&u);
+	s->uri = xstrdup(uri);
 	rc = size == UINT64_MAX ? store_open_read(st, uri, &s->sr, err)
 				: store_open_read_sized(st, uri, size, &s->sr, err);
 	if (rc != IOT_OK) {

@@ -32,8 +32,7 @@
  *
  * or pq_store_reader_open_sized() when a listing gave the size (S3 sends
  * no HEAD then). The reader's name (pq_reader_name, and the start of its
- * error messages) is the URI in the store's canonical form
- * (store_uri_format: "file:///a/b" is "/a/b", "s3a://b/k" is "s3://b/k").
+ * error messages) is the URI as given: "s3a://b/k" stays "s3a://b/k".
  * The first read in the object's last 64 KiB fetches all of them, so the
  * footer, its length and the magic cost one request on S3.
  *
