@@ -3,8 +3,8 @@
  * the date, time and offset are read digit by digit and checked field by
  * field (a 30 February is refused, not rolled over), then turned into
  * microseconds with the calendar arithmetic of core/civil.h. Hand-written
- * because strptime() is locale-bound, knows no fractions or offsets in a
- * portable way, and would go through struct tm and timegm(). Pure
+ * because strptime() reads no fractions of a second, and its struct tm
+ * would still need timegm() and a second pass for the offset. Pure
  * functions, any thread.
  */
 #include "event/timeparse.h"
