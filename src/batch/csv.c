@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "event/timeparse.h"
+#include "core/civil.h"
 #include "parquet/pq.h"
 
 #include "core/banned.h"
@@ -83,6 +83,6 @@ void csv_date(struct buf *b, int64_t day)
 	int64_t y;
 	unsigned m, d;
 
-	time_civil_from_days(day, &y, &m, &d);
+	civil_date_from_days(day, &y, &m, &d);
 	buf_printf(b, "%04" PRId64 "-%02u-%02u", y, m, d);
 }

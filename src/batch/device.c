@@ -25,17 +25,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch/input.h"
 #include "core/buf.h"
+#include "core/civil.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "event/timeparse.h"
 #include "parquet/pq.h"
+#include "parquet/pq_store.h"
 #include "store/prefetch.h"
 
 #include "core/banned.h"
 
-#define DAY_US 86400000000LL
 #define BATCH_ROWS 8192
 /* Counting sort over at most this many days (179 years); wider spreads
  * fall back to a comparison sort. */
@@ -51,7 +50,7 @@ struct row {
 
 struct device_worker {
 	struct store *st;
-	struct store_prefetch *pf; /* NULL: read s3:// files through st */
+	struct store_prefetch *pf; /* NULL: read every file through st */
 	uint64_t pf_max;           /* larger files are not in pf */
 	struct buf fbuf;           /* the prefetched file being read */
 	struct row *rows, *sorted;
@@ -192,7 +191,7 @@ static void put_time(struct row *rows, const struct pq_batch *b,
 		us = col->type == PQ_INT96 ? pq_int96_to_micros(b->int96 + 12 * i)
 					   : pq_timestamp_to_micros(b->i64[i], col->unit);
 		rows[i].t = us;
-		rows[i].day = (int32_t)time_floor_div(us, DAY_US);
+		rows[i].day = (int32_t)civil_floor_div(us, CIVIL_US_PER_DAY);
 	}
 }
 
@@ -284,8 +283,8 @@ static enum iot_err missing_column(struct pq_reader *r, const char *uri,
 }
 
 /* Opens file `index` of the dataset: from the prefetcher when there is
- * one and the file is on S3 (its bytes live in w->fbuf until the next
- * file), else through the store or the file system. */
+ * one and it holds the file (its bytes live in w->fbuf until the next
+ * file), else through the store, which serves local files and S3 alike. */
 static enum iot_err open_file(struct device_worker *w, size_t index,
 			      const struct dataset_file *file, struct pq_reader **r,
 			      struct iot_error *err)
@@ -293,8 +292,8 @@ static enum iot_err open_file(struct device_worker *w, size_t index,
 	const char *uri = file->uri;
 	enum iot_err rc;
 
-	if (!w->pf || strncmp(uri, "s3", 2) || file->size > w->pf_max)
-		return batch_reader_open_sized(w->st, uri, file->size, r, err);
+	if (!w->pf || file->size > w->pf_max)
+		return pq_store_reader_open_sized(w->st, uri, file->size, r, err);
 	if ((rc = store_prefetch_take(w->pf, index, &w->fbuf, err)) != IOT_OK)
 		return rc;
 	return pq_reader_open(r, pq_input_mem_create(w->fbuf.data, w->fbuf.len, uri), err);

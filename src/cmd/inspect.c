@@ -24,7 +24,7 @@
 #include "core/buf.h"
 #include "core/opt.h"
 #include "core/xalloc.h"
-#include "batch/input.h"
+#include "parquet/pq_store.h"
 #include "parquet/pq.h"
 #include "store/store.h"
 
@@ -573,12 +573,12 @@ int cmd_inspect(int argc, char **argv)
 		}
 	}
 
-	/* local paths with pread, s3:// through the store's ranged GETs */
+	/* a local file or an S3 object, as the store decides (pq_store.h) */
 	struct store *st = store_create();
 	struct pq_reader *r = NULL;
 	struct buf b = BUF_INIT;
 	int status = 0;
-	if (batch_reader_open(st, argv[0], &r, &err) != IOT_OK) {
+	if (pq_store_reader_open(st, argv[0], &r, &err) != IOT_OK) {
 		fprintf(stderr, "iotpipe inspect: %s\n", err.msg);
 		store_destroy(st);
 		return EXIT_RUNTIME;

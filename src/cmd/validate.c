@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "core/hive.h"
-#include "batch/input.h"
+#include "parquet/pq_store.h"
 #include "core/buf.h"
 #include "core/xalloc.h"
 #include "parquet/pq.h"
@@ -221,7 +221,7 @@ static void check_file(struct store *st, const char *uri, const char *rel, struc
 	long idx[NEXPECTED];
 	bool all = true;
 
-	if (batch_reader_open(st, uri, &r, &err) != IOT_OK) {
+	if (pq_store_reader_open(st, uri, &r, &err) != IOT_OK) {
 		buf_printf(p, "%scannot read it: %s", p->len ? "; " : "", err.msg);
 		goto out;
 	}

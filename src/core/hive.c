@@ -5,9 +5,9 @@
  * only the decoded value the caller keeps). Pure functions, any thread.
  */
 #include "core/hive.h"
+#include "core/civil.h"
 #include "core/hex.h"
 #include "core/xalloc.h"
-#include "event/timeparse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,32 +61,19 @@ bool hive_key_ok(const char *key, size_t len)
 	return n <= HIVE_MAX_COMPONENT;
 }
 
-static void civil(int64_t us, int64_t *y, unsigned *m, unsigned *d, int *hh, int *mm)
-{
-	int64_t secs = time_floor_div(us, 1000000);
-	int64_t days = time_floor_div(secs, 86400);
-	int64_t sod = secs - days * 86400;
-	time_civil_from_days(days, y, m, d);
-	*hh = (int)(sod / 3600);
-	*mm = (int)(sod / 60 % 60);
-}
-
 void hive_window_start(struct buf *out, int64_t us)
 {
-	int64_t y;
-	unsigned m, d;
-	int hh, mm;
-	civil(us, &y, &m, &d, &hh, &mm);
-	buf_printf(out, "%04lld-%02u-%02u %02d_%02d", (long long)y, m, d, hh, mm);
+	struct civil_time t;
+	civil_from_micros(us, &t);
+	buf_printf(out, "%04lld-%02u-%02u %02u_%02u", (long long)t.year, t.month, t.day,
+		   t.hour, t.minute);
 }
 
 void hive_date(struct buf *out, int64_t us)
 {
-	int64_t y;
-	unsigned m, d;
-	int hh, mm;
-	civil(us, &y, &m, &d, &hh, &mm);
-	buf_printf(out, "%04lld-%02u-%02u", (long long)y, m, d);
+	struct civil_time t;
+	civil_from_micros(us, &t);
+	buf_printf(out, "%04lld-%02u-%02u", (long long)t.year, t.month, t.day);
 }
 
 int hive_layout_parse(const char *spec, unsigned allowed, struct hive_layout *out,

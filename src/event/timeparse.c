@@ -1,43 +1,17 @@
 /*
- * timeparse.c - ISO-8601 parsing and formatting on integer microseconds
- * (timeparse.h). Calendar arithmetic uses Howard Hinnant's days-from-civil
- * algorithms, which are exact for the proleptic Gregorian calendar and
- * need no time zone database and no gmtime().
+ * timeparse.c - ISO-8601 parsing on integer microseconds (timeparse.h):
+ * the date, time and offset are read digit by digit and checked field by
+ * field (a 30 February is refused, not rolled over), then turned into
+ * microseconds with the calendar arithmetic of core/civil.h. Hand-written
+ * because strptime() reads no fractions of a second, and its struct tm
+ * would still need timegm() and a second pass for the offset. Pure
+ * functions, any thread.
  */
 #include "event/timeparse.h"
 
-#include <stdio.h>
+#include "core/civil.h"
 
 #include "core/banned.h"
-
-int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-void time_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 static bool digits(const char *s, size_t n, unsigned *out)
 {
@@ -51,13 +25,6 @@ static bool digits(const char *s, size_t n, unsigned *out)
 	return true;
 }
 
-static unsigned days_in_month(int64_t y, unsigned m)
-{
-	static const unsigned dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return m == 2 && leap ? 29 : dm[m - 1];
-}
-
 bool time_parse_iso8601(const char *s, size_t len, int64_t *us)
 {
 	unsigned y, mo, d, h = 0, mi = 0, sec = 0;
@@ -67,7 +34,7 @@ bool time_parse_iso8601(const char *s, size_t len, int64_t *us)
 	if (len < 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) ||
 	    !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d))
 		return false;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > civil_days_in_month(y, mo))
 		return false;
 	if (i < len && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
 		i++;
@@ -124,28 +91,11 @@ bool time_parse_iso8601(const char *s, size_t len, int64_t *us)
 			return false;
 		}
 	}
-	days = time_days_from_civil(y, mo, d);
+	days = civil_days_from_date(y, mo, d);
 	total = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000000 +
 		frac_us;
 	if (total < TIME_MIN_US || total > TIME_MAX_US)
 		return false;
 	*us = total;
 	return true;
-}
-
-size_t time_format_iso8601(int64_t t, char *out, size_t cap)
-{
-	int64_t secs = time_floor_div(t, 1000000);
-	int64_t frac = t - secs * 1000000;
-	int64_t days = time_floor_div(secs, 86400);
-	int64_t sod = secs - days * 86400;
-	int64_t y;
-	unsigned m, d;
-	int n;
-
-	time_civil_from_days(days, &y, &m, &d);
-	n = snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02d.%06lldZ",
-		     (long long)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
-		     (int)(sod % 60), (long long)frac);
-	return n < 0 ? 0 : (size_t)n;
 }

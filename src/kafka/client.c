@@ -20,7 +20,7 @@
 #include "kafka/client.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "kafka/stats.h"
+#include "kafka/client_stats.h"
 
 #include <inttypes.h>
 #include <pthread.h>

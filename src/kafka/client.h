@@ -47,7 +47,7 @@ enum iot_err kafka_conf_set(rd_kafka_conf_t *conf, const char *key,
  *    property given for the streaming jobs does not reach their
  *    dead-letter producer; librdkafka would warn and ignore it anyway);
  *    skipping one is logged at debug level;
- *  - attaches statistics (stats.h) labelled stats_label, unless NULL;
+ *  - attaches statistics (client_stats.h) labelled stats_label, unless NULL;
  *  - routes librdkafka's log lines to log.h, component "kafka", at most
  *    10 a second over all clients, then one line saying how many were
  *    suppressed.

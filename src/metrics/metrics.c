@@ -156,11 +156,6 @@ void metric_set(struct metric *m, double v)
 	atomic_store_explicit(&m->value, dbits(v), memory_order_relaxed);
 }
 
-void metric_gauge_add(struct metric *m, double v)
-{
-	atomic_add_double(&m->value, v);
-}
-
 void metric_observe(struct metric *m, double v)
 {
 	size_t i;

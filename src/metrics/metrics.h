@@ -53,7 +53,6 @@ struct metric *metrics_histogram(const char *name, const char *help,
 void metric_inc(struct metric *m);
 void metric_add(struct metric *m, uint64_t n);      /* counters */
 void metric_set(struct metric *m, double v);        /* gauges, float counters */
-void metric_gauge_add(struct metric *m, double v);  /* gauges */
 void metric_observe(struct metric *m, double v);    /* histograms */
 /* Current value of a counter or gauge (for status lines and tests). */
 double metric_value(const struct metric *m);

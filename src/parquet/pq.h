@@ -9,10 +9,10 @@
  * Byte streams are vtables, so the codec never knows where bytes go:
  *   - struct pq_output: sequential writes (a file descriptor, memory, or a
  *     store output stream: a local file or an S3 multipart upload, see
- *     src/stream/pqsink.c). The first failure sticks: later writes are
- *     no-ops and close() reports it.
- *   - struct pq_input: random-access reads (a file, memory, or S3 ranged
- *     GETs, see src/batch/input.c).
+ *     pq_store.h). The first failure sticks: later writes are no-ops and
+ *     close() reports it.
+ *   - struct pq_input: random-access reads (a file, memory, or a store
+ *     reader: a local file or S3 ranged GETs, see pq_store.h).
  *
  * Writer calling sequence (one thread per writer):
  *

@@ -6,9 +6,9 @@
  * remembered, later writes do nothing and return the same error, and close
  * returns it too, so the writer (and any caller) can check once at the end.
  * The fd output leaves fsync and close to the fd's owner; the pipeline's
- * durable outputs go through the store instead (src/stream/pqsink.c), which
+ * durable outputs go through the store instead (pq_store.c), which
  * writes to a temporary name, fsyncs and renames. Inputs are random access
- * (pread), like S3 ranged GETs (src/batch/input.c).
+ * (pread), like the store's readers (pq_store.c).
  */
 #include <errno.h>
 #include <fcntl.h>

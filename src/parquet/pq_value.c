@@ -1,7 +1,7 @@
 /*
  * pq_value.c - names of Parquet enums, and value conversions shared by the
  * reader's users: INT96 and TIMESTAMP units to microseconds, ISO-8601
- * formatting (plain arithmetic: no gmtime, thread-safe), and the shortest
+ * formatting (core/civil.h: plain arithmetic, thread-safe), and the shortest
  * decimal form of a float or double that reads back to the same bits.
  *
  * INT96 arithmetic wraps on purpose (facts §4.3): Spark's own overflowing
@@ -13,6 +13,8 @@
 #include <strings.h>
 
 #include "parquet/pq_int.h"
+
+#include "core/civil.h"
 
 #include "core/banned.h"
 
@@ -114,14 +116,6 @@ int64_t pq_int96_to_micros(const uint8_t v[12])
 	return (int64_t)(days * 86400000000ull + (uint64_t)us);
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
 int64_t pq_timestamp_to_micros(int64_t v, enum pq_time_unit unit)
 {
 	switch (unit) {
@@ -130,38 +124,15 @@ int64_t pq_timestamp_to_micros(int64_t v, enum pq_time_unit unit)
 			return v < 0 ? INT64_MIN : INT64_MAX;
 		return v * 1000;
 	case PQ_NANOS:
-		return floor_div(v, 1000);
+		return civil_floor_div(v, 1000);
 	default:
 		return v;
 	}
 }
 
-/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	uint64_t doe = (uint64_t)(z - era * 146097);
-	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t yy = (int64_t)yoe + era * 400;
-	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	uint64_t mp = (5 * doy + 2) / 153;
-	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yy + (*m <= 2);
-}
-
 char *pq_format_micros(int64_t micros, char *buf, size_t len)
 {
-	int64_t days = floor_div(micros, 86400000000ll);
-	int64_t rem = micros - days * 86400000000ll;
-	int64_t y;
-	unsigned m, d;
-	civil_from_days(days, &y, &m, &d);
-	int64_t secs = rem / 1000000;
-	snprintf(buf, len, "%04lld-%02u-%02uT%02d:%02d:%02d.%06dZ", (long long)y,
-		 m, d, (int)(secs / 3600), (int)(secs / 60 % 60),
-		 (int)(secs % 60), (int)(rem % 1000000));
+	civil_format_micros(micros, buf, len);
 	return buf;
 }
 

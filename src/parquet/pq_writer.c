@@ -461,10 +461,11 @@ void pq_writer_write_null(struct pq_writer *w, size_t col)
 	after_value(w, c);
 }
 
-#define BATCH_LINKAGE
-#define BATCH(NAME, T, ONE)                                                  \
-	BATCH_LINKAGE void NAME(struct pq_writer *w, size_t col, const T *v,               \
-		  const uint8_t *valid, size_t n)                            \
+/* A batch as one call per value; LINKAGE is empty for the public ones and
+ * static for the fixed-width batches' fallback below. */
+#define BATCH(LINKAGE, NAME, T, ONE)                                         \
+	LINKAGE void NAME(struct pq_writer *w, size_t col, const T *v,       \
+			  const uint8_t *valid, size_t n)                    \
 	{                                                                    \
 		for (size_t i = 0; i < n && !failed(w); i++) {               \
 			if (valid && !valid[i])                              \
@@ -474,15 +475,11 @@ void pq_writer_write_null(struct pq_writer *w, size_t col)
 		}                                                            \
 	}
 
-BATCH(pq_writer_write_bool_batch, uint8_t, pq_writer_write_bool(w, col, v[i] != 0))
-#undef BATCH_LINKAGE
-#define BATCH_LINKAGE static
-BATCH(batch_slow_float, float, pq_writer_write_float(w, col, v[i]))
-BATCH(batch_slow_double, double, pq_writer_write_double(w, col, v[i]))
-BATCH(batch_slow_i32, int32_t, pq_writer_write_i32(w, col, v[i]))
-BATCH(batch_slow_i64, int64_t, pq_writer_write_i64(w, col, v[i]))
-#undef BATCH_LINKAGE
-#define BATCH_LINKAGE
+BATCH(, pq_writer_write_bool_batch, uint8_t, pq_writer_write_bool(w, col, v[i] != 0))
+BATCH(static, batch_slow_float, float, pq_writer_write_float(w, col, v[i]))
+BATCH(static, batch_slow_double, double, pq_writer_write_double(w, col, v[i]))
+BATCH(static, batch_slow_i32, int32_t, pq_writer_write_i32(w, col, v[i]))
+BATCH(static, batch_slow_i64, int64_t, pq_writer_write_i64(w, col, v[i]))
 
 /*
  * Fixed-width batches without nulls (the common case of batch jobs): whole
@@ -546,7 +543,7 @@ FIXED_BATCH(pq_writer_write_i32_batch, int32_t, PQ_INT32, i32, NEVER_NAN, batch_
 FIXED_BATCH(pq_writer_write_i64_batch, int64_t, PQ_INT64, i64, NEVER_NAN, batch_slow_i64)
 FIXED_BATCH(pq_writer_write_float_batch, float, PQ_FLOAT, f, IS_NAN, batch_slow_float)
 FIXED_BATCH(pq_writer_write_double_batch, double, PQ_DOUBLE, d, IS_NAN, batch_slow_double)
-BATCH(pq_writer_write_bytes_batch, struct pq_bytes,
+BATCH(, pq_writer_write_bytes_batch, struct pq_bytes,
       pq_writer_write_bytes(w, col, v[i].ptr, v[i].len))
 
 /* ---- chunks and row groups ------------------------------------------- */

@@ -1,14 +1,16 @@
 /*
- * pqsink.c - Parquet files through the store (pqsink.h).
- *
- * The adapter between the codec's struct pq_output and a store output
- * stream keeps the store's sticky error and hands it back at close; when
- * the writer fails, the stream is aborted so nothing partial appears.
- * Files carry key-value metadata naming the writer's role.
+ * pqsink.c - the streaming jobs' Parquet files (pqsink.h): the columns of
+ * a raw or an aggregate file, filled from a partition's buffers (rawbuf.h,
+ * windows.h), written through the store by parquet/pq_store.h, which also
+ * aborts the object when the writer fails, so nothing partial appears.
+ * Files carry key-value metadata naming the writer's role. Runs on the
+ * job's writer threads, one file per call. Also the objects' names
+ * (pqsink_object_uri), which a replay must repeat exactly.
  */
 #include "stream/pqsink.h"
 #include "core/hive.h"
 #include "core/xalloc.h"
+#include "parquet/pq_store.h"
 
 #include <inttypes.h>
 
@@ -16,58 +18,6 @@
 #include <string.h>
 
 #include "core/banned.h"
-
-struct store_pq_output {
-	struct pq_output base;
-	struct store_ostream *os;
-	char *uri;
-};
-
-static enum iot_err so_write(struct pq_output *out, const void *data, size_t len,
-			     struct iot_error *err)
-{
-	struct store_pq_output *o = (struct store_pq_output *)out;
-	enum iot_err rc = store_ostream_write(o->os, data, len);
-	if (rc)
-		return iot_error_set(err, rc, "%s: write failed", o->uri);
-	return IOT_OK;
-}
-
-static enum iot_err so_close(struct pq_output *out, struct iot_error *err)
-{
-	struct store_pq_output *o = (struct store_pq_output *)out;
-	struct store_ostream *os = o->os;
-	o->os = NULL;
-	return store_ostream_close(os, err);
-}
-
-static void so_destroy(struct pq_output *out)
-{
-	struct store_pq_output *o = (struct store_pq_output *)out;
-	store_ostream_abort(o->os); /* no-op after a close */
-	free(o->uri);
-	free(o);
-}
-
-static enum iot_err open_output(struct store *st, const char *uri,
-				struct pq_output **out, struct iot_error *err)
-{
-	struct store_pq_output *o;
-	struct store_ostream *os;
-
-	/* durability comes per batch: the job calls store_sync() before it
-	 * commits the batch (one syncfs instead of two fsyncs per object) */
-	if (store_open_write(st, uri, STORE_PUT_DEFER_SYNC, &os, err))
-		return err->code;
-	o = xcalloc(1, sizeof(*o));
-	o->base.write = so_write;
-	o->base.close = so_close;
-	o->base.destroy = so_destroy;
-	o->os = os;
-	o->uri = xstrdup(uri);
-	*out = &o->base;
-	return IOT_OK;
-}
 
 static struct pq_column col(const char *name, enum pq_type t, enum pq_logical l,
 			    bool optional)
@@ -144,7 +94,9 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 	cols[ncols++] = col("kafka_partition", PQ_INT32, PQ_LOGICAL_NONE, false);
 	cols[ncols++] = col("kafka_offset", PQ_INT64, PQ_LOGICAL_NONE, false);
 
-	if ((rc = open_output(st, uri, &out, err)))
+	/* durability comes per batch: the job calls store_sync() before it
+	 * commits the batch (one syncfs instead of two fsyncs per object) */
+	if ((rc = pq_store_output_open(st, uri, STORE_PUT_DEFER_SYNC, &out, err)))
 		goto done;
 	if ((rc = pq_writer_create(&w, out, cols, ncols, o, err)))
 		goto done;
@@ -248,7 +200,7 @@ enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 	}
 	cols[ncols++] = col("num_events", PQ_INT64, PQ_LOGICAL_NONE, false);
 
-	if ((rc = open_output(st, uri, &out, err)))
+	if ((rc = pq_store_output_open(st, uri, STORE_PUT_DEFER_SYNC, &out, err)))
 		goto done;
 	if ((rc = pq_writer_create(&w, out, cols, ncols, o, err)))
 		goto done;

@@ -1,8 +1,8 @@
 /*
  * pqsink.h - writes the streaming jobs' Parquet files through the store
- * (store.h), so the same code writes to local disk or to S3: the Parquet
- * writer's byte-stream vtable is backed by a store output stream, and the
- * object appears atomically when the writer closes.
+ * (store.h, by way of parquet/pq_store.h), so the same code writes to
+ * local disk or to S3, and the object appears atomically when the writer
+ * closes.
  *
  * Column layouts (docs/design.md §4 and §5):
  *   raw:       [device_id] event_time TIMESTAMP(MICROS,UTC), every other

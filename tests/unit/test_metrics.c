@@ -2,7 +2,7 @@
  * test_metrics.c - the metrics registry's exposition (HELP and TYPE once
  * per family, cumulative histogram buckets, escaped labels), metrics_sum
  * (reads without registering), librdkafka statistics documents turned into
- * gauges (kafka/stats.c: lag per partition, broker round-trip times in
+ * gauges (kafka/client_stats.c: lag per partition, broker round-trip times in
  * seconds, queue depths, byte counters; bootstrap, logical and unassigned
  * entries skipped; a broken document changes nothing), and the status line
  * built from a sample (metrics/status.c), and the standard process_*
@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "core/buf.h"
-#include "kafka/stats.h"
+#include "kafka/client_stats.h"
 #include "metrics/metrics.h"
 #include "metrics/status.h"
 

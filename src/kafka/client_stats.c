@@ -1,5 +1,6 @@
 /*
- * stats.c - librdkafka statistics into the metrics registry (stats.h).
+ * client_stats.c - librdkafka client statistics into the metrics registry
+ * (client_stats.h).
  *
  * Data flow: librdkafka builds a JSON document every
  * statistics.interval.ms and hands it to stats_cb on the thread that
@@ -20,7 +21,7 @@
  * parsed defensively (token bounds, numbers through strtod on a bounded
  * copy); a document that does not parse updates nothing.
  */
-#include "kafka/stats.h"
+#include "kafka/client_stats.h"
 #include "core/xalloc.h"
 #include "metrics/metrics.h"
 

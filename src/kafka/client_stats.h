@@ -1,5 +1,5 @@
 /*
- * stats.h - librdkafka's statistics as Prometheus gauges.
+ * client_stats.h - librdkafka's statistics as Prometheus gauges.
  *
  * librdkafka emits a JSON document every statistics.interval.ms from the
  * thread that polls the client (rd_kafka_poll, or the consumer queue).
@@ -25,8 +25,8 @@
  * interceptor that maps the new rd_kafka_t to it (and an on_destroy one
  * that forgets it), so the stats callback finds it from its rk argument.
  */
-#ifndef IOT_KAFKA_STATS_H
-#define IOT_KAFKA_STATS_H
+#ifndef IOT_KAFKA_CLIENT_STATS_H
+#define IOT_KAFKA_CLIENT_STATS_H
 
 #include <stddef.h>
 
