@@ -15,7 +15,7 @@
 #ifndef IOT_CMD_COMMON_H
 #define IOT_CMD_COMMON_H
 
-#include "core/config.h"
+#include "config/config.h"
 #include "core/opt.h"
 #include "metrics/metrics.h"
 
