@@ -17,8 +17,9 @@
  * that every line on stderr parses (log shippers). */
 static bool json_errors;
 
-enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
-			  enum common_role role, struct iot_error *err)
+enum iot_err common_setup(struct common_opts *co, const struct opt *opts,
+			  struct iot_config *cfg, enum common_role role,
+			  struct iot_error *err)
 {
 	const char *pre = role == COMMON_PRODUCER ? "producer" : "streaming";
 	struct kv_list *props = role == COMMON_PRODUCER ? &cfg->producer.kafka
@@ -47,16 +48,18 @@ enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
 		return err->code;
 	if (config_apply_env(cfg, err))
 		return err->code;
+	if (config_apply_options(cfg, opts, err))
+		return err->code;
 	if (co->bootstrap) {
 		snprintf(name, sizeof(name), "%s.kafka.%s", pre,
 			 role == COMMON_PRODUCER ? "bootstrap_servers" : "KAFKA_BOOTSTRAP_SERVERS");
-		if (config_set(cfg, name, co->bootstrap, "--bootstrap-servers", err))
+		if (config_set(cfg, name, co->bootstrap, "option --bootstrap-servers", err))
 			return err->code;
 	}
 	if (co->topic) {
 		snprintf(name, sizeof(name), "%s.kafka.%s", pre,
 			 role == COMMON_PRODUCER ? "topic" : "KAFKA_TOPIC_NAME");
-		if (config_set(cfg, name, co->topic, "--topic", err))
+		if (config_set(cfg, name, co->topic, "option --topic", err))
 			return err->code;
 	}
 	for (size_t i = 0; i < co->kafka.n; i++)
@@ -74,7 +77,10 @@ int common_start(const char *cmd, int argc, char **argv, struct opt *opts,
 		 struct iot_config *cfg, enum common_role role)
 {
 	struct iot_error err = IOT_ERROR_INIT;
-	int n = opt_parse(argc, argv, opts, usage, &err);
+	int n;
+
+	config_bind_options(opts);
+	n = opt_parse(argc, argv, opts, usage, &err);
 
 	if (n == OPT_RC_HELP)
 		return 0;
@@ -84,7 +90,7 @@ int common_start(const char *cmd, int argc, char **argv, struct opt *opts,
 		return common_usage_error(cmd, &err);
 	}
 	config_release(cfg);
-	if (common_setup(co, cfg, role, &err))
+	if (common_setup(co, opts, cfg, role, &err))
 		return common_usage_error(cmd, &err);
 	return -1;
 }

@@ -5,8 +5,11 @@
  *
  *	struct common_opts co = COMMON_OPTS_INIT(":9101");
  *	struct opt opts[] = { OPT_COMMON(&co), ..., OPT_END() };
- *	n = opt_parse(argc, argv, opts, &usage, &err);
- *	if (common_setup(&co, opts, &cfg, COMMON_PRODUCER, &err)) ...
+ *	// binds the OPT_SETTING rows, parses argv, loads the settings:
+ *	// files, environment, then the flags (common_setup())
+ *	status = common_start("produce", argc, argv, opts, &usage, &co, &cfg,
+ *			      COMMON_PRODUCER);
+ *	if (status >= 0) ... return status (after --help, or an error)
  *	if (common_metrics_start(&co, &srv, &err)) ...
  *	...
  *	metrics_server_stop(srv);
@@ -63,12 +66,15 @@ int common_start(const char *cmd, int argc, char **argv, struct opt *opts,
 		 struct iot_config *cfg, enum common_role role);
 
 /*
- * Loads config files, applies the environment, then the flags; sets the
- * log level and format. On error *err names the file/key/flag (exit 2).
- * The --kafka properties are appended to the role's pass-through list.
+ * Loads config files, applies the environment, then the flags (the
+ * OPT_SETTING rows of opts, which may be NULL, and --bootstrap-servers,
+ * --topic); sets the log level and format. On error *err names the
+ * file/key/flag (exit 2). The --kafka properties are appended to the
+ * role's pass-through list.
  */
-enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
-			  enum common_role role, struct iot_error *err);
+enum iot_err common_setup(struct common_opts *co, const struct opt *opts,
+			  struct iot_config *cfg, enum common_role role,
+			  struct iot_error *err);
 
 /*
  * Starts the metrics endpoint at --metrics-addr, else $IOTPIPE_METRICS_ADDR,

@@ -77,7 +77,7 @@ int cmd_debug(int argc, char **argv)
 		goto out;
 	}
 	config_release(&cfg);
-	if (common_setup(&co, &cfg, COMMON_STREAMING, &err)) {
+	if (common_setup(&co, opts, &cfg, COMMON_STREAMING, &err)) {
 		status = common_usage_error("debug", &err);
 		goto out;
 	}

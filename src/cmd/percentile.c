@@ -207,7 +207,7 @@ int cmd_percentile(int argc, char **argv)
 	struct metrics_server *srv = NULL;
 	const char *input = NULL, *output = NULL, *percentiles = "0.95", *method = "nearest";
 	const char *shard = NULL;
-	long threshold = 0, threads = 0;
+	long threads = 0;
 	double p[MAX_PERCENTILES];
 	size_t np = 0, nthreads = 0;
 	uint64_t shard_i = 0, shard_n = 1;
@@ -229,9 +229,8 @@ int cmd_percentile(int argc, char **argv)
 		OPT_STRING(0, "output", &output, "URI",
 			   "CSV to write; a folder (ending in '/') gets percentile.csv "
 			   "(default: PERCENTILE_VALIDATION_CSV_OUTPUT_PATH)"),
-		OPT_LONG(0, "threshold", &threshold, "N",
-			 "keep device-days with more than N distinct events (default: NUM_EVENT_THRESHOLD)",
-			 RANGE(0, 1e12)),
+		OPT_SETTING(0, "threshold", "streaming.s3.NUM_EVENT_THRESHOLD", "N",
+			    "keep device-days with more than N distinct events"),
 		OPT_STRING(0, "percentiles", &percentiles, "LIST",
 			   "percentiles to compute, e.g. 0.5,0.95,0.99 (default 0.95)"),
 		OPT_STRING(0, "method", &method, "nearest|linear",
@@ -269,8 +268,6 @@ int cmd_percentile(int argc, char **argv)
 		status = common_usage_error("percentile", &err);
 		goto out;
 	}
-	if (!opt_was_given(opts, "threshold"))
-		threshold = cfg.streaming.num_event_threshold;
 	if (!input)
 		input = cfg.streaming.raw_output;
 	if (!output)
@@ -316,7 +313,7 @@ int cmd_percentile(int argc, char **argv)
 	c.job.p = p;
 	c.job.np = np;
 	c.job.method = !strcmp(method, "linear") ? STATS_LINEAR : STATS_NEAREST;
-	c.job.threshold = threshold;
+	c.job.threshold = cfg.streaming.num_event_threshold; /* --threshold went there */
 	c.job.rows_read = &c.rows_read;
 	c.progress = isatty(STDERR_FILENO) != 0;
 	c.results = xcalloc(ds.ndevices ? ds.ndevices : 1, sizeof(*c.results));

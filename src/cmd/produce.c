@@ -58,11 +58,11 @@ int cmd_produce(int argc, char **argv)
 	struct producer_options po;
 	struct producer_result res;
 	struct gen_options go = GEN_OPTIONS_INIT;
-	long count = -1, devices = 0, seed = 0;
+	long count = -1, seed = 0;
 	double rate = 0, duration = 0, late_by = 180, time_step = 0, timeout = 10;
 	double flush_timeout = 30;
 	bool exactly_once = false;
-	const char *acks = NULL, *start_time = NULL;
+	const char *start_time = NULL;
 	int64_t sim_time = 0;
 	int status = EXIT_RUNTIME;
 	struct opt opts[] = {
@@ -75,12 +75,11 @@ int cmd_produce(int argc, char **argv)
 			   RANGE(0, 1e9)),
 		OPT_DOUBLE(0, "duration", &duration, "SECONDS", "stop after this long (0: no limit)",
 			   RANGE(0, RANGE_YEAR_S)),
-		OPT_LONG(0, "devices", &devices, "N", "simulated devices (default: num_generators)",
-			 RANGE(1, 1e7)),
+		OPT_SETTING(0, "devices", "producer.kafka.num_generators", "N", "simulated devices"),
 		/* 2^53 - 1: the largest seed every JSON-speaking tool reads back exactly */
 		OPT_LONG(0, "seed", &seed, "N", "random seed, for reproducible runs",
 			 RANGE(0, 9007199254740991.0)),
-		OPT_STRING(0, "acks", &acks, "0|1|all", "acknowledgements (default: from config)"),
+		OPT_SETTING(0, "acks", "producer.kafka.acks", "0|1|all", "acknowledgements"),
 		OPT_BOOL(0, "exactly-once", &exactly_once, "use the idempotent producer (delivery_exactly_once)"),
 		OPT_STRING(0, "start-time", &start_time, "TIME",
 			   "simulated event time of the first record (ISO-8601 or epoch seconds)"),
@@ -122,7 +121,8 @@ int cmd_produce(int argc, char **argv)
 		status = common_usage_error("produce", &err);
 		goto out;
 	}
-	go.devices = opt_was_given(opts, "devices") ? devices : cfg.producer.num_generators;
+	/* --devices and --acks were set through the settings table */
+	go.devices = cfg.producer.num_generators;
 	go.seed = opt_was_given(opts, "seed") ? (uint64_t)seed : time_seed();
 	go.late_min_s = late_by;
 	go.late_max_s = 2 * late_by;
@@ -144,7 +144,7 @@ int cmd_produce(int argc, char **argv)
 
 	po.bootstrap = cfg.producer.bootstrap_servers;
 	po.topic = cfg.producer.topic;
-	po.acks = acks ? acks : cfg.producer.acks;
+	po.acks = cfg.producer.acks;
 	po.partitioner = cfg.producer.partitioner;
 	po.retries = cfg.producer.retries;
 	po.idempotent = exactly_once || cfg.producer.delivery_exactly_once;

@@ -82,8 +82,8 @@ int cmd_run(int argc, char **argv)
 	const char *data = "data", *raw_out = NULL, *agg_out = NULL;
 	char *incarnation = NULL;
 	char *paths[4] = { NULL, NULL, NULL, NULL };
-	double rate = 0, trigger = 10, idle = 0;
-	long devices = 0, partitions = 4;
+	double rate = 0, trigger = 10;
+	long partitions = 4;
 	bool no_producer = false;
 	int status = EXIT_RUNTIME;
 	struct opt opts[] = {
@@ -97,15 +97,17 @@ int cmd_run(int argc, char **argv)
 		OPT_DOUBLE(0, "rate", &rate, "EVENTS_PER_S",
 			   "simulated devices' total rate (default: devices / event_frequency)",
 			   RANGE(0, 1e9)),
-		OPT_LONG(0, "devices", &devices, "N", "simulated devices (default: num_generators)",
-			 RANGE(1, 1e7)),
+		OPT_SETTING(0, "devices", "producer.kafka.num_generators", "N", "simulated devices"),
 		OPT_BOOL(0, "no-producer", &no_producer, "run only the streaming jobs"),
 		OPT_LONG(0, "partitions", &partitions, "N", "partitions of the embedded broker's topic (default 4)",
 			 RANGE(1, MOCK_BROKER_MAX_PARTITIONS)),
+		/* not window.TRIGGER_SECONDS: run commits more often than a
+		 * job's default so that a demo shows output within seconds;
+		 * the same range as the setting's */
 		OPT_DOUBLE(0, "trigger", &trigger, "SECONDS", "commit interval of the jobs (default 10)",
 			   RANGE_ABOVE(0, RANGE_DAY_S)),
-		OPT_DOUBLE(0, "idle-timeout", &idle, "SECONDS", "aggregate idle timeout (default from config)",
-			   RANGE(0, RANGE_YEAR_S)),
+		OPT_SETTING(0, "idle-timeout", "streaming.window.IDLE_TIMEOUT_SECONDS", "SECONDS",
+			    "aggregate idle timeout"),
 		OPT_END(),
 	};
 	static const struct opt_usage usage = {
@@ -169,27 +171,15 @@ int cmd_run(int argc, char **argv)
 
 	for (int k = 0; k < 2; k++) {
 		struct job_options *jo = &w[k].job;
-		job_options_init(jo);
-		jo->kind = k == 0 ? JOB_ARCHIVE : JOB_AGGREGATE;
-		w[k].name = k == 0 ? "archive" : "aggregate";
-		jo->bootstrap = cfg.streaming.bootstrap_servers;
-		jo->topic = cfg.streaming.topic;
-		jo->group = k == 0 ? "iotpipe-archive" : "iotpipe-aggregate";
-		jo->output = paths[k];
-		jo->checkpoint = paths[k + 2];
-		jo->dead_letter_topic = cfg.streaming.dead_letter_topic;
-		jo->kafka = &cfg.streaming.kafka;
-		jo->schema = cfg.schema;
-		jo->trigger_s = trigger;
-		jo->window_us = (int64_t)llround(cfg.streaming.window_seconds * 1e6);
-		jo->watermark_us = (int64_t)llround(cfg.streaming.watermark_seconds * 1e6);
-		jo->idle_timeout_s = opt_was_given(opts, "idle-timeout")
-					     ? idle
-					     : cfg.streaming.idle_timeout_seconds;
-		if (k == 1 && stream_layout(NULL, &cfg, &jo->layout, &err)) {
+		/* the same settings-to-options mapping as archive and aggregate */
+		if (stream_job_options(jo, k == 0 ? JOB_ARCHIVE : JOB_AGGREGATE, &cfg, &err)) {
 			status = common_usage_error("run", &err);
 			goto out;
 		}
+		w[k].name = k == 0 ? "archive" : "aggregate";
+		jo->output = paths[k];
+		jo->checkpoint = paths[k + 2];
+		jo->trigger_s = trigger;
 		if (incarnation) {
 			jo->source = incarnation;
 			jo->fresh_source = true;
@@ -211,8 +201,7 @@ int cmd_run(int argc, char **argv)
 	w[2].prod.idempotent = cfg.producer.delivery_exactly_once;
 	w[2].prod.kafka = &cfg.producer.kafka;
 	w[2].prod.schema = cfg.schema;
-	w[2].prod.gen.devices = opt_was_given(opts, "devices") ? devices
-							       : cfg.producer.num_generators;
+	w[2].prod.gen.devices = cfg.producer.num_generators;
 	w[2].prod.gen.seed = (uint64_t)time(NULL);
 	w[2].prod.rate = opt_was_given(opts, "rate") ? rate
 			 : cfg.producer.event_frequency > 0
