@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/common.h"
 #include "core/log.h"
 #include "core/opt.h"
 #include "core/xalloc.h"
@@ -103,11 +104,10 @@ static int usage_error(const char *msg)
 	return EXIT_USAGE;
 }
 
-int cmd_broker(int argc, char **argv)
+int cmd_broker(int argc, char **argv, struct cmd_ctx *ctx)
 {
 	long brokers = 1, partitions = MOCK_BROKER_AUTO_PARTITIONS;
-	const char *bootstrap_file = NULL, *metrics_addr = NULL;
-	const char *log_level = NULL, *log_format = NULL, *env;
+	const char *bootstrap_file = NULL, *metrics_addr, *env;
 	struct opt_list topics = { 0 };
 	struct opt opts[] = {
 		OPT_LONG(0, "brokers", &brokers, "N",
@@ -120,50 +120,21 @@ int cmd_broker(int argc, char **argv)
 			 "create this topic at start (repeatable)"),
 		OPT_STRING(0, "bootstrap-file", &bootstrap_file, "FILE",
 			   "also write the bootstrap list to FILE (atomically)"),
-		OPT_STRING(0, "metrics-addr", &metrics_addr, "HOST:PORT",
-			   "serve /metrics, /healthz (default 127.0.0.1:0: any free port; off)"),
-		OPT_STRING(0, "log-level", &log_level, "LEVEL",
-			   "error, warn, info (default) or debug"),
-		OPT_STRING(0, "log-format", &log_format, "FORMAT",
-			   "text or json (one object per line)"),
 		OPT_END(),
 	};
 	struct iot_error err = IOT_ERROR_INIT;
 	struct mock_broker *mb = NULL;
-	struct metrics_server *msrv = NULL;
 	bool wrote_file = false;
 	sigset_t stop_sigs;
-	int n, sig = 0, status = EXIT_RUNTIME, mport = 0;
+	int sig = 0, status = EXIT_RUNTIME, mport = 0;
 
-	n = opt_parse(argc, argv, opts, &usage, &err);
-	if (n == OPT_RC_HELP)
-		return 0;
-	if (n == OPT_RC_ERROR) {
-		status = usage_error(err.msg);
+	/* --metrics-addr, --log-level and --log-format are the shared
+	 * options (cmd_parse(), NEED_LOG | NEED_METRICS) */
+	status = cmd_parse(ctx, argc, argv, opts, &usage, NULL);
+	if (status >= 0)
 		goto out;
-	}
-	if (n > 0) {
-		char msg[300];
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[0]);
-		status = usage_error(msg);
-		goto out;
-	}
-	if (log_level) {
-		enum log_level lvl;
-		if (!log_level_parse(log_level, &lvl)) {
-			status = usage_error("--log-level: expected error, warn, info or debug");
-			goto out;
-		}
-		log_set_level(lvl);
-	}
-	if (log_format) {
-		if (!strcmp(log_format, "json")) {
-			log_set_json(true);
-		} else if (strcmp(log_format, "text")) {
-			status = usage_error("--log-format: expected text or json");
-			goto out;
-		}
-	}
+	status = EXIT_RUNTIME;
+	metrics_addr = ctx->co.metrics_addr;
 	for (size_t i = 0; i < topics.n; i++)
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(topics.items[i], topics.items[j])) {
@@ -176,7 +147,7 @@ int cmd_broker(int argc, char **argv)
 	/* As for every command: flag > IOTPIPE_METRICS_ADDR > default. */
 	if (!metrics_addr) {
 		env = getenv("IOTPIPE_METRICS_ADDR");
-		metrics_addr = env && *env ? env : "127.0.0.1:0";
+		metrics_addr = env && *env ? env : ctx->co.metrics_default;
 	}
 	if (opt_was_given(opts, "partitions") && topics.n == 0 &&
 	    partitions != MOCK_BROKER_AUTO_PARTITIONS)
@@ -212,7 +183,7 @@ int cmd_broker(int argc, char **argv)
 		metric_set(metrics_gauge("iotpipe_broker_brokers",
 					 "Brokers in the embedded cluster.", NULL),
 			   (double)brokers);
-		if (metrics_server_start(metrics_addr, false, &msrv, &mport, &err))
+		if (metrics_server_start(metrics_addr, false, &ctx->srv, &mport, &err))
 			goto fail;
 	}
 	if (bootstrap_file) {
@@ -223,7 +194,7 @@ int cmd_broker(int argc, char **argv)
 	}
 
 	printf("bootstrap.servers=%s\n", mock_broker_bootstrap(mb));
-	if (msrv) {
+	if (ctx->srv) {
 		/* The address bound, not the one asked for ("0", "HOST:0"). */
 		const char *colon = strrchr(metrics_addr, ':');
 		if (colon && colon != metrics_addr)
@@ -257,7 +228,7 @@ fail:
 out:
 	if (wrote_file)
 		unlink(bootstrap_file);
-	metrics_server_stop(msrv);
+	/* main stops the metrics endpoint (ctx->srv) after this returns */
 	mock_broker_destroy(mb);
 	opt_list_release(&topics);
 	return status;

@@ -72,12 +72,10 @@ static bool parse_shard(const char *s, uint64_t *i, uint64_t *n)
 	return true;
 }
 
-int cmd_percentile(int argc, char **argv)
+int cmd_percentile(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	struct common_opts co = COMMON_OPTS_INIT("off");
-	struct iot_config cfg;
+	const struct iot_config *cfg = &ctx->cfg;
 	struct iot_error err = IOT_ERROR_INIT;
-	struct metrics_server *srv = NULL;
 	const char *input = NULL, *output = NULL, *percentiles = "0.95", *method = "nearest";
 	const char *shard = NULL;
 	long threads = 0;
@@ -86,7 +84,6 @@ int cmd_percentile(int argc, char **argv)
 	struct percentile_options po = PERCENTILE_OPTIONS_INIT;
 	int status = EXIT_RUNTIME;
 	struct opt opts[] = {
-		OPT_COMMON(&co),
 		OPT_GROUP("percentile"),
 		OPT_STRING(0, "input", &input, "URI",
 			   "raw dataset: device_id=<id>/*.parquet (default: streaming STREAMING_RAW_S3_OUTPUT_PATH)"),
@@ -111,8 +108,7 @@ int cmd_percentile(int argc, char **argv)
 		"than the threshold, the percentiles of event_duration after dropping rows beyond "
 		"3 standard deviations. Writes a CSV sorted by device_id and date.",
 	};
-	config_init(&cfg);
-	status = common_start("percentile", argc, argv, opts, &usage, &co, &cfg, COMMON_STREAMING);
+	status = cmd_parse(ctx, argc, argv, opts, &usage, NULL);
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
@@ -131,9 +127,9 @@ int cmd_percentile(int argc, char **argv)
 		goto out;
 	}
 	if (!input)
-		input = cfg.streaming.raw_output;
+		input = cfg->streaming.raw_output;
 	if (!output)
-		output = cfg.streaming.percentile_output;
+		output = cfg->streaming.percentile_output;
 	if (!input || !input[0] || !output || !output[0]) {
 		iot_error_set(&err, IOT_ERR_CONFIG, "no %s location: give --%s or set %s",
 			      !input || !input[0] ? "input" : "output",
@@ -143,7 +139,7 @@ int cmd_percentile(int argc, char **argv)
 		status = common_usage_error("percentile", &err);
 		goto out;
 	}
-	if (common_metrics_start(&co, &srv, &err)) {
+	if (common_metrics_start(&ctx->co, &ctx->srv, &err)) {
 		status = common_run_error("percentile", &err);
 		goto out;
 	}
@@ -153,7 +149,7 @@ int cmd_percentile(int argc, char **argv)
 	po.p = p;
 	po.np = np;
 	po.method = !strcmp(method, "linear") ? STATS_LINEAR : STATS_NEAREST;
-	po.threshold = cfg.streaming.num_event_threshold; /* --threshold went there */
+	po.threshold = cfg->streaming.num_event_threshold; /* --threshold went there */
 	po.threads = (size_t)threads;
 	po.sharded = shard != NULL;
 	po.progress = isatty(STDERR_FILENO) != 0;
@@ -163,8 +159,5 @@ int cmd_percentile(int argc, char **argv)
 	}
 	status = 0;
 out:
-	metrics_server_stop(srv);
-	config_release(&cfg);
-	common_release(&co);
 	return status;
 }

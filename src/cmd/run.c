@@ -71,12 +71,10 @@ static const char *given_env(const char *name)
 	return v && *v ? v : NULL;
 }
 
-int cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	struct common_opts co = COMMON_OPTS_INIT("127.0.0.1:9100");
-	struct iot_config cfg;
+	struct iot_config *cfg = &ctx->cfg;
 	struct iot_error err = IOT_ERROR_INIT;
-	struct metrics_server *srv = NULL;
 	struct mock_broker *mb = NULL;
 	struct worker w[3];
 	const char *data = "data", *raw_out = NULL, *agg_out = NULL;
@@ -87,7 +85,6 @@ int cmd_run(int argc, char **argv)
 	bool no_producer = false;
 	int status = EXIT_RUNTIME;
 	struct opt opts[] = {
-		OPT_COMMON(&co),
 		OPT_GROUP("pipeline"),
 		OPT_STRING(0, "data-dir", &data, "DIR",
 			   "where output and checkpoints go when no locations are given (default ./data)"),
@@ -117,28 +114,27 @@ int cmd_run(int argc, char **argv)
 	};
 
 	memset(w, 0, sizeof(w));
-	config_init(&cfg);
-	status = common_start("run", argc, argv, opts, &usage, &co, &cfg, COMMON_STREAMING);
+	status = cmd_parse(ctx, argc, argv, opts, &usage, NULL);
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
-	if (common_check_dead_letter(&cfg, opts, &err)) {
+	if (common_check_dead_letter(cfg, ctx->opts, &err)) {
 		status = common_usage_error("run", &err);
 		goto out;
 	}
 	signals_install();
 
 	/* Kafka: the given cluster, or the embedded broker */
-	if (!co.bootstrap && !given_env("KAFKA_BOOTSTRAP_SERVERS")) {
+	if (!ctx->co.bootstrap && !given_env("KAFKA_BOOTSTRAP_SERVERS")) {
 		mb = mock_broker_create(1, (int)partitions, &err);
-		if (!mb || mock_broker_create_topic(mb, cfg.streaming.topic, (int)partitions, &err)) {
+		if (!mb || mock_broker_create_topic(mb, cfg->streaming.topic, (int)partitions, &err)) {
 			fprintf(stderr, "iotpipe run: embedded broker: %s\n", err.msg);
 			goto out;
 		}
-		free(cfg.streaming.bootstrap_servers);
-		cfg.streaming.bootstrap_servers = xstrdup(mock_broker_bootstrap(mb));
+		free(cfg->streaming.bootstrap_servers);
+		cfg->streaming.bootstrap_servers = xstrdup(mock_broker_bootstrap(mb));
 		log_info("run", "embedded broker at %s (in memory, for development and demos)",
-			 cfg.streaming.bootstrap_servers);
+			 cfg->streaming.bootstrap_servers);
 		/* every start is a new, empty log: the checkpoints of earlier
 		 * runs name another incarnation, and their partitions go on
 		 * from offset 0 in a new epoch (stream/ckpt.h) */
@@ -146,14 +142,14 @@ int cmd_run(int argc, char **argv)
 	}
 	/* locations: given by flag or environment, else under --data-dir */
 	paths[0] = raw_out ? xstrdup(raw_out)
-		   : given_env("STREAMING_RAW_S3_OUTPUT_PATH") ? xstrdup(cfg.streaming.raw_output)
+		   : given_env("STREAMING_RAW_S3_OUTPUT_PATH") ? xstrdup(cfg->streaming.raw_output)
 							       : NULL;
 	paths[1] = agg_out ? xstrdup(agg_out)
-		   : given_env("STREAMING_AGGREGATED_S3_OUTPUT_PATH") ? xstrdup(cfg.streaming.aggregated_output)
+		   : given_env("STREAMING_AGGREGATED_S3_OUTPUT_PATH") ? xstrdup(cfg->streaming.aggregated_output)
 								      : NULL;
-	paths[2] = given_env("STREAMING_RAW_S3_CHECKPOINT_PATH") ? xstrdup(cfg.streaming.raw_checkpoint) : NULL;
+	paths[2] = given_env("STREAMING_RAW_S3_CHECKPOINT_PATH") ? xstrdup(cfg->streaming.raw_checkpoint) : NULL;
 	paths[3] = given_env("STREAMING_AGGREGATED_S3_CHECKPOINT_PATH")
-			   ? xstrdup(cfg.streaming.aggregated_checkpoint)
+			   ? xstrdup(cfg->streaming.aggregated_checkpoint)
 			   : NULL;
 	{
 		static const char *const sub[4] = { "raw", "aggregate", "checkpoints/raw",
@@ -164,7 +160,7 @@ int cmd_run(int argc, char **argv)
 			paths[i] = xasprintf("%s/%s", data, sub[i]);
 		}
 	}
-	if (common_metrics_start(&co, &srv, &err)) {
+	if (common_metrics_start(&ctx->co, &ctx->srv, &err)) {
 		status = common_run_error("run", &err);
 		goto out;
 	}
@@ -172,7 +168,7 @@ int cmd_run(int argc, char **argv)
 	for (int k = 0; k < 2; k++) {
 		struct job_options *jo = &w[k].job;
 		/* the same settings-to-options mapping as archive and aggregate */
-		if (stream_job_options(jo, k == 0 ? JOB_ARCHIVE : JOB_AGGREGATE, &cfg, &err)) {
+		if (stream_job_options(jo, k == 0 ? JOB_ARCHIVE : JOB_AGGREGATE, cfg, &err)) {
 			status = common_usage_error("run", &err);
 			goto out;
 		}
@@ -193,25 +189,25 @@ int cmd_run(int argc, char **argv)
 	producer_options_init(&w[2].prod);
 	w[2].is_producer = true;
 	w[2].name = "produce";
-	w[2].prod.bootstrap = cfg.streaming.bootstrap_servers;
-	w[2].prod.topic = cfg.streaming.topic;
-	w[2].prod.acks = cfg.producer.acks;
-	w[2].prod.partitioner = cfg.producer.partitioner;
-	w[2].prod.retries = cfg.producer.retries;
-	w[2].prod.idempotent = cfg.producer.delivery_exactly_once;
-	w[2].prod.kafka = &cfg.producer.kafka;
-	w[2].prod.schema = cfg.schema;
-	w[2].prod.gen.devices = cfg.producer.num_generators;
+	w[2].prod.bootstrap = cfg->streaming.bootstrap_servers;
+	w[2].prod.topic = cfg->streaming.topic;
+	w[2].prod.acks = cfg->producer.acks;
+	w[2].prod.partitioner = cfg->producer.partitioner;
+	w[2].prod.retries = cfg->producer.retries;
+	w[2].prod.idempotent = cfg->producer.delivery_exactly_once;
+	w[2].prod.kafka = &cfg->producer.kafka;
+	w[2].prod.schema = cfg->schema;
+	w[2].prod.gen.devices = cfg->producer.num_generators;
 	w[2].prod.gen.seed = (uint64_t)time(NULL);
 	w[2].prod.rate = opt_was_given(opts, "rate") ? rate
-			 : cfg.producer.event_frequency > 0
-				 ? (double)w[2].prod.gen.devices / cfg.producer.event_frequency
+			 : cfg->producer.event_frequency > 0
+				 ? (double)w[2].prod.gen.devices / cfg->producer.event_frequency
 				 : 0;
 	w[2].prod.quiet = true;
 
 	log_info("run", "archive -> %s, aggregate -> %s (checkpoints %s, %s)", paths[0], paths[1],
 		 paths[2], paths[3]);
-	console_note("bootstrap", cfg.streaming.bootstrap_servers);
+	console_note("bootstrap", cfg->streaming.bootstrap_servers);
 	console_note("archive.output", paths[0]);
 	console_note("aggregate.output", paths[1]);
 	console_note("archive.checkpoint", paths[2]);
@@ -243,11 +239,8 @@ int cmd_run(int argc, char **argv)
 	}
 out:
 	mock_broker_destroy(mb);
-	metrics_server_stop(srv);
 	for (int i = 0; i < 4; i++)
 		free(paths[i]);
 	free(incarnation);
-	config_release(&cfg);
-	common_release(&co);
 	return status;
 }

@@ -51,14 +51,11 @@ enum iot_err stream_job_options(struct job_options *jo, enum job_kind kind,
 	return IOT_OK;
 }
 
-int stream_cmd_main(enum job_kind kind, int argc, char **argv)
+int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *ctx)
 {
-	const char *name = kind == JOB_ARCHIVE ? "archive" : "aggregate";
-	struct common_opts co = COMMON_OPTS_INIT(kind == JOB_ARCHIVE ? "127.0.0.1:9102"
-								     : "127.0.0.1:9103");
-	struct iot_config cfg;
+	const char *name = ctx->name;
+	const struct iot_config *cfg = &ctx->cfg;
 	struct iot_error err = IOT_ERROR_INIT;
-	struct metrics_server *srv = NULL;
 	struct status *sl;
 	enum iot_err rc;
 	struct job_options jo;
@@ -97,9 +94,8 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	OPT_DOUBLE(0, "timeout", &timeout, "SECONDS",                          \
 		   "how long to wait for Kafka at start, and with --once for progress (default 30)", \
 		   RANGE_ABOVE(0, RANGE_DAY_S))
-	struct opt opts[] = { OPT_COMMON(&co), OPT_STREAM, OPT_END() };
+	struct opt opts[] = { OPT_STREAM, OPT_END() };
 	struct opt agg_opts[] = {
-		OPT_COMMON(&co),
 		OPT_STREAM,
 		OPT_GROUP("windows"),
 		OPT_SETTING(0, "window", "streaming.window.WINDOW_SECONDS", "SECONDS",
@@ -126,17 +122,15 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	};
 	struct opt *table = kind == JOB_ARCHIVE ? opts : agg_opts;
 
-	config_init(&cfg);
-	status = common_start(name, argc, argv, table,
-			      kind == JOB_ARCHIVE ? &archive_usage : &aggregate_usage, &co, &cfg,
-			      COMMON_STREAMING);
+	status = cmd_parse(ctx, argc, argv, table,
+			   kind == JOB_ARCHIVE ? &archive_usage : &aggregate_usage, NULL);
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
 	/* the flags of settings went through the settings table with the
 	 * files and the environment (common_start) */
-	if (common_check_dead_letter(&cfg, table, &err) ||
-	    stream_job_options(&jo, kind, &cfg, &err)) {
+	if (common_check_dead_letter(cfg, ctx->opts, &err) ||
+	    stream_job_options(&jo, kind, cfg, &err)) {
 		status = common_usage_error(name, &err);
 		goto out;
 	}
@@ -171,7 +165,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 		status = common_usage_error(name, &err);
 		goto out;
 	}
-	if (common_metrics_start(&co, &srv, &err)) {
+	if (common_metrics_start(&ctx->co, &ctx->srv, &err)) {
 		status = common_run_error(name, &err);
 		goto out;
 	}
@@ -189,8 +183,5 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	}
 	status = 0;
 out:
-	metrics_server_stop(srv);
-	config_release(&cfg);
-	common_release(&co);
 	return status;
 }

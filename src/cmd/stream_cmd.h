@@ -3,14 +3,15 @@
  * `archive` and `aggregate` (src/cmd/archive.c, src/cmd/aggregate.c):
  * options, configuration, metrics endpoint, then job_run().
  *
- *	status = stream_cmd_main(JOB_AGGREGATE, argc, argv);
+ *	status = stream_cmd_main(JOB_AGGREGATE, argc, argv, ctx);
  */
 #ifndef IOT_CMD_STREAM_CMD_H
 #define IOT_CMD_STREAM_CMD_H
 
 #include "stream/job.h"
 
-int stream_cmd_main(enum job_kind kind, int argc, char **argv);
+struct cmd_ctx;
+int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *ctx);
 
 struct iot_config;
 /*
