@@ -39,10 +39,6 @@ struct common_opts {
 	const char *log_format;
 };
 
-#define COMMON_OPTS_INIT(default_metrics)                                     \
-	{ { NULL, 0, 0 }, NULL, NULL, { NULL, 0, 0 }, NULL, default_metrics,  \
-	  NULL, NULL }
-
 /* What a command needs (the flags of its commands[] row). */
 #define NEED_LOG      (1u << 0) /* --log-level, --log-format; applied */
 #define NEED_CONFIG   (1u << 1) /* -c, --bootstrap-servers, --topic, --kafka;

@@ -128,7 +128,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *c
 		goto out;
 	status = EXIT_RUNTIME;
 	/* the flags of settings went through the settings table with the
-	 * files and the environment (common_start) */
+	 * files and the environment (cmd_parse()) */
 	if (common_check_dead_letter(cfg, ctx->opts, &err) ||
 	    stream_job_options(&jo, kind, cfg, &err)) {
 		status = common_usage_error(name, &err);
