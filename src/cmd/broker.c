@@ -1,25 +1,24 @@
 /*
  * broker.c - `iotpipe broker`: the embedded development Kafka broker in the
- * foreground (kafka/mock_broker.c does the work).
+ * foreground. This file parses the options, handles the signals and
+ * announces the address; kafka/dev_broker.c starts the cluster, creates
+ * the topics and writes the bootstrap file.
  *
  * Start-up: parse options, block SIGINT and SIGTERM (before any thread
  * exists, so every thread librdkafka and libmicrohttpd start inherits the
- * mask and the signals can only reach sigwait() here), start the mock
- * cluster, create the topics named with --topic, start the metrics
- * endpoint, then announce: the first stdout line is
+ * mask and the signals can only reach sigwait() here), start the broker
+ * (the mock cluster, the --topic topics, and with --bootstrap-file the
+ * list written to a file atomically and removed again on exit), start the
+ * metrics endpoint, then announce: the first stdout line is
  * `bootstrap.servers=HOST:PORT[,...]`, flushed at once, because scripts and
  * tests wait for exactly that line; `metrics=HOST:PORT` follows when the
- * endpoint runs. With --bootstrap-file the list is also written to a file,
- * atomically (temporary name, fsync, rename), so a reader polling for the
- * file never sees half of it; the file is removed again on exit, so a stale
- * address never outlives the broker.
+ * endpoint runs.
  *
  * Then the main thread sleeps in sigwait() until SIGINT or SIGTERM, shuts
  * everything down in reverse order and returns 0. The data was in memory
  * only and is gone: this is for development and demos, not production.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,7 +30,7 @@
 #include "cmd/common.h"
 #include "core/log.h"
 #include "core/opt.h"
-#include "core/xalloc.h"
+#include "kafka/dev_broker.h"
 #include "kafka/mock_broker.h"
 #include "metrics/metrics.h"
 
@@ -48,53 +47,6 @@ static const struct opt_usage usage = {
 	"Topics are created on first use with 4 partitions (librdkafka's fixed\n"
 	"default); --topic creates one up front with --partitions partitions.",
 };
-
-/*
- * Writes "list\n" to path through a temporary file in the same directory
- * and rename(2), so readers see either no file or the whole list.
- */
-static enum iot_err write_file_atomic(const char *path, const char *list,
-				      struct iot_error *err)
-{
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	char *body = xasprintf("%s\n", list);
-	size_t len = strlen(body), off = 0;
-	enum iot_err rc = IOT_OK;
-	int fd;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = iot_error_set(err, IOT_ERR_IO, "bootstrap file %s: %s", tmp,
-				   strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, body + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = iot_error_set(err, IOT_ERR_IO, "bootstrap file %s: %s",
-					   tmp, strerror(errno));
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (!rc && fsync(fd) != 0)
-		rc = iot_error_set(err, IOT_ERR_IO, "bootstrap file %s: fsync: %s",
-				   tmp, strerror(errno));
-	if (close(fd) != 0 && !rc)
-		rc = iot_error_set(err, IOT_ERR_IO, "bootstrap file %s: close: %s",
-				   tmp, strerror(errno));
-	if (!rc && rename(tmp, path) != 0)
-		rc = iot_error_set(err, IOT_ERR_IO, "bootstrap file %s: rename: %s",
-				   path, strerror(errno));
-	if (rc)
-		unlink(tmp);
-out:
-	free(tmp);
-	free(body);
-	return rc;
-}
 
 static int usage_error(const char *msg)
 {
@@ -123,8 +75,8 @@ int cmd_broker(int argc, char **argv, struct cmd_ctx *ctx)
 		OPT_END(),
 	};
 	struct iot_error err = IOT_ERROR_INIT;
-	struct mock_broker *mb = NULL;
-	bool wrote_file = false;
+	struct dev_broker *db = NULL;
+	struct dev_broker_options dbo = { 0 };
 	sigset_t stop_sigs;
 	int sig = 0, status = EXIT_RUNTIME, mport = 0;
 
@@ -171,12 +123,14 @@ int cmd_broker(int argc, char **argv, struct cmd_ctx *ctx)
 	sigaddset(&stop_sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
 
-	mb = mock_broker_create((int)brokers, (int)partitions, &err);
-	if (!mb)
+	dbo.brokers = (int)brokers;
+	dbo.partitions = (int)partitions;
+	dbo.topics = topics.items;
+	dbo.ntopics = topics.n;
+	dbo.bootstrap_file = bootstrap_file;
+	db = dev_broker_start(&dbo, &err);
+	if (!db)
 		goto fail;
-	for (size_t i = 0; i < topics.n; i++)
-		if (mock_broker_create_topic(mb, topics.items[i], 0, &err))
-			goto fail;
 
 	if (strcmp(metrics_addr, "off") != 0) {
 		metrics_register_process();
@@ -186,14 +140,8 @@ int cmd_broker(int argc, char **argv, struct cmd_ctx *ctx)
 		if (metrics_server_start(metrics_addr, false, &ctx->srv, &mport, &err))
 			goto fail;
 	}
-	if (bootstrap_file) {
-		if (write_file_atomic(bootstrap_file, mock_broker_bootstrap(mb),
-				      &err))
-			goto fail;
-		wrote_file = true;
-	}
 
-	printf("bootstrap.servers=%s\n", mock_broker_bootstrap(mb));
+	printf("bootstrap.servers=%s\n", dev_broker_bootstrap(db));
 	if (ctx->srv) {
 		/* The address bound, not the one asked for ("0", "HOST:0"). */
 		const char *colon = strrchr(metrics_addr, ':');
@@ -209,7 +157,7 @@ int cmd_broker(int argc, char **argv, struct cmd_ctx *ctx)
 		goto fail;
 	}
 	log_info("broker", "embedded broker ready at %s (%ld broker(s)); "
-			   "in memory only, for development", mock_broker_bootstrap(mb),
+			   "in memory only, for development", dev_broker_bootstrap(db),
 		 brokers);
 
 	if (sigwait(&stop_sigs, &sig) != 0) {
@@ -226,10 +174,8 @@ fail:
 			 ? EXIT_USAGE
 			 : EXIT_RUNTIME;
 out:
-	if (wrote_file)
-		unlink(bootstrap_file);
 	/* main stops the metrics endpoint (ctx->srv) after this returns */
-	mock_broker_destroy(mb);
+	dev_broker_stop(db);
 	opt_list_release(&topics);
 	return status;
 }
