@@ -85,11 +85,10 @@ int cmd_percentile(int argc, char **argv, struct cmd_ctx *ctx)
 	int status = EXIT_RUNTIME;
 	struct opt opts[] = {
 		OPT_GROUP("percentile"),
-		OPT_STRING(0, "input", &input, "URI",
-			   "raw dataset: device_id=<id>/*.parquet (default: streaming STREAMING_RAW_S3_OUTPUT_PATH)"),
-		OPT_STRING(0, "output", &output, "URI",
-			   "CSV to write; a folder (ending in '/') gets percentile.csv "
-			   "(default: PERCENTILE_VALIDATION_CSV_OUTPUT_PATH)"),
+		OPT_SETTING(0, "input", "streaming.s3.STREAMING_RAW_S3_OUTPUT_PATH", "URI",
+			    "raw dataset: device_id=<id>/*.parquet"),
+		OPT_SETTING(0, "output", "streaming.s3.PERCENTILE_VALIDATION_CSV_OUTPUT_PATH", "URI",
+			    "CSV to write; a folder (ending in '/') gets percentile.csv"),
 		OPT_SETTING(0, "threshold", "streaming.s3.NUM_EVENT_THRESHOLD", "N",
 			    "keep device-days with more than N distinct events"),
 		OPT_STRING(0, "percentiles", &percentiles, "LIST",
@@ -126,10 +125,9 @@ int cmd_percentile(int argc, char **argv, struct cmd_ctx *ctx)
 		status = common_usage_error("percentile", &err);
 		goto out;
 	}
-	if (!input)
-		input = cfg->streaming.raw_output;
-	if (!output)
-		output = cfg->streaming.percentile_output;
+	/* --input and --output went into the settings */
+	input = cfg->streaming.raw_output;
+	output = cfg->streaming.percentile_output;
 	if (!input || !input[0] || !output || !output[0]) {
 		iot_error_set(&err, IOT_ERR_CONFIG, "no %s location: give --%s or set %s",
 			      !input || !input[0] ? "input" : "output",

@@ -59,19 +59,18 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *c
 	struct status *sl;
 	enum iot_err rc;
 	struct job_options jo;
-	const char *output = NULL, *checkpoint = NULL, *group = NULL;
+	const char *group = NULL;
 	const char *codec = NULL, *starting = NULL, *on_loss = NULL;
 	double timeout = 30;
 	double horizon = JOB_HORIZON_DEFAULT_S;
 	long max_events = 700000;
 	bool once = false;
 	int status = EXIT_RUNTIME;
-#define OPT_STREAM                                                             \
+/* out, ck: the settings of the kind's output and checkpoint locations */
+#define OPT_STREAM(out, ck)                                                    \
 	OPT_GROUP("streaming"),                                                \
-	OPT_STRING(0, "output", &output, "URI",                                \
-		   "output dataset (default: from streaming_config)"),         \
-	OPT_STRING(0, "checkpoint", &checkpoint, "URI",                        \
-		   "checkpoint location (default: from streaming_config)"),    \
+	OPT_SETTING(0, "output", "streaming.s3." out, "URI", "output dataset"), \
+	OPT_SETTING(0, "checkpoint", "streaming.s3." ck, "URI", "checkpoint location"), \
 	OPT_STRING(0, "group", &group, "ID", "consumer group (default: iotpipe-<job>)"), \
 	OPT_BOOL(0, "once", &once,                                             \
 		 "process what the topic holds at start-up, commit, and exit"), \
@@ -94,9 +93,13 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *c
 	OPT_DOUBLE(0, "timeout", &timeout, "SECONDS",                          \
 		   "how long to wait for Kafka at start, and with --once for progress (default 30)", \
 		   RANGE_ABOVE(0, RANGE_DAY_S))
-	struct opt opts[] = { OPT_STREAM, OPT_END() };
+	struct opt opts[] = {
+		OPT_STREAM("STREAMING_RAW_S3_OUTPUT_PATH", "STREAMING_RAW_S3_CHECKPOINT_PATH"),
+		OPT_END(),
+	};
 	struct opt agg_opts[] = {
-		OPT_STREAM,
+		OPT_STREAM("STREAMING_AGGREGATED_S3_OUTPUT_PATH",
+			   "STREAMING_AGGREGATED_S3_CHECKPOINT_PATH"),
 		OPT_GROUP("windows"),
 		OPT_SETTING(0, "window", "streaming.window.WINDOW_SECONDS", "SECONDS",
 			    "tumbling window length"),
@@ -136,10 +139,6 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *c
 	}
 	if (group)
 		jo.group = group;
-	if (output)
-		jo.output = output;
-	if (checkpoint)
-		jo.checkpoint = checkpoint;
 	jo.once = once;
 	jo.timeout_s = timeout;
 	jo.max_batch_events = (size_t)max_events;

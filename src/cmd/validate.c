@@ -273,8 +273,8 @@ int cmd_validate(int argc, char **argv, struct cmd_ctx *ctx)
 	int status = EXIT_RUNTIME;
 	struct opt opts[] = {
 		OPT_GROUP("validate"),
-		OPT_STRING(0, "input", &input, "URI",
-			   "aggregate dataset (default: STREAMING_AGGREGATED_S3_OUTPUT_PATH)"),
+		OPT_SETTING(0, "input", "streaming.s3.STREAMING_AGGREGATED_S3_OUTPUT_PATH", "URI",
+			    "aggregate dataset"),
 		OPT_END(),
 	};
 	static const struct opt_usage usage = {
@@ -287,8 +287,7 @@ int cmd_validate(int argc, char **argv, struct cmd_ctx *ctx)
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
-	if (!input)
-		input = cfg->streaming.aggregated_output;
+	input = cfg->streaming.aggregated_output; /* --input went there */
 	if (!input || !input[0] || store_uri_parse(input, &u, &err)) {
 		if (!err.msg[0])
 			iot_error_set(&err, IOT_ERR_CONFIG,
