@@ -7,7 +7,8 @@
  * of such a flag shows the table's default and range, and
  * stream_job_options() (cmd/stream_cmd.h), the one function that turns
  * the settings into a streaming job's options for archive, aggregate and
- * run.
+ * run; and cmd_parse() (cmd/common.h), which adds the shared options a
+ * command's flags ask for and applies the settings' flags.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "cmd/common.h"
 #include "cmd/stream_cmd.h"
 #include "config/config.h"
 #include "core/hive.h"
@@ -315,6 +317,62 @@ static void test_job_options_bad_layout(void **state)
 	config_release(&cfg);
 }
 
+/* --- cmd_parse(): shared rows by flags, settings applied -------------------- */
+
+static void test_cmd_parse_applies_settings(void **state)
+{
+	static const struct opt_usage usage = { "iotpipe x", NULL };
+	struct cmd_ctx ctx;
+	long n = 0;
+	char *argv[] = { (char *)"x", (char *)"--window", (char *)"120", (char *)"--topic",
+			 (char *)"events", (char *)"--count", (char *)"7", NULL };
+	struct opt opts[] = {
+		OPT_SETTING(0, "window", "streaming.window.WINDOW_SECONDS", "SECONDS", "w"),
+		OPT_LONG(0, "count", &n, "N", "n", RANGE(0, 10)),
+		OPT_END(),
+	};
+
+	(void)state;
+	/* the built-in defaults, not the reference files of ./config */
+	setenv("IOTPIPE_CONFIG_DIR", "/nonexistent", 1);
+	cmd_ctx_init(&ctx, "x", NEED_CONFIG | NEED_LOG, "off");
+	assert_int_equal(cmd_parse(&ctx, 7, argv, opts, &usage, NULL), -1);
+	assert_true(ctx.cfg.streaming.window_seconds == 120);
+	assert_string_equal(ctx.cfg.streaming.topic, "events");
+	assert_true(n == 7);
+	/* the command's own rows tell what was given */
+	assert_true(opt_was_given(opts, "window") && opt_was_given(opts, "count"));
+	/* the shared rows come first in the parsed table */
+	assert_string_equal(ctx.opts[0].long_name, "config");
+	assert_true(opt_was_given(ctx.opts, "topic"));
+	assert_null(opt_find(ctx.opts, "metrics-addr")); /* no NEED_METRICS */
+	cmd_ctx_release(&ctx);
+	unsetenv("IOTPIPE_CONFIG_DIR");
+}
+
+static void test_cmd_parse_refuses_out_of_range_flag(void **state)
+{
+	static const struct opt_usage usage = { "iotpipe x", NULL };
+	struct cmd_ctx ctx;
+	char *argv[] = { (char *)"x", (char *)"--window=-60", NULL };
+	char *argv2[] = { (char *)"x", (char *)"--config", (char *)"f.yml", NULL };
+	struct opt opts[] = {
+		OPT_SETTING(0, "window", "streaming.window.WINDOW_SECONDS", "SECONDS", "w"),
+		OPT_END(),
+	};
+
+	(void)state;
+	setenv("IOTPIPE_CONFIG_DIR", "/nonexistent", 1);
+	cmd_ctx_init(&ctx, "x", NEED_CONFIG, "off");
+	assert_int_equal(cmd_parse(&ctx, 2, argv, opts, &usage, NULL), 2);
+	cmd_ctx_release(&ctx);
+	/* a command without NEED_CONFIG has no --config */
+	cmd_ctx_init(&ctx, "x", NEED_LOG, "off");
+	assert_int_equal(cmd_parse(&ctx, 3, argv2, opts, &usage, NULL), 2);
+	cmd_ctx_release(&ctx);
+	unsetenv("IOTPIPE_CONFIG_DIR");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +386,8 @@ int main(void)
 		cmocka_unit_test(test_job_options_defaults),
 		cmocka_unit_test(test_job_options_follow_settings),
 		cmocka_unit_test(test_job_options_bad_layout),
+		cmocka_unit_test(test_cmd_parse_applies_settings),
+		cmocka_unit_test(test_cmd_parse_refuses_out_of_range_flag),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
