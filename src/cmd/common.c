@@ -49,7 +49,8 @@ enum iot_err common_setup(struct common_opts *co, const struct opt *opts,
 	}
 	if (!(flags & NEED_CONFIG))
 		return IOT_OK;
-	/* a command may be set up once only, but cfg may hold defaults */
+	/* start from the defaults, whatever cfg held (config_init()ed or
+	 * zeroed) */
 	config_release(cfg);
 	config_init(cfg);
 	props = producer ? &cfg->producer.kafka : &cfg->streaming.kafka;
@@ -76,7 +77,7 @@ enum iot_err common_setup(struct common_opts *co, const struct opt *opts,
 			return err->code;
 	console_config_capture(cfg);
 	console_note("bootstrap", producer ? cfg->producer.bootstrap_servers
-							  : cfg->streaming.bootstrap_servers);
+					   : cfg->streaming.bootstrap_servers);
 	console_note("topic", producer ? cfg->producer.topic : cfg->streaming.topic);
 	return IOT_OK;
 }
