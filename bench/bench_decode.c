@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "event/codec.h"
 #include "event/generate.h"
 

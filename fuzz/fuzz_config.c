@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "event/codec.h"
 #include "event/generate.h"
 #include "event/schema.h"

@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "core/config.h"
+#include "config/config.h"
 #include "event/codec.h"
 #include "event/schema.h"
 

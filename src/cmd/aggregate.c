@@ -8,7 +8,7 @@
 
 #include "core/banned.h"
 
-int cmd_aggregate(int argc, char **argv)
+int cmd_aggregate(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	return stream_cmd_main(JOB_AGGREGATE, argc, argv);
+	return stream_cmd_main(JOB_AGGREGATE, argc, argv, ctx);
 }

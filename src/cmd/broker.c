@@ -1,25 +1,24 @@
 /*
  * broker.c - `iotpipe broker`: the embedded development Kafka broker in the
- * foreground (kafka/mock_broker.c does the work).
+ * foreground. This file parses the options, handles the signals and
+ * announces the address; kafka/dev_broker.c starts the cluster, creates
+ * the topics and writes the bootstrap file.
  *
  * Start-up: parse options, block SIGINT and SIGTERM (before any thread
  * exists, so every thread librdkafka and libmicrohttpd start inherits the
- * mask and the signals can only reach sigwait() here), start the mock
- * cluster, create the topics named with --topic, start the metrics
- * endpoint, then announce: the first stdout line is
+ * mask and the signals can only reach sigwait() here), start the broker
+ * (the mock cluster, the --topic topics, and with --bootstrap-file the
+ * list written to a file atomically and removed again on exit), start the
+ * metrics endpoint, then announce: the first stdout line is
  * `bootstrap.servers=HOST:PORT[,...]`, flushed at once, because scripts and
  * tests wait for exactly that line; `metrics=HOST:PORT` follows when the
- * endpoint runs. With --bootstrap-file the list is also written to a file,
- * atomically (temporary name, fsync, rename), so a reader polling for the
- * file never sees half of it; the file is removed again on exit, so a stale
- * address never outlives the broker.
+ * endpoint runs.
  *
  * Then the main thread sleeps in sigwait() until SIGINT or SIGTERM, shuts
  * everything down in reverse order and returns 0. The data was in memory
  * only and is gone: this is for development and demos, not production.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,9 +27,10 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/common.h"
 #include "core/log.h"
 #include "core/opt.h"
-#include "core/xalloc.h"
+#include "kafka/dev_broker.h"
 #include "kafka/mock_broker.h"
 #include "metrics/metrics.h"
 
@@ -48,53 +48,6 @@ static const struct opt_usage usage = {
 	"default); --topic creates one up front with --partitions partitions.",
 };
 
-/*
- * Writes "list\n" to path through a temporary file in the same directory
- * and rename(2), so readers see either no file or the whole list.
- */
-static enum iot_err write_file_atomic(const char *path, const char *list,
-				      struct iot_error *err)
-{
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	char *body = xasprintf("%s\n", list);
-	size_t len = strlen(body), off = 0;
-	enum iot_err rc = IOT_OK;
-	int fd;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = iot_error_set(err, IOT_ERR_IO, "bootstrap file %s: %s", tmp,
-				   strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, body + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = iot_error_set(err, IOT_ERR_IO, "bootstrap file %s: %s",
-					   tmp, strerror(errno));
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (!rc && fsync(fd) != 0)
-		rc = iot_error_set(err, IOT_ERR_IO, "bootstrap file %s: fsync: %s",
-				   tmp, strerror(errno));
-	if (close(fd) != 0 && !rc)
-		rc = iot_error_set(err, IOT_ERR_IO, "bootstrap file %s: close: %s",
-				   tmp, strerror(errno));
-	if (!rc && rename(tmp, path) != 0)
-		rc = iot_error_set(err, IOT_ERR_IO, "bootstrap file %s: rename: %s",
-				   path, strerror(errno));
-	if (rc)
-		unlink(tmp);
-out:
-	free(tmp);
-	free(body);
-	return rc;
-}
-
 static int usage_error(const char *msg)
 {
 	fprintf(stderr, "iotpipe broker: %s\nusage: %s\n"
@@ -103,11 +56,10 @@ static int usage_error(const char *msg)
 	return EXIT_USAGE;
 }
 
-int cmd_broker(int argc, char **argv)
+int cmd_broker(int argc, char **argv, struct cmd_ctx *ctx)
 {
 	long brokers = 1, partitions = MOCK_BROKER_AUTO_PARTITIONS;
-	const char *bootstrap_file = NULL, *metrics_addr = NULL;
-	const char *log_level = NULL, *log_format = NULL, *env;
+	const char *bootstrap_file = NULL, *metrics_addr, *env;
 	struct opt_list topics = { 0 };
 	struct opt opts[] = {
 		OPT_LONG(0, "brokers", &brokers, "N",
@@ -120,50 +72,21 @@ int cmd_broker(int argc, char **argv)
 			 "create this topic at start (repeatable)"),
 		OPT_STRING(0, "bootstrap-file", &bootstrap_file, "FILE",
 			   "also write the bootstrap list to FILE (atomically)"),
-		OPT_STRING(0, "metrics-addr", &metrics_addr, "HOST:PORT",
-			   "serve /metrics, /healthz (default 127.0.0.1:0: any free port; off)"),
-		OPT_STRING(0, "log-level", &log_level, "LEVEL",
-			   "error, warn, info (default) or debug"),
-		OPT_STRING(0, "log-format", &log_format, "FORMAT",
-			   "text or json (one object per line)"),
 		OPT_END(),
 	};
 	struct iot_error err = IOT_ERROR_INIT;
-	struct mock_broker *mb = NULL;
-	struct metrics_server *msrv = NULL;
-	bool wrote_file = false;
+	struct dev_broker *db = NULL;
+	struct dev_broker_options dbo = { 0 };
 	sigset_t stop_sigs;
-	int n, sig = 0, status = EXIT_RUNTIME, mport = 0;
+	int sig = 0, status = EXIT_RUNTIME, mport = 0;
 
-	n = opt_parse(argc, argv, opts, &usage, &err);
-	if (n == OPT_RC_HELP)
-		return 0;
-	if (n == OPT_RC_ERROR) {
-		status = usage_error(err.msg);
+	/* --metrics-addr, --log-level and --log-format are the shared
+	 * options (cmd_parse(), NEED_LOG | NEED_METRICS) */
+	status = cmd_parse(ctx, argc, argv, opts, &usage, NULL);
+	if (status >= 0)
 		goto out;
-	}
-	if (n > 0) {
-		char msg[300];
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[0]);
-		status = usage_error(msg);
-		goto out;
-	}
-	if (log_level) {
-		enum log_level lvl;
-		if (!log_level_parse(log_level, &lvl)) {
-			status = usage_error("--log-level: expected error, warn, info or debug");
-			goto out;
-		}
-		log_set_level(lvl);
-	}
-	if (log_format) {
-		if (!strcmp(log_format, "json")) {
-			log_set_json(true);
-		} else if (strcmp(log_format, "text")) {
-			status = usage_error("--log-format: expected text or json");
-			goto out;
-		}
-	}
+	status = EXIT_RUNTIME;
+	metrics_addr = ctx->co.metrics_addr;
 	for (size_t i = 0; i < topics.n; i++)
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(topics.items[i], topics.items[j])) {
@@ -176,7 +99,7 @@ int cmd_broker(int argc, char **argv)
 	/* As for every command: flag > IOTPIPE_METRICS_ADDR > default. */
 	if (!metrics_addr) {
 		env = getenv("IOTPIPE_METRICS_ADDR");
-		metrics_addr = env && *env ? env : "127.0.0.1:0";
+		metrics_addr = env && *env ? env : ctx->co.metrics_default;
 	}
 	if (opt_was_given(opts, "partitions") && topics.n == 0 &&
 	    partitions != MOCK_BROKER_AUTO_PARTITIONS)
@@ -200,30 +123,26 @@ int cmd_broker(int argc, char **argv)
 	sigaddset(&stop_sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
 
-	mb = mock_broker_create((int)brokers, (int)partitions, &err);
-	if (!mb)
+	dbo.brokers = (int)brokers;
+	dbo.partitions = (int)partitions;
+	dbo.topics = topics.items;
+	dbo.ntopics = topics.n;
+	dbo.bootstrap_file = bootstrap_file;
+	db = dev_broker_start(&dbo, &err);
+	if (!db)
 		goto fail;
-	for (size_t i = 0; i < topics.n; i++)
-		if (mock_broker_create_topic(mb, topics.items[i], 0, &err))
-			goto fail;
 
 	if (strcmp(metrics_addr, "off") != 0) {
 		metrics_register_process();
 		metric_set(metrics_gauge("iotpipe_broker_brokers",
 					 "Brokers in the embedded cluster.", NULL),
 			   (double)brokers);
-		if (metrics_server_start(metrics_addr, false, &msrv, &mport, &err))
+		if (metrics_server_start(metrics_addr, false, &ctx->srv, &mport, &err))
 			goto fail;
-	}
-	if (bootstrap_file) {
-		if (write_file_atomic(bootstrap_file, mock_broker_bootstrap(mb),
-				      &err))
-			goto fail;
-		wrote_file = true;
 	}
 
-	printf("bootstrap.servers=%s\n", mock_broker_bootstrap(mb));
-	if (msrv) {
+	printf("bootstrap.servers=%s\n", dev_broker_bootstrap(db));
+	if (ctx->srv) {
 		/* The address bound, not the one asked for ("0", "HOST:0"). */
 		const char *colon = strrchr(metrics_addr, ':');
 		if (colon && colon != metrics_addr)
@@ -238,7 +157,7 @@ int cmd_broker(int argc, char **argv)
 		goto fail;
 	}
 	log_info("broker", "embedded broker ready at %s (%ld broker(s)); "
-			   "in memory only, for development", mock_broker_bootstrap(mb),
+			   "in memory only, for development", dev_broker_bootstrap(db),
 		 brokers);
 
 	if (sigwait(&stop_sigs, &sig) != 0) {
@@ -255,10 +174,8 @@ fail:
 			 ? EXIT_USAGE
 			 : EXIT_RUNTIME;
 out:
-	if (wrote_file)
-		unlink(bootstrap_file);
-	metrics_server_stop(msrv);
-	mock_broker_destroy(mb);
+	/* main stops the metrics endpoint (ctx->srv) after this returns */
+	dev_broker_stop(db);
 	opt_list_release(&topics);
 	return status;
 }

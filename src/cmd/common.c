@@ -1,10 +1,14 @@
 /*
- * common.c - shared command set-up (common.h). Called from src/cmd/ only,
- * on the main thread before any worker starts.
+ * common.c - shared command set-up (common.h): the context main.c keeps
+ * around a command, the shared option rows a command's flags ask for,
+ * parsed once with the command's own, and the set-up they imply. Called
+ * from main.c and src/cmd/ only, on the main thread before any worker
+ * starts.
  */
 #include "cmd/common.h"
 #include "cmd/cmd.h"
 #include "core/log.h"
+#include "core/xalloc.h"
 #include "metrics/console.h"
 
 #include <stdio.h>
@@ -17,12 +21,13 @@
  * that every line on stderr parses (log shippers). */
 static bool json_errors;
 
-enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
-			  enum common_role role, struct iot_error *err)
+enum iot_err common_setup(struct common_opts *co, const struct opt *opts,
+			  struct iot_config *cfg, unsigned flags,
+			  struct iot_error *err)
 {
-	const char *pre = role == COMMON_PRODUCER ? "producer" : "streaming";
-	struct kv_list *props = role == COMMON_PRODUCER ? &cfg->producer.kafka
-							: &cfg->streaming.kafka;
+	bool producer = flags & NEED_PRODUCER;
+	const char *pre = producer ? "producer" : "streaming";
+	struct kv_list *props;
 	char name[96];
 
 	if (co->log_level) {
@@ -42,50 +47,134 @@ enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
 					     "--log-format '%s': expected text or json",
 					     co->log_format);
 	}
+	if (!(flags & NEED_CONFIG))
+		return IOT_OK;
+	/* start from the defaults, whatever cfg held (config_init()ed or
+	 * zeroed) */
+	config_release(cfg);
 	config_init(cfg);
+	props = producer ? &cfg->producer.kafka : &cfg->streaming.kafka;
 	if (config_load_files(cfg, co->config.items, co->config.n, err))
 		return err->code;
 	if (config_apply_env(cfg, err))
 		return err->code;
+	if (config_apply_options(cfg, opts, err))
+		return err->code;
 	if (co->bootstrap) {
 		snprintf(name, sizeof(name), "%s.kafka.%s", pre,
-			 role == COMMON_PRODUCER ? "bootstrap_servers" : "KAFKA_BOOTSTRAP_SERVERS");
-		if (config_set(cfg, name, co->bootstrap, "--bootstrap-servers", err))
+			 producer ? "bootstrap_servers" : "KAFKA_BOOTSTRAP_SERVERS");
+		if (config_set(cfg, name, co->bootstrap, "option --bootstrap-servers", err))
 			return err->code;
 	}
 	if (co->topic) {
 		snprintf(name, sizeof(name), "%s.kafka.%s", pre,
-			 role == COMMON_PRODUCER ? "topic" : "KAFKA_TOPIC_NAME");
-		if (config_set(cfg, name, co->topic, "--topic", err))
+			 producer ? "topic" : "KAFKA_TOPIC_NAME");
+		if (config_set(cfg, name, co->topic, "option --topic", err))
 			return err->code;
 	}
 	for (size_t i = 0; i < co->kafka.n; i++)
 		if (kv_list_add_pair(props, co->kafka.items[i], "--kafka", err))
 			return err->code;
 	console_config_capture(cfg);
-	console_note("bootstrap", role == COMMON_PRODUCER ? cfg->producer.bootstrap_servers
-							  : cfg->streaming.bootstrap_servers);
-	console_note("topic", role == COMMON_PRODUCER ? cfg->producer.topic : cfg->streaming.topic);
+	console_note("bootstrap", producer ? cfg->producer.bootstrap_servers
+					   : cfg->streaming.bootstrap_servers);
+	console_note("topic", producer ? cfg->producer.topic : cfg->streaming.topic);
 	return IOT_OK;
 }
 
-int common_start(const char *cmd, int argc, char **argv, struct opt *opts,
-		 const struct opt_usage *usage, struct common_opts *co,
-		 struct iot_config *cfg, enum common_role role)
+void cmd_ctx_init(struct cmd_ctx *ctx, const char *name, unsigned flags,
+		  const char *metrics_default)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->name = name;
+	ctx->flags = flags;
+	ctx->co.metrics_default = metrics_default;
+	config_init(&ctx->cfg);
+	snprintf(ctx->metrics_help, sizeof(ctx->metrics_help),
+		 "serve /metrics and /healthz here (default %s; 0: a free port; off: none)",
+		 metrics_default ? metrics_default : "off");
+}
+
+void cmd_ctx_release(struct cmd_ctx *ctx)
+{
+	metrics_server_stop(ctx->srv);
+	ctx->srv = NULL;
+	config_release(&ctx->cfg);
+	common_release(&ctx->co);
+	free(ctx->opts);
+	ctx->opts = NULL;
+}
+
+/* The shared rows of `flags`, in --help order, into rows[]; returns how
+ * many (at most 7). */
+static size_t shared_rows(struct cmd_ctx *ctx, struct opt *rows)
+{
+	struct common_opts *co = &ctx->co;
+	size_t n = 0;
+
+	if (ctx->flags & NEED_CONFIG) {
+		const struct opt r[] = {
+			OPT_LIST('c', "config", &co->config, "FILE",
+				 "config file (repeatable; default: the files in config/)"),
+			OPT_STRING(0, "bootstrap-servers", &co->bootstrap, "LIST",
+				   "Kafka bootstrap servers (host:port,...)"),
+			OPT_STRING(0, "topic", &co->topic, "NAME", "Kafka topic"),
+			OPT_LIST(0, "kafka", &co->kafka, "KEY=VALUE",
+				 "any librdkafka property (repeatable)"),
+		};
+		for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+			rows[n++] = r[i];
+	}
+	if (ctx->flags & NEED_METRICS) {
+		const struct opt r = OPT_STRING(0, "metrics-addr", &co->metrics_addr, "HOST:PORT",
+						ctx->metrics_help);
+		rows[n++] = r;
+	}
+	if (ctx->flags & NEED_LOG) {
+		const struct opt r[] = {
+			OPT_STRING(0, "log-level", &co->log_level, "LEVEL",
+				   "error, warn, info or debug"),
+			OPT_STRING(0, "log-format", &co->log_format, "FORMAT",
+				   "text or json (one object per line)"),
+		};
+		for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+			rows[n++] = r[i];
+	}
+	return n;
+}
+
+int cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, struct opt *opts,
+	      const struct opt_usage *usage, int *npos)
 {
 	struct iot_error err = IOT_ERROR_INIT;
-	int n = opt_parse(argc, argv, opts, usage, &err);
+	size_t nshared, nown = 0;
+	int n;
 
+	while (opts[nown].type != OPT_T_END)
+		nown++;
+	free(ctx->opts);
+	ctx->opts = xcalloc(7 + nown + 1, sizeof(*ctx->opts));
+	nshared = shared_rows(ctx, ctx->opts);
+	memcpy(ctx->opts + nshared, opts, (nown + 1) * sizeof(*opts));
+	config_bind_options(ctx->opts);
+	n = opt_parse(argc, argv, ctx->opts, usage, &err);
+	/* the command reads its own rows: what was given, and the text of
+	 * a setting */
+	for (size_t i = 0; i < nown; i++) {
+		opts[i].seen = ctx->opts[nshared + i].seen;
+		opts[i].arg = ctx->opts[nshared + i].arg;
+	}
 	if (n == OPT_RC_HELP)
 		return 0;
-	if (n == OPT_RC_ERROR || n > 0) {
+	if (n == OPT_RC_ERROR || (n > 0 && !npos)) {
 		if (n > 0)
 			iot_error_set(&err, IOT_ERR_USAGE, "unexpected argument '%s'", argv[0]);
-		return common_usage_error(cmd, &err);
+		return common_usage_error(ctx->name, &err);
 	}
-	config_release(cfg);
-	if (common_setup(co, cfg, role, &err))
-		return common_usage_error(cmd, &err);
+	if (npos)
+		*npos = n;
+	if (common_setup(&ctx->co, ctx->opts, &ctx->cfg, ctx->flags, &err))
+		return common_usage_error(ctx->name, &err);
 	return -1;
 }
 

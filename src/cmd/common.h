@@ -1,21 +1,30 @@
 /*
- * common.h - the options every command shares (docs/design.md §9) and the
- * set-up they imply: configuration files, environment, flag overrides,
- * logging, the metrics endpoint.
+ * common.h - what main.c sets up for a command, by the flags of its row in
+ * commands[] (as git's run_builtin() does with RUN_SETUP): the options
+ * every command shares (docs/design.md §9), parsed once here, and what
+ * they imply: logging, the settings (files, environment, flags), the
+ * metrics endpoint.
  *
- *	struct common_opts co = COMMON_OPTS_INIT(":9101");
- *	struct opt opts[] = { OPT_COMMON(&co), ..., OPT_END() };
- *	n = opt_parse(argc, argv, opts, &usage, &err);
- *	if (common_setup(&co, opts, &cfg, COMMON_PRODUCER, &err)) ...
- *	if (common_metrics_start(&co, &srv, &err)) ...
- *	...
- *	metrics_server_stop(srv);
- *	common_release(&co);
+ * main.c owns a struct cmd_ctx per run: cmd_ctx_init() before the command,
+ * cmd_ctx_release() after it (the metrics endpoint stops, the settings are
+ * freed). The command declares only its own options and calls cmd_parse(),
+ * which adds the shared rows its flags ask for, parses, and sets up:
+ *
+ *	int cmd_produce(int argc, char **argv, struct cmd_ctx *ctx)
+ *	{
+ *		struct opt opts[] = { OPT_GROUP("producing"), ..., OPT_END() };
+ *		int status = cmd_parse(ctx, argc, argv, opts, &usage, NULL);
+ *		if (status >= 0)
+ *			return status;      // after --help, or an error it printed
+ *		... ctx->cfg holds the settings; check what only it knows ...
+ *		if (common_metrics_start(&ctx->co, &ctx->srv, &err)) ...
+ *		... run ...
+ *	}
  */
 #ifndef IOT_CMD_COMMON_H
 #define IOT_CMD_COMMON_H
 
-#include "core/config.h"
+#include "config/config.h"
 #include "core/opt.h"
 #include "metrics/metrics.h"
 
@@ -30,45 +39,59 @@ struct common_opts {
 	const char *log_format;
 };
 
-#define COMMON_OPTS_INIT(default_metrics)                                     \
-	{ { NULL, 0, 0 }, NULL, NULL, { NULL, 0, 0 }, NULL, default_metrics,  \
-	  NULL, NULL }
+/* What a command needs (the flags of its commands[] row). */
+#define NEED_LOG      (1u << 0) /* --log-level, --log-format; applied */
+#define NEED_CONFIG   (1u << 1) /* -c, --bootstrap-servers, --topic, --kafka;
+				   the settings loaded into ctx->cfg */
+#define NEED_METRICS  (1u << 2) /* --metrics-addr (common_metrics_start()) */
+#define NEED_PRODUCER (1u << 3) /* with NEED_CONFIG: --bootstrap-servers and
+				   --topic set the producer's settings, not
+				   the streaming jobs' */
+#define CMD_HIDDEN    (1u << 4) /* not listed by `iotpipe --help` */
 
-#define OPT_COMMON(co)                                                        \
-	OPT_LIST('c', "config", &(co)->config, "FILE",                        \
-		 "config file (repeatable; default: the files in config/)"),  \
-	OPT_STRING(0, "bootstrap-servers", &(co)->bootstrap, "LIST",          \
-		   "Kafka bootstrap servers (host:port,...)"),                \
-	OPT_STRING(0, "topic", &(co)->topic, "NAME", "Kafka topic"),          \
-	OPT_LIST(0, "kafka", &(co)->kafka, "KEY=VALUE",                       \
-		 "any librdkafka property (repeatable)"),                     \
-	OPT_STRING(0, "metrics-addr", &(co)->metrics_addr, "HOST:PORT",       \
-		   "serve /metrics and /healthz here (0: a free port; off: none)"), \
-	OPT_STRING(0, "log-level", &(co)->log_level, "LEVEL",                 \
-		   "error, warn, info or debug"),                             \
-	OPT_STRING(0, "log-format", &(co)->log_format, "FORMAT",              \
-		   "text or json (one object per line)")
+struct cmd_ctx {
+	const char *name;          /* "produce" */
+	unsigned flags;            /* NEED_* */
+	struct common_opts co;     /* the shared options' values */
+	struct iot_config cfg;     /* NEED_CONFIG: loaded by cmd_parse() */
+	struct metrics_server *srv; /* started by the command, stopped by release */
+	struct opt *opts;          /* the table cmd_parse() parsed: shared rows
+				      first, then the command's (owned) */
+	char metrics_help[128];    /* --metrics-addr's help, with the default */
+};
 
-enum common_role { COMMON_PRODUCER, COMMON_STREAMING };
-
-/*
- * The start of a configured command without positional arguments: parses
- * argv with opts, then common_setup(). cfg must be config_init()ed (it is
- * reloaded here). Returns -1 when the command should go on, otherwise the
- * exit status to return: 0 after --help, 2 after a usage or configuration
- * error (already printed, naming the flag, file or key).
- */
-int common_start(const char *cmd, int argc, char **argv, struct opt *opts,
-		 const struct opt_usage *usage, struct common_opts *co,
-		 struct iot_config *cfg, enum common_role role);
+/* main.c, around every command. metrics_default: the command's endpoint
+ * ("127.0.0.1:9101", "off"). */
+void cmd_ctx_init(struct cmd_ctx *ctx, const char *name, unsigned flags,
+		  const char *metrics_default);
+void cmd_ctx_release(struct cmd_ctx *ctx);
 
 /*
- * Loads config files, applies the environment, then the flags; sets the
- * log level and format. On error *err names the file/key/flag (exit 2).
- * The --kafka properties are appended to the role's pass-through list.
+ * Parses argv[1..argc) with the shared options ctx->flags asks for and
+ * the command's opts (whose `seen` and `arg` are filled in as if parsed
+ * alone), then sets up: the log level and format (NEED_LOG), the settings
+ * from files, environment and flags into ctx->cfg (NEED_CONFIG). --help
+ * lists the shared options first. With npos NULL a positional argument is
+ * an error; otherwise *npos is their number, moved to argv[0..*npos).
+ * Returns -1 when the command should go on, otherwise the exit status to
+ * return: 0 after --help, 2 after a usage or configuration error (already
+ * printed, naming the flag, file or key).
  */
-enum iot_err common_setup(struct common_opts *co, struct iot_config *cfg,
-			  enum common_role role, struct iot_error *err);
+int cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, struct opt *opts,
+	      const struct opt_usage *usage, int *npos);
+
+/*
+ * The set-up of cmd_parse() after parsing, by flags: sets the log level
+ * and format (NEED_LOG); loads config files, applies the environment, then
+ * the flags (the OPT_SETTING rows of opts, which may be NULL, and
+ * --bootstrap-servers, --topic) into cfg (NEED_CONFIG; cfg must be
+ * config_init()ed or zeroed, and is reloaded here). On error *err names the file/key/flag (exit 2).
+ * The --kafka properties are appended to the pass-through list of the
+ * producer (NEED_PRODUCER) or of the streaming jobs.
+ */
+enum iot_err common_setup(struct common_opts *co, const struct opt *opts,
+			  struct iot_config *cfg, unsigned flags,
+			  struct iot_error *err);
 
 /*
  * Starts the metrics endpoint at --metrics-addr, else $IOTPIPE_METRICS_ADDR,

@@ -33,6 +33,7 @@
  * and requests send paths verbatim, see s3_http.c).
  */
 #include "cmd/cmd.h"
+#include "cmd/common.h"
 #include "core/log.h"
 #include "core/opt.h"
 #include "core/pool.h"
@@ -268,7 +269,7 @@ static enum iot_err copy_recursive(struct store *st, const char *src,
 	return rc;
 }
 
-int cmd_cp(int argc, char **argv)
+int cmd_cp(int argc, char **argv, struct cmd_ctx *ctx)
 {
 	static const struct opt_usage usage = {
 		"iotpipe cp [options] SRC DST",
@@ -277,37 +278,27 @@ int cmd_cp(int argc, char **argv)
 		"ending in '/' or naming a directory receives SRC's base name.",
 	};
 	bool recursive = false, quiet = false;
-	const char *log_level = NULL;
 	struct opt opts[] = {
 		OPT_BOOL('r', "recursive", &recursive,
 			 "copy every object under SRC to DST/<relative key>"),
 		OPT_BOOL('q', "quiet", &quiet, "print nothing on success"),
-		OPT_STRING(0, "log-level", &log_level, "LEVEL",
-			   "error, warn (default), info or debug"),
 		OPT_END(),
 	};
 	struct iot_error err = IOT_ERROR_INIT;
 	struct store *st;
-	enum log_level lvl;
 	enum iot_err rc;
 	char *dst;
-	int n;
+	int n = 0, status;
 
-	n = opt_parse(argc, argv, opts, &usage, &err);
-	if (n == OPT_RC_HELP)
-		return 0;
-	if (n == OPT_RC_ERROR || n != 2 ||
-	    (log_level && !log_level_parse(log_level, &lvl))) {
-		fprintf(stderr, "iotpipe cp: %s\n",
-			n == OPT_RC_ERROR ? err.msg
-			: n != 2	  ? "expected SRC and DST"
-					  : "--log-level: expected error, "
-					    "warn, info or debug");
-		opt_print_help(stderr, opts, &usage);
+	/* --log-level and --log-format are the shared options (NEED_LOG) */
+	status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
+	if (status >= 0)
+		return status;
+	if (n != 2) {
+		fprintf(stderr, "iotpipe cp: expected SRC and DST\n");
+		opt_print_help(stderr, ctx->opts, &usage);
 		return EXIT_USAGE;
 	}
-	if (log_level)
-		log_set_level(lvl);
 	st = store_create();
 	if (recursive) {
 		rc = copy_recursive(st, argv[0], argv[1], quiet, &err);

@@ -18,7 +18,7 @@
 
 #include "core/banned.h"
 
-static int debug_decode(struct iot_config *cfg)
+static int debug_decode(const struct iot_config *cfg)
 {
 	struct ev_decoder *dec = ev_decoder_create(cfg->schema);
 	char *line = NULL;
@@ -51,38 +51,26 @@ static int debug_decode(struct iot_config *cfg)
 	return 0;
 }
 
-int cmd_debug(int argc, char **argv)
+int cmd_debug(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	struct common_opts co = COMMON_OPTS_INIT("off");
-	struct iot_config cfg;
-	struct iot_error err = IOT_ERROR_INIT;
-	struct opt opts[] = { OPT_COMMON(&co), OPT_END() };
+	const struct iot_config *cfg = &ctx->cfg;
+	struct opt opts[] = { OPT_END() };
 	static const struct opt_usage usage = {
 		"iotpipe debug (config-doc | config | decode) [options]", NULL
 	};
-	int n = opt_parse(argc, argv, opts, &usage, &err), status = 0;
+	int n = 0, status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
 
-	config_init(&cfg);
-	if (n == OPT_RC_HELP)
-		goto out;
-	if (n < 1) {
-		if (n == OPT_RC_ERROR)
-			status = common_usage_error("debug", &err);
-		else
-			status = EXIT_USAGE;
-		goto out;
-	}
+	if (status >= 0)
+		return status;
+	status = 0;
+	if (n < 1)
+		return EXIT_USAGE;
 	if (!strcmp(argv[0], "config-doc")) {
 		config_write_reference(stdout);
-		goto out;
-	}
-	config_release(&cfg);
-	if (common_setup(&co, &cfg, COMMON_STREAMING, &err)) {
-		status = common_usage_error("debug", &err);
-		goto out;
+		return 0;
 	}
 	if (!strcmp(argv[0], "decode")) {
-		status = debug_decode(&cfg);
+		status = debug_decode(cfg);
 	} else if (!strcmp(argv[0], "config")) {
 		printf("producer.bootstrap_servers=%s\nproducer.topic=%s\nproducer.acks=%s\n"
 		       "producer.retries=%ld\nproducer.num_generators=%ld\nproducer.event_frequency=%g\n"
@@ -90,22 +78,19 @@ int cmd_debug(int argc, char **argv)
 		       "streaming.topic=%s\nstreaming.num_event_threshold=%ld\n"
 		       "streaming.raw_output=%s\nstreaming.aggregated_output=%s\n"
 		       "schema.fields=%zu\n",
-		       cfg.producer.bootstrap_servers, cfg.producer.topic, cfg.producer.acks,
-		       cfg.producer.retries, cfg.producer.num_generators,
-		       cfg.producer.event_frequency,
-		       cfg.producer.delivery_exactly_once ? "true" : "false",
-		       cfg.streaming.bootstrap_servers, cfg.streaming.topic,
-		       cfg.streaming.num_event_threshold, cfg.streaming.raw_output,
-		       cfg.streaming.aggregated_output, cfg.schema->nfields);
-		for (size_t i = 0; i < cfg.streaming.kafka.n; i++)
-			printf("streaming.kafka.%s=%s\n", cfg.streaming.kafka.items[i].key,
-			       cfg.streaming.kafka.items[i].value);
+		       cfg->producer.bootstrap_servers, cfg->producer.topic, cfg->producer.acks,
+		       cfg->producer.retries, cfg->producer.num_generators,
+		       cfg->producer.event_frequency,
+		       cfg->producer.delivery_exactly_once ? "true" : "false",
+		       cfg->streaming.bootstrap_servers, cfg->streaming.topic,
+		       cfg->streaming.num_event_threshold, cfg->streaming.raw_output,
+		       cfg->streaming.aggregated_output, cfg->schema->nfields);
+		for (size_t i = 0; i < cfg->streaming.kafka.n; i++)
+			printf("streaming.kafka.%s=%s\n", cfg->streaming.kafka.items[i].key,
+			       cfg->streaming.kafka.items[i].value);
 	} else {
 		fprintf(stderr, "iotpipe debug: unknown subcommand '%s'\n", argv[0]);
 		status = EXIT_USAGE;
 	}
-out:
-	config_release(&cfg);
-	common_release(&co);
 	return status;
 }

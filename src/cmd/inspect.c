@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/common.h"
 #include "core/buf.h"
 #include "core/opt.h"
 #include "core/xalloc.h"
@@ -528,7 +529,7 @@ out:
 	return rc;
 }
 
-int cmd_inspect(int argc, char **argv)
+int cmd_inspect(int argc, char **argv, struct cmd_ctx *ctx)
 {
 	const char *head_s = NULL;
 	bool json = false;
@@ -545,13 +546,9 @@ int cmd_inspect(int argc, char **argv)
 		"sizes, statistics), key/value metadata and first rows. "
 		"FILE may be a local path or an s3:// URI.",
 	};
-	int n = opt_parse(argc, argv, opts, &usage, &err);
-	if (n == OPT_RC_HELP)
-		return 0;
-	if (n == OPT_RC_ERROR) {
-		fprintf(stderr, "iotpipe inspect: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
+	int n = 0, status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
+	if (status >= 0)
+		return status;
 	if (n != 1) {
 		fprintf(stderr, "iotpipe inspect: expected one FILE or URI "
 				"(see --help)\n");
@@ -577,7 +574,7 @@ int cmd_inspect(int argc, char **argv)
 	struct store *st = store_create();
 	struct pq_reader *r = NULL;
 	struct buf b = BUF_INIT;
-	int status = 0;
+	status = 0;
 	if (pq_store_reader_open(st, argv[0], &r, &err) != IOT_OK) {
 		fprintf(stderr, "iotpipe inspect: %s\n", err.msg);
 		store_destroy(st);

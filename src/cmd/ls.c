@@ -12,6 +12,7 @@
  * always one line and a listing cannot rewrite the terminal.
  */
 #include "cmd/cmd.h"
+#include "cmd/common.h"
 #include "core/log.h"
 #include "core/opt.h"
 #include "store/store.h"
@@ -55,7 +56,7 @@ static int print_entry(void *opaque, const struct store_entry *e)
 	return ferror(stdout) ? 1 : 0;
 }
 
-int cmd_ls(int argc, char **argv)
+int cmd_ls(int argc, char **argv, struct cmd_ctx *ctx)
 {
 	static const struct opt_usage usage = {
 		"iotpipe ls [options] URI",
@@ -64,39 +65,29 @@ int cmd_ls(int argc, char **argv)
 		"(UTC), size in bytes and key.",
 	};
 	bool summarize = false, uris = false;
-	const char *log_level = NULL;
 	struct opt opts[] = {
 		OPT_BOOL(0, "summarize", &summarize,
 			 "print the number of objects and total size at the end"),
 		OPT_BOOL(0, "uris", &uris, "print full URIs instead of keys"),
-		OPT_STRING(0, "log-level", &log_level, "LEVEL",
-			   "error, warn (default), info or debug"),
 		OPT_END(),
 	};
 	struct iot_error err = IOT_ERROR_INIT;
-	struct ls_ctx ctx = { 0 };
+	struct ls_ctx lc = { 0 };
 	struct store *st;
-	enum log_level lvl;
-	int n;
+	int n = 0, status;
 
-	n = opt_parse(argc, argv, opts, &usage, &err);
-	if (n == OPT_RC_HELP)
-		return 0;
-	if (n == OPT_RC_ERROR || n != 1 ||
-	    (log_level && !log_level_parse(log_level, &lvl))) {
-		fprintf(stderr, "iotpipe ls: %s\n",
-			n == OPT_RC_ERROR ? err.msg
-			: n != 1	  ? "expected exactly one URI"
-					  : "--log-level: expected error, "
-					    "warn, info or debug");
-		opt_print_help(stderr, opts, &usage);
+	/* --log-level and --log-format are the shared options (NEED_LOG) */
+	status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
+	if (status >= 0)
+		return status;
+	if (n != 1) {
+		fprintf(stderr, "iotpipe ls: expected exactly one URI\n");
+		opt_print_help(stderr, ctx->opts, &usage);
 		return EXIT_USAGE;
 	}
-	if (log_level)
-		log_set_level(lvl);
-	ctx.uris = uris;
+	lc.uris = uris;
 	st = store_create();
-	if (store_list(st, argv[0], print_entry, &ctx, &err)) {
+	if (store_list(st, argv[0], print_entry, &lc, &err)) {
 		store_destroy(st);
 		fprintf(stderr, "iotpipe ls: %s\n", err.msg);
 		return err.code == IOT_ERR_USAGE || err.code == IOT_ERR_CONFIG
@@ -106,6 +97,6 @@ int cmd_ls(int argc, char **argv)
 	store_destroy(st);
 	if (summarize)
 		printf("\nTotal Objects: %" PRIu64 "\n   Total Size: %" PRIu64
-		       "\n", ctx.count, ctx.bytes);
+		       "\n", lc.count, lc.bytes);
 	return 0;
 }

@@ -6,6 +6,7 @@
  * is still starting), for at most that many seconds. Main thread only.
  */
 #include "cmd/cmd.h"
+#include "cmd/common.h"
 #include "core/log.h"
 #include "core/opt.h"
 #include "store/store.h"
@@ -15,7 +16,7 @@
 
 #include "core/banned.h"
 
-int cmd_mb(int argc, char **argv)
+int cmd_mb(int argc, char **argv, struct cmd_ctx *ctx)
 {
 	static const struct opt_usage usage = {
 		"iotpipe mb [options] s3://BUCKET",
@@ -23,38 +24,28 @@ int cmd_mb(int argc, char **argv)
 		"settings come from the AWS_* environment variables.",
 	};
 	double wait_s = 0;
-	const char *log_level = NULL;
 	struct opt opts[] = {
 		OPT_DOUBLE(0, "wait", &wait_s, "SECONDS",
 			   "retry while the endpoint is unreachable, up to "
 			   "SECONDS (default 0: try once)",
 			   RANGE(0, RANGE_DAY_S)),
-		OPT_STRING(0, "log-level", &log_level, "LEVEL",
-			   "error, warn (default), info or debug"),
 		OPT_END(),
 	};
 	struct iot_error err = IOT_ERROR_INIT;
 	struct store *st;
 	struct timespec t0, t;
-	enum log_level lvl;
 	enum iot_err rc;
-	int n;
+	int n = 0, status;
 
-	n = opt_parse(argc, argv, opts, &usage, &err);
-	if (n == OPT_RC_HELP)
-		return 0;
-	if (n == OPT_RC_ERROR || n != 1 ||
-	    (log_level && !log_level_parse(log_level, &lvl))) {
-		fprintf(stderr, "iotpipe mb: %s\n",
-			n == OPT_RC_ERROR ? err.msg
-			: n != 1	  ? "expected exactly one s3://BUCKET"
-					  : "--log-level: expected error, "
-					    "warn, info or debug");
-		opt_print_help(stderr, opts, &usage);
+	/* --log-level and --log-format are the shared options (NEED_LOG) */
+	status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
+	if (status >= 0)
+		return status;
+	if (n != 1) {
+		fprintf(stderr, "iotpipe mb: expected exactly one s3://BUCKET\n");
+		opt_print_help(stderr, ctx->opts, &usage);
 		return EXIT_USAGE;
 	}
-	if (log_level)
-		log_set_level(lvl);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	st = store_create();
 	for (;;) {

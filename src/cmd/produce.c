@@ -47,26 +47,23 @@ static bool parse_time_arg(const char *s, int64_t *us)
 	return true;
 }
 
-int cmd_produce(int argc, char **argv)
+int cmd_produce(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	struct common_opts co = COMMON_OPTS_INIT("127.0.0.1:9101");
-	struct iot_config cfg;
+	const struct iot_config *cfg = &ctx->cfg;
 	struct iot_error err = IOT_ERROR_INIT;
-	struct metrics_server *srv = NULL;
 	struct status *sl;
 	enum iot_err rc;
 	struct producer_options po;
 	struct producer_result res;
 	struct gen_options go = GEN_OPTIONS_INIT;
-	long count = -1, devices = 0, seed = 0;
+	long count = -1, seed = 0;
 	double rate = 0, duration = 0, late_by = 180, time_step = 0, timeout = 10;
 	double flush_timeout = 30;
 	bool exactly_once = false;
-	const char *acks = NULL, *start_time = NULL;
+	const char *start_time = NULL;
 	int64_t sim_time = 0;
 	int status = EXIT_RUNTIME;
 	struct opt opts[] = {
-		OPT_COMMON(&co),
 		OPT_GROUP("producing"),
 		OPT_LONG('n', "count", &count, "N", "send N records, then stop (default: until stopped)",
 			 RANGE(0, 1e12)),
@@ -75,12 +72,11 @@ int cmd_produce(int argc, char **argv)
 			   RANGE(0, 1e9)),
 		OPT_DOUBLE(0, "duration", &duration, "SECONDS", "stop after this long (0: no limit)",
 			   RANGE(0, RANGE_YEAR_S)),
-		OPT_LONG(0, "devices", &devices, "N", "simulated devices (default: num_generators)",
-			 RANGE(1, 1e7)),
+		OPT_SETTING(0, "devices", "producer.kafka.num_generators", "N", "simulated devices"),
 		/* 2^53 - 1: the largest seed every JSON-speaking tool reads back exactly */
 		OPT_LONG(0, "seed", &seed, "N", "random seed, for reproducible runs",
 			 RANGE(0, 9007199254740991.0)),
-		OPT_STRING(0, "acks", &acks, "0|1|all", "acknowledgements (default: from config)"),
+		OPT_SETTING(0, "acks", "producer.kafka.acks", "0|1|all", "acknowledgements"),
 		OPT_BOOL(0, "exactly-once", &exactly_once, "use the idempotent producer (delivery_exactly_once)"),
 		OPT_STRING(0, "start-time", &start_time, "TIME",
 			   "simulated event time of the first record (ISO-8601 or epoch seconds)"),
@@ -111,8 +107,7 @@ int cmd_produce(int argc, char **argv)
 	};
 
 	producer_options_init(&po);
-	config_init(&cfg);
-	status = common_start("produce", argc, argv, opts, &usage, &co, &cfg, COMMON_PRODUCER);
+	status = cmd_parse(ctx, argc, argv, opts, &usage, NULL);
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
@@ -122,13 +117,14 @@ int cmd_produce(int argc, char **argv)
 		status = common_usage_error("produce", &err);
 		goto out;
 	}
-	go.devices = opt_was_given(opts, "devices") ? devices : cfg.producer.num_generators;
+	/* --devices and --acks were set through the settings table */
+	go.devices = cfg->producer.num_generators;
 	go.seed = opt_was_given(opts, "seed") ? (uint64_t)seed : time_seed();
 	go.late_min_s = late_by;
 	go.late_max_s = 2 * late_by;
 	if (!opt_was_given(opts, "rate")) {
-		rate = cfg.producer.event_frequency > 0
-			       ? (double)go.devices / cfg.producer.event_frequency
+		rate = cfg->producer.event_frequency > 0
+			       ? (double)go.devices / cfg->producer.event_frequency
 			       : 0;
 	}
 	if (start_time) {
@@ -142,14 +138,14 @@ int cmd_produce(int argc, char **argv)
 			time_step = rate > 0 ? 1.0 / rate : 0.001;
 	}
 
-	po.bootstrap = cfg.producer.bootstrap_servers;
-	po.topic = cfg.producer.topic;
-	po.acks = acks ? acks : cfg.producer.acks;
-	po.partitioner = cfg.producer.partitioner;
-	po.retries = cfg.producer.retries;
-	po.idempotent = exactly_once || cfg.producer.delivery_exactly_once;
-	po.kafka = &cfg.producer.kafka;
-	po.schema = cfg.schema;
+	po.bootstrap = cfg->producer.bootstrap_servers;
+	po.topic = cfg->producer.topic;
+	po.acks = cfg->producer.acks;
+	po.partitioner = cfg->producer.partitioner;
+	po.retries = cfg->producer.retries;
+	po.idempotent = exactly_once || cfg->producer.delivery_exactly_once;
+	po.kafka = &cfg->producer.kafka;
+	po.schema = cfg->schema;
 	po.gen = go;
 	po.count = count;
 	po.rate = rate;
@@ -159,7 +155,7 @@ int cmd_produce(int argc, char **argv)
 	po.time_step = time_step;
 	po.timeout = timeout;
 	po.flush_timeout = flush_timeout;
-	if (common_metrics_start(&co, &srv, &err)) {
+	if (common_metrics_start(&ctx->co, &ctx->srv, &err)) {
 		status = common_run_error("produce", &err);
 		goto out;
 	}
@@ -174,8 +170,5 @@ int cmd_produce(int argc, char **argv)
 	}
 	status = 0;
 out:
-	metrics_server_stop(srv);
-	config_release(&cfg);
-	common_release(&co);
 	return status;
 }

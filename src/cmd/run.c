@@ -3,67 +3,27 @@
  * reference's "main job"): the embedded broker (unless bootstrap servers
  * are given by flag or environment), the simulated devices, `archive` and
  * `aggregate`, one metrics endpoint, output under ./data/ (unless output
- * locations are given by flag or environment), and a one-line live status
- * (metrics/status.h).
+ * locations are given by flag or environment), and a one-line live status.
  *
- * Threads: the main thread starts everything, then waits for a stop
- * signal while the status thread (metrics/status.c) reports; the producer
- * and each job run on a thread of their own (src/kafka/producer.c, src/stream/job.c), and they all stop
- * through the same stop flag (core/signals.h). The embedded broker runs on
- * librdkafka's mock-cluster thread and is destroyed last, after the jobs
- * have committed.
+ * This file parses the options and maps the settings: the jobs' options
+ * come from stream_job_options() as for `archive` and `aggregate`, then
+ * the locations and the trigger that are run's own. The engine (threads,
+ * embedded broker, status line) is src/pipeline/pipeline.c.
  */
 #include "cmd/cmd.h"
 #include "cmd/common.h"
 #include "cmd/stream_cmd.h"
-#include "core/clock.h"
-#include "core/log.h"
 #include "core/signals.h"
 #include "core/xalloc.h"
 #include "kafka/mock_broker.h"
-#include "kafka/producer.h"
-#include "metrics/console.h"
-#include "metrics/metrics.h"
-#include "metrics/status.h"
-#include "stream/job.h"
+#include "pipeline/pipeline.h"
 
-#include <inttypes.h>
-#include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/banned.h"
-
-struct worker {
-	pthread_t thread;
-	const char *name;
-	struct job_options job;
-	struct producer_options prod;
-	struct producer_result res;
-	bool is_producer;
-	enum iot_err rc;
-	struct iot_error err;
-	bool started;
-};
-
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-	if (w->is_producer)
-		w->rc = producer_run(&w->prod, &w->res, &w->err);
-	else
-		w->rc = job_run(&w->job, &w->err);
-	if (w->rc) {
-		log_error(w->name, "%s", w->err.msg);
-		/* one part failing stops the whole pipeline */
-		signals_request_stop();
-	}
-	return NULL;
-}
 
 static const char *given_env(const char *name)
 {
@@ -71,23 +31,18 @@ static const char *given_env(const char *name)
 	return v && *v ? v : NULL;
 }
 
-int cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	struct common_opts co = COMMON_OPTS_INIT("127.0.0.1:9100");
-	struct iot_config cfg;
+	const struct iot_config *cfg = &ctx->cfg;
 	struct iot_error err = IOT_ERROR_INIT;
-	struct metrics_server *srv = NULL;
-	struct mock_broker *mb = NULL;
-	struct worker w[3];
+	struct pipeline_options po;
 	const char *data = "data", *raw_out = NULL, *agg_out = NULL;
-	char *incarnation = NULL;
 	char *paths[4] = { NULL, NULL, NULL, NULL };
-	double rate = 0, trigger = 10, idle = 0;
-	long devices = 0, partitions = 4;
+	double rate = 0, trigger = 10;
+	long partitions = 4;
 	bool no_producer = false;
 	int status = EXIT_RUNTIME;
 	struct opt opts[] = {
-		OPT_COMMON(&co),
 		OPT_GROUP("pipeline"),
 		OPT_STRING(0, "data-dir", &data, "DIR",
 			   "where output and checkpoints go when no locations are given (default ./data)"),
@@ -97,15 +52,17 @@ int cmd_run(int argc, char **argv)
 		OPT_DOUBLE(0, "rate", &rate, "EVENTS_PER_S",
 			   "simulated devices' total rate (default: devices / event_frequency)",
 			   RANGE(0, 1e9)),
-		OPT_LONG(0, "devices", &devices, "N", "simulated devices (default: num_generators)",
-			 RANGE(1, 1e7)),
+		OPT_SETTING(0, "devices", "producer.kafka.num_generators", "N", "simulated devices"),
 		OPT_BOOL(0, "no-producer", &no_producer, "run only the streaming jobs"),
 		OPT_LONG(0, "partitions", &partitions, "N", "partitions of the embedded broker's topic (default 4)",
 			 RANGE(1, MOCK_BROKER_MAX_PARTITIONS)),
+		/* not window.TRIGGER_SECONDS: run commits more often than a
+		 * job's default so that a demo shows output within seconds;
+		 * the same range as the setting's */
 		OPT_DOUBLE(0, "trigger", &trigger, "SECONDS", "commit interval of the jobs (default 10)",
 			   RANGE_ABOVE(0, RANGE_DAY_S)),
-		OPT_DOUBLE(0, "idle-timeout", &idle, "SECONDS", "aggregate idle timeout (default from config)",
-			   RANGE(0, RANGE_YEAR_S)),
+		OPT_SETTING(0, "idle-timeout", "streaming.window.IDLE_TIMEOUT_SECONDS", "SECONDS",
+			    "aggregate idle timeout"),
 		OPT_END(),
 	};
 	static const struct opt_usage usage = {
@@ -114,44 +71,33 @@ int cmd_run(int argc, char **argv)
 		"are given), simulated devices, archive and aggregate, until Ctrl-C.",
 	};
 
-	memset(w, 0, sizeof(w));
-	config_init(&cfg);
-	status = common_start("run", argc, argv, opts, &usage, &co, &cfg, COMMON_STREAMING);
+	status = cmd_parse(ctx, argc, argv, opts, &usage, NULL);
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
-	if (common_check_dead_letter(&cfg, opts, &err)) {
+	pipeline_options_init(&po);
+	/* the same settings-to-options mapping as archive and aggregate */
+	if (common_check_dead_letter(cfg, ctx->opts, &err) ||
+	    stream_job_options(&po.archive, JOB_ARCHIVE, cfg, &err) ||
+	    stream_job_options(&po.aggregate, JOB_AGGREGATE, cfg, &err)) {
 		status = common_usage_error("run", &err);
 		goto out;
 	}
 	signals_install();
 
 	/* Kafka: the given cluster, or the embedded broker */
-	if (!co.bootstrap && !given_env("KAFKA_BOOTSTRAP_SERVERS")) {
-		mb = mock_broker_create(1, (int)partitions, &err);
-		if (!mb || mock_broker_create_topic(mb, cfg.streaming.topic, (int)partitions, &err)) {
-			fprintf(stderr, "iotpipe run: embedded broker: %s\n", err.msg);
-			goto out;
-		}
-		free(cfg.streaming.bootstrap_servers);
-		cfg.streaming.bootstrap_servers = xstrdup(mock_broker_bootstrap(mb));
-		log_info("run", "embedded broker at %s (in memory, for development and demos)",
-			 cfg.streaming.bootstrap_servers);
-		/* every start is a new, empty log: the checkpoints of earlier
-		 * runs name another incarnation, and their partitions go on
-		 * from offset 0 in a new epoch (stream/ckpt.h) */
-		incarnation = xasprintf("embedded:%" PRId64 "-%ld", clock_wall_us(), (long)getpid());
-	}
+	po.embedded = !ctx->co.bootstrap && !given_env("KAFKA_BOOTSTRAP_SERVERS");
+	po.partitions = (int)partitions;
 	/* locations: given by flag or environment, else under --data-dir */
 	paths[0] = raw_out ? xstrdup(raw_out)
-		   : given_env("STREAMING_RAW_S3_OUTPUT_PATH") ? xstrdup(cfg.streaming.raw_output)
+		   : given_env("STREAMING_RAW_S3_OUTPUT_PATH") ? xstrdup(cfg->streaming.raw_output)
 							       : NULL;
 	paths[1] = agg_out ? xstrdup(agg_out)
-		   : given_env("STREAMING_AGGREGATED_S3_OUTPUT_PATH") ? xstrdup(cfg.streaming.aggregated_output)
+		   : given_env("STREAMING_AGGREGATED_S3_OUTPUT_PATH") ? xstrdup(cfg->streaming.aggregated_output)
 								      : NULL;
-	paths[2] = given_env("STREAMING_RAW_S3_CHECKPOINT_PATH") ? xstrdup(cfg.streaming.raw_checkpoint) : NULL;
+	paths[2] = given_env("STREAMING_RAW_S3_CHECKPOINT_PATH") ? xstrdup(cfg->streaming.raw_checkpoint) : NULL;
 	paths[3] = given_env("STREAMING_AGGREGATED_S3_CHECKPOINT_PATH")
-			   ? xstrdup(cfg.streaming.aggregated_checkpoint)
+			   ? xstrdup(cfg->streaming.aggregated_checkpoint)
 			   : NULL;
 	{
 		static const char *const sub[4] = { "raw", "aggregate", "checkpoints/raw",
@@ -162,103 +108,41 @@ int cmd_run(int argc, char **argv)
 			paths[i] = xasprintf("%s/%s", data, sub[i]);
 		}
 	}
-	if (common_metrics_start(&co, &srv, &err)) {
+	if (common_metrics_start(&ctx->co, &ctx->srv, &err)) {
 		status = common_run_error("run", &err);
 		goto out;
 	}
+	po.archive.output = paths[0];
+	po.aggregate.output = paths[1];
+	po.archive.checkpoint = paths[2];
+	po.aggregate.checkpoint = paths[3];
+	po.archive.trigger_s = trigger;
+	po.aggregate.trigger_s = trigger;
 
-	for (int k = 0; k < 2; k++) {
-		struct job_options *jo = &w[k].job;
-		job_options_init(jo);
-		jo->kind = k == 0 ? JOB_ARCHIVE : JOB_AGGREGATE;
-		w[k].name = k == 0 ? "archive" : "aggregate";
-		jo->bootstrap = cfg.streaming.bootstrap_servers;
-		jo->topic = cfg.streaming.topic;
-		jo->group = k == 0 ? "iotpipe-archive" : "iotpipe-aggregate";
-		jo->output = paths[k];
-		jo->checkpoint = paths[k + 2];
-		jo->dead_letter_topic = cfg.streaming.dead_letter_topic;
-		jo->kafka = &cfg.streaming.kafka;
-		jo->schema = cfg.schema;
-		jo->trigger_s = trigger;
-		jo->window_us = (int64_t)llround(cfg.streaming.window_seconds * 1e6);
-		jo->watermark_us = (int64_t)llround(cfg.streaming.watermark_seconds * 1e6);
-		jo->idle_timeout_s = opt_was_given(opts, "idle-timeout")
-					     ? idle
-					     : cfg.streaming.idle_timeout_seconds;
-		if (k == 1 && stream_layout(NULL, &cfg, &jo->layout, &err)) {
-			status = common_usage_error("run", &err);
-			goto out;
-		}
-		if (incarnation) {
-			jo->source = incarnation;
-			jo->fresh_source = true;
-			/* this process is the broker's only consumer */
-			jo->static_assign = true;
-			/* the embedded broker keeps about 5 MiB per partition:
-			 * a job that falls that far behind goes on, counted */
-			jo->on_data_loss = JOB_DATA_LOSS_EARLIEST;
-		}
-	}
-	producer_options_init(&w[2].prod);
-	w[2].is_producer = true;
-	w[2].name = "produce";
-	w[2].prod.bootstrap = cfg.streaming.bootstrap_servers;
-	w[2].prod.topic = cfg.streaming.topic;
-	w[2].prod.acks = cfg.producer.acks;
-	w[2].prod.partitioner = cfg.producer.partitioner;
-	w[2].prod.retries = cfg.producer.retries;
-	w[2].prod.idempotent = cfg.producer.delivery_exactly_once;
-	w[2].prod.kafka = &cfg.producer.kafka;
-	w[2].prod.schema = cfg.schema;
-	w[2].prod.gen.devices = opt_was_given(opts, "devices") ? devices
-							       : cfg.producer.num_generators;
-	w[2].prod.gen.seed = (uint64_t)time(NULL);
-	w[2].prod.rate = opt_was_given(opts, "rate") ? rate
-			 : cfg.producer.event_frequency > 0
-				 ? (double)w[2].prod.gen.devices / cfg.producer.event_frequency
-				 : 0;
-	w[2].prod.quiet = true;
+	po.no_producer = no_producer;
+	po.produce.bootstrap = cfg->streaming.bootstrap_servers;
+	po.produce.topic = cfg->streaming.topic;
+	po.produce.acks = cfg->producer.acks;
+	po.produce.partitioner = cfg->producer.partitioner;
+	po.produce.retries = cfg->producer.retries;
+	po.produce.idempotent = cfg->producer.delivery_exactly_once;
+	po.produce.kafka = &cfg->producer.kafka;
+	po.produce.schema = cfg->schema;
+	po.produce.gen.devices = cfg->producer.num_generators; /* --devices went there */
+	po.produce.gen.seed = (uint64_t)time(NULL);
+	po.produce.rate = opt_was_given(opts, "rate") ? rate
+			  : cfg->producer.event_frequency > 0
+				  ? (double)po.produce.gen.devices / cfg->producer.event_frequency
+				  : 0;
+	po.produce.quiet = true;
 
-	log_info("run", "archive -> %s, aggregate -> %s (checkpoints %s, %s)", paths[0], paths[1],
-		 paths[2], paths[3]);
-	console_note("bootstrap", cfg.streaming.bootstrap_servers);
-	console_note("archive.output", paths[0]);
-	console_note("aggregate.output", paths[1]);
-	console_note("archive.checkpoint", paths[2]);
-	console_note("aggregate.checkpoint", paths[3]);
-	for (int k = 0; k < 3; k++) {
-		if (k == 2 && no_producer)
-			continue;
-		if (pthread_create(&w[k].thread, NULL, worker_main, &w[k]) == 0)
-			w[k].started = true;
+	if (pipeline_run(&po, &err)) {
+		fprintf(stderr, "iotpipe run: %s\n", err.msg);
+		goto out;
 	}
-	{
-		struct timespec ts = { 0, 200 * 1000 * 1000 };
-		struct status *sl = status_start(STATUS_ARCHIVE | STATUS_AGGREGATE |
-						 (no_producer ? 0 : STATUS_PRODUCE));
-		while (!signals_stop_requested())
-			nanosleep(&ts, NULL);
-		status_stop(sl);
-	}
-	log_info("run", "stopping: the producer flushes, the jobs commit what they read");
 	status = 0;
-	for (int k = 0; k < 3; k++) {
-		if (!w[k].started)
-			continue;
-		pthread_join(w[k].thread, NULL);
-		if (w[k].rc) {
-			fprintf(stderr, "iotpipe run: %s: %s\n", w[k].name, w[k].err.msg);
-			status = EXIT_RUNTIME;
-		}
-	}
 out:
-	mock_broker_destroy(mb);
-	metrics_server_stop(srv);
 	for (int i = 0; i < 4; i++)
 		free(paths[i]);
-	free(incarnation);
-	config_release(&cfg);
-	common_release(&co);
 	return status;
 }

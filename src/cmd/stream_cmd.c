@@ -2,7 +2,11 @@
  * stream_cmd.c - options and set-up of `archive` and `aggregate`
  * (stream_cmd.h). Precedence as everywhere: flag > environment > config
  * file > default; the output and checkpoint locations default to the
- * reference's STREAMING_*_S3_*_PATH settings.
+ * reference's STREAMING_*_S3_*_PATH settings. The flags that are settings
+ * (--trigger, --window, ...) are OPT_SETTING rows: the settings table
+ * checks them and gives --help their defaults and ranges, and
+ * stream_job_options() turns the settings into job options, for these
+ * commands and for `run` alike.
  */
 #include "cmd/stream_cmd.h"
 #include "cmd/cmd.h"
@@ -18,53 +22,62 @@
 
 #include "core/banned.h"
 
-enum iot_err stream_layout(const char *flag, const struct iot_config *cfg,
-			   struct hive_layout *out, struct iot_error *err)
+enum iot_err stream_job_options(struct job_options *jo, enum job_kind kind,
+				const struct iot_config *cfg, struct iot_error *err)
 {
-	const char *spec = flag ? flag : cfg->streaming.aggregate_partition_by;
+	const struct streaming_config *sc = &cfg->streaming;
 	char why[160];
 
-	if (!strcmp(spec, "none"))
-		spec = "";
-	if (hive_layout_parse(spec, 1u << HIVE_DEVICE_ID | 1u << HIVE_WINDOW_START | 1u << HIVE_DATE,
-			      out, why, sizeof(why)))
-		return iot_error_set(err, IOT_ERR_CONFIG, "%s: %s",
-				     flag ? "--partition-by" : "window.AGGREGATE_PARTITION_BY", why);
+	job_options_init(jo);
+	jo->kind = kind;
+	jo->bootstrap = sc->bootstrap_servers;
+	jo->topic = sc->topic;
+	jo->group = kind == JOB_ARCHIVE ? "iotpipe-archive" : "iotpipe-aggregate";
+	jo->output = kind == JOB_ARCHIVE ? sc->raw_output : sc->aggregated_output;
+	jo->checkpoint = kind == JOB_ARCHIVE ? sc->raw_checkpoint : sc->aggregated_checkpoint;
+	jo->dead_letter_topic = sc->dead_letter_topic;
+	jo->kafka = &sc->kafka;
+	jo->schema = cfg->schema;
+	/* every value was range-checked where it was set (config/config.c) */
+	jo->trigger_s = sc->trigger_seconds;
+	jo->window_us = (int64_t)llround(sc->window_seconds * 1e6);
+	jo->watermark_us = (int64_t)llround(sc->watermark_seconds * 1e6);
+	jo->idle_timeout_s = sc->idle_timeout_seconds;
+	/* checked when it was set too; a struct that skipped the table is
+	 * refused here rather than laid out wrong */
+	if (!config_partition_layout(sc->aggregate_partition_by, &jo->layout, why, sizeof(why)))
+		return iot_error_set(err, IOT_ERR_CONFIG, "key 'window.AGGREGATE_PARTITION_BY': %s",
+				     why);
 	return IOT_OK;
 }
 
-int stream_cmd_main(enum job_kind kind, int argc, char **argv)
+int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *ctx)
 {
-	const char *name = kind == JOB_ARCHIVE ? "archive" : "aggregate";
-	struct common_opts co = COMMON_OPTS_INIT(kind == JOB_ARCHIVE ? "127.0.0.1:9102"
-								     : "127.0.0.1:9103");
-	struct iot_config cfg;
+	const char *name = ctx->name;
+	const struct iot_config *cfg = &ctx->cfg;
 	struct iot_error err = IOT_ERROR_INIT;
-	struct metrics_server *srv = NULL;
 	struct status *sl;
 	enum iot_err rc;
 	struct job_options jo;
-	const char *output = NULL, *checkpoint = NULL, *group = NULL, *dlq = NULL;
-	const char *partition_by = NULL, *codec = NULL, *starting = NULL, *on_loss = NULL;
-	double trigger = 0, window = 0, watermark = 0, idle = 0, timeout = 30;
+	const char *group = NULL;
+	const char *codec = NULL, *starting = NULL, *on_loss = NULL;
+	double timeout = 30;
 	double horizon = JOB_HORIZON_DEFAULT_S;
 	long max_events = 700000;
 	bool once = false;
 	int status = EXIT_RUNTIME;
-#define OPT_STREAM                                                             \
+/* out, ck: the settings of the kind's output and checkpoint locations */
+#define OPT_STREAM(out, ck)                                                    \
 	OPT_GROUP("streaming"),                                                \
-	OPT_STRING(0, "output", &output, "URI",                                \
-		   "output dataset (default: from streaming_config)"),         \
-	OPT_STRING(0, "checkpoint", &checkpoint, "URI",                        \
-		   "checkpoint location (default: from streaming_config)"),    \
+	OPT_SETTING(0, "output", "streaming.s3." out, "URI", "output dataset"), \
+	OPT_SETTING(0, "checkpoint", "streaming.s3." ck, "URI", "checkpoint location"), \
 	OPT_STRING(0, "group", &group, "ID", "consumer group (default: iotpipe-<job>)"), \
 	OPT_BOOL(0, "once", &once,                                             \
 		 "process what the topic holds at start-up, commit, and exit"), \
-	OPT_DOUBLE(0, "trigger", &trigger, "SECONDS",                          \
-		   "commit at least this often (default 60; not with --once)", \
-		   RANGE_ABOVE(0, RANGE_DAY_S)),                               \
-	OPT_STRING(0, "dead-letter-topic", &dlq, "NAME",                       \
-		   "send invalid and late records here, with the reason in a header"), \
+	OPT_SETTING(0, "trigger", "streaming.window.TRIGGER_SECONDS", "SECONDS", \
+		    "commit at least this often (not with --once)"),           \
+	OPT_SETTING(0, "dead-letter-topic", "streaming.kafka.DEAD_LETTER_TOPIC", \
+		    "NAME", "send invalid and late records here, with the reason in a header"), \
 	OPT_LONG(0, "max-batch-events", &max_events, "N",                      \
 		 "commit before more events than this are buffered (default 700000)", \
 		 RANGE(1, 1e9)),                                               \
@@ -80,20 +93,22 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	OPT_DOUBLE(0, "timeout", &timeout, "SECONDS",                          \
 		   "how long to wait for Kafka at start, and with --once for progress (default 30)", \
 		   RANGE_ABOVE(0, RANGE_DAY_S))
-	struct opt opts[] = { OPT_COMMON(&co), OPT_STREAM, OPT_END() };
+	struct opt opts[] = {
+		OPT_STREAM("STREAMING_RAW_S3_OUTPUT_PATH", "STREAMING_RAW_S3_CHECKPOINT_PATH"),
+		OPT_END(),
+	};
 	struct opt agg_opts[] = {
-		OPT_COMMON(&co),
-		OPT_STREAM,
+		OPT_STREAM("STREAMING_AGGREGATED_S3_OUTPUT_PATH",
+			   "STREAMING_AGGREGATED_S3_CHECKPOINT_PATH"),
 		OPT_GROUP("windows"),
-		OPT_DOUBLE(0, "window", &window, "SECONDS", "tumbling window length (default 60)",
-			   RANGE(1, RANGE_YEAR_S)),
-		OPT_DOUBLE(0, "watermark", &watermark, "SECONDS", "watermark delay (default 60)",
-			   RANGE(0, RANGE_YEAR_S)),
-		OPT_DOUBLE(0, "idle-timeout", &idle, "SECONDS",
-			   "a partition without events this long stops holding the watermark (0: off; not with --once)",
-			   RANGE(0, RANGE_YEAR_S)),
-		OPT_STRING(0, "partition-by", &partition_by, "COLS",
-			   "output path columns: device_id,window_start (default), date, or none"),
+		OPT_SETTING(0, "window", "streaming.window.WINDOW_SECONDS", "SECONDS",
+			    "tumbling window length"),
+		OPT_SETTING(0, "watermark", "streaming.window.WATERMARK_SECONDS", "SECONDS",
+			    "watermark delay"),
+		OPT_SETTING(0, "idle-timeout", "streaming.window.IDLE_TIMEOUT_SECONDS", "SECONDS",
+			    "a partition without events this long stops holding the watermark (0: off; not with --once)"),
+		OPT_SETTING(0, "partition-by", "streaming.window.AGGREGATE_PARTITION_BY", "COLS",
+			    "output path columns: some of device_id, window_start, date, or none"),
 		OPT_END(),
 	};
 #undef OPT_STREAM
@@ -110,44 +125,21 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	};
 	struct opt *table = kind == JOB_ARCHIVE ? opts : agg_opts;
 
-	config_init(&cfg);
-	status = common_start(name, argc, argv, table,
-			      kind == JOB_ARCHIVE ? &archive_usage : &aggregate_usage, &co, &cfg,
-			      COMMON_STREAMING);
+	status = cmd_parse(ctx, argc, argv, table,
+			   kind == JOB_ARCHIVE ? &archive_usage : &aggregate_usage, NULL);
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
-	/* the flag goes through the settings table: the same topic-name rules */
-	if ((dlq && config_set(&cfg, "streaming.kafka.DEAD_LETTER_TOPIC", dlq,
-			       "--dead-letter-topic", &err)) ||
-	    common_check_dead_letter(&cfg, table, &err)) {
+	/* the flags of settings went through the settings table with the
+	 * files and the environment (cmd_parse()) */
+	if (common_check_dead_letter(cfg, ctx->opts, &err) ||
+	    stream_job_options(&jo, kind, cfg, &err)) {
 		status = common_usage_error(name, &err);
 		goto out;
 	}
-	job_options_init(&jo);
-	jo.kind = kind;
-	jo.bootstrap = cfg.streaming.bootstrap_servers;
-	jo.topic = cfg.streaming.topic;
-	jo.group = group ? group : kind == JOB_ARCHIVE ? "iotpipe-archive" : "iotpipe-aggregate";
-	jo.output = output ? output
-			   : kind == JOB_ARCHIVE ? cfg.streaming.raw_output
-						 : cfg.streaming.aggregated_output;
-	jo.checkpoint = checkpoint ? checkpoint
-				   : kind == JOB_ARCHIVE ? cfg.streaming.raw_checkpoint
-							 : cfg.streaming.aggregated_checkpoint;
-	jo.dead_letter_topic = cfg.streaming.dead_letter_topic;
-	jo.kafka = &cfg.streaming.kafka;
-	jo.schema = cfg.schema;
+	if (group)
+		jo.group = group;
 	jo.once = once;
-	/* flag > config; both were range-checked where they were parsed */
-	jo.trigger_s = opt_was_given(table, "trigger") ? trigger : cfg.streaming.trigger_seconds;
-	jo.window_us = (int64_t)llround(
-		(opt_was_given(table, "window") ? window : cfg.streaming.window_seconds) * 1e6);
-	jo.watermark_us = (int64_t)llround(
-		(opt_was_given(table, "watermark") ? watermark : cfg.streaming.watermark_seconds) *
-		1e6);
-	jo.idle_timeout_s =
-		opt_was_given(table, "idle-timeout") ? idle : cfg.streaming.idle_timeout_seconds;
 	jo.timeout_s = timeout;
 	jo.max_batch_events = (size_t)max_events;
 	jo.horizon_us = (int64_t)llround(horizon * 1e6);
@@ -172,11 +164,7 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 		status = common_usage_error(name, &err);
 		goto out;
 	}
-	if (stream_layout(partition_by, &cfg, &jo.layout, &err)) {
-		status = common_usage_error(name, &err);
-		goto out;
-	}
-	if (common_metrics_start(&co, &srv, &err)) {
+	if (common_metrics_start(&ctx->co, &ctx->srv, &err)) {
 		status = common_run_error(name, &err);
 		goto out;
 	}
@@ -194,8 +182,5 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv)
 	}
 	status = 0;
 out:
-	metrics_server_stop(srv);
-	config_release(&cfg);
-	common_release(&co);
 	return status;
 }

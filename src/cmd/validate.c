@@ -258,10 +258,9 @@ out:
 	free(ws);
 }
 
-int cmd_validate(int argc, char **argv)
+int cmd_validate(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	struct common_opts co = COMMON_OPTS_INIT("off");
-	struct iot_config cfg;
+	const struct iot_config *cfg = &ctx->cfg;
 	struct iot_error err = IOT_ERROR_INIT;
 	const char *input = NULL;
 	struct store *st = NULL;
@@ -273,10 +272,9 @@ int cmd_validate(int argc, char **argv)
 	uint64_t rows = 0;
 	int status = EXIT_RUNTIME;
 	struct opt opts[] = {
-		OPT_COMMON(&co),
 		OPT_GROUP("validate"),
-		OPT_STRING(0, "input", &input, "URI",
-			   "aggregate dataset (default: STREAMING_AGGREGATED_S3_OUTPUT_PATH)"),
+		OPT_SETTING(0, "input", "streaming.s3.STREAMING_AGGREGATED_S3_OUTPUT_PATH", "URI",
+			    "aggregate dataset"),
 		OPT_END(),
 	};
 	static const struct opt_usage usage = {
@@ -285,13 +283,11 @@ int cmd_validate(int argc, char **argv)
 		"exits 1 listing what is missing or mistyped.",
 	};
 
-	config_init(&cfg);
-	status = common_start("validate", argc, argv, opts, &usage, &co, &cfg, COMMON_STREAMING);
+	status = cmd_parse(ctx, argc, argv, opts, &usage, NULL);
 	if (status >= 0)
 		goto out;
 	status = EXIT_RUNTIME;
-	if (!input)
-		input = cfg.streaming.aggregated_output;
+	input = cfg->streaming.aggregated_output; /* --input went there */
 	if (!input || !input[0] || store_uri_parse(input, &u, &err)) {
 		if (!err.msg[0])
 			iot_error_set(&err, IOT_ERR_CONFIG,
@@ -357,7 +353,5 @@ out:
 	free(key);
 	store_uri_release(&u);
 	store_destroy(st);
-	config_release(&cfg);
-	common_release(&co);
 	return status;
 }

@@ -4,7 +4,8 @@
  * supported on purpose (they are rare and ambiguous with values).
  * Numbers are parsed strictly and checked against the range in their row
  * (core/range.c, shared with the config loader): "10x", "" or a value out
- * of range is an error naming the flag and the allowed range.
+ * of range is an error naming the flag and the allowed range. An
+ * OPT_SETTING row's text is kept as given: the settings table checks it.
  */
 #include "core/opt.h"
 #include "core/log.h"
@@ -52,6 +53,10 @@ static enum iot_err set_value(struct opt *o, const char *flag, const char *arg,
 		l->items[l->n++] = arg;
 		break;
 	}
+	case OPT_T_SETTING:
+		/* checked by the settings table when applied (opt.h) */
+		o->arg = arg;
+		break;
 	case OPT_T_LONG:
 		if (!num_parse_long(arg, &o->range, o->value, why, sizeof(why)))
 			return iot_error_set(err, IOT_ERR_USAGE, "option %s: %s",
@@ -189,8 +194,13 @@ void opt_print_help(void *fp, const struct opt *opts,
 			fprintf(f, "    %s\n    %-28s  %s", left, "", opts->help);
 		else
 			fprintf(f, "    %-28s  %s", left, opts->help);
+		/* a setting's key and default, from the settings table */
+		if (opts->type == OPT_T_SETTING && opts->key)
+			fprintf(f, "; default %s (%s)",
+				opts->def && *opts->def ? opts->def : "none", opts->key);
 		/* the range the parser enforces, from the same row */
-		if (opts->type == OPT_T_LONG || opts->type == OPT_T_DOUBLE) {
+		if (opts->type == OPT_T_LONG || opts->type == OPT_T_DOUBLE ||
+			(opts->type == OPT_T_SETTING && num_range_valid(&opts->range))) {
 			char range[96];
 			num_range_describe(&opts->range, range, sizeof(range));
 			fprintf(f, " [%s]", range);

@@ -13,6 +13,15 @@
  * range, so commands never see one, and --help shows it. Checks that involve several options
  * (fractions that must sum to at most 1) stay in the command.
  *
+ * An option that sets a configuration setting is an OPT_SETTING row naming
+ * the setting ("streaming.window.WINDOW_SECONDS"). opt_parse() only
+ * records its text (`arg`, `seen`); the configuration layer then applies
+ * it with the same setter, checks and messages as a file or an environment
+ * variable (config_apply_options() in config/config.h), and fills in the
+ * row's range, key and default from the settings table before parsing
+ * (config_bind_options()), so --help shows the table's default and range
+ * and no command writes them again. opt.c itself knows no settings.
+ *
  *	const char *out = NULL; long count = 0;
  *	struct opt opts[] = {
  *		OPT_STRING(0, "output", &out, "URI", "where to write"),
@@ -41,6 +50,7 @@ enum opt_type {
 	OPT_T_DOUBLE, /* --name X; value is double* */
 	OPT_T_LIST,   /* --name VALUE, repeatable; value is struct opt_list* */
 	OPT_T_GROUP,  /* a heading in --help */
+	OPT_T_SETTING, /* --name VALUE for the setting `setting`; text kept in `arg` */
 };
 
 /* The values of a repeatable option, in command-line order. */
@@ -57,7 +67,13 @@ struct opt {
 	const char *argh; /* the argument's name in help, e.g. "URI" */
 	const char *help;
 	int seen;         /* set by opt_parse: times the flag was given */
-	struct num_range range; /* OPT_T_LONG, OPT_T_DOUBLE: allowed values */
+	struct num_range range; /* OPT_T_LONG, OPT_T_DOUBLE: allowed values;
+				   OPT_T_SETTING: the setting's, when numeric */
+	/* OPT_T_SETTING only */
+	const char *setting;	/* full name: "streaming.window.WINDOW_SECONDS" */
+	const char *arg;		/* set by opt_parse: the last value given */
+	const char *key;		/* set by binding: the YAML key, for --help */
+	const char *def;		/* set by binding: the default, for --help */
 };
 
 #define OPT_BOOL(s, l, v, h)       { OPT_T_BOOL, (s), (l), (v), NULL, (h), 0 }
@@ -66,6 +82,10 @@ struct opt {
 #define OPT_LONG(s, l, v, a, h, r)   { OPT_T_LONG, (s), (l), (v), (a), (h), 0, r }
 #define OPT_DOUBLE(s, l, v, a, h, r) { OPT_T_DOUBLE, (s), (l), (v), (a), (h), 0, r }
 #define OPT_LIST(s, l, v, a, h)    { OPT_T_LIST, (s), (l), (v), (a), (h), 0 }
+/* n: the setting's full name; the value is checked when it is applied */
+#define OPT_SETTING(s, l, n, a, h)											\
+	{ .type = OPT_T_SETTING, .short_name = (s), .long_name = (l),		 \
+	  .argh = (a), .help = (h), .setting = (n) }
 #define OPT_GROUP(h)               { OPT_T_GROUP, 0, NULL, NULL, NULL, (h), 0 }
 #define OPT_END()                  { OPT_T_END, 0, NULL, NULL, NULL, NULL, 0 }
 

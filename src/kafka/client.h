@@ -20,7 +20,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "core/err.h"
 
 /*

@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "core/err.h"
 #include "event/generate.h"
 #include "event/schema.h"

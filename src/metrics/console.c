@@ -16,7 +16,7 @@
  * ends it at once.
  */
 #include "metrics/console_int.h"
-#include "core/config.h"
+#include "config/config.h"
 #include "core/redact.h"
 #include "core/xalloc.h"
 #include "metrics/batchlog.h"

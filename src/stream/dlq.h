@@ -18,7 +18,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "core/err.h"
 
 struct metric;

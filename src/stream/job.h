@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "core/err.h"
 #include "event/schema.h"
 #include "parquet/pq.h"

@@ -152,7 +152,11 @@ def test_negative_is_not_default(iotpipe, tmp_path, args):
     once = ["--once", "--timeout", "2"] if args[0] in ("archive", "aggregate") else []
     cp = iotpipe(*args, *extra(args[0], tmp_path), *once, check=False, timeout=30)
     assert cp.returncode == 2, (args, cp.returncode, cp.stderr[-2000:])
-    assert f"option {args[1]}: '{args[2]}' is out of range" in _error_line(cp)
+    line = _error_line(cp)
+    # a flag that is a setting also names its key: "option --window: key
+    # 'window.WINDOW_SECONDS': '-60' is out of range: ..."
+    assert line.startswith(f"iotpipe {args[0]}: option {args[1]}: "), line
+    assert f"'{args[2]}' is out of range" in line, line
 
 
 # --- configuration files ------------------------------------------------

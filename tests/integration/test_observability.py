@@ -161,10 +161,11 @@ def test_scrape_config_covers_every_command():
     for port in (9100, 9101, 9102, 9103, 9104):
         assert f"127.0.0.1:{port}" in targets
     assert all(sc.get("honor_labels") for sc in doc["scrape_configs"])
-    # the defaults the commands use
-    for f, port in (("run.c", 9100), ("produce.c", 9101),
-                    ("stream_cmd.c", 9102), ("stream_cmd.c", 9103)):
-        assert f"127.0.0.1:{port}" in (ROOT / "src/cmd" / f).read_text()
+    # the defaults the commands use: their rows of commands[] in main.c
+    main_c = (ROOT / "src" / "main.c").read_text()
+    for cmd, port in (("run", 9100), ("produce", 9101),
+                      ("archive", 9102), ("aggregate", 9103)):
+        assert re.search(rf'\{{ "{cmd}", cmd_{cmd},[^}}]*"127\.0\.0\.1:{port}"', main_c), cmd
 
 
 def compose_client():

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "event/codec.h"
 #include "event/generate.h"
 #include "event/schema.h"

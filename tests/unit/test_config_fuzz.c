@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "event/codec.h"
 #include "event/generate.h"
 #include "event/schema.h"

@@ -2,7 +2,7 @@
  * test_config_strict.c - hostile and mistaken configuration: what the YAML
  * loader (core/yamldoc.c) refuses while parsing (duplicate keys, a second
  * document, aliases, non-scalar keys, excessive nesting, quickly), and the
- * values the settings table (core/config.c) and the option parser
+ * values the settings table (config/config.c) and the option parser
  * (core/opt.c) refuse through the ranges of core/range.h: negative, zero
  * where zero means nothing, not a number, out of range, each named with the
  * key or flag and the allowed range.
@@ -17,7 +17,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "core/opt.h"
 #include "core/range.h"
 #include "core/yamldoc.h"

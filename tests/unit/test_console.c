@@ -25,7 +25,7 @@
 #include <jsmn.h>
 
 #include "core/buf.h"
-#include "core/config.h"
+#include "config/config.h"
 #include "core/log.h"
 #include "metrics/batchlog.h"
 #include "metrics/console.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "event/codec.h"
 #include "event/schema.h"
 #include "event/timeparse.h"

@@ -17,7 +17,7 @@
 #include <librdkafka/rdkafka.h>
 #include <string.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "core/log.h"
 #include "kafka/client.h"
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/config.h"
+#include "config/config.h"
 #include "event/schema.h"
 #include "kafka/mock_broker.h"
 #include "kafka/producer.h"

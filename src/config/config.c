@@ -7,16 +7,23 @@
  * help. Loading a file walks the YAML mapping and looks every leaf up in
  * the table, so an unknown key is an error that lists the valid ones.
  * Values are checked where they are parsed, whatever their origin (file,
- * environment, flag): a number against the range in its row (core/range.h,
- * the same check as the command-line options), a topic name against
- * Kafka's rules. Strings are owned by the struct (freed in config_release).
+ * environment, flag): a number against the range in its row (core/range.h),
+ * a topic name against Kafka's rules, other strings against the row's
+ * check. A flag that sets a setting is an OPT_SETTING row of its command's
+ * option table (core/opt.h): config_bind_options() gives the row the
+ * setting's key, default and range for --help, and config_apply_options()
+ * sets the values given through the same parse_value() as a file or the
+ * environment, so the three paths cannot differ. Strings are owned by the
+ * struct (freed in config_release).
  */
-#include "core/config.h"
+#include "config/config.h"
 #include "core/xalloc.h"
 #include "core/yamldoc.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/range.h"
+#include "core/hive.h"
+#include "core/opt.h"
 #include "event/schema.h"
 
 #include <math.h>
@@ -42,10 +49,15 @@ struct setting {
 	struct num_range range; /* S_LONG, S_DOUBLE: the allowed values */
 	bool optional;          /* S_TOPIC: "" means "none" */
 	bool nonempty;          /* S_STR: "" is refused */
+	/* S_STR: refuses a value, writing why (without the key); NULL: any */
+	bool (*check)(const char *value, char *why, size_t n);
+	const char *allowed;    /* S_STR with check: the allowed values, for the docs */
 };
 
 /* Kafka's own limit on topic names (kafka.common.internals.Topic) */
 #define TOPIC_MAX 249
+
+static bool check_partition_by(const char *value, char *why, size_t n);
 
 #define P(f) offsetof(struct iot_config, producer.f)
 #define S(f) offsetof(struct iot_config, streaming.f)
@@ -116,10 +128,30 @@ static const struct setting settings[] = {
 	  RANGE_ABOVE(0, RANGE_DAY_S) },
 	{ ROLE_STREAMING, "window.AGGREGATE_PARTITION_BY", NULL, S_STR,
 	  S(aggregate_partition_by), "device_id,window_start",
-	  "Hive partition columns of the aggregate output, in path order." },
+	  "Hive partition columns of the aggregate output, in path order.",
+	  .check = check_partition_by,
+	  .allowed = "`none`, or a list of device_id, window_start, date" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* The aggregate's output layout (stream/job.h `layout`): "none" is no
+ * directory at all. */
+static bool check_partition_by(const char *value, char *why, size_t n)
+{
+	struct hive_layout l;
+	return config_partition_layout(value, &l, why, n);
+}
+
+bool config_partition_layout(const char *spec, struct hive_layout *out,
+			     char *why, size_t n)
+{
+	const unsigned allowed = 1u << HIVE_DEVICE_ID | 1u << HIVE_WINDOW_START | 1u << HIVE_DATE;
+
+	if (!strcmp(spec, "none"))
+		spec = "";
+	return hive_layout_parse(spec, allowed, out, why, n) == 0;
+}
 
 static const char *role_root(enum role r)
 {
@@ -170,6 +202,9 @@ static enum iot_err parse_value(struct iot_config *cfg,
 		if (s->nonempty && !*value)
 			return iot_error_set(err, IOT_ERR_CONFIG, "%s: key '%s': the value is empty",
 					     origin, s->path);
+		if (s->check && !s->check(value, why, sizeof(why)))
+			return iot_error_set(err, IOT_ERR_CONFIG, "%s: key '%s': %s",
+					     origin, s->path, why);
 		free(*p);
 		*p = xstrdup(value);
 		return IOT_OK;
@@ -500,9 +535,8 @@ enum iot_err config_apply_env(struct iot_config *cfg, struct iot_error *err)
 	return IOT_OK;
 }
 
-enum iot_err config_set(struct iot_config *cfg, const char *name,
-			const char *value, const char *origin,
-			struct iot_error *err)
+/* The row of a full name ("streaming.window.WINDOW_SECONDS"), or NULL. */
+static const struct setting *find_setting(const char *name)
 {
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		const struct setting *s = &settings[i];
@@ -510,10 +544,51 @@ enum iot_err config_set(struct iot_config *cfg, const char *name,
 		size_t pl = strlen(pre);
 		if (!strncmp(name, pre, pl) && name[pl] == '.' &&
 		    !strcmp(name + pl + 1, s->path))
-			return parse_value(cfg, s, value, origin, err);
+			return s;
 	}
-	return iot_error_set(err, IOT_ERR_CONFIG, "%s: unknown setting '%s'",
-			     origin, name);
+	return NULL;
+}
+
+enum iot_err config_set(struct iot_config *cfg, const char *name,
+			const char *value, const char *origin,
+			struct iot_error *err)
+{
+	const struct setting *s = find_setting(name);
+
+	if (!s)
+		return iot_error_set(err, IOT_ERR_CONFIG, "%s: unknown setting '%s'",
+				     origin, name);
+	return parse_value(cfg, s, value, origin, err);
+}
+
+void config_bind_options(struct opt *opts)
+{
+	for (struct opt *o = opts; o->type != OPT_T_END; o++) {
+		const struct setting *s;
+		if (o->type != OPT_T_SETTING)
+			continue;
+		s = find_setting(o->setting);
+		/* a flag naming no setting is a bug in the command's table */
+		IOT_ASSERT(s != NULL);
+		o->key = s->path;
+		o->def = s->def;
+		if (s->type == S_LONG || s->type == S_DOUBLE)
+			o->range = s->range;
+	}
+}
+
+enum iot_err config_apply_options(struct iot_config *cfg, const struct opt *opts,
+				  struct iot_error *err)
+{
+	for (const struct opt *o = opts; o && o->type != OPT_T_END; o++) {
+		char origin[96];
+		if (o->type != OPT_T_SETTING || !o->seen)
+			continue;
+		snprintf(origin, sizeof(origin), "option --%s", o->long_name);
+		if (config_set(cfg, o->setting, o->arg, origin, err))
+			return err->code;
+	}
+	return IOT_OK;
 }
 
 void config_write_reference(void *fp)
@@ -524,7 +599,7 @@ void config_write_reference(void *fp)
 
 	fprintf(f, "# Configuration reference\n\n"
 		   "Generated by `iotpipe debug config-doc` from the settings table in\n"
-		   "`src/core/config.c`; do not edit by hand.\n\n"
+		   "`src/config/config.c`; do not edit by hand.\n\n"
 		   "Precedence: command-line flag > environment variable > file > default.\n"
 		   "Any librdkafka property can be set under a `librdkafka:` mapping in\n"
 		   "`producer_config` or `streaming_config`, or with `--kafka KEY=VALUE`.\n"
@@ -551,6 +626,8 @@ void config_write_reference(void *fp)
 					 s->optional ? "empty, or " : "", TOPIC_MAX);
 			else if (s->nonempty)
 				snprintf(allowed, sizeof(allowed), "not empty");
+			else if (s->allowed)
+				snprintf(allowed, sizeof(allowed), "%s", s->allowed);
 			else if (s->type == S_BOOL)
 				snprintf(allowed, sizeof(allowed), "true or false (also yes/no, 1/0)");
 			fprintf(f, "| `%s` | %s | `%s` | %s | %s%s%s | %s |\n", s->path,

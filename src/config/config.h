@@ -8,14 +8,18 @@
  * valid keys are ..."), and docs/configuration.md all come from that table
  * (`iotpipe debug config-doc` prints the reference).
  *
+ * The table lives here, in src/config/, not in src/core/: it knows the
+ * event schema and the streaming jobs' settings, and core knows neither.
+ *
  * Calling sequence (src/cmd/ only):
  *
  *	struct iot_config cfg;
  *	config_init(&cfg);                       // defaults
  *	config_load_files(&cfg, files, n, &err); // n == 0: the files in config/
  *	config_apply_env(&cfg, &err);
+ *	config_apply_options(&cfg, opts, &err); // flags: OPT_SETTING rows
  *	config_set(&cfg, "producer.kafka.bootstrap_servers", value,
- *		   "--bootstrap-servers", &err); // flags
+ *		   "option --bootstrap-servers", &err); // or one by one
  *	...
  *	config_release(&cfg);
  *
@@ -32,6 +36,8 @@
 #include "core/err.h"
 
 struct event_schema;
+struct hive_layout;
+struct opt;
 
 /* A librdkafka property passed through (`--kafka k=v` or a file's map). */
 struct kv {
@@ -108,6 +114,27 @@ enum iot_err config_apply_env(struct iot_config *cfg, struct iot_error *err);
 enum iot_err config_set(struct iot_config *cfg, const char *name,
 			const char *value, const char *origin,
 			struct iot_error *err);
+
+/*
+ * Flags that set settings (OPT_SETTING rows of core/opt.h).
+ * config_bind_options() fills each such row's key, default and range from
+ * the table, for --help; call it before opt_parse(). A row naming no
+ * setting is a bug (assertion). config_apply_options() sets the value of
+ * every row given on the command line through config_set(), with origin
+ * "option --NAME": the same checks and messages as a file or the
+ * environment. opts may be NULL (nothing to apply).
+ */
+void config_bind_options(struct opt *opts);
+enum iot_err config_apply_options(struct iot_config *cfg, const struct opt *opts,
+				  struct iot_error *err);
+
+/*
+ * The aggregate's output layout from a window.AGGREGATE_PARTITION_BY value
+ * ("device_id,window_start", "date", "none": no directory). On failure
+ * returns false and writes the reason, without the key, to why.
+ */
+bool config_partition_layout(const char *spec, struct hive_layout *out,
+			     char *why, size_t n);
 
 /* Parses "key=value" into the list (for --kafka). */
 enum iot_err kv_list_add_pair(struct kv_list *l, const char *pair,

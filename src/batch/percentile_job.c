@@ -1,0 +1,255 @@
+/*
+ * percentile_job.c - the percentile batch job (percentile_job.h; the
+ * reference's percentile_processor.py, semantics in docs/percentile.md).
+ *
+ * Flow: list the raw dataset and group its files by device (batch/dataset),
+ * optionally keep one shard of the devices, then a pool of worker threads
+ * (core/pool) takes devices one at a time and computes each device's
+ * groups (batch/device) into a per-device result slot. The calling thread
+ * draws the progress bar while it waits (when asked to), then writes the
+ * CSV in device order (devices are sorted by id, groups by date) in one
+ * atomic put: a local temporary file renamed into place, or one S3 object.
+ * Memory is one device partition per thread plus the (small) results.
+ *
+ * On S3 the files are fetched ahead of the workers (store/prefetch.h):
+ * each file up to PREFETCH_FILE_MAX in one GET, up to
+ * IOTPIPE_S3_MAX_INFLIGHT of them in flight whatever the thread count is,
+ * and at most PREFETCH_BUDGET bytes fetched and not yet read. Larger files
+ * are read by their worker with ranged GETs (footer, then the column
+ * chunks).
+ */
+#include "batch/percentile_job.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batch/csv.h"
+#include "batch/dataset.h"
+#include "batch/device.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "core/xalloc.h"
+#include "store/prefetch.h"
+#include "store/store.h"
+
+#include "core/banned.h"
+
+/* A file up to this size is fetched whole: one request instead of a HEAD
+ * and three or more ranged GETs, and the footer plus the three columns
+ * read are most of a small file anyway. */
+#define PREFETCH_FILE_MAX ((uint64_t)16 << 20)
+/* Bytes fetched ahead and not yet read: 64 in flight of the reference
+ * layout's few-KB files need far less; large files go one at a time. */
+#define PREFETCH_BUDGET ((size_t)64 << 20)
+
+struct run_ctx {
+	struct dataset *ds;
+	struct device_job job;
+	struct store **stores;         /* one per worker */
+	struct device_worker **workers; /* one per worker */
+	struct device_result *results; /* one per device */
+	_Atomic uint64_t rows_read;
+	atomic_size_t devices_done;
+	bool progress;
+	double t0;
+};
+
+static enum iot_err run_device(void *opaque, size_t worker, size_t item,
+			       struct iot_error *err)
+{
+	struct run_ctx *c = opaque;
+	enum iot_err rc = device_process(c->workers[worker], &c->job,
+					 &c->ds->devices[item], &c->results[item], err);
+	atomic_fetch_add(&c->devices_done, 1);
+	return rc;
+}
+
+static void tick(void *opaque, int final)
+{
+	struct run_ctx *c = opaque;
+	size_t done = atomic_load(&c->devices_done), total = c->ds->ndevices;
+	double rows = (double)atomic_load(&c->rows_read);
+	char bar[31];
+	size_t fill = total ? done * 30 / total : 30;
+
+	if (!c->progress)
+		return;
+	for (size_t i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[30] = '\0';
+	fprintf(stderr, "\r[%s] %zu/%zu devices, %.1fM rows, %.1f s%s", bar, done, total,
+		rows / 1e6, clock_mono_s() - c->t0, final ? "\n" : "");
+	fflush(stderr);
+}
+
+static bool is_local_dir(const char *uri)
+{
+	struct store_uri u;
+	struct iot_error e = IOT_ERROR_INIT;
+	struct stat st;
+	bool dir = false;
+	if (store_uri_parse(uri, &u, &e) != IOT_OK)
+		return false;
+	dir = u.scheme == STORE_SCHEME_LOCAL && stat(u.key, &st) == 0 && S_ISDIR(st.st_mode);
+	store_uri_release(&u);
+	return dir;
+}
+
+/* A folder (ends with '/' or is a local directory) gets a file name:
+ * percentile.csv, or percentile-<i>-of-<n>.csv for a shard. */
+static char *output_uri(const char *out, bool sharded, uint64_t si, uint64_t sn)
+{
+	size_t len = strlen(out);
+	bool folder = (len && out[len - 1] == '/') || is_local_dir(out);
+	const char *sep = len && out[len - 1] == '/' ? "" : "/";
+
+	if (!folder)
+		return xstrdup(out);
+	if (sharded)
+		return xasprintf("%s%spercentile-%" PRIu64 "-of-%" PRIu64 ".csv", out, sep, si, sn);
+	return xasprintf("%s%spercentile.csv", out, sep);
+}
+
+static void write_csv(struct buf *b, const struct run_ctx *c, const double *p, size_t np)
+{
+	buf_puts(b, "device_id,date");
+	for (size_t i = 0; i < np; i++) {
+		char name[96];
+		csv_percentile_name(p[i], name, sizeof(name));
+		buf_printf(b, ",%s", name);
+	}
+	buf_putc(b, '\n');
+	for (size_t d = 0; d < c->ds->ndevices; d++) {
+		const struct device_result *r = &c->results[d];
+		bool as_float = r->as_float && c->job.method == STATS_NEAREST;
+		for (size_t g = 0; g < r->ngroups; g++) {
+			csv_field(b, c->ds->devices[d].id);
+			buf_putc(b, ',');
+			csv_date(b, r->day[g]);
+			for (size_t i = 0; i < np; i++) {
+				buf_putc(b, ',');
+				csv_number(b, r->val[g * np + i], as_float);
+			}
+			buf_putc(b, '\n');
+		}
+	}
+}
+
+enum iot_err percentile_run(const struct percentile_options *o, struct iot_error *err)
+{
+	struct dataset ds;
+	struct run_ctx c;
+	struct store_prefetch *pf = NULL;
+	const char **pf_uris = NULL;
+	uint64_t *pf_sizes = NULL;
+	struct store *st = NULL;
+	struct buf csv = BUF_INIT;
+	char *out_uri = NULL;
+	uint64_t groups = 0, rows = 0, skipped = 0;
+	size_t nthreads = 0;
+	enum iot_err rc = IOT_OK;
+	const char *input = o->input;
+	const double *p = o->p;
+	size_t np = o->np;
+	char shard[64] = "";
+
+	IOT_ASSERT(o->np >= 1 && o->np <= PERCENTILE_MAX);
+	memset(&ds, 0, sizeof(ds));
+	memset(&c, 0, sizeof(c));
+	if (o->sharded)
+		snprintf(shard, sizeof(shard), ", shard %" PRIu64 "/%" PRIu64, o->shard_i,
+			 o->shard_n);
+	c.t0 = clock_mono_s();
+	st = store_create();
+	if ((rc = dataset_scan(st, input, &ds, err)))
+		goto out;
+	if (ds.nfiles == 0) {
+		rc = iot_error_set(err, IOT_ERR_NOT_FOUND,
+				   "no Parquet files under %s (expected device_id=<id>/<file>.parquet)",
+				   input);
+		goto out;
+	}
+	if (o->sharded)
+		dataset_keep_shard(&ds, o->shard_i, o->shard_n);
+	out_uri = output_uri(o->output, o->sharded, o->shard_i, o->shard_n);
+	nthreads = o->threads > 0 ? o->threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nthreads < 1)
+		nthreads = 1;
+	if (nthreads > ds.ndevices)
+		nthreads = ds.ndevices ? ds.ndevices : 1;
+	log_info("percentile", "%zu devices, %zu files, %.1f MB under %s; %zu threads%s",
+		 ds.ndevices, ds.nfiles, (double)ds.bytes / 1e6, input, nthreads, shard);
+
+	c.ds = &ds;
+	c.job.p = p;
+	c.job.np = np;
+	c.job.method = o->method;
+	c.job.threshold = o->threshold;
+	c.job.rows_read = &c.rows_read;
+	c.progress = o->progress;
+	c.results = xcalloc(ds.ndevices ? ds.ndevices : 1, sizeof(*c.results));
+	c.stores = xcalloc(nthreads, sizeof(*c.stores));
+	c.workers = xcalloc(nthreads, sizeof(*c.workers));
+	for (size_t i = 0; i < nthreads; i++) {
+		c.stores[i] = store_create();
+		c.workers[i] = device_worker_create(c.stores[i]);
+	}
+	if (!strncmp(input, "s3", 2)) {
+		struct store_prefetch_spec ps = { NULL, NULL, ds.nfiles,
+						  store_concurrency(st, input), PREFETCH_BUDGET };
+		dataset_files(&ds, &pf_uris, &pf_sizes);
+		ps.uris = pf_uris;
+		ps.sizes = pf_sizes;
+		pf = store_prefetch_create(&ps);
+		for (size_t i = 0; i < ds.nfiles; i++)
+			if (pf_sizes[i] > PREFETCH_FILE_MAX)
+				store_prefetch_drop(pf, i, 1);
+		for (size_t i = 0; i < nthreads; i++)
+			device_worker_set_prefetch(c.workers[i], pf, PREFETCH_FILE_MAX);
+	}
+	{
+		struct pool_spec ps = { nthreads, ds.ndevices, run_device, &c, tick, 200, NULL };
+		if ((rc = pool_run(&ps, err)))
+			goto out;
+	}
+	for (size_t d = 0; d < ds.ndevices; d++) {
+		groups += c.results[d].ngroups;
+		rows += c.results[d].rows;
+		skipped += c.results[d].skipped;
+	}
+	if (skipped)
+		log_warn("percentile", "%" PRIu64 " rows had no event_time or a null, NaN or "
+			 "infinite event_duration and were skipped", skipped);
+	write_csv(&csv, &c, p, np);
+	if ((rc = store_put(st, out_uri, csv.data, csv.len, 0, err)))
+		goto out;
+	log_info("percentile", "%" PRIu64 " rows, %" PRIu64 " device-days kept; wrote %s in %.2f s",
+		 rows, groups, out_uri, clock_mono_s() - c.t0);
+out:
+	store_prefetch_destroy(pf);
+	free(pf_uris);
+	free(pf_sizes);
+	if (c.results)
+		for (size_t d = 0; d < ds.ndevices; d++)
+			device_result_release(&c.results[d]);
+	free(c.results);
+	if (c.workers)
+		for (size_t i = 0; i < nthreads; i++) {
+			device_worker_destroy(c.workers[i]);
+			store_destroy(c.stores[i]);
+		}
+	free(c.workers);
+	free(c.stores);
+	dataset_release(&ds);
+	store_destroy(st);
+	buf_release(&csv);
+	free(out_uri);
+	return rc;
+}
