@@ -62,11 +62,11 @@ int cmd_broker(int argc, char **argv, struct cmd_ctx *ctx)
 	const char *bootstrap_file = NULL, *metrics_addr, *env;
 	struct opt_list topics = { 0 };
 	struct opt opts[] = {
-		OPT_LONG(0, "brokers", &brokers, "N",
-			 "brokers in the cluster (default 1)",
+		OPT_LONG_D(0, "brokers", &brokers, "N",
+			 "brokers in the cluster",
 			 RANGE(1, MOCK_BROKER_MAX_BROKERS)),
-		OPT_LONG(0, "partitions", &partitions, "N",
-			 "partitions of the --topic topics (default 4)",
+		OPT_LONG_D(0, "partitions", &partitions, "N",
+			 "partitions of the --topic topics",
 			 RANGE(1, MOCK_BROKER_MAX_PARTITIONS)),
 		OPT_LIST(0, "topic", &topics, "NAME",
 			 "create this topic at start (repeatable)"),

@@ -54,12 +54,12 @@ int cmd_run(int argc, char **argv, struct cmd_ctx *ctx)
 			   RANGE(0, 1e9)),
 		OPT_SETTING(0, "devices", "producer.kafka.num_generators", "N", "simulated devices"),
 		OPT_BOOL(0, "no-producer", &no_producer, "run only the streaming jobs"),
-		OPT_LONG(0, "partitions", &partitions, "N", "partitions of the embedded broker's topic (default 4)",
+		OPT_LONG_D(0, "partitions", &partitions, "N", "partitions of the embedded broker's topic",
 			 RANGE(1, MOCK_BROKER_MAX_PARTITIONS)),
 		/* not window.TRIGGER_SECONDS: run commits more often than a
 		 * job's default so that a demo shows output within seconds;
 		 * the same range as the setting's */
-		OPT_DOUBLE(0, "trigger", &trigger, "SECONDS", "commit interval of the jobs (default 10)",
+		OPT_DOUBLE_D(0, "trigger", &trigger, "SECONDS", "commit interval of the jobs",
 			   RANGE_ABOVE(0, RANGE_DAY_S)),
 		OPT_SETTING(0, "idle-timeout", "streaming.window.IDLE_TIMEOUT_SECONDS", "SECONDS",
 			    "aggregate idle timeout"),

@@ -61,11 +61,14 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *c
 	struct job_options jo;
 	const char *group = NULL;
 	const char *codec = NULL, *starting = NULL, *on_loss = NULL;
-	double timeout = 30;
-	double horizon = JOB_HORIZON_DEFAULT_S;
-	long max_events = 700000;
 	bool once = false;
 	int status = EXIT_RUNTIME;
+	/* the defaults of the options that are not settings: job.h's */
+	struct job_options def;
+	job_options_init(&def);
+	double timeout = def.timeout_s;
+	double horizon = (double)def.horizon_us / 1e6;
+	long max_events = (long)def.max_batch_events;
 /* out, ck: the settings of the kind's output and checkpoint locations */
 #define OPT_STREAM(out, ck)                                                    \
 	OPT_GROUP("streaming"),                                                \
@@ -78,20 +81,20 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *c
 		    "commit at least this often (not with --once)"),           \
 	OPT_SETTING(0, "dead-letter-topic", "streaming.kafka.DEAD_LETTER_TOPIC", \
 		    "NAME", "send invalid and late records here, with the reason in a header"), \
-	OPT_LONG(0, "max-batch-events", &max_events, "N",                      \
-		 "commit before more events than this are buffered (default 700000)", \
+	OPT_LONG_D(0, "max-batch-events", &max_events, "N",                    \
+		 "commit before more events than this are buffered",           \
 		 RANGE(1, 1e9)),                                               \
 	OPT_STRING(0, "starting-offsets", &starting, "earliest|latest",        \
 		   "where a partition without checkpoint starts (default earliest)"), \
 	OPT_STRING(0, "codec", &codec, "NAME",                                 \
 		   "Parquet compression: snappy, zstd, gzip, none"),           \
-	OPT_DOUBLE(0, "horizon", &horizon, "SECONDS",                          \
-		   "events stamped further ahead of the processing time are invalid (default 300, 0: no limit)", \
+	OPT_DOUBLE_D(0, "horizon", &horizon, "SECONDS",                        \
+		   "events stamped further ahead of the processing time are invalid (0: no limit)", \
 		   RANGE(0, RANGE_YEAR_S)),                                    \
 	OPT_STRING(0, "on-data-loss", &on_loss, "fail|earliest",               \
 		   "a checkpoint offset outside its partition's log: stop (default), or go on from the log start"), \
-	OPT_DOUBLE(0, "timeout", &timeout, "SECONDS",                          \
-		   "how long to wait for Kafka at start, and with --once for progress (default 30)", \
+	OPT_DOUBLE_D(0, "timeout", &timeout, "SECONDS",                        \
+		   "how long to wait for Kafka at start, and with --once for progress", \
 		   RANGE_ABOVE(0, RANGE_DAY_S))
 	struct opt opts[] = {
 		OPT_STREAM("STREAMING_RAW_S3_OUTPUT_PATH", "STREAMING_RAW_S3_CHECKPOINT_PATH"),

@@ -194,6 +194,11 @@ void opt_print_help(void *fp, const struct opt *opts,
 			fprintf(f, "    %s\n    %-28s  %s", left, "", opts->help);
 		else
 			fprintf(f, "    %-28s  %s", left, opts->help);
+		/* a number's default: its variable, before parsing */
+		if (opts->show_default && opts->type == OPT_T_LONG)
+			fprintf(f, "; default %ld", *(const long *)opts->value);
+		else if (opts->show_default && opts->type == OPT_T_DOUBLE)
+			fprintf(f, "; default %g", *(const double *)opts->value);
 		/* a setting's key and default, from the settings table */
 		if (opts->type == OPT_T_SETTING && opts->key)
 			fprintf(f, "; default %s (%s)",

@@ -74,6 +74,9 @@ struct opt {
 	const char *arg;		/* set by opt_parse: the last value given */
 	const char *key;		/* set by binding: the YAML key, for --help */
 	const char *def;		/* set by binding: the default, for --help */
+	/* OPT_T_LONG, OPT_T_DOUBLE: --help shows the variable's value before
+	 * parsing as the default, so it is written once, where it is set */
+	bool show_default;
 };
 
 #define OPT_BOOL(s, l, v, h)       { OPT_T_BOOL, (s), (l), (v), NULL, (h), 0 }
@@ -81,6 +84,11 @@ struct opt {
 /* r: the allowed values, RANGE(lo, hi) or RANGE_ABOVE(lo, hi) */
 #define OPT_LONG(s, l, v, a, h, r)   { OPT_T_LONG, (s), (l), (v), (a), (h), 0, r }
 #define OPT_DOUBLE(s, l, v, a, h, r) { OPT_T_DOUBLE, (s), (l), (v), (a), (h), 0, r }
+/* The same, with "default <the variable's value>" in --help. */
+#define OPT_LONG_D(s, l, v, a, h, r)                                           \
+	{ OPT_T_LONG, (s), (l), (v), (a), (h), 0, r, .show_default = true }
+#define OPT_DOUBLE_D(s, l, v, a, h, r)                                         \
+	{ OPT_T_DOUBLE, (s), (l), (v), (a), (h), 0, r, .show_default = true }
 #define OPT_LIST(s, l, v, a, h)    { OPT_T_LIST, (s), (l), (v), (a), (h), 0 }
 /* n: the setting's full name; the value is checked when it is applied */
 #define OPT_SETTING(s, l, n, a, h)											\

@@ -223,6 +223,34 @@ static void test_help_from_table(void **state)
 	free(text);
 }
 
+/* An option that is not a setting shows its variable's value as the
+ * default, so the value is written once, where the variable is set. */
+static void test_help_default_from_variable(void **state)
+{
+	static const struct opt_usage usage = { "test", NULL };
+	long n = 700000;
+	double t = 2.5, plain = 7;
+	struct opt opts[] = {
+		OPT_LONG_D(0, "max", &n, "N", "at most", RANGE(1, 1e9)),
+		OPT_DOUBLE_D(0, "timeout", &t, "SECONDS", "wait", RANGE(0, 10)),
+		OPT_DOUBLE(0, "plain", &plain, "X", "no default shown", RANGE(0, 10)),
+		OPT_END(),
+	};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(f);
+	opt_print_help(f, opts, &usage);
+	fclose(f);
+	if (!strstr(text, "at most; default 700000 [from 1 to 1000000000]\n") ||
+	    !strstr(text, "wait; default 2.5 [from 0 to 10]\n") ||
+	    !strstr(text, "no default shown [from 0 to 10]\n"))
+		fail_msg("help: %s", text);
+	free(text);
+}
+
 /* --- the one settings-to-job-options function --------------------------- */
 
 static void test_job_options_defaults(void **state)
@@ -383,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_flag_not_given),
 		cmocka_unit_test(test_help_from_table),
+		cmocka_unit_test(test_help_default_from_variable),
 		cmocka_unit_test(test_job_options_defaults),
 		cmocka_unit_test(test_job_options_follow_settings),
 		cmocka_unit_test(test_job_options_bad_layout),
