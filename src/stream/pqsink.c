@@ -35,6 +35,22 @@ static struct pq_column col(const char *name, enum pq_type t, enum pq_logical l,
 	return c;
 }
 
+/* A writer of the columns to uri, its file tagged iotpipe.dataset. The
+ * object is durable only after store_sync(): the job syncs once per batch
+ * before it commits it (one syncfs instead of two fsyncs per object). */
+static enum iot_err open_writer(struct store *st, const char *uri, const struct pq_column *cols,
+				size_t ncols, const struct pq_writer_options *o,
+				const char *dataset, struct pq_writer **w, struct iot_error *err)
+{
+	struct pq_output *out = NULL;
+
+	if (pq_store_output_open(st, uri, STORE_PUT_DEFER_SYNC, &out, err) ||
+	    pq_writer_create(w, out, cols, ncols, o, err))
+		return err->code;
+	pq_writer_add_kv(*w, "iotpipe.dataset", dataset);
+	return IOT_OK;
+}
+
 static enum iot_err finish(struct pq_writer *w, const char *uri,
 			   uint64_t *size, struct iot_error *err)
 {
@@ -57,7 +73,6 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 	const struct raw_dev *d = &rb->dev[dev];
 	size_t nf = s->nfields, ncols = 0, n = d->n;
 	struct pq_column *cols = xcalloc(nf + 4, sizeof(*cols));
-	struct pq_output *out = NULL;
 	struct pq_writer *w;
 	size_t key_len;
 	const char *key = strmap_key(&rb->keys, dev, &key_len);
@@ -94,13 +109,8 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 	cols[ncols++] = col("kafka_partition", PQ_INT32, PQ_LOGICAL_NONE, false);
 	cols[ncols++] = col("kafka_offset", PQ_INT64, PQ_LOGICAL_NONE, false);
 
-	/* durability comes per batch: the job calls store_sync() before it
-	 * commits the batch (one syncfs instead of two fsyncs per object) */
-	if ((rc = pq_store_output_open(st, uri, STORE_PUT_DEFER_SYNC, &out, err)))
+	if ((rc = open_writer(st, uri, cols, ncols, o, "raw", &w, err)))
 		goto done;
-	if ((rc = pq_writer_create(&w, out, cols, ncols, o, err)))
-		goto done;
-	pq_writer_add_kv(w, "iotpipe.dataset", "raw");
 
 	if (with_device) {
 		for (size_t r = 0; r < n; r++)
@@ -183,7 +193,6 @@ enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 	struct pq_column cols[EV_MAX_FIELDS + 5];
 	char *names[EV_MAX_FIELDS];
 	size_t ncols = 0, nsums = 0;
-	struct pq_output *out = NULL;
 	struct pq_writer *w;
 	enum iot_err rc;
 
@@ -200,11 +209,8 @@ enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 	}
 	cols[ncols++] = col("num_events", PQ_INT64, PQ_LOGICAL_NONE, false);
 
-	if ((rc = pq_store_output_open(st, uri, STORE_PUT_DEFER_SYNC, &out, err)))
+	if ((rc = open_writer(st, uri, cols, ncols, o, "aggregate", &w, err)))
 		goto done;
-	if ((rc = pq_writer_create(&w, out, cols, ncols, o, err)))
-		goto done;
-	pq_writer_add_kv(w, "iotpipe.dataset", "aggregate");
 	for (size_t i = 0; i < n; i++) {
 		size_t c = 0;
 		const struct win_out *x = &items[i];
