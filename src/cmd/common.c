@@ -178,6 +178,16 @@ int cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, struct opt *opts,
 	return -1;
 }
 
+int cmd_expect_args(const struct cmd_ctx *ctx, const struct opt_usage *usage, int n, int want,
+		    const char *what)
+{
+	if (n == want)
+		return -1;
+	fprintf(stderr, "iotpipe %s: expected %s\n", ctx->name, what);
+	opt_print_help(stderr, ctx->opts, usage);
+	return EXIT_USAGE;
+}
+
 enum iot_err common_metrics_start(struct common_opts *co,
 				  struct metrics_server **srv,
 				  struct iot_error *err)

@@ -294,11 +294,8 @@ int cmd_cp(int argc, char **argv, struct cmd_ctx *ctx)
 	status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
 	if (status >= 0)
 		return status;
-	if (n != 2) {
-		fprintf(stderr, "iotpipe cp: expected SRC and DST\n");
-		opt_print_help(stderr, ctx->opts, &usage);
-		return EXIT_USAGE;
-	}
+	if ((status = cmd_expect_args(ctx, &usage, n, 2, "SRC and DST")) >= 0)
+		return status;
 	st = store_create();
 	if (recursive) {
 		rc = copy_recursive(st, argv[0], argv[1], quiet, &err);

@@ -80,11 +80,8 @@ int cmd_ls(int argc, char **argv, struct cmd_ctx *ctx)
 	status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
 	if (status >= 0)
 		return status;
-	if (n != 1) {
-		fprintf(stderr, "iotpipe ls: expected exactly one URI\n");
-		opt_print_help(stderr, ctx->opts, &usage);
-		return EXIT_USAGE;
-	}
+	if ((status = cmd_expect_args(ctx, &usage, n, 1, "exactly one URI")) >= 0)
+		return status;
 	lc.uris = uris;
 	st = store_create();
 	if (store_list(st, argv[0], print_entry, &lc, &err)) {

@@ -41,11 +41,8 @@ int cmd_mb(int argc, char **argv, struct cmd_ctx *ctx)
 	status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
 	if (status >= 0)
 		return status;
-	if (n != 1) {
-		fprintf(stderr, "iotpipe mb: expected exactly one s3://BUCKET\n");
-		opt_print_help(stderr, ctx->opts, &usage);
-		return EXIT_USAGE;
-	}
+	if ((status = cmd_expect_args(ctx, &usage, n, 1, "exactly one s3://BUCKET")) >= 0)
+		return status;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	st = store_create();
 	for (;;) {
