@@ -51,6 +51,16 @@ static enum iot_err open_writer(struct store *st, const char *uri, const struct 
 	return IOT_OK;
 }
 
+/* A writer that failed: its error, named after the object, which the
+ * destroyed writer's stream aborts (nothing partial appears). */
+static enum iot_err abandon(struct pq_writer *w, const char *uri, struct iot_error *err)
+{
+	pq_writer_status(w, err);
+	pq_writer_destroy(w);
+	iot_error_prefix(err, "writing %s", uri);
+	return err->code;
+}
+
 static enum iot_err finish(struct pq_writer *w, const char *uri,
 			   uint64_t *size, struct iot_error *err)
 {
@@ -167,13 +177,7 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 		free(i32);
 	}
 	pq_writer_write_i64_batch(w, c++, d->offset, NULL, n);
-	if ((rc = pq_writer_end_rows(w, n))) {
-		pq_writer_status(w, err);
-		pq_writer_destroy(w);
-		iot_error_prefix(err, "writing %s", uri);
-		goto done;
-	}
-	rc = finish(w, uri, size, err);
+	rc = pq_writer_end_rows(w, n) ? abandon(w, uri, err) : finish(w, uri, size, err);
 done:
 	free(cols);
 	free(valid);
@@ -221,10 +225,8 @@ enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 		for (size_t k = 0; k < nsums; k++)
 			pq_writer_write_double(w, c++, x->sums[k] / (double)x->count);
 		pq_writer_write_i64(w, c++, x->count);
-		if ((rc = pq_writer_end_row(w))) {
-			pq_writer_status(w, err);
-			pq_writer_destroy(w);
-			iot_error_prefix(err, "writing %s", uri);
+		if (pq_writer_end_row(w)) {
+			rc = abandon(w, uri, err);
 			goto done;
 		}
 	}
