@@ -178,11 +178,13 @@ int cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, struct opt *opts,
 	return -1;
 }
 
-int cmd_expect_args(const struct cmd_ctx *ctx, const struct opt_usage *usage, int n, int want,
-		    const char *what)
+int cmd_parse_args(struct cmd_ctx *ctx, int argc, char **argv, struct opt *opts,
+		   const struct opt_usage *usage, int want, const char *what)
 {
-	if (n == want)
-		return -1;
+	int n = 0, status = cmd_parse(ctx, argc, argv, opts, usage, &n);
+
+	if (status >= 0 || n == want)
+		return status;
 	fprintf(stderr, "iotpipe %s: expected %s\n", ctx->name, what);
 	opt_print_help(stderr, ctx->opts, usage);
 	return EXIT_USAGE;

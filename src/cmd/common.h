@@ -80,11 +80,11 @@ void cmd_ctx_release(struct cmd_ctx *ctx);
 int cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, struct opt *opts,
 	      const struct opt_usage *usage, int *npos);
 
-/* After cmd_parse(): n positional arguments where `want` are expected.
- * Returns -1 when they match, else EXIT_USAGE after printing "expected
- * <what>" and the help to stderr. */
-int cmd_expect_args(const struct cmd_ctx *ctx, const struct opt_usage *usage, int n, int want,
-		    const char *what);
+/* cmd_parse() for a command of `want` positional arguments (then in
+ * argv[0..want)): another number is EXIT_USAGE after "expected <what>"
+ * and the help on stderr. Returns as cmd_parse() does. */
+int cmd_parse_args(struct cmd_ctx *ctx, int argc, char **argv, struct opt *opts,
+		   const struct opt_usage *usage, int want, const char *what);
 
 /*
  * The set-up of cmd_parse() after parsing, by flags: sets the log level

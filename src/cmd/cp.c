@@ -288,13 +288,10 @@ int cmd_cp(int argc, char **argv, struct cmd_ctx *ctx)
 	struct store *st;
 	enum iot_err rc;
 	char *dst;
-	int n = 0, status;
+	int status;
 
 	/* --log-level and --log-format are the shared options (NEED_LOG) */
-	status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
-	if (status >= 0)
-		return status;
-	if ((status = cmd_expect_args(ctx, &usage, n, 2, "SRC and DST")) >= 0)
+	if ((status = cmd_parse_args(ctx, argc, argv, opts, &usage, 2, "SRC and DST")) >= 0)
 		return status;
 	st = store_create();
 	if (recursive) {

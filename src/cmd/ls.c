@@ -74,13 +74,10 @@ int cmd_ls(int argc, char **argv, struct cmd_ctx *ctx)
 	struct iot_error err = IOT_ERROR_INIT;
 	struct ls_ctx lc = { 0 };
 	struct store *st;
-	int n = 0, status;
+	int status;
 
 	/* --log-level and --log-format are the shared options (NEED_LOG) */
-	status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
-	if (status >= 0)
-		return status;
-	if ((status = cmd_expect_args(ctx, &usage, n, 1, "exactly one URI")) >= 0)
+	if ((status = cmd_parse_args(ctx, argc, argv, opts, &usage, 1, "exactly one URI")) >= 0)
 		return status;
 	lc.uris = uris;
 	st = store_create();

@@ -35,13 +35,10 @@ int cmd_mb(int argc, char **argv, struct cmd_ctx *ctx)
 	struct store *st;
 	struct timespec t0, t;
 	enum iot_err rc;
-	int n = 0, status;
+	int status;
 
 	/* --log-level and --log-format are the shared options (NEED_LOG) */
-	status = cmd_parse(ctx, argc, argv, opts, &usage, &n);
-	if (status >= 0)
-		return status;
-	if ((status = cmd_expect_args(ctx, &usage, n, 1, "exactly one s3://BUCKET")) >= 0)
+	if ((status = cmd_parse_args(ctx, argc, argv, opts, &usage, 1, "exactly one s3://BUCKET")) >= 0)
 		return status;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	st = store_create();
