@@ -1,8 +1,23 @@
 # kafka/kraft-common.sh - what kafka/local-kafka.sh (one node) and
 # kafka/local-cluster.sh (three nodes) share, sourced by both: the Java
 # check, the log4j configuration of a node's directory, a KRaft cluster id,
-# and whether a pid is still the broker of a given directory. Expects
-# VERSION, MAJOR, ROOT and die() from the sourcing script.
+# whether a pid is still the broker of a given directory, and the messages
+# and usage text of both. Sourced at the start; expects PROG and ROOT, and
+# VERSION and MAJOR by the time its functions run.
+
+die() { echo "$PROG: $*" >&2; exit 1; }
+say() { echo "$PROG: $*" >&2; }
+
+# The script's opening comment is its help; $1 = exit status: 0 for
+# --help (to stdout), 2 for a mistake.
+usage() {
+	if [ "${1:-2}" = 0 ]; then
+		sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+		exit 0
+	fi
+	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+	exit 2
+}
 
 java_bin() {
 	local j=${JAVA_HOME:+$JAVA_HOME/bin/}java v

@@ -42,18 +42,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PROG=local-kafka
-
-die() { echo "$PROG: $*" >&2; exit 1; }
-say() { echo "$PROG: $*" >&2; }
-
-usage() { # $1 = exit status: 0 for --help (to stdout), 2 for a mistake
-	if [ "${1:-2}" = 0 ]; then
-		sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-		exit 0
-	fi
-	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
-	exit 2
-}
+# shellcheck source=kafka/kraft-common.sh
+. "$ROOT/kafka/kraft-common.sh"
 
 CMD=${1:-}
 [ -n "$CMD" ] || usage
@@ -105,8 +95,6 @@ case "$DATA" in /*) ;; *) DATA=$(pwd)/$DATA ;; esac
 while [ "${DATA%/}" != "$DATA" ] && [ "$DATA" != / ]; do DATA=${DATA%/}; done
 LIB=$CACHE/$VERSION/lib
 MAJOR=${VERSION%%.*}
-# shellcheck source=kafka/kraft-common.sh
-. "$ROOT/kafka/kraft-common.sh"
 PIDFILE=$DATA/kafka.pid
 BOOTSTRAP=127.0.0.1:$PORT
 
