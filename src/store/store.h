@@ -212,7 +212,9 @@ enum iot_err store_sync(struct store *st, const char *uri, struct iot_error *err
 enum iot_err store_delete(struct store *st, const char *uri,
 			  struct iot_error *err);
 /* Creates the bucket of an s3:// URI (OK when it exists and is ours), or
- * the directory of a local path (mkdir -p). */
+ * the directory of a local path (mkdir -p). S3: the bucket this store
+ * last created or found ours is not asked for again (a job whose output
+ * and checkpoint share a bucket sends one request, not two). */
 enum iot_err store_create_bucket(struct store *st, const char *uri,
 				 struct iot_error *err);
 
