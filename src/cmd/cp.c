@@ -16,7 +16,7 @@
  * local directory, or a bare s3://bucket) receives SRC's base name;
  * --recursive copies every object under SRC to DST + its relative key,
  * as many at a time as the two ends take in flight (store_concurrency():
- * IOTPIPE_S3_MAX_INFLIGHT, 64, between S3 ends; 8 with a local end),
+ * IOTPIPE_S3_MAX_INFLIGHT, 128, between S3 ends; 8 with a local end),
  * each worker thread with its own store, within CP_BUDGET bytes of
  * buffers (below), so a prefix of many small objects costs their latency
  * only once per wave. An object the listing says fits in one chunk is

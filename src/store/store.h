@@ -179,7 +179,7 @@ void store_reader_destroy(struct store_reader *r);
 /*
  * How many requests a caller should keep in flight against uri's back-end
  * when it has many independent objects to move (a batch's output objects,
- * a dataset's files, a cp of a prefix): S3: IOTPIPE_S3_MAX_INFLIGHT (64;
+ * a dataset's files, a cp of a prefix): S3: IOTPIPE_S3_MAX_INFLIGHT (128;
  * a request's cost is latency, so many hide it, and the process-wide
  * limit behind it lowers the effective number while S3 throttles);
  * local: STORE_LOCAL_CONCURRENCY (an fsync is the cost, and more than a
