@@ -222,3 +222,22 @@ def test_cp_recursive_and_ls_through_latency(iotpipe, s3, proxy, tmp_path):
             env=s3.env(endpoint=proxy.endpoint, AWS_MAX_ATTEMPTS=10), timeout=300)
     for key, body in src.items():
         assert (tmp_path / "local" / key).read_bytes() == body, key
+
+
+def test_once_sends_no_round_trip_it_does_not_need(iotpipe, kafka, s3, proxy):
+    """A --once run into one bucket asks for that bucket once (not once for
+    the output and once more for the checkpoint), and does not read back
+    the states it wrote itself to see the topic committed: on S3 each was
+    a round trip after the others."""
+    import io
+    topic = kafka.create_topic(kafka.topic("rt"), partitions=4)
+    produce(iotpipe, kafka, topic, 2000, seed=22, start=START, step=0.05, devices=20)
+    bucket = s3.bucket("rt")
+    proxy.trace = io.StringIO()
+    _job(iotpipe, "archive", kafka, topic, bucket, "g", s3.env(endpoint=proxy.endpoint))
+    lines = [ln.split(None, 4) for ln in proxy.trace.getvalue().splitlines()]
+    reqs = [(m, path) for _, _, m, _, path in lines]
+    assert sum(1 for m, p in reqs if m == "PUT" and p == f"/{bucket}") == 1, reqs[:5]
+    states = [p for m, p in reqs if "/state-" in p]
+    assert states and all(m == "PUT" for m, p in reqs if "/state-" in p), reqs
+    assert len(states) == 4, states
