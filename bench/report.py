@@ -39,10 +39,12 @@ STAGES = [
      "console.md"),
     ("console-aggregate", "aggregate --once with one console page polling (peer: nobody polling)",
      "console.md"),
-    ("s3lat-aggregate", "aggregate --once to S3 at 40 ms per request (peer: 0 ms)", "s3latency.md"),
-    ("s3lat-archive", "archive --once to S3 at 40 ms per request (peer: 0 ms)", "s3latency.md"),
-    ("s3lat-percentile", "percentile --threads 2 from S3 at 40 ms per request (peer: 0 ms)",
+    ("s3lat-aggregate", "aggregate to S3 at 40 ms latency (peer: the same run at 0 ms; --once)",
      "s3latency.md"),
+    ("s3lat-archive", "archive to S3 at 40 ms latency (peer: the same run at 0 ms; --once)",
+     "s3latency.md"),
+    ("s3lat-percentile", "percentile from S3 at 40 ms latency (peer: the same run at 0 ms; "
+     "--threads 2)", "s3latency.md"),
 ]
 LOG_FILES = ["produce", "decode", "parquet", "s3", "percentile", "streaming", "scaling",
              "console", "s3latency"]

@@ -26,6 +26,9 @@
 #                         the archive of the 0 ms run, so needs archive)
 #   LOG_LEVEL=info        the jobs' --log-level (debug: commit round times)
 #   KEEP=0                1: leave the logs in WORK
+#   TRACE=0               1: each proxy writes one line per request to
+#                         WORK/proxy-<ms>.trace (faultproxy.py --trace; with
+#                         KEEP=1, for counting a job's round trips)
 # Needs: java 17, kcat-free; GNU time (/usr/bin/time) for the peak RSS.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,6 +47,7 @@ IOTPIPE=${IOTPIPE:-$ROOT/build/iotpipe}
 JOBS=${JOBS:-aggregate archive}
 LOG_LEVEL=${LOG_LEVEL:-info}
 KEEP=${KEEP:-0}
+TRACE=${TRACE:-0}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 B=127.0.0.1:$PORT
 TOPIC=lat
@@ -77,8 +81,10 @@ PIDS+=($!)
 declare -A EP
 for ms in 0 "$LATENCY_MS"; do
 	p=$(free_port)
+	trace=()
+	[ "$TRACE" = 1 ] && trace=(--trace "$WORK/proxy-$ms.trace")
 	"$PY" tests/integration/fixtures/faultproxy.py --upstream "127.0.0.1:$S3PORT" \
-		--latency-ms "$ms" --port "$p" >"$WORK/proxy-$ms.log" 2>&1 &
+		--latency-ms "$ms" --port "$p" "${trace[@]}" >"$WORK/proxy-$ms.log" 2>&1 &
 	PIDS+=($!)
 	EP[$ms]=http://127.0.0.1:$p
 done
@@ -94,14 +100,21 @@ say "producing $EVENTS events ($DEVICES devices, $SPAN s of event time)"
 	--devices "$DEVICES" --seed 1 --start-time 2026-01-01T00:00:00Z --time-step "$STEP" \
 	--metrics-addr off --log-level warn
 
+# mono TEXT: the proxies' clock (monotonic seconds) and TEXT, into
+# WORK/marks: where each job starts and ends in the traces
+mono() { "$PY" -c 'import sys,time;print("%.6f" % time.monotonic(), sys.argv[1])' "$1" \
+	>>"$WORK/marks"; }
+
 # timed TAG ENDPOINT CMD...: SECS and RSS_MB of the command
 timed() {
 	local tag=$1 ep=$2 t0 t1
 	shift 2
+	[ "$TRACE" = 1 ] && mono "$tag start"
 	t0=$(date +%s.%N)
 	AWS_ENDPOINT_URL_S3=$ep /usr/bin/time -f %M -o "$WORK/$tag.rss" "$@" \
 		>"$WORK/$tag.out" 2>"$WORK/$tag.err" || { cat "$WORK/$tag.err" >&2; exit 1; }
 	t1=$(date +%s.%N)
+	[ "$TRACE" = 1 ] && mono "$tag end"
 	SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	RSS_MB=$(( $(cat "$WORK/$tag.rss") / 1024 ))
 }

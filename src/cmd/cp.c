@@ -15,11 +15,19 @@
  * DST naming follows `aws s3 cp`: a DST ending in '/' (or an existing
  * local directory, or a bare s3://bucket) receives SRC's base name;
  * --recursive copies every object under SRC to DST + its relative key,
- * up to CP_PARALLEL objects at a time (store_concurrency() of the two
- * ends, at most that many), each worker thread with its own store, so a
- * prefix of many small objects costs their latency only once per wave;
- * "copy:" lines come in completion order. The first failure stops
- * handing out objects; copies in flight finish, and each is atomic.
+ * as many at a time as the two ends take in flight (store_concurrency():
+ * IOTPIPE_S3_MAX_INFLIGHT, 128, between S3 ends; 8 with a local end),
+ * each worker thread with its own store, within CP_BUDGET bytes of
+ * buffers (below), so a prefix of many small objects costs their latency
+ * only once per wave. An object the listing says fits in one chunk is
+ * read with one GET of at most its listed size plus one byte (no HEAD: an
+ * object that grew since is seen by that byte and copied the long way),
+ * so it costs two round trips, the GET and the PUT. "copy:" lines come in
+ * completion order. The first failure stops handing out objects; copies
+ * in flight finish, and each is atomic.
+ *
+ * The listing itself is one ListObjectsV2 request per 1,000 keys, each
+ * needing the previous page's last key: sequential by nature (ls.c).
  *
  * Keys come from the server, so they are not trusted with the file system:
  * when DST is local, every listed key must lie under SRC's prefix and its
@@ -41,6 +49,7 @@
 #include "store/store.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +58,11 @@
 #include "core/banned.h"
 
 #define CP_CHUNK ((size_t)8 << 20)
-/* Objects copied at once by --recursive: each holds up to one chunk and
- * one part (16 MiB) when objects are large, so 16 bound the memory at
- * 256 MiB; small objects, the case where latency matters, use little. */
-#define CP_PARALLEL 16
+/* Buffers of the copies in flight in --recursive: a large object holds a
+ * chunk and a part (16 MiB), a small one its size. 256 MiB lets 16 large
+ * copies run at once, and any number of small ones up to the
+ * concurrency (the case where latency matters, and memory does not). */
+#define CP_BUDGET ((uint64_t)256 << 20)
 
 static enum iot_err copy_one(struct store *st, const char *src,
 			     const char *dst, bool quiet,
@@ -144,6 +154,7 @@ struct rec_ctx {
 	bool local_dst;
 	bool quiet;
 	char **srcs, **dsts;
+	uint64_t *sizes;    /* as listed */
 	size_t n, alloc;
 	struct iot_error *err;
 	enum iot_err rc;  /* the first unsafe key stops the listing */
@@ -187,25 +198,93 @@ static int collect(void *opaque, const struct store_entry *e)
 	}
 	ALLOC_GROW(c->srcs, c->n + 1, c->alloc);
 	c->dsts = xrealloc(c->dsts, c->alloc * sizeof(*c->dsts));
+	c->sizes = xrealloc(c->sizes, c->alloc * sizeof(*c->sizes));
 	c->srcs[c->n] = xstrdup(e->uri);
 	c->dsts[c->n] = join(c->dst, rel);
+	c->sizes[c->n] = e->st.size;
 	c->n++;
 	return 0;
+}
+
+/*
+ * An object listed at `size` <= CP_CHUNK: one GET of up to size + 1
+ * bytes, then one write. *done false when the object now holds more than
+ * `size` bytes (overwritten since the listing): the caller copies it with
+ * copy_one, which sizes it again.
+ */
+static enum iot_err copy_small(struct store *st, const char *src, const char *dst,
+			       uint64_t size, bool quiet, bool *done, struct iot_error *err)
+{
+	struct buf b = BUF_INIT;
+	enum iot_err rc = store_get_range(st, src, 0, (size_t)size + 1, &b, err);
+
+	*done = false;
+	if (!rc && b.len <= size) {
+		*done = true;
+		rc = store_put(st, dst, b.data, b.len, 0, err);
+		if (!rc && !quiet)
+			printf("copy: %s to %s (%zu bytes)\n", src, dst, b.len);
+	}
+	buf_release(&b);
+	return rc;
 }
 
 struct copy_ctx {
 	struct rec_ctx *c;
 	struct store **stores; /* one per worker */
+	pthread_mutex_t mu;    /* guards held */
+	pthread_cond_t freed;
+	uint64_t held;         /* bytes of buffers of the copies in flight */
 };
+
+/* What a copy of an object of `size` bytes holds while it runs. */
+static uint64_t copy_cost(uint64_t size)
+{
+	return size <= CP_CHUNK ? size + 1 : 2 * (uint64_t)CP_CHUNK;
+}
+
+/* Waits until `cost` fits in CP_BUDGET (or nothing else is held: one
+ * object always goes), then takes it. */
+static void budget_take(struct copy_ctx *x, uint64_t cost)
+{
+	pthread_mutex_lock(&x->mu);
+	while (x->held && x->held + cost > CP_BUDGET)
+		pthread_cond_wait(&x->freed, &x->mu);
+	x->held += cost;
+	pthread_mutex_unlock(&x->mu);
+}
+
+static void budget_give(struct copy_ctx *x, uint64_t cost)
+{
+	pthread_mutex_lock(&x->mu);
+	x->held -= cost;
+	pthread_cond_broadcast(&x->freed);
+	pthread_mutex_unlock(&x->mu);
+}
 
 /* Runs on a pool worker: copies object `item` with that worker's store. */
 static enum iot_err copy_item(void *opaque, size_t worker, size_t item,
 			      struct iot_error *err)
 {
 	struct copy_ctx *x = opaque;
+	struct store *st = x->stores[worker];
+	const char *src = x->c->srcs[item], *dst = x->c->dsts[item];
+	uint64_t size = x->c->sizes[item], cost = copy_cost(size);
+	bool done = false;
+	enum iot_err rc = IOT_OK;
 
-	return copy_one(x->stores[worker], x->c->srcs[item], x->c->dsts[item],
-			x->c->quiet, err);
+	budget_take(x, cost);
+	if (size <= CP_CHUNK)
+		rc = copy_small(st, src, dst, size, x->c->quiet, &done, err);
+	if (!rc && !done) {
+		/* large, or grown since the listing: at most a chunk and a part */
+		budget_give(x, cost);
+		cost = copy_cost(UINT64_MAX);
+		budget_take(x, cost);
+		rc = copy_one(st, src, dst, x->c->quiet, err);
+	}
+	budget_give(x, cost);
+	return rc;
 }
 
 static enum iot_err copy_all(struct rec_ctx *c, const char *src, const char *dst,
@@ -213,11 +292,9 @@ static enum iot_err copy_all(struct rec_ctx *c, const char *src, const char *dst
 {
 	size_t a = store_concurrency(c->st, src), b = store_concurrency(c->st, dst);
 	size_t threads = a < b ? a : b;
-	struct copy_ctx x = { c, NULL };
+	struct copy_ctx x = { c, NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
 	enum iot_err rc;
 
-	if (threads > CP_PARALLEL)
-		threads = CP_PARALLEL;
 	if (threads > c->n)
 		threads = c->n;
 	x.stores = xcalloc(threads, sizeof(*x.stores));
@@ -230,6 +307,8 @@ static enum iot_err copy_all(struct rec_ctx *c, const char *src, const char *dst
 	for (size_t i = 0; i < threads; i++)
 		store_destroy(x.stores[i]);
 	free(x.stores);
+	pthread_mutex_destroy(&x.mu);
+	pthread_cond_destroy(&x.freed);
 	return rc;
 }
 
@@ -237,7 +316,7 @@ static enum iot_err copy_recursive(struct store *st, const char *src,
 				   const char *dst, bool quiet,
 				   struct iot_error *err)
 {
-	struct rec_ctx c = { st, dst, NULL, false, quiet, NULL, NULL, 0, 0, err, IOT_OK };
+	struct rec_ctx c = { st, dst, NULL, false, quiet, NULL, NULL, NULL, 0, 0, err, IOT_OK };
 	struct store_uri u, du;
 	enum iot_err rc;
 
@@ -265,6 +344,7 @@ static enum iot_err copy_recursive(struct store *st, const char *src,
 	}
 	free(c.srcs);
 	free(c.dsts);
+	free(c.sizes);
 	store_uri_release(&u);
 	return rc;
 }

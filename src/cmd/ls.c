@@ -7,6 +7,14 @@
  * list is held in memory), so a prefix with millions of keys is fine.
  * main.c checks that stdout took everything.
  *
+ * Requests: S3 sends one ListObjectsV2 per 1,000 keys (the most a page
+ * holds) and nothing per object (sizes and times come in the page). Each
+ * page starts after the previous page's last key, so the pages follow
+ * each other: at 40 ms per request a million keys take 40 s of round
+ * trips, which only splitting the key space into ranges listed side by
+ * side would shorten (S3 offers no way to find the split points without
+ * listing). There is nothing else to put in flight.
+ *
  * Keys come from the server and may hold any byte: control characters
  * (a newline, a terminal escape) are printed as \xNN, so one object is
  * always one line and a listing cannot rewrite the terminal.

@@ -61,7 +61,7 @@ struct s3_config {
  * IOTPIPE_S3_RETRY_BASE_MS, IOTPIPE_S3_CONNECT_TIMEOUT_MS,
  * IOTPIPE_S3_STALL_TIMEOUT_S, IOTPIPE_S3_SIGN_PAYLOAD (0|1),
  * IOTPIPE_S3_UPLOAD_CONCURRENCY (parts in flight per upload, default 4),
- * IOTPIPE_S3_MAX_INFLIGHT (requests in flight in the process, default 64).
+ * IOTPIPE_S3_MAX_INFLIGHT (requests in flight in the process, default 128).
  * IOT_ERR_CONFIG when a value is malformed.
  */
 enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err);

@@ -45,7 +45,7 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 {
 	const char *region, *endpoint;
 	long attempts = 5, base = 200, connect = 10000, stall = 30;
-	long part = 8L << 20, sign = -1, conc = 4, inflight = 64;
+	long part = 8L << 20, sign = -1, conc = 4, inflight = 128;
 	size_t n;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -103,11 +103,15 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 	/* 4 parts in flight: enough to hide one request's latency and the
 	 * server's per-part work, and 40 MiB per stream at most. */
 	cfg->upload_concurrency = (int)conc;
-	/* 64 in flight: at S3's 20-100 ms per small request that is 640 to
-	 * 3,200 requests/s, well above what one job produces (16,000
-	 * objects per 10 minutes of 2,000 devices is 27/s) and below S3's
-	 * 3,500 PUTs/s per prefix; each costs one connection and one
-	 * thread's stack, not memory per queued request. */
+	/* 128 in flight: what must be in flight is the rate times the
+	 * latency. A backfill (--once) writes a round's small objects as
+	 * fast as two cores encode them, about 2,000/s; at S3's 40-60 ms
+	 * per small request that is 80-120 requests (64 held the archive's
+	 * 40 ms run to 0.7x of its 0 ms speed, bench/results/s3latency.md).
+	 * 128 at 40 ms is 3,200 requests/s, under S3's 3,500 PUTs/s per
+	 * prefix, and a 503 halves it (s3_limit.h). Each costs one
+	 * connection and one thread's stack, not memory per queued
+	 * request. */
 	cfg->max_inflight = (int)inflight;
 	cfg->retry.max_attempts = (int)attempts;
 	cfg->retry.base_ms = (unsigned)base;

@@ -37,6 +37,7 @@
 struct s3_backend {
 	struct store_backend base;
 	struct s3_client *client;
+	char *bucket_ok; /* the last bucket create_bucket found ours, or NULL */
 };
 
 static struct s3_client *client_of(struct store_backend *be)
@@ -372,16 +373,29 @@ static enum iot_err s3b_remove(struct store_backend *be,
 	return s3_delete_object(client_of(be), u->bucket, u->key, err);
 }
 
+/* A job asks for its output's bucket and then its checkpoint's, mostly
+ * the same one: the second ask would be one more round trip at start. */
 static enum iot_err s3b_create_bucket(struct store_backend *be,
 				      const struct store_uri *u,
 				      struct iot_error *err)
 {
-	return s3_create_bucket(client_of(be), u->bucket, err);
+	struct s3_backend *b = (struct s3_backend *)be;
+	enum iot_err rc;
+
+	if (b->bucket_ok && !strcmp(b->bucket_ok, u->bucket))
+		return IOT_OK;
+	rc = s3_create_bucket(b->client, u->bucket, err);
+	if (!rc) {
+		free(b->bucket_ok);
+		b->bucket_ok = xstrdup(u->bucket);
+	}
+	return rc;
 }
 
 static void s3b_destroy(struct store_backend *be)
 {
 	s3_client_destroy(client_of(be));
+	free(((struct s3_backend *)be)->bucket_ok);
 	free(be);
 }
 

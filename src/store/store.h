@@ -179,7 +179,7 @@ void store_reader_destroy(struct store_reader *r);
 /*
  * How many requests a caller should keep in flight against uri's back-end
  * when it has many independent objects to move (a batch's output objects,
- * a dataset's files, a cp of a prefix): S3: IOTPIPE_S3_MAX_INFLIGHT (64;
+ * a dataset's files, a cp of a prefix): S3: IOTPIPE_S3_MAX_INFLIGHT (128;
  * a request's cost is latency, so many hide it, and the process-wide
  * limit behind it lowers the effective number while S3 throttles);
  * local: STORE_LOCAL_CONCURRENCY (an fsync is the cost, and more than a
@@ -212,7 +212,9 @@ enum iot_err store_sync(struct store *st, const char *uri, struct iot_error *err
 enum iot_err store_delete(struct store *st, const char *uri,
 			  struct iot_error *err);
 /* Creates the bucket of an s3:// URI (OK when it exists and is ours), or
- * the directory of a local path (mkdir -p). */
+ * the directory of a local path (mkdir -p). S3: the bucket this store
+ * last created or found ours is not asked for again (a job whose output
+ * and checkpoint share a bucket sends one request, not two). */
 enum iot_err store_create_bucket(struct store *st, const char *uri,
 				 struct iot_error *err);
 

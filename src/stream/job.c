@@ -801,8 +801,17 @@ static enum iot_err once_committed(struct job *j, bool *all, struct buf *left,
 	*all = true;
 	buf_reset(left);
 	for (int32_t i = 0; i < j->once.n; i++) {
+		struct part *p = (size_t)i < j->nparts ? j->parts[i] : NULL;
 		if (!j->once.done[i] && j->once.target[i] == j->once.lo[i])
 			j->once.done[i] = true; /* an empty partition: nothing to commit */
+		/* owned here and committed up to the target by a round that
+		 * ended (a failed round fails the job), or so recovered: the
+		 * checkpoint says what p does, and reading it back would cost a
+		 * listing and a read, one after the other, on S3 */
+		if (!j->once.done[i] && p && p->assigned && !j->round.running && p->batch &&
+		    !p->dirty && !p->replay && !p->resync_batch && !p->loss_pending &&
+		    !p->other_source && p->next_offset >= j->once.target[i])
+			j->once.done[i] = true;
 		if (!j->once.done[i])
 			ids[m++] = i;
 	}

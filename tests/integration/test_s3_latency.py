@@ -173,3 +173,71 @@ def test_percentile_through_latency(iotpipe, kafka, s3, proxy, tmp_path):
         if ms:
             assert proxy.max_inflight > 4, proxy.max_inflight
     assert out[0] == out[40] and out[0].count("\n") > 1
+
+
+def test_cp_recursive_and_ls_through_latency(iotpipe, s3, proxy, tmp_path):
+    """`cp -r` of many small objects under many prefixes, through 40 ms per
+    request, copies the same keys and bytes as the source holds, with many
+    copies in flight (16 was the old limit) and no HEAD for objects the
+    listing sized; a large object takes the long way (ranged reads and a
+    multipart upload) in the same run. `ls` through the latency lists the
+    same lines as without (its pages follow each other: one request per
+    1,000 keys)."""
+    import random
+    rnd = random.Random(21)
+    bucket = s3.bucket("cpls")
+    src = {}
+    for day in range(1, 11):
+        for hour in range(0, 24, 2):
+            for i in range(3):
+                key = f"date=2026-01-{day:02d}/hour={hour:02d}/part-{i}.parquet"
+                src[key] = rnd.randbytes(rnd.randrange(0, 3000))
+    src["big/blob.bin"] = rnd.randbytes(9 << 20)  # over one 8 MiB chunk
+    for key, body in src.items():
+        s3.client.put_object(Bucket=bucket, Key="src/" + key, Body=body)
+
+    listing = {}
+    for ms in (0, 40):
+        proxy.latency_ms = ms
+        listing[ms] = iotpipe("ls", "--summarize", f"s3://{bucket}/src/",
+                              env=s3.env(endpoint=proxy.endpoint)).stdout
+    assert listing[0] == listing[40]
+    assert f"Total Objects: {len(src)}" in listing[0]
+
+    proxy.latency_ms = 40
+    proxy.max_inflight = 0
+    proxy.seen = 0
+    iotpipe("cp", "-r", "-q", f"s3://{bucket}/src/", f"s3://{bucket}/dst/",
+            env=s3.env(endpoint=proxy.endpoint, AWS_MAX_ATTEMPTS=10), timeout=300)
+    assert proxy.max_inflight > 16, proxy.max_inflight
+    # small objects: one GET and one PUT each (no HEAD); the large one a
+    # HEAD, two ranged GETs and four multipart requests; and the listing
+    assert proxy.seen <= 2 * (len(src) - 1) + 10, proxy.seen
+    got = _objects(s3, bucket, "dst/")
+    assert sorted(got) == sorted(src)
+    assert [k for k in src if got[k] != src[k]] == []
+
+    # to a local directory (8 at a time: an fsync is a local write's cost)
+    iotpipe("cp", "-r", "-q", f"s3://{bucket}/src/", str(tmp_path / "local"),
+            env=s3.env(endpoint=proxy.endpoint, AWS_MAX_ATTEMPTS=10), timeout=300)
+    for key, body in src.items():
+        assert (tmp_path / "local" / key).read_bytes() == body, key
+
+
+def test_once_sends_no_round_trip_it_does_not_need(iotpipe, kafka, s3, proxy):
+    """A --once run into one bucket asks for that bucket once (not once for
+    the output and once more for the checkpoint), and does not read back
+    the states it wrote itself to see the topic committed: on S3 each was
+    a round trip after the others."""
+    import io
+    topic = kafka.create_topic(kafka.topic("rt"), partitions=4)
+    produce(iotpipe, kafka, topic, 2000, seed=22, start=START, step=0.05, devices=20)
+    bucket = s3.bucket("rt")
+    proxy.trace = io.StringIO()
+    _job(iotpipe, "archive", kafka, topic, bucket, "g", s3.env(endpoint=proxy.endpoint))
+    lines = [ln.split(None, 4) for ln in proxy.trace.getvalue().splitlines()]
+    reqs = [(m, path) for _, _, m, _, path in lines]
+    assert sum(1 for m, p in reqs if m == "PUT" and p == f"/{bucket}") == 1, reqs[:5]
+    states = [p for m, p in reqs if "/state-" in p]
+    assert states and all(m == "PUT" for m, p in reqs if "/state-" in p), reqs
+    assert len(states) == 4, states
