@@ -45,7 +45,7 @@
  * and three or more ranged GETs, and the footer plus the three columns
  * read are most of a small file anyway. */
 #define PREFETCH_FILE_MAX ((uint64_t)16 << 20)
-/* Bytes fetched ahead and not yet read: 64 in flight of the reference
+/* Bytes fetched ahead and not yet read: 128 in flight of the reference
  * layout's few-KB files need far less; large files go one at a time. */
 #define PREFETCH_BUDGET ((size_t)64 << 20)
 

@@ -7,7 +7,7 @@
  * batches that take no part in a hand-over), moves it out of its
  * partition (the sink's plan), then runs on its own thread while the job
  * thread reads on: every batch's objects (one writer pool for the whole
- * round, up to store_concurrency() threads: 64 on S3, 8 locally, since
+ * round, up to store_concurrency() threads: 128 on S3, 8 locally, since
  * latency and not CPU bounds a commit of many small objects), one
  * store_sync, then every batch's state side by side, each its own
  * partition's commit point. commit_wait collects it: the partitions
