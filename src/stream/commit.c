@@ -469,6 +469,7 @@ enum iot_err commit_replay(struct job *j, struct part *p, struct iot_error *err)
 
 	if (commit_wait(j, err))
 		return err->code;
+	dlq_flush(&j->dlq); /* every dead letter's outcome is known first */
 	r->items = xcalloc(1, sizeof(*r->items));
 	r->n = 1;
 	r->items[0].p = p;
@@ -499,6 +500,7 @@ enum iot_err commit_cut(struct job *j, struct part *p, struct iot_error *err)
 
 	if (commit_wait(j, err))
 		return err->code;
+	dlq_flush(&j->dlq); /* every dead letter's outcome is known first */
 	r->items = xcalloc(1, sizeof(*r->items));
 	c = &r->items[0];
 	c->p = p;
