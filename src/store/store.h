@@ -35,7 +35,7 @@
  *	store_destroy(st);
  *
  * Local files are written to a temporary name in the destination's
- * directory (".<name>.iotpipe-tmp-XXXXXX": a leading '.' makes DuckDB,
+ * directory (".<name>.iotpipe-tmp-<pid>-<n>": a leading '.' makes DuckDB,
  * Spark and Hive skip it), fsynced, renamed over the final name, and the
  * directory is fsynced. S3 objects smaller than the part size go up in
  * one PUT at close; larger ones become a multipart upload whose parts are
