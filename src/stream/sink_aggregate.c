@@ -240,10 +240,38 @@ static uint64_t merge_waiting(const struct job *j, int32_t q, uint64_t batch, co
  */
 static void aggregate_share(struct job *j, struct citem *items, size_t n)
 {
-	struct strmap seen;
+	struct strmap seen, devs;
 	struct buf k = BUF_INIT;
-	size_t *first = NULL, *count = NULL, alloc = 0;
+	size_t *first = NULL, *count = NULL, alloc = 0, *dcount = NULL, dalloc = 0;
+	size_t **dix = xcalloc(n ? n : 1, sizeof(*dix));
 	bool *held = NULL;
+
+	/*
+	 * Devices first: a device with due windows in one item only (the
+	 * usual case, a keyed producer) has no window due elsewhere, so its
+	 * windows skip the window map, which with 100,000 devices would take
+	 * every due window's key twice per round.
+	 */
+	strmap_init(&devs);
+	for (size_t i = 0; i < n; i++) {
+		struct winstate *ws = &items[i].p->win;
+		if (!items[i].w.has_emit)
+			continue;
+		dix[i] = xcalloc(ws->keys.n ? ws->keys.n : 1, sizeof(**dix));
+		for (size_t d = 0; d < ws->keys.n; d++) {
+			size_t klen, ix, before = devs.n;
+			const char *key = strmap_key(&ws->keys, d, &klen);
+			bool due = false;
+			for (size_t w = 0; w < ws->dev[d].n && !due; w++)
+				due = win_due(&ws->dev[d].w[w], items[i].w.emit_upto_us, j->o->window_us);
+			if (!due)
+				continue;
+			ix = strmap_intern(&devs, key, klen);
+			ALLOC_GROW(dcount, ix + 1, dalloc);
+			dcount[ix] = devs.n > before ? 1 : dcount[ix] + 1;
+			dix[i][d] = ix + 1;
+		}
+	}
 
 	strmap_init(&seen);
 	for (int pass = 0; pass < 2; pass++) {
@@ -255,11 +283,26 @@ static void aggregate_share(struct job *j, struct citem *items, size_t n)
 			for (size_t d = 0; d < ws->keys.n; d++) {
 				size_t klen;
 				const char *key = strmap_key(&ws->keys, d, &klen);
+				bool alone;
+				if (!dix[i][d])
+					continue; /* nothing due */
+				alone = dcount[dix[i][d] - 1] < 2;
+				if (alone && pass == 0)
+					continue;
 				for (size_t w = 0; w < ws->dev[d].n; w++) {
 					const struct win *win = &ws->dev[d].w[w];
 					size_t ix;
 					if (!win_due(win, c->w.emit_upto_us, j->o->window_us))
 						continue;
+					if (alone) {
+						int32_t home;
+						uint64_t g = merge_waiting(j, c->p->id, c->w.batch, key,
+									   klen, win->start_us, &home);
+						if (g)
+							merge_plan_give(&c->mp, key, klen, win->start_us,
+									home, g);
+						continue;
+					}
 					buf_reset(&k);
 					buf_append(&k, &win->start_us, sizeof(win->start_us));
 					buf_append(&k, key, klen);
@@ -312,6 +355,11 @@ static void aggregate_share(struct job *j, struct citem *items, size_t n)
 	}
 	buf_release(&k);
 	strmap_release(&seen);
+	strmap_release(&devs);
+	for (size_t i = 0; i < n; i++)
+		free(dix[i]);
+	free(dix);
+	free(dcount);
 	free(first);
 	free(count);
 	free(held);
