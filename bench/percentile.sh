@@ -28,10 +28,14 @@ SPARK=${3:-spark}
 ROUNDS=${ROUNDS:-3}
 BIN=${IOTPIPE_BIN:-build/iotpipe}
 PY=.venv/bin/python
+# the DuckDB peer: the newest release, in its own venv (scripts/deps.sh
+# bench); the tests' pinned DuckDB when that venv is missing
+DPY=${DUCKDB_PY:-.cache/bench/duckdb-venv/bin/python}
+[ -x "$DPY" ] || DPY=$PY
 OUT=${PCT_OUT:-.cache/bench/out}   # the outputs and logs of the tools
 mkdir -p "$OUT"
 FORMS=${DUCKDB_FORMS:-$("$PY" bench/percentile_duckdb.py --list)}
-DUCKDB_VERSION=$("$PY" -c 'import duckdb; print(duckdb.__version__)')
+DUCKDB_VERSION=$("$DPY" -c 'import duckdb; print(duckdb.__version__)')
 FILES=$(find -L "$RAW" -name '*.parquet' | wc -l)
 MEAS=$OUT/measurements.tsv   # name, seconds, rss_mb, command, note
 : >"$MEAS"
@@ -73,7 +77,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	measure iotpipe "$BIN" percentile --input "$RAW" --output "$OUT/iotpipe.csv" \
 		--threads "$THREADS" --metrics-addr off --log-level warn
 	for f in $FORMS; do
-		measure "duckdb-$f" "$PY" bench/percentile_duckdb.py "$RAW" "$OUT/duckdb-$f.csv" "$THREADS" 200 "$f"
+		measure "duckdb-$f" "$DPY" bench/percentile_duckdb.py "$RAW" "$OUT/duckdb-$f.csv" "$THREADS" 200 "$f"
 	done
 done
 if [ "$SPARK" = spark ]; then

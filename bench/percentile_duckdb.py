@@ -24,6 +24,10 @@ element for some n, duckdb#5366), CSV sorted by device_id and date.
           (flatten(list(list_resize([x], copies, x)))); list_avg,
           list_stddev_samp, the filter and the rank on that list: one scan,
           no join
+  single  one GROUP BY per (device, date) over the scan with everything
+          in it: count(DISTINCT (struct)), list(x), avg, stddev_samp; the
+          filter and the rank on the list: one scan, no join, no second
+          aggregation
 
 usage: percentile_duckdb.py RAW_DIR OUT_CSV [THREADS] [THRESHOLD] [FORMULATION]
        percentile_duckdb.py --list          (the formulation names)
@@ -32,10 +36,17 @@ usage: percentile_duckdb.py RAW_DIR OUT_CSV [THREADS] [THRESHOLD] [FORMULATION]
 import sys
 import time
 
-FORMULATIONS = ["join", "window", "list", "dedup"]
+FORMULATIONS = ["join", "window", "list", "dedup", "single"]
 
 
-def sql(name, raw, out, threshold):
+def lam(var, body, new_syntax):
+    """A lambda in the syntax of the DuckDB at hand: `lambda x: ...` since
+    1.3 (2.0 refuses the old arrow), `x -> ...` before."""
+    return f"lambda {var}: {body}" if new_syntax else f"{var} -> {body}"
+
+
+def sql(name, raw, out, threshold, new_lambda=True):
+    keep = lam("x", "x > {m} - 3 * {sd} AND x < {m} + 3 * {sd}", new_lambda)
     src = f"read_parquet('{raw}/*/*.parquet', hive_partitioning = true)"
     rank = "greatest(1, CAST(ceil(CAST(0.95 AS DOUBLE) * {n}) AS BIGINT))"
     # distinct events per group: a DISTINCT over the event columns, then a
@@ -102,7 +113,7 @@ def sql(name, raw, out, threshold):
   kept AS (
     SELECT g.device_id, g.date,
            CASE WHEN g.sd = 0 THEN g.xs
-                ELSE list_filter(g.xs, x -> x > g.m - 3 * g.sd AND x < g.m + 3 * g.sd) END AS xs
+                ELSE list_filter(g.xs, {keep.format(m='g.m', sd='g.sd')}) END AS xs
     FROM groups g SEMI JOIN events e USING (device_id, date)
   )
   SELECT device_id, date,
@@ -127,8 +138,28 @@ def sql(name, raw, out, threshold):
   kept AS (
     SELECT device_id, date,
            CASE WHEN sd = 0 THEN xs
-                ELSE list_filter(xs, x -> x > m - 3 * sd AND x < m + 3 * sd) END AS xs
+                ELSE list_filter(xs, {keep.format(m='m', sd='sd')}) END AS xs
     FROM stats
+  )
+  SELECT device_id, date,
+         list_sort(xs)[{rank.format(n='len(xs)')}] AS event_duration_p95
+  FROM kept ORDER BY device_id, date"""
+    elif name == "single":
+        body = f"""
+  WITH groups AS (
+    SELECT device_id, CAST(event_time AS DATE) AS date,
+           count(DISTINCT (event_time, event_duration, temperature, status)) AS num_events,
+           list(event_duration) AS xs,
+           avg(event_duration) AS m, stddev_samp(event_duration) AS sd
+    FROM {src}
+    GROUP BY device_id, date
+    HAVING count(DISTINCT (event_time, event_duration, temperature, status)) > {threshold}
+  ),
+  kept AS (
+    SELECT device_id, date,
+           CASE WHEN sd = 0 THEN xs
+                ELSE list_filter(xs, {keep.format(m='m', sd='sd')}) END AS xs
+    FROM groups
   )
   SELECT device_id, date,
          list_sort(xs)[{rank.format(n='len(xs)')}] AS event_duration_p95
@@ -151,9 +182,11 @@ if __name__ == "__main__":
     threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     threshold = int(sys.argv[4]) if len(sys.argv) > 4 else 200
     name = sys.argv[5] if len(sys.argv) > 5 else "join"
+    major, minor = (int(v) for v in duckdb.__version__.split(".")[:2])
+    new_lambda = (major, minor) >= (1, 3)
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
     con.execute(f"SET threads={threads}")
     t0 = time.time()
-    con.execute(sql(name, raw, out, threshold))
+    con.execute(sql(name, raw, out, threshold, new_lambda))
     print(f"duckdb {name}: {time.time() - t0:.1f} s")

@@ -89,6 +89,7 @@ python() {
 
 BENCH_APT_PACKAGES=(gnuplot-nox)
 PYSPARK_VERSION=4.3.0
+BENCH_DUCKDB_VERSION=2.0.1
 
 bench() {
   local missing=()
@@ -104,6 +105,14 @@ bench() {
   if ! "$venv/bin/python" -c 'import pyspark' 2>/dev/null; then
     echo "deps: installing pyspark $PYSPARK_VERSION into $venv (Spark peers of the benchmarks)"
     "$venv/bin/pip" install -q "pyspark==$PYSPARK_VERSION"
+  fi
+  # the DuckDB peer runs the newest release (2.0 is 1.4-1.7x faster than the
+  # 1.1 the tests pin as a reader), in a venv of its own
+  local dvenv=${DUCKDB_VENV:-.cache/bench/duckdb-venv}
+  if ! "$dvenv/bin/python" -c "import duckdb, sys; sys.exit(duckdb.__version__ != '$BENCH_DUCKDB_VERSION')" 2>/dev/null; then
+    echo "deps: installing duckdb $BENCH_DUCKDB_VERSION into $dvenv (the DuckDB peer of the benchmarks)"
+    python3 -m venv "$dvenv"
+    "$dvenv/bin/pip" install -q "duckdb==$BENCH_DUCKDB_VERSION"
   fi
 }
 
