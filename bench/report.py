@@ -148,9 +148,14 @@ def scaling_table(points, axis):
         k = (int(p["devices"]), int(p["partitions"]), int(p["events"]))
         if k not in keys:
             keys.append(k)
-    lines = ["| devices | partitions | events | kcat events/s | archive events/s | x kcat | archive RSS MB "
-             "| archive files | aggregate events/s | x kcat | aggregate RSS MB | aggregate files | notes |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    jobs = ["archive", "aggregate"]
+    if any(p["tool"] == "aggregate-date" for p in pts):
+        jobs.append("aggregate-date")
+    names = {"archive": "archive", "aggregate": "aggregate", "aggregate-date": "aggregate by date"}
+    lines = ["| devices | partitions | events | kcat events/s | "
+             + " | ".join(f"{names[j]} events/s | x kcat | {names[j]} RSS MB | {names[j]} files" for j in jobs)
+             + " | notes |",
+             "|---:|---:|---:|---:|" + "---:|---:|---:|---:|" * len(jobs) + "---|"]
     data = []
     for k in keys:
         at = {p["tool"]: p for p in pts
@@ -158,7 +163,7 @@ def scaling_table(points, axis):
         kc = num(at.get("kcat", {}).get("rate"))
         cells, notes = [], set()
         rec = {"devices": k[0], "partitions": k[1], "events": k[2], "kcat": kc}
-        for job in ("archive", "aggregate"):
+        for job in jobs:
             p = at.get(job)
             if p is None:
                 cells += ["-"] * 4
@@ -201,7 +206,7 @@ def chart_scaling(data, axis, xlabel, charts, tmp):
     by_x = {}
     for d in data:
         m = by_x.setdefault(d[axis], {"events": d["events"]})
-        for k in ("kcat", "archive", "aggregate"):
+        for k in ("kcat", "archive", "aggregate", "aggregate-date"):
             if d.get(k) and d["events"] >= m.get(k + "_n", 0):
                 m[k], m[k + "_n"] = d[k], d["events"]
                 if k != "kcat":
@@ -215,7 +220,9 @@ def chart_scaling(data, axis, xlabel, charts, tmp):
         for i, x in enumerate(xs):
             d = by_x[x]
             f.write(f"{i} {x} {d.get('kcat', 0) or '?'} {d.get('archive', '?')} "
-                    f"{d.get('aggregate', '?')} {d.get('archive_rss', '?')} {d.get('aggregate_rss', '?')}\n")
+                    f"{d.get('aggregate', '?')} {d.get('archive_rss', '?')} {d.get('aggregate_rss', '?')} "
+                    f"{d.get('aggregate-date', '?')} {d.get('aggregate-date_rss', '?')}\n")
+    by_date = any(by_x[x].get("aggregate-date") for x in xs)
     rate_png = os.path.join(charts, f"scaling_{axis}_rate.png")
     rss_png = os.path.join(charts, f"scaling_{axis}_rss.png")
     most = max(by_x[x]["events"] for x in xs)
@@ -231,12 +238,16 @@ def chart_scaling(data, axis, xlabel, charts, tmp):
                  f"set title 'events/s vs {xlabel}'\n"
                  f"plot '{dat}' using 1:3 with linespoints lw 2 dt 2 lc rgb '#777777' title 'kcat (ceiling)', "
                  f"'' using 1:4 with linespoints lw 2 lc rgb '{ARCHIVE}' title 'archive', "
-                 f"'' using 1:5 with linespoints lw 2 lc rgb '{AGGREGATE}' title 'aggregate'\n", tmp)
+                 f"'' using 1:5 with linespoints lw 2 lc rgb '{AGGREGATE}' title 'aggregate'"
+                 + (f", '' using 1:8 with linespoints lw 2 dt 3 lc rgb '{AGGREGATE}' title 'aggregate by date'"
+                    if by_date else "") + "\n", tmp)
     ok &= gnuplot(common + f"set output '{rss_png}'\nset ylabel 'peak RSS (MB)'\nset yrange [0:*]\n"
                   f"set title 'peak RSS vs {xlabel}'\n"
                   f"plot '{dat}' using 1:6 with linespoints lw 2 lc rgb '{ARCHIVE}' title 'archive', "
                   f"'' using 1:7 with linespoints lw 2 lc rgb '{AGGREGATE}' title 'aggregate', "
-                  "200 with lines dt 2 lc rgb '#cc0000' title 'RSS goal at 10k devices (streaming.md)'\n", tmp)
+                  + (f"'' using 1:9 with linespoints lw 2 dt 3 lc rgb '{AGGREGATE}' title 'aggregate by date', "
+                     if by_date else "")
+                  + "200 with lines dt 2 lc rgb '#cc0000' title 'RSS goal at 10k devices (streaming.md)'\n", tmp)
     return [rate_png, rss_png] if ok else []
 
 

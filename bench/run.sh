@@ -27,8 +27,12 @@
 #   PCT_EVENTS=10000000 [1000000]  PCT_SPARK=spark [nospark]
 #   PCT_ROUNDS=3 [1]  PCT_DUCKDB_FORMS= (all DuckDB formulations; the fastest
 #                      by median is the peer: bench/percentile.sh)
+#   PCT_BIG_EVENTS=100000000 [0]  PCT_BIG_FORMS="dedup single join" (the
+#                      fastest three at 10M)  PCT_BIG_SPARK=spark [nospark]:
+#                      the second, larger dataset
 #   STREAM_EVENTS=10000000 [200000]  STREAM_SPARK_EVENTS=1000000 [0]
-#   STREAM_RSS_EVENTS=3000000 [0]  STREAM_RUNS=1
+#   STREAM_RSS_EVENTS=3000000 [0]  STREAM_RUNS=3 [1] (interleaved rounds;
+#                      Spark runs in the first only)
 #   SCALING_EVENTS=1000000 [5000]  SCALING_EVENTS_100000= (a smaller N for
 #                      the 100,000-device point only; default: try SCALING_EVENTS,
 #                      and a tenth of it if a job takes over 600 s)
@@ -52,10 +56,13 @@ PCT_EVENTS=${PCT_EVENTS:-$(q 10000000 1000000)}
 PCT_SPARK=${PCT_SPARK:-$(q spark nospark)}
 PCT_ROUNDS=${PCT_ROUNDS:-$(q 3 1)}
 PCT_DUCKDB_FORMS=${PCT_DUCKDB_FORMS:-}
+PCT_BIG_EVENTS=${PCT_BIG_EVENTS:-$(q 100000000 0)}
+PCT_BIG_FORMS=${PCT_BIG_FORMS:-dedup single join}
+PCT_BIG_SPARK=${PCT_BIG_SPARK:-$(q spark nospark)}
 STREAM_EVENTS=${STREAM_EVENTS:-$(q 10000000 200000)}
 STREAM_SPARK_EVENTS=${STREAM_SPARK_EVENTS:-$(q 1000000 0)}
 STREAM_RSS_EVENTS=${STREAM_RSS_EVENTS:-$(q 3000000 0)}
-STREAM_RUNS=${STREAM_RUNS:-1}
+STREAM_RUNS=${STREAM_RUNS:-$(q 3 1)}
 SCALING_EVENTS=${SCALING_EVENTS:-$(q 1000000 5000)}
 BENCH_PORT=${BENCH_PORT:-19492}
 IOTPIPE_BUILD=${IOTPIPE_BUILD:-build-bench}
@@ -139,21 +146,29 @@ stage_s3() {
 	BUILD=$IOTPIPE_BUILD ROUNDS=$S3_ROUNDS SIZES_MB=$S3_SIZES_MB bash bench/s3_bench.sh
 }
 
-stage_percentile() {
-	local raw=$ROOT/.cache/bench/pct-$PCT_EVENTS devices days=30
-	devices=$((PCT_EVENTS / 100000))
+# percentile_size EVENTS FORMS SPARK: one dataset size (generated once)
+percentile_size() {
+	local n=$1 raw=$ROOT/.cache/bench/pct-$1 devices days=30
+	devices=$((n / 100000))
 	[ "$devices" -ge 1 ] || devices=1
 	if [ ! -f "$raw/.complete" ]; then
 		rm -rf "$raw"
-		say "generating $PCT_EVENTS events ($devices devices x $days days) into $raw"
-		"$PY" bench/percentile_gen.py "$raw" "$PCT_EVENTS" "$devices" "$days" || return 1
+		say "generating $n events ($devices devices x $days days) into $raw"
+		"$PY" bench/percentile_gen.py "$raw" "$n" "$devices" "$days" || return 1
 		touch "$raw/.complete"
 	fi
 	local rows
 	rows=$("$PY" -c 'import sys, glob, pyarrow.parquet as pq
 print(sum(pq.ParquetFile(f).metadata.num_rows for f in glob.glob(sys.argv[1] + "/*/*.parquet")))' "$raw")
-	ROWS=$rows IOTPIPE_BIN=$BIN ROUNDS=$PCT_ROUNDS DUCKDB_FORMS=$PCT_DUCKDB_FORMS \
-		bash bench/percentile.sh "$raw" 2 "$PCT_SPARK"
+	ROWS=$rows IOTPIPE_BIN=$BIN ROUNDS=$PCT_ROUNDS DUCKDB_FORMS=$2 \
+		bash bench/percentile.sh "$raw" 2 "$3"
+}
+
+stage_percentile() {
+	percentile_size "$PCT_EVENTS" "$PCT_DUCKDB_FORMS" "$PCT_SPARK" || return 1
+	if [ "$PCT_BIG_EVENTS" != 0 ]; then
+		percentile_size "$PCT_BIG_EVENTS" "$PCT_BIG_FORMS" "$PCT_BIG_SPARK"
+	fi
 }
 
 stage_streaming() {

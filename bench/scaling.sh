@@ -4,7 +4,8 @@
 # Kafka, with kcat reading the same topic as the consume ceiling of every
 # point (the reference line of the charts).
 #
-#   devices axis     DEVICES (10 1000 100000) on a 4-partition topic
+#   devices axis     DEVICES (10 1000 10000 100000) on a 4-partition topic;
+#                    archive, aggregate, and aggregate --partition-by date
 #   partitions axis  PARTITIONS (1 4 16) at 1,000 devices
 # Every point has the same event count (EVENTS), produced as streaming.sh
 # does: `iotpipe produce --count N --rate 0 --devices D --seed 1
@@ -17,7 +18,7 @@
 #   EVENTS_100000=        events for the 100,000-device point only (default:
 #                         EVENTS); the aggregate writes one file per
 #                         device-minute there, see bench/README.md
-#   DEVICES="10 1000 100000"   PARTITIONS="1 4 16"
+#   DEVICES="10 1000 10000 100000"   PARTITIONS="1 4 16"
 #   PORT=19492            Kafka port (controller PORT+1); data in KDATA
 #   KDATA=/tmp/benchrep-kafka  WORK=/tmp/benchrep-scaling   (both wiped)
 #   OUTDIR=               the jobs' output and checkpoints (wiped); default:
@@ -35,7 +36,7 @@ cd "$ROOT"
 
 OUT=${1:-$ROOT/bench/results/scaling.tsv}
 EVENTS=${EVENTS:-1000000}
-DEVICES=${DEVICES:-10 1000 100000}
+DEVICES=${DEVICES:-10 1000 10000 100000}
 PARTITIONS=${PARTITIONS:-1 4 16}
 PORT=${PORT:-19492}
 KDATA=${KDATA:-/tmp/benchrep-kafka}
@@ -102,16 +103,21 @@ point() {
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\n' "$axis" "$d" "$p" "$n" kcat "$SECS" \
 		"$(awk -v n="$n" -v s="$SECS" 'BEGIN { print n / (s > 0 ? s : 0.001) }')" "$RSS_MB" 0 \
 		"kcat -C -b \$B -t $topic -o beginning -e -q -f ''" "load $load${note:+; $note}" >>"$TMP_OUT"
-	local job tag files status
-	for job in archive aggregate; do
+	local job tag files status jobs="archive aggregate" flags
+	# the devices axis also runs the aggregate with --partition-by date,
+	# the layout for many devices (one file per partition and day)
+	[ "$axis" = devices ] && jobs+=" aggregate-date"
+	for job in $jobs; do
 		tag=$job-$topic-$axis
-		if ! timed "$tag" "$IOTPIPE" "$job" --bootstrap-servers "$B" --topic "$topic" \
+		flags=()
+		[ "$job" = aggregate-date ] && flags=(--partition-by date)
+		if ! timed "$tag" "$IOTPIPE" "${job%-date}" --bootstrap-servers "$B" --topic "$topic" \
 			--output "$OUTDIR/$tag/out" --checkpoint "$OUTDIR/$tag/ckpt" --group "scaling-$tag" \
-			--once --metrics-addr off --log-level info; then
+			--once --metrics-addr off --log-level info "${flags[@]}"; then
 			files=$(find "$OUTDIR/$tag/out" -name '*.parquet' | wc -l)
 			say "  $job: stopped after $POINT_TIMEOUT s ($files files written)"
 			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$axis" "$d" "$p" "$n" "$job" \
-				"$POINT_TIMEOUT" "" "" "$files" "iotpipe $job --topic $topic --once" \
+				"$POINT_TIMEOUT" "" "" "$files" "iotpipe ${job%-date} --topic $topic --once ${flags[*]}" \
 				"TIMEOUT: stopped after $POINT_TIMEOUT s with $files files written" >>"$TMP_OUT"
 			rm -rf "${OUTDIR:?}/$tag"
 			return 1
@@ -120,7 +126,7 @@ point() {
 		status=$(grep -o 'status: .*' "$WORK/$tag.err" | tail -1 || true)
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\n' "$axis" "$d" "$p" "$n" "$job" "$SECS" \
 			"$(awk -v n="$n" -v s="$SECS" 'BEGIN { print n / (s > 0 ? s : 0.001) }')" "$RSS_MB" "$files" \
-			"iotpipe $job --topic $topic --once (produce --count $n --devices $d, $p partitions)" \
+			"iotpipe ${job%-date} --topic $topic --once ${flags[*]} (produce --count $n --devices $d, $p partitions)" \
 			"load $load${note:+; $note}" >>"$TMP_OUT"
 		say "  $job: $SECS s, $RSS_MB MB, $files files"
 		rm -rf "${OUTDIR:?}/$tag"

@@ -211,7 +211,8 @@ for run in $(seq 1 "$RUNS"); do
 		record consume ConsumerPerformance "$n" "$SECS" "$RSS_MB" "$run" "$own"
 		iotpipe_job archive "$topic" "$run"
 		iotpipe_job aggregate "$topic" "$run"
-		if [ "$SPARK_EVENTS" != 0 ] && [ "$n" = "$SPARK_EVENTS" ]; then
+		# Spark once (its runs take minutes; its spread is not the question)
+		if [ "$SPARK_EVENTS" != 0 ] && [ "$n" = "$SPARK_EVENTS" ] && [ "$run" = 1 ]; then
 			for mode in raw aggregate; do
 				tag=spark-$mode-$topic-$run
 				jars=$(ls "$JARDIR"/*.jar | paste -sd,)
