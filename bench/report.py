@@ -7,8 +7,10 @@ results of `make bench` (bench/run.sh):
                               which commit, load)
 
 RESULTS.md = one summary table (stage | iotpipe | peer | ratio | peak RSS |
-command), the scaling tables, the charts, every measurement, and links to
-the hand-written per-stage notes (bench/results/*.md). Charts need gnuplot
+command), the scaling tables, the charts, the hand-written "where the time
+goes" of the streaming jobs (bench/results/where_time_goes.md, embedded),
+every measurement, and links to the hand-written per-stage notes
+(bench/results/*.md). Charts need gnuplot
 (scripts/deps.sh bench); without it the tables are still written.
 
 usage: .venv/bin/python bench/report.py [--results DIR] [--out FILE] [--charts DIR]
@@ -196,6 +198,9 @@ def gnuplot(script, cwd):
 
 
 ARCHIVE, AGGREGATE = "#1f5fa8", "#e07b00"
+# hand-written, embedded in RESULTS.md after the scaling section (its first
+# heading is a "##"): where the time of each streaming job goes
+WHERE = "where_time_goes.md"
 TERM = "set terminal pngcairo size 720,420 font 'DejaVu Sans,10'\n"
 
 
@@ -358,6 +363,12 @@ def main():
     else:
         md.append("(no scaling results yet: `bash bench/scaling.sh`)")
 
+    # the hand-written profile of the streaming jobs, at its place in the report
+    where = os.path.join(a.results, WHERE)
+    if os.path.exists(where):
+        with open(where) as f:
+            md += [""] + f.read().rstrip("\n").split("\n")
+
     md += ["", "## Every measurement", ""]
     for stage, title, notes in STAGES + [(s, s, None) for s in
                                          sorted({r["stage"] for r in rows} - {s for s, _, _ in STAGES})]:
@@ -376,7 +387,7 @@ def main():
            "Method, workloads, profiles and earlier runs (their numbers are from the day they were "
            "written, not from the tables above):", ""]
     for name in sorted(os.listdir(a.results)):
-        if name.endswith(".md"):
+        if name.endswith(".md") and name != WHERE:
             with open(os.path.join(a.results, name)) as f:
                 first = f.readline().lstrip("# ").strip()
             md.append(f"- [{first}](results/{name})")

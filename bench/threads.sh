@@ -9,6 +9,8 @@
 # pasted into bench/results/streaming.md ("Where the time goes").
 #
 # usage: bench/threads.sh BOOTSTRAP TOPIC [IOTPIPE]
+# JOBS="archive aggregate": the jobs profiled; AGGREGATE_FLAGS: more flags
+# for the aggregate (e.g. "--partition-by date").
 # Output and checkpoints go to tmpfs (/dev/shm), as in bench/streaming.sh,
 # so the file system's inode allocation is not what is measured.
 # Needs: perf (linux-perf), a built iotpipe (default build/iotpipe).
@@ -20,16 +22,20 @@ IOTPIPE=${3:-build/iotpipe}
 W=$(mktemp -d /dev/shm/iotpipe-threads.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
-for job in archive aggregate; do
+for job in ${JOBS:-archive aggregate}; do
 	args=(--bootstrap-servers "$B" --topic "$TOPIC" --output "$W/$job/out"
 	      --checkpoint "$W/$job/ck" --once --metrics-addr off --log-level warn)
+	# shellcheck disable=SC2206 # flags split on purpose
+	[ "$job" = aggregate ] && args+=(${AGGREGATE_FLAGS:-})
 	/usr/bin/time -f "%e %U %S %M" -o "$W/$job.time" \
 		"$IOTPIPE" "$job" "${args[@]}" --group "threads-$job-$$-t" >/dev/null
 	rm -rf "${W:?}/$job"
 	perf record -q -F 999 -g -o "$W/$job.data" -- \
 		"$IOTPIPE" "$job" "${args[@]}" --group "threads-$job-$$-p" >/dev/null 2>&1
 	read -r wall user sys rss <"$W/$job.time"
-	echo "### $job --once ($TOPIC)"
+	label=$TOPIC
+	[ "$job" = aggregate ] && [ -n "${AGGREGATE_FLAGS:-}" ] && label+=", $AGGREGATE_FLAGS"
+	echo "### $job --once ($label)"
 	echo
 	echo "Without perf: ${wall} s wall, ${user} s user + ${sys} s system CPU, peak RSS $((rss / 1024)) MB."
 	echo
