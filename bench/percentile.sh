@@ -58,7 +58,9 @@ measure() { # name, command...
 		# Spark's time is its job's (spark: X s), without the JVM and the
 		# session start-up, which a Spark user pays once per cluster
 		how="seconds: the job only, without JVM and session start-up; whole process $secs s; "
-		secs=$(sed -n 's/^spark: \([0-9.]*\) s.*/\1/p' "$OUT/$name.log")
+		# (not anchored: Spark's progress bar ends in \r on the same line)
+		secs=$(sed -n 's/.*spark: \([0-9.]*\) s (excluding.*/\1/p' "$OUT/$name.log")
+		[ -n "$secs" ] || { echo "no 'spark: N s' line in $OUT/$name.log" >&2; exit 1; }
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$secs" "$tree" "$(basename "$1") ${*:2}" \
 		"$how$THREADS threads, $FILES files; RSS of the process tree; $(load_note)" >>"$MEAS"

@@ -20,6 +20,7 @@ spark = (SparkSession.builder.master(f"local[{threads}]")
          .config("spark.sql.session.timeZone", "UTC")
          .config("spark.driver.memory", "4g")
          .config("spark.ui.enabled", "false")
+         .config("spark.ui.showConsoleProgress", "false")
          # one shuffle partition per thread instead of 200: on local[N]
          # 200 tiny tasks per stage only add scheduling
          .config("spark.sql.shuffle.partitions", str(threads))

@@ -27,8 +27,8 @@
 #   PCT_EVENTS=10000000 [1000000]  PCT_SPARK=spark [nospark]
 #   PCT_ROUNDS=3 [1]  PCT_DUCKDB_FORMS= (all DuckDB formulations; the fastest
 #                      by median is the peer: bench/percentile.sh)
-#   PCT_BIG_EVENTS=100000000 [0]  PCT_BIG_FORMS="dedup single join" (the
-#                      fastest three at 10M)  PCT_BIG_SPARK=spark [nospark]:
+#   PCT_BIG_EVENTS=100000000 [0]  PCT_BIG_FORMS="list single dedup" (the
+#                      fastest three at 10M with DuckDB 2.0.1)  PCT_BIG_SPARK=spark [nospark]:
 #                      the second, larger dataset
 #   STREAM_EVENTS=10000000 [200000]  STREAM_SPARK_EVENTS=1000000 [0]
 #   STREAM_RSS_EVENTS=3000000 [0]  STREAM_RUNS=3 [1] (interleaved rounds;
@@ -57,7 +57,7 @@ PCT_SPARK=${PCT_SPARK:-$(q spark nospark)}
 PCT_ROUNDS=${PCT_ROUNDS:-$(q 3 1)}
 PCT_DUCKDB_FORMS=${PCT_DUCKDB_FORMS:-}
 PCT_BIG_EVENTS=${PCT_BIG_EVENTS:-$(q 100000000 0)}
-PCT_BIG_FORMS=${PCT_BIG_FORMS:-dedup single join}
+PCT_BIG_FORMS=${PCT_BIG_FORMS:-list single dedup}
 PCT_BIG_SPARK=${PCT_BIG_SPARK:-$(q spark nospark)}
 STREAM_EVENTS=${STREAM_EVENTS:-$(q 10000000 200000)}
 STREAM_SPARK_EVENTS=${STREAM_SPARK_EVENTS:-$(q 1000000 0)}
