@@ -49,7 +49,7 @@ for job in ${JOBS:-archive aggregate}; do
 			top=$(perf report -i "$W/$job.data" --no-children --comm "$comm" --sort sym \
 				--stdio -g none 2>/dev/null |
 				awk '/%/ { $1 = ""; $2 = ""; sub(/^ +/, ""); print }' | head -4 |
-				paste -sd, - | sed 's/,/, /g')
+				paste -sd, - | sed 's/,/, /g' || true) # head closes the pipe early
 			echo "| $comm | $n | $pct | $top |"
 		done
 	echo
