@@ -231,6 +231,17 @@ static uint64_t merge_waiting(const struct job *j, int32_t q, uint64_t batch, co
 	return 0;
 }
 
+/* A window due in this item only goes to the earlier group that waits for it, if any. */
+static void give_waiting(const struct job *j, struct citem *c, const char *key, size_t klen,
+			 int64_t start)
+{
+	int32_t home;
+	uint64_t g = merge_waiting(j, c->p->id, c->w.batch, key, klen, start, &home);
+
+	if (g)
+		merge_plan_give(&c->mp, key, klen, start, home, g);
+}
+
 /*
  * The round's shared windows: a window due in several of the round's
  * partitions is held by the lowest of them and given to it by the others
@@ -295,12 +306,7 @@ static void aggregate_share(struct job *j, struct citem *items, size_t n)
 					if (!win_due(win, c->w.emit_upto_us, j->o->window_us))
 						continue;
 					if (alone) {
-						int32_t home;
-						uint64_t g = merge_waiting(j, c->p->id, c->w.batch, key,
-									   klen, win->start_us, &home);
-						if (g)
-							merge_plan_give(&c->mp, key, klen, win->start_us,
-									home, g);
+						give_waiting(j, c, key, klen, win->start_us);
 						continue;
 					}
 					buf_reset(&k);
@@ -329,12 +335,7 @@ static void aggregate_share(struct job *j, struct citem *items, size_t n)
 					}
 					ix = (size_t)strmap_find(&seen, k.data, k.len);
 					if (count[ix] < 2) {
-						int32_t home;
-						uint64_t g = merge_waiting(j, c->p->id, c->w.batch, key,
-									   klen, win->start_us, &home);
-						if (g)
-							merge_plan_give(&c->mp, key, klen, win->start_us,
-									home, g);
+						give_waiting(j, c, key, klen, win->start_us);
 						continue;
 					}
 					if (first[ix] == i)
