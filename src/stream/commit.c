@@ -145,7 +145,6 @@ static void *round_main(void *arg)
 	struct write_list tl = { 0 };
 	enum iot_err rc = IOT_OK;
 
-	pthread_setname_np(pthread_self(), "iot-commit"); /* for top -H and perf */
 	for (size_t i = 0; i < r->n && !rc; i++) {
 		struct citem *c = &r->items[i];
 		c->files = 0;
@@ -289,6 +288,14 @@ static void plan_item(struct job *j, struct citem *c, bool replaying)
 	job_unbuffer(j, p);
 }
 
+/* round_main on a thread of its own, named for top -H and perf (not when it
+ * runs on the job thread, which would keep the name for good) */
+static void *round_thread(void *arg)
+{
+	pthread_setname_np(pthread_self(), "iot-commit");
+	return round_main(arg);
+}
+
 static enum iot_err round_start(struct job *j, bool wait, struct iot_error *err)
 {
 	struct round *r = &j->round;
@@ -297,7 +304,7 @@ static enum iot_err round_start(struct job *j, bool wait, struct iot_error *err)
 	r->failed = false;
 	r->err = (struct iot_error)IOT_ERROR_INIT;
 	atomic_store(&r->done, false);
-	e = wait ? -1 : pthread_create(&r->th, NULL, round_main, j);
+	e = wait ? -1 : pthread_create(&r->th, NULL, round_thread, j);
 	r->threaded = e == 0;
 	if (!r->threaded) /* asked to wait, or no thread to be had: run it here */
 		round_main(j);
