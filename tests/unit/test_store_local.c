@@ -1,7 +1,7 @@
 /*
  * test_store_local.c - the local-file back-end through store.h: atomic
  * writes (no temporary file left, nothing visible before close, abort
- * leaves nothing), put-if-absent, parent directories, whole and ranged
+ * leaves nothing, stale temporary names skipped, mode 0644), put-if-absent, parent directories, whole and ranged
  * reads, the random-access reader's bounds, recursive sorted listing that
  * skips in-flight temporary files, delete, and file:// URIs.
  */
@@ -95,6 +95,50 @@ static void test_put_get_range_head(void **state)
 	assert_int_equal(store_head(st, p, &s, &err), IOT_OK);
 	assert_int_equal(s.size, 11);
 	buf_release(&b);
+	free(p);
+}
+
+/*
+ * A temporary name is the pid and a counter; a process killed with the same
+ * pid earlier may have left files by those names. The write must pass over
+ * them (O_EXCL) without touching them, and create its file 0644 minus the
+ * umask. Runs first, so that this process's counter starts at 0 and every
+ * stale name below is really in its way.
+ */
+static void test_stale_temporary_names_are_skipped(void **state)
+{
+	struct iot_error err = IOT_ERROR_INIT;
+	struct buf b = BUF_INIT;
+	struct stat sb;
+	char *p = path("stale/x.bin");
+	char *dir = path("stale");
+	mode_t old = umask(022);
+	(void)state;
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	for (int k = 0; k < 64; k++) {
+		char *t = xasprintf("%s/.x.bin.iotpipe-tmp-%ld-%d", dir, (long)getpid(), k);
+		FILE *f = fopen(t, "w");
+		assert_non_null(f);
+		fputs("old", f);
+		fclose(f);
+		free(t);
+	}
+	assert_int_equal(store_put(st, p, "new", 3, 0, &err), IOT_OK);
+	assert_int_equal(store_get(st, p, &b, &err), IOT_OK);
+	assert_string_equal(buf_str(&b), "new");
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	for (int k = 0; k < 64; k++) {
+		char *t = xasprintf("%s/.x.bin.iotpipe-tmp-%ld-%d", dir, (long)getpid(), k);
+		buf_reset(&b);
+		assert_int_equal(store_get(st, t, &b, &err), IOT_OK);
+		assert_string_equal(buf_str(&b), "old");
+		free(t);
+	}
+	umask(old);
+	buf_release(&b);
+	free(dir);
 	free(p);
 }
 
@@ -245,6 +289,7 @@ static void test_missing_and_delete(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stale_temporary_names_are_skipped),
 		cmocka_unit_test(test_put_get_range_head),
 		cmocka_unit_test(test_stream_is_atomic),
 		cmocka_unit_test(test_abort_leaves_nothing),
