@@ -60,6 +60,19 @@ def sql(name, raw, out, threshold, new_lambda=True):
     GROUP BY device_id, date
     HAVING count(*) > {threshold}
   )"""
+    def filter_and_rank(frm):
+        """the end of `dedup` and `single`: FRM has device_id, date, the
+        group's values xs, their mean m and deviation sd"""
+        return f"""  kept AS (
+    SELECT device_id, date,
+           CASE WHEN sd = 0 THEN xs
+                ELSE list_filter(xs, {keep.format(m='m', sd='sd')}) END AS xs
+    FROM {frm}
+  )
+  SELECT device_id, date,
+         list_sort(xs)[{rank.format(n='len(xs)')}] AS event_duration_p95
+  FROM kept ORDER BY device_id, date"""
+
     if name == "join":
         body = f"""
   WITH raw AS (
@@ -135,15 +148,7 @@ def sql(name, raw, out, threshold, new_lambda=True):
   stats AS (
     SELECT device_id, date, xs, list_avg(xs) AS m, list_stddev_samp(xs) AS sd FROM groups
   ),
-  kept AS (
-    SELECT device_id, date,
-           CASE WHEN sd = 0 THEN xs
-                ELSE list_filter(xs, {keep.format(m='m', sd='sd')}) END AS xs
-    FROM stats
-  )
-  SELECT device_id, date,
-         list_sort(xs)[{rank.format(n='len(xs)')}] AS event_duration_p95
-  FROM kept ORDER BY device_id, date"""
+{filter_and_rank("stats")}"""
     elif name == "single":
         body = f"""
   WITH groups AS (
@@ -155,15 +160,7 @@ def sql(name, raw, out, threshold, new_lambda=True):
     GROUP BY device_id, date
     HAVING count(DISTINCT (event_time, event_duration, temperature, status)) > {threshold}
   ),
-  kept AS (
-    SELECT device_id, date,
-           CASE WHEN sd = 0 THEN xs
-                ELSE list_filter(xs, {keep.format(m='m', sd='sd')}) END AS xs
-    FROM groups
-  )
-  SELECT device_id, date,
-         list_sort(xs)[{rank.format(n='len(xs)')}] AS event_duration_p95
-  FROM kept ORDER BY device_id, date"""
+{filter_and_rank("groups")}"""
     else:
         sys.exit(f"unknown formulation {name}: one of {', '.join(FORMULATIONS)}")
     return f"COPY ({body}\n) TO '{out}' (HEADER, DELIMITER ',')"
