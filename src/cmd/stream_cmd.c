@@ -45,7 +45,12 @@ enum iot_err stream_job_options(struct job_options *jo, enum job_kind kind,
 	jo->idle_timeout_s = sc->idle_timeout_seconds;
 	/* checked when it was set too; a struct that skipped the table is
 	 * refused here rather than laid out wrong */
-	if (!config_partition_layout(sc->aggregate_partition_by, &jo->layout, why, sizeof(why)))
+	if (kind == JOB_ARCHIVE &&
+	    !config_raw_partition_layout(sc->raw_partition_by, &jo->raw_layout, why, sizeof(why)))
+		return iot_error_set(err, IOT_ERR_CONFIG, "key 's3.STREAMING_RAW_PARTITION_BY': %s",
+				     why);
+	if (kind != JOB_ARCHIVE &&
+	    !config_partition_layout(sc->aggregate_partition_by, &jo->layout, why, sizeof(why)))
 		return iot_error_set(err, IOT_ERR_CONFIG, "key 'window.AGGREGATE_PARTITION_BY': %s",
 				     why);
 	return IOT_OK;
@@ -98,6 +103,9 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *c
 		   RANGE_ABOVE(0, RANGE_DAY_S))
 	struct opt opts[] = {
 		OPT_STREAM("STREAMING_RAW_S3_OUTPUT_PATH", "STREAMING_RAW_S3_CHECKPOINT_PATH"),
+		OPT_GROUP("layout"),
+		OPT_SETTING(0, "partition-by", "streaming.s3.STREAMING_RAW_PARTITION_BY", "COLS",
+			    "output path columns: device_id, date, or both (percentile reads each)"),
 		OPT_END(),
 	};
 	struct opt agg_opts[] = {
@@ -118,7 +126,8 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *c
 	static const struct opt_usage archive_usage = {
 		"iotpipe archive [options]",
 		"Streams every valid event of the topic to Parquet, Hive-partitioned by\n"
-		"device (device_id=<id>/), exactly once through the checkpoint location.",
+		"device (device_id=<id>/; --partition-by date: date=<yyyy-MM-dd>/ with\n"
+		"device_id as a column), exactly once through the checkpoint location.",
 	};
 	static const struct opt_usage aggregate_usage = {
 		"iotpipe aggregate [options]",

@@ -58,6 +58,7 @@ struct setting {
 #define TOPIC_MAX 249
 
 static bool check_partition_by(const char *value, char *why, size_t n);
+static bool check_raw_partition_by(const char *value, char *why, size_t n);
 
 #define P(f) offsetof(struct iot_config, producer.f)
 #define S(f) offsetof(struct iot_config, streaming.f)
@@ -105,6 +106,12 @@ static const struct setting settings[] = {
 	{ ROLE_STREAMING, "s3.STREAMING_RAW_S3_OUTPUT_PATH",
 	  "STREAMING_RAW_S3_OUTPUT_PATH", S_STR, S(raw_output),
 	  "data/raw/stream_output/", "Where `archive` writes raw events (URI)." },
+	{ ROLE_STREAMING, "s3.STREAMING_RAW_PARTITION_BY", NULL, S_STR,
+	  S(raw_partition_by), "device_id",
+	  "Hive partition columns of the `archive` output, in path order (without device_id "
+	  "in the path it is a column of the files).",
+	  .check = check_raw_partition_by,
+	  .allowed = "a list of device_id, date" },
 	{ ROLE_STREAMING, "s3.STREAMING_RAW_S3_CHECKPOINT_PATH",
 	  "STREAMING_RAW_S3_CHECKPOINT_PATH", S_STR, S(raw_checkpoint),
 	  "data/raw/stream_checkpoints/", "Checkpoint location of `archive` (URI)." },
@@ -141,6 +148,29 @@ static bool check_partition_by(const char *value, char *why, size_t n)
 {
 	struct hive_layout l;
 	return config_partition_layout(value, &l, why, n);
+}
+
+static bool check_raw_partition_by(const char *value, char *why, size_t n)
+{
+	struct hive_layout l;
+	return config_raw_partition_layout(value, &l, why, n);
+}
+
+/* The archive's: device_id, date or both, so that `percentile` finds
+ * every device-day in one directory (never "none": one file per batch
+ * would hold every device and day). */
+bool config_raw_partition_layout(const char *spec, struct hive_layout *out,
+				 char *why, size_t n)
+{
+	const unsigned allowed = 1u << HIVE_DEVICE_ID | 1u << HIVE_DATE;
+
+	if (hive_layout_parse(spec, allowed, out, why, n))
+		return false;
+	if (out->n == 0) {
+		snprintf(why, n, "expected device_id, date, or both");
+		return false;
+	}
+	return true;
 }
 
 bool config_partition_layout(const char *spec, struct hive_layout *out,

@@ -77,6 +77,7 @@ struct streaming_config {
 	double idle_timeout_seconds;
 	double trigger_seconds;
 	char *aggregate_partition_by;
+	char *raw_partition_by;
 	char *dead_letter_topic;
 	struct kv_list kafka; /* librdkafka pass-through for consumers */
 };
@@ -135,6 +136,11 @@ enum iot_err config_apply_options(struct iot_config *cfg, const struct opt *opts
  */
 bool config_partition_layout(const char *spec, struct hive_layout *out,
 			     char *why, size_t n);
+
+/* The archive's, from s3.STREAMING_RAW_PARTITION_BY: device_id, date or
+ * both ("none" is refused). */
+bool config_raw_partition_layout(const char *spec, struct hive_layout *out,
+				 char *why, size_t n);
 
 /* Parses "key=value" into the list (for --kafka). */
 enum iot_err kv_list_add_pair(struct kv_list *l, const char *pair,

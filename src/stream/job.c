@@ -47,6 +47,8 @@ void job_options_init(struct job_options *o)
 	o->layout.n = 2;
 	o->layout.cols[0] = HIVE_DEVICE_ID;
 	o->layout.cols[1] = HIVE_WINDOW_START;
+	o->raw_layout.n = 1;
+	o->raw_layout.cols[0] = HIVE_DEVICE_ID;
 	pq_writer_options_init(&o->pq);
 }
 

@@ -75,6 +75,7 @@ struct job_options {
 	int64_t horizon_us;       /* event times further ahead of processing
 				     time are invalid; 0: no limit */
 	struct hive_layout layout;  /* aggregate output partitioning */
+	struct hive_layout raw_layout; /* archive output partitioning */
 	size_t max_batch_events;  /* commit before buffering more events */
 	size_t max_batch_bytes;   /* ... or more bytes (archive) */
 	bool start_latest;        /* no checkpoint: start at the end, not the beginning */

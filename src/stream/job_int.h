@@ -94,6 +94,8 @@ struct citem {
 	struct ckpt_wal w;
 	bool replaying;
 	struct rawbuf *raw;       /* archive: the batch's rows (p->craw) */
+	struct raw_groups *groups; /* archive, a layout other than device_id:
+				      the rows of each object (sink_archive.c) */
 	struct win_out_list wl;   /* aggregate: the windows it emits */
 	struct buf payload;       /* the state after the batch (sink save) */
 	struct merge_plan mp;     /* aggregate: what it merges (merge.h) */

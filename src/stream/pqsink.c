@@ -73,25 +73,37 @@ static enum iot_err finish(struct pq_writer *w, const char *uri,
 	return rc;
 }
 
-enum iot_err pqsink_write_raw(struct store *st, const char *uri,
+/* Row r of the rows written: refs[r] when there are refs, else row r of
+ * device dev. */
+static inline const struct raw_dev *raw_row(const struct rawbuf *rb, size_t dev,
+					    const struct raw_ref *refs, size_t r, size_t *row)
+{
+	if (!refs) {
+		*row = r;
+		return &rb->dev[dev];
+	}
+	*row = refs[r].row;
+	return &rb->dev[refs[r].dev];
+}
+
+static enum iot_err write_raw(struct store *st, const char *uri,
 			      const struct event_schema *s,
 			      const struct rawbuf *rb, size_t dev,
+			      const struct raw_ref *refs, size_t n,
 			      int32_t partition, bool with_device,
 			      const struct pq_writer_options *o,
 			      uint64_t *size, struct iot_error *err)
 {
-	const struct raw_dev *d = &rb->dev[dev];
-	size_t nf = s->nfields, ncols = 0, n = d->n;
+	size_t nf = s->nfields, ncols = 0;
 	struct pq_column *cols = xcalloc(nf + 4, sizeof(*cols));
 	struct pq_writer *w;
-	size_t key_len;
-	const char *key = strmap_key(&rb->keys, dev, &key_len);
 	uint8_t *valid = xmalloc(n ? n : 1);
 	int64_t *i64 = xmalloc((n ? n : 1) * sizeof(int64_t));
 	double *f64 = xmalloc((n ? n : 1) * sizeof(double));
 	struct pq_bytes *bytes = xmalloc((n ? n : 1) * sizeof(struct pq_bytes));
 	enum iot_err rc;
-	size_t c = 0;
+	size_t c = 0, rr;
+	const struct raw_dev *d;
 
 	if (with_device)
 		cols[ncols++] = col("device_id", PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, false);
@@ -123,36 +135,49 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 		goto done;
 
 	if (with_device) {
-		for (size_t r = 0; r < n; r++)
+		for (size_t r = 0; r < n; r++) {
+			size_t key_len;
+			const char *key = strmap_key(&rb->keys, refs ? refs[r].dev : dev, &key_len);
 			bytes[r] = (struct pq_bytes){ (const uint8_t *)key, (uint32_t)key_len };
+		}
 		pq_writer_write_bytes_batch(w, c++, bytes, NULL, n);
 	}
-	for (size_t r = 0; r < n; r++)
-		i64[r] = rawbuf_i64(d, nf, r, (size_t)s->time_field);
+	for (size_t r = 0; r < n; r++) {
+		d = raw_row(rb, dev, refs, r, &rr);
+		i64[r] = rawbuf_i64(d, nf, rr, (size_t)s->time_field);
+	}
 	pq_writer_write_i64_batch(w, c++, i64, NULL, n);
 	for (size_t f = 0; f < nf; f++) {
 		const struct schema_field *sf = &s->fields[f];
 		const uint8_t *vp = sf->required ? NULL : valid;
 		if ((int)f == s->time_field)
 			continue;
-		for (size_t r = 0; r < n; r++)
-			valid[r] = d->present ? (uint8_t)(d->present[r] >> f & 1) : 1;
+		for (size_t r = 0; r < n; r++) {
+			d = raw_row(rb, dev, refs, r, &rr);
+			valid[r] = d->present ? (uint8_t)(d->present[rr] >> f & 1) : 1;
+		}
 		switch (sf->type) {
 		case FIELD_FLOAT:
-			for (size_t r = 0; r < n; r++)
-				f64[r] = valid[r] ? rawbuf_double(d, nf, r, f) : 0;
+			for (size_t r = 0; r < n; r++) {
+				d = raw_row(rb, dev, refs, r, &rr);
+				f64[r] = valid[r] ? rawbuf_double(d, nf, rr, f) : 0;
+			}
 			pq_writer_write_double_batch(w, c++, f64, vp, n);
 			break;
 		case FIELD_INT:
 		case FIELD_DATETIME:
-			for (size_t r = 0; r < n; r++)
-				i64[r] = valid[r] ? rawbuf_i64(d, nf, r, f) : 0;
+			for (size_t r = 0; r < n; r++) {
+				d = raw_row(rb, dev, refs, r, &rr);
+				i64[r] = valid[r] ? rawbuf_i64(d, nf, rr, f) : 0;
+			}
 			pq_writer_write_i64_batch(w, c++, i64, vp, n);
 			break;
 		case FIELD_STRING:
 			for (size_t r = 0; r < n; r++) {
 				uint32_t len;
-				const char *sp = rawbuf_str(rb, d, r, f, &len);
+				const char *sp;
+				d = raw_row(rb, dev, refs, r, &rr);
+				sp = rawbuf_str(rb, d, rr, f, &len);
 				bytes[r] = valid[r] ? (struct pq_bytes){ (const uint8_t *)sp, len }
 						    : (struct pq_bytes){ NULL, 0 };
 			}
@@ -160,7 +185,9 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 			break;
 		case FIELD_ENUM:
 			for (size_t r = 0; r < n; r++) {
-				int64_t e = rawbuf_i64(d, nf, r, f);
+				int64_t e;
+				d = raw_row(rb, dev, refs, r, &rr);
+				e = rawbuf_i64(d, nf, rr, f);
 				bytes[r] = valid[r] ? (struct pq_bytes){
 					(const uint8_t *)sf->values[e], (uint32_t)sf->value_lens[e] }
 						    : (struct pq_bytes){ NULL, 0 };
@@ -176,7 +203,13 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 		pq_writer_write_i32_batch(w, c++, i32, NULL, n);
 		free(i32);
 	}
-	pq_writer_write_i64_batch(w, c++, d->offset, NULL, n);
+	if (refs) {
+		for (size_t r = 0; r < n; r++)
+			i64[r] = rb->dev[refs[r].dev].offset[refs[r].row];
+		pq_writer_write_i64_batch(w, c++, i64, NULL, n);
+	} else {
+		pq_writer_write_i64_batch(w, c++, rb->dev[dev].offset, NULL, n);
+	}
 	rc = pq_writer_end_rows(w, n) ? abandon(w, uri, err) : finish(w, uri, size, err);
 done:
 	free(cols);
@@ -185,6 +218,27 @@ done:
 	free(f64);
 	free(bytes);
 	return rc;
+}
+
+enum iot_err pqsink_write_raw(struct store *st, const char *uri,
+			      const struct event_schema *s,
+			      const struct rawbuf *rb, size_t dev,
+			      int32_t partition, bool with_device,
+			      const struct pq_writer_options *o,
+			      uint64_t *size, struct iot_error *err)
+{
+	return write_raw(st, uri, s, rb, dev, NULL, rb->dev[dev].n, partition, with_device, o,
+			 size, err);
+}
+
+enum iot_err pqsink_write_raw_rows(struct store *st, const char *uri,
+				   const struct event_schema *s,
+				   const struct rawbuf *rb, const struct raw_ref *refs,
+				   size_t n, int32_t partition, bool with_device,
+				   const struct pq_writer_options *o,
+				   uint64_t *size, struct iot_error *err)
+{
+	return write_raw(st, uri, s, rb, 0, refs, n, partition, with_device, o, size, err);
 }
 
 enum iot_err pqsink_write_windows(struct store *st, const char *uri,

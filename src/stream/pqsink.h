@@ -42,6 +42,15 @@ enum iot_err pqsink_write_raw(struct store *st, const char *uri,
 			      const struct pq_writer_options *o,
 			      uint64_t *size, struct iot_error *err);
 
+/* Writes the rows refs[0..n) of a raw buffer to uri, in that order (the
+ * archive's layouts without device_id in the path: with_device then). */
+enum iot_err pqsink_write_raw_rows(struct store *st, const char *uri,
+				   const struct event_schema *s,
+				   const struct rawbuf *rb, const struct raw_ref *refs,
+				   size_t n, int32_t partition, bool with_device,
+				   const struct pq_writer_options *o,
+				   uint64_t *size, struct iot_error *err);
+
 /* Writes windows items[0..n) to uri; *size as above. */
 enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 				  const struct event_schema *s,

@@ -30,6 +30,11 @@ struct raw_dev {
 	size_t n, alloc;
 };
 
+/* One row of a raw buffer: device index and row within that device. */
+struct raw_ref {
+	uint32_t dev, row;
+};
+
 struct rawbuf {
 	size_t nfields;
 	struct strmap keys;

@@ -136,13 +136,18 @@ def test_kill9_random_moments(iotpipe, kafka, tmp_path):
     prod = _producer(kafka, topic, count, 2500, 7, tmp_path / "produce.log")
     common = ["--trigger", 0.5, "--max-batch-events", 5000]
     jobs = {}
-    for kind in ("archive", "aggregate"):
-        extra = common + ["--kafka", f"group.instance.id={kind}-static"]
+    # the archive twice: in its default layout, and by date (the events
+    # cross a UTC midnight, so batches are cut into two directories)
+    for name, kind in (("archive", "archive"), ("archive-date", "archive"),
+                       ("aggregate", "aggregate")):
+        extra = common + ["--kafka", f"group.instance.id={name}-static"]
         if kind == "aggregate":
             extra += ["--dead-letter-topic", dlq]
-        args = _job_args(kafka, kind, topic, str(tmp_path / "out" / kind),
-                         str(tmp_path / "ck" / kind), f"g-{kind}", extra)
-        jobs[kind] = Job(tmp_path, kind, args).start()
+        if name == "archive-date":
+            extra += ["--partition-by", "date"]
+        args = _job_args(kafka, kind, topic, str(tmp_path / "out" / name),
+                         str(tmp_path / "ck" / name), f"g-{name}", extra)
+        jobs[name] = Job(tmp_path, name, args).start()
     kills = collections.Counter()
     in_commit = collections.Counter()
     next_kill = {k: time.monotonic() + rnd.uniform(0.5, 2.5) for k in jobs}
@@ -186,6 +191,10 @@ def test_kill9_random_moments(iotpipe, kafka, tmp_path):
     recs = kafka.consume_all(topic, expect=count)
     assert len(recs) == count
     _check_archive_exact(tmp_path / "out" / "archive", recs)
+    _check_archive_exact(tmp_path / "out" / "archive-date", recs)
+    dirs = {p.relative_to(tmp_path / "out" / "archive-date").parts[0]
+            for p in (tmp_path / "out" / "archive-date").rglob("*.parquet")}
+    assert dirs == {"date=2025-01-01", "date=2025-01-02"}, dirs
 
     late = _check_aggregate_consistent(kafka, recs, dlq,
                                        tmp_path / "out" / "aggregate")
@@ -260,4 +269,8 @@ def test_two_instances_one_stops(iotpipe, kafka, tmp_path, sig):
         _drain(iotpipe, args[kind])
     recs = kafka.consume_all(topic, expect=count)
     _check_archive_exact(tmp_path / "out" / "archive", recs)
+    _check_archive_exact(tmp_path / "out" / "archive-date", recs)
+    dirs = {p.relative_to(tmp_path / "out" / "archive-date").parts[0]
+            for p in (tmp_path / "out" / "archive-date").rglob("*.parquet")}
+    assert dirs == {"date=2025-01-01", "date=2025-01-02"}, dirs
     _check_aggregate_consistent(kafka, recs, dlq, tmp_path / "out" / "aggregate")
