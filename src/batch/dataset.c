@@ -1,5 +1,6 @@
 /*
- * dataset.c - listing the raw dataset and grouping its files by device.
+ * dataset.c - listing the raw dataset and grouping its files by device
+ * (or by date, for a dataset laid out by date=).
  *
  * store_list() calls us back once per object; each Parquet file becomes a
  * (device, file) pair in a flat array, which is then sorted by device id
@@ -26,6 +27,11 @@ struct pair {
 	uint64_t size;
 };
 
+/* What identifies a unit of work: a device_id= directory, or (when no
+ * device_id= is in the path) a date= directory, whose files hold the
+ * device in their device_id column (`archive --partition-by date`). */
+enum unit_kind { UNIT_DEVICE = 1, UNIT_DATE = 2 };
+
 struct scan_ctx {
 	const char *root_key; /* the root's key/path, with a trailing '/' */
 	size_t root_len;
@@ -33,6 +39,8 @@ struct scan_ctx {
 	struct pair *pairs;
 	size_t n, alloc;
 	size_t skipped;
+	unsigned kinds;       /* enum unit_kind bits seen */
+	char *first_uri[3];   /* the first file of each kind, for an error */
 	struct iot_error *err;
 	enum iot_err rc;
 };
@@ -49,6 +57,7 @@ static int on_entry(void *opaque, const struct store_entry *e)
 	const char *rel = e->key;
 	char *id = NULL, *with_root = NULL;
 	bool found;
+	enum unit_kind kind;
 
 	if (!strncmp(rel, c->root_key, c->root_len))
 		rel += c->root_len;
@@ -65,11 +74,38 @@ static int on_entry(void *opaque, const struct store_entry *e)
 		found = hive_value(with_root, "device_id", &id);
 		free(with_root);
 	}
+	kind = UNIT_DEVICE;
+	if (!found) {
+		found = hive_value(rel, "date", &id);
+		if (!found && c->root_dir[0]) {
+			with_root = xasprintf("%s/%s", c->root_dir, rel);
+			found = hive_value(with_root, "date", &id);
+			free(with_root);
+		}
+		kind = UNIT_DATE;
+	}
 	if (!found) {
 		c->rc = iot_error_set(c->err, IOT_ERR_FORMAT,
-				      "%s: not under a device_id=<id> directory "
-				      "(expected <root>/device_id=<id>/<file>.parquet)",
+				      "%s: not under a device_id=<id> or date=<yyyy-MM-dd> directory "
+				      "(expected <root>/device_id=<id>/<file>.parquet, or "
+				      "<root>/date=<yyyy-MM-dd>/<file>.parquet with a device_id column)",
 				      e->uri);
+		return 1;
+	}
+	if (!id && kind == UNIT_DATE) {
+		c->rc = iot_error_set(c->err, IOT_ERR_FORMAT, "%s: a null date= directory",
+				      e->uri);
+		return 1;
+	}
+	c->kinds |= kind;
+	if (!c->first_uri[kind])
+		c->first_uri[kind] = xstrdup(e->uri);
+	if (c->kinds == (UNIT_DEVICE | UNIT_DATE)) {
+		c->rc = iot_error_set(c->err, IOT_ERR_FORMAT,
+				      "two layouts in one dataset: %s is under device_id=, %s under "
+				      "date= without device_id=; give percentile one of them",
+				      c->first_uri[UNIT_DEVICE], c->first_uri[UNIT_DATE]);
+		free(id);
 		return 1;
 	}
 	ALLOC_GROW(c->pairs, c->n + 1, c->alloc);
@@ -155,6 +191,7 @@ enum iot_err dataset_scan(struct store *st, const char *root,
 			if (d->nfiles == 1)
 				d->first = ds->nfiles - 1;
 		}
+		ds->by_date = c.kinds == UNIT_DATE;
 		if (c.skipped)
 			log_debug("percentile", "skipped %zu hidden or non-Parquet objects",
 				  c.skipped);
@@ -164,6 +201,8 @@ enum iot_err dataset_scan(struct store *st, const char *root,
 		free(c.pairs[i].uri);
 	}
 	free(c.pairs);
+	free(c.first_uri[UNIT_DEVICE]);
+	free(c.first_uri[UNIT_DATE]);
 	free(last);
 	free(key);
 	store_uri_release(&u);
@@ -186,6 +225,8 @@ void dataset_keep_shard(struct dataset *ds, uint64_t i, uint64_t n)
 {
 	size_t k = 0;
 
+	if (ds->by_date)
+		return; /* every date holds every device: the rows are filtered */
 	ds->nfiles = 0;
 	ds->bytes = 0;
 	for (size_t d = 0; d < ds->ndevices; d++) {

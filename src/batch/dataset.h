@@ -10,6 +10,13 @@
  * every run processes rows in the same order. Only the listing is read
  * here, no file.
  *
+ * A dataset without device_id= in its paths but with date=<yyyy-MM-dd>
+ * (`archive --partition-by date`) is grouped by date instead: each
+ * "device" below is then one date directory, `id` its date, and the
+ * files carry the device in their device_id column (by_date). Every
+ * device-day lies in one date directory either way. One dataset with
+ * both layouts is an error.
+ *
  *	struct dataset ds;
  *	if (dataset_scan(st, uri, &ds, &err)) ...
  *	dataset_keep_shard(&ds, i, n);     // optional: --shard i/n
@@ -19,6 +26,7 @@
 #ifndef IOT_BATCH_DATASET_H
 #define IOT_BATCH_DATASET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +48,7 @@ struct dataset_device {
 };
 
 struct dataset {
+	bool by_date;  /* units are date= directories (see above) */
 	struct dataset_device *devices;
 	size_t ndevices, alloc;
 	size_t nfiles;
@@ -58,7 +67,9 @@ enum iot_err dataset_scan(struct store *st, const char *root,
  * hash that --shard uses, the same on every machine and every run. */
 uint64_t dataset_device_hash(const char *id);
 
-/* Keeps the devices with dataset_device_hash(id) % n == i (0 <= i < n). */
+/* Keeps the devices with dataset_device_hash(id) % n == i (0 <= i < n).
+ * A by_date dataset keeps every date: its rows are filtered by device as
+ * they are read (struct device_job's shard). */
 void dataset_keep_shard(struct dataset *ds, uint64_t i, uint64_t n);
 
 /* Every file's URI and size in device then file order (device d's file f

@@ -28,6 +28,7 @@
 #include "core/buf.h"
 #include "core/civil.h"
 #include "core/log.h"
+#include "core/strmap.h"
 #include "core/xalloc.h"
 #include "parquet/pq.h"
 #include "parquet/pq_store.h"
@@ -45,8 +46,15 @@ struct row {
 	uint64_t other; /* hash of the other event columns (0: none) */
 	double dur;     /* event_duration */
 	int32_t day;    /* floor(t / 1 day) */
-	int32_t ok;     /* 0: a needed value is null/NaN: drop the row */
+	uint32_t dev;   /* a by-date unit: the device's index among the unit's
+			   (DEV_NULL: a null device_id); 0 otherwise; while
+			   a row group is read, DEV_BAD or DEV_OTHER_SHARD
+			   mark a row to drop */
 };
+
+#define DEV_NULL (UINT32_MAX - 2)
+#define DEV_OTHER_SHARD (UINT32_MAX - 1)
+#define DEV_BAD UINT32_MAX
 
 struct device_worker {
 	struct store *st;
@@ -61,12 +69,19 @@ struct device_worker {
 	size_t set_alloc;
 	size_t *count;
 	size_t count_alloc;
+	/* a by-date unit's devices: ids, and whether each is in the shard */
+	struct strmap devs;
+	bool *keep;
+	size_t keep_alloc;
+	int null_keep;  /* -1: not yet asked; else whether the null device is */
+	const struct device_job *job;
 };
 
 struct device_worker *device_worker_create(struct store *st)
 {
 	struct device_worker *w = xcalloc(1, sizeof(*w));
 	w->st = st;
+	strmap_init(&w->devs);
 	return w;
 }
 
@@ -87,6 +102,8 @@ void device_worker_destroy(struct device_worker *w)
 	free(w->x);
 	free(w->set);
 	free(w->count);
+	strmap_release(&w->devs);
+	free(w->keep);
 	free(w);
 }
 
@@ -95,6 +112,10 @@ void device_result_release(struct device_result *res)
 	free(res->day);
 	free(res->events);
 	free(res->val);
+	free(res->dev);
+	for (size_t i = 0; i < res->ndevs; i++)
+		free(res->devs[i]);
+	free(res->devs);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -142,10 +163,11 @@ struct file_ctx {
 	size_t g;      /* row group */
 	size_t nrows;  /* rows in the group */
 	struct row *base;
+	struct device_worker *w;
 };
 
 /* Calls back per batch: checks the column yields exactly nrows values. */
-typedef void (*batch_fn)(struct row *rows, const struct pq_batch *b,
+typedef void (*batch_fn)(struct device_worker *w, struct row *rows, const struct pq_batch *b,
 			 const struct pq_column *col, uint64_t salt);
 
 static enum iot_err read_column(struct file_ctx *f, size_t c, batch_fn fn,
@@ -167,7 +189,7 @@ static enum iot_err read_column(struct file_ctx *f, size_t c, batch_fn fn,
 					   f->uri, f->g, col->name, f->nrows);
 			break;
 		}
-		fn(f->base + done, &b, col, salt);
+		fn(f->w, f->base + done, &b, col, salt);
 		done += b.n;
 	}
 	if (rc == IOT_OK && done != f->nrows)
@@ -178,14 +200,15 @@ static enum iot_err read_column(struct file_ctx *f, size_t c, batch_fn fn,
 	return rc;
 }
 
-static void put_time(struct row *rows, const struct pq_batch *b,
+static void put_time(struct device_worker *w, struct row *rows, const struct pq_batch *b,
 		     const struct pq_column *col, uint64_t salt)
 {
+	(void)w;
 	(void)salt;
 	for (size_t i = 0; i < b->n; i++) {
 		int64_t us;
 		if (!b->valid[i]) {
-			rows[i].ok = 0;
+			rows[i].dev = DEV_BAD;
 			continue;
 		}
 		us = col->type == PQ_INT96 ? pq_int96_to_micros(b->int96 + 12 * i)
@@ -195,23 +218,72 @@ static void put_time(struct row *rows, const struct pq_batch *b,
 	}
 }
 
-static void put_duration(struct row *rows, const struct pq_batch *b,
+static void put_duration(struct device_worker *w, struct row *rows, const struct pq_batch *b,
 			 const struct pq_column *col, uint64_t salt)
 {
+	(void)w;
 	(void)salt;
 	for (size_t i = 0; i < b->n; i++) {
 		double d = col->type == PQ_FLOAT ? (double)b->f32[i] : b->f64[i];
 		rows[i].dur = d;
 		if (!b->valid[i] || !isfinite(d))
-			rows[i].ok = 0;
+			rows[i].dev = DEV_BAD;
+	}
+}
+
+/* Whether device id (NULL: the null device) is in the job's shard. */
+static bool in_shard(const struct device_job *job, const char *id)
+{
+	return !job->shard_n || dataset_device_hash(id) % job->shard_n == job->shard_i;
+}
+
+/* A by-date unit's device_id column: each row's device index (after the
+ * checks above, which may have marked it DEV_BAD already). */
+static void put_device(struct device_worker *w, struct row *rows, const struct pq_batch *b,
+		       const struct pq_column *col, uint64_t salt)
+{
+	const uint8_t *last_p = NULL;
+	uint32_t last_len = 0, last_dev = 0;
+
+	(void)col;
+	(void)salt;
+	for (size_t i = 0; i < b->n; i++) {
+		uint32_t dev;
+		if (rows[i].dev == DEV_BAD)
+			continue;
+		if (!b->valid[i]) {
+			if (w->null_keep < 0)
+				w->null_keep = in_shard(w->job, NULL);
+			rows[i].dev = w->null_keep ? DEV_NULL : DEV_OTHER_SHARD;
+			continue;
+		}
+		/* dictionary-encoded strings share pointers */
+		if (b->bytes[i].ptr == last_p && b->bytes[i].len == last_len && last_p) {
+			dev = last_dev;
+		} else {
+			size_t n = w->devs.n, k = strmap_intern(&w->devs, b->bytes[i].ptr,
+								 b->bytes[i].len);
+			if (k == n) {
+				char *id = xstrndup((const char *)b->bytes[i].ptr, b->bytes[i].len);
+				ALLOC_GROW(w->keep, k + 1, w->keep_alloc);
+				w->keep[k] = in_shard(w->job, id);
+				free(id);
+			}
+			dev = w->keep[k] ? (uint32_t)k : DEV_OTHER_SHARD;
+			last_p = b->bytes[i].ptr;
+			last_len = b->bytes[i].len;
+			last_dev = dev;
+		}
+		rows[i].dev = dev;
 	}
 }
 
 /* Adds each value's hash (salted by the column's name) to rows[i].other.
  * A null adds nothing, so a null and a missing column are the same. */
-static void put_other(struct row *rows, const struct pq_batch *b,
+static void put_other(struct device_worker *w, struct row *rows, const struct pq_batch *b,
 		      const struct pq_column *col, uint64_t salt)
 {
+	(void)w;
 	const uint8_t *last_p = NULL;
 	uint32_t last_len = 0;
 	uint64_t last_h = 0;
@@ -299,13 +371,37 @@ static enum iot_err open_file(struct device_worker *w, size_t index,
 	return pq_reader_open(r, pq_input_mem_create(w->fbuf.data, w->fbuf.len, uri), err);
 }
 
+/* "yyyy-MM-dd" to a day number; false when s is not such a date. */
+static bool parse_date(const char *s, int64_t *day)
+{
+	int64_t y = 0;
+	unsigned m, d;
+
+	if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return false;
+	for (int i = 0; i < 4; i++)
+		y = y * 10 + (s[i] - '0');
+	m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
+	d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
+	if (m < 1 || m > 12 || d < 1 || d > civil_days_in_month(y, m))
+		return false;
+	*day = civil_days_from_date(y, m, d);
+	return true;
+}
+
+/* by_date: every kept row must be of the unit's day (`day`), so that no
+ * device-day is split between two date directories. */
 static enum iot_err read_file(struct device_worker *w, const struct device_job *job,
-			      size_t index, const struct dataset_file *file, bool *is_double,
-			      uint64_t *skipped, struct iot_error *err)
+			      size_t index, const struct dataset_file *file, bool by_date,
+			      int64_t day, bool *is_double, uint64_t *skipped,
+			      struct iot_error *err)
 {
 	const char *uri = file->uri;
-	struct file_ctx f = { NULL, uri, 0, 0, NULL };
-	long ct, cd;
+	struct file_ctx f = { NULL, uri, 0, 0, NULL, w };
+	long ct, cd, cdev = -1;
 	size_t *others = NULL, nothers = 0;
 	uint64_t *salts = NULL;
 	enum iot_err rc;
@@ -339,6 +435,22 @@ static enum iot_err read_file(struct device_worker *w, const struct device_job *
 		if (c->type == PQ_DOUBLE)
 			*is_double = true;
 	}
+	if (by_date) {
+		const struct pq_column *c;
+		if ((cdev = pq_reader_find_column(f.r, "device_id")) < 0) {
+			rc = missing_column(f.r, uri, "device_id", err);
+			goto out;
+		}
+		c = pq_reader_column(f.r, (size_t)cdev);
+		if (c->type != PQ_BYTE_ARRAY) {
+			describe(c, what, sizeof(what));
+			rc = iot_error_set(err, IOT_ERR_FORMAT,
+					   "%s: column 'device_id' is %s, expected a STRING (BYTE_ARRAY)"
+					   " (the dataset is laid out by date=, so the device is read"
+					   " from this column)", uri, what);
+			goto out;
+		}
+	}
 	others = xmalloc(st_mult(pq_reader_num_columns(f.r) + 1, sizeof(*others)));
 	salts = xmalloc(st_mult(pq_reader_num_columns(f.r) + 1, sizeof(*salts)));
 	for (size_t i = 0; i < pq_reader_num_columns(f.r); i++) {
@@ -364,19 +476,33 @@ static enum iot_err read_file(struct device_worker *w, const struct device_job *
 		f.base = w->rows + w->nrows;
 		for (size_t i = 0; i < f.nrows; i++) {
 			f.base[i].other = 0;
-			f.base[i].ok = 1;
+			f.base[i].dev = 0;
 		}
 		if ((rc = read_column(&f, (size_t)ct, put_time, 0, err)) != IOT_OK ||
 		    (rc = read_column(&f, (size_t)cd, put_duration, 0, err)) != IOT_OK)
+			goto out;
+		if (cdev >= 0 && (rc = read_column(&f, (size_t)cdev, put_device, 0, err)) != IOT_OK)
 			goto out;
 		for (size_t o = 0; o < nothers; o++)
 			if ((rc = read_column(&f, others[o], put_other, salts[o], err)) != IOT_OK)
 				goto out;
 		for (size_t i = 0; i < f.nrows; i++) {
+			uint32_t dev = f.base[i].dev;
+			if (by_date && dev != DEV_BAD && f.base[i].day != day) {
+				char got[16], want[16];
+				civil_format_micros(f.base[i].t, got, sizeof(got));
+				civil_format_micros(day * CIVIL_US_PER_DAY, want, sizeof(want));
+				rc = iot_error_set(err, IOT_ERR_FORMAT,
+						   "%s: row group %zu has an event_time on %.10s in a "
+						   "date=%.10s directory (date= must be the UTC date of "
+						   "event_time, or a device-day would be split)",
+						   uri, f.g, got, want);
+				goto out;
+			}
 			f.base[k] = f.base[i];
-			k += (size_t)f.base[i].ok;
+			k += dev < DEV_OTHER_SHARD;
+			*skipped += dev == DEV_BAD;
 		}
-		*skipped += f.nrows - k;
 		w->nrows += k;
 		if (job->rows_read)
 			atomic_fetch_add_explicit(job->rows_read, f.nrows, memory_order_relaxed);
@@ -444,6 +570,35 @@ static void sort_by_day(struct device_worker *w)
 	}
 }
 
+/* A by-date unit: stable sort of w->sorted (by day) by device, so the
+ * rows come by (device, day); the null device last. */
+static void sort_by_dev(struct device_worker *w, size_t ndev)
+{
+	size_t n = w->nrows, pos = 0;
+	struct row *t;
+	size_t ta;
+
+	ALLOC_GROW(w->count, ndev + 1, w->count_alloc);
+	memset(w->count, 0, (ndev + 1) * sizeof(*w->count));
+	for (size_t i = 0; i < n; i++)
+		w->count[w->sorted[i].dev == DEV_NULL ? ndev : w->sorted[i].dev]++;
+	for (size_t d = 0; d <= ndev; d++) {
+		size_t c = w->count[d];
+		w->count[d] = pos;
+		pos += c;
+	}
+	ALLOC_GROW(w->rows, n, w->rows_alloc);
+	for (size_t i = 0; i < n; i++)
+		w->rows[w->count[w->sorted[i].dev == DEV_NULL ? ndev : w->sorted[i].dev]++] =
+			w->sorted[i];
+	t = w->rows;
+	w->rows = w->sorted;
+	w->sorted = t;
+	ta = w->rows_alloc;
+	w->rows_alloc = w->sorted_alloc;
+	w->sorted_alloc = ta;
+}
+
 static inline uint64_t row_hash(const struct row *r)
 {
 	return mix64((uint64_t)r->t ^ mix64(double_bits(r->dur) ^ mix64(r->other)));
@@ -477,16 +632,18 @@ static size_t count_distinct(struct device_worker *w, const struct row *rows, si
 	return distinct;
 }
 
-static void emit(struct device_result *res, size_t np, int32_t day,
+static void emit(struct device_result *res, size_t np, int32_t day, uint32_t dev,
 		 size_t events, const double *vals, size_t *alloc)
 {
 	if (res->ngroups + 1 > *alloc) {
 		*alloc = *alloc * 2 + 16;
 		res->day = xrealloc(res->day, st_mult(*alloc, sizeof(*res->day)));
+		res->dev = xrealloc(res->dev, st_mult(*alloc, sizeof(*res->dev)));
 		res->events = xrealloc(res->events, st_mult(*alloc, sizeof(*res->events)));
 		res->val = xrealloc(res->val, st_mult(st_mult(*alloc, np), sizeof(double)));
 	}
 	res->day[res->ngroups] = day;
+	res->dev[res->ngroups] = dev;
 	res->events[res->ngroups] = (int64_t)events;
 	memcpy(res->val + res->ngroups * np, vals, np * sizeof(double));
 	res->ngroups++;
@@ -496,15 +653,23 @@ enum iot_err device_process(struct device_worker *w, const struct device_job *jo
 			    const struct dataset_device *dev,
 			    struct device_result *res, struct iot_error *err)
 {
-	bool is_double = false;
+	bool is_double = false, by_date = job->by_date;
+	int64_t day = 0;
 	size_t alloc = 0, s = 0;
 	double vals_small[8], *vals = vals_small;
 	enum iot_err rc = IOT_OK;
 
 	memset(res, 0, sizeof(*res));
 	w->nrows = 0;
+	w->job = job;
+	w->null_keep = -1;
+	strmap_clear(&w->devs);
+	if (by_date && !parse_date(dev->id, &day))
+		rc = iot_error_set(err, IOT_ERR_FORMAT,
+				   "%s: the directory date=%s is not a yyyy-MM-dd date",
+				   dev->nfiles ? dev->files[0].uri : "?", dev->id ? dev->id : "");
 	for (size_t f = 0; f < dev->nfiles && !rc; f++)
-		rc = read_file(w, job, dev->first + f, &dev->files[f], &is_double,
+		rc = read_file(w, job, dev->first + f, &dev->files[f], by_date, day, &is_double,
 			       &res->skipped, err);
 	if (w->pf) /* what this device did not take (after an error) */
 		store_prefetch_drop(w->pf, dev->first, dev->nfiles);
@@ -515,16 +680,28 @@ enum iot_err device_process(struct device_worker *w, const struct device_job *jo
 	res->as_float = dev->nfiles > 0 && !is_double;
 	if (w->nrows > UINT32_MAX - 1)
 		return iot_error_set(err, IOT_ERR_LIMIT,
-				     "device %s: %zu rows, more than this job handles per device",
-				     dev->id ? dev->id : "(null)", w->nrows);
+				     "%s %s: %zu rows, more than this job handles per %s",
+				     by_date ? "date" : "device", dev->id ? dev->id : "(null)",
+				     w->nrows, by_date ? "date" : "device");
 	sort_by_day(w);
+	if (by_date) {
+		sort_by_dev(w, w->devs.n);
+		res->ndevs = w->devs.n;
+		res->devs = xcalloc(res->ndevs ? res->ndevs : 1, sizeof(*res->devs));
+		for (size_t d = 0; d < res->ndevs; d++) {
+			size_t len;
+			const char *k = strmap_key(&w->devs, d, &len);
+			res->devs[d] = xstrndup(k, len);
+		}
+	}
 	if (job->np > 8)
 		vals = xmalloc(st_mult(job->np, sizeof(double)));
 	while (s < w->nrows) {
 		size_t e = s, n, distinct, k;
 		double mean, sd;
 
-		while (e < w->nrows && w->sorted[e].day == w->sorted[s].day)
+		while (e < w->nrows && w->sorted[e].day == w->sorted[s].day &&
+		       w->sorted[e].dev == w->sorted[s].dev)
 			e++;
 		n = e - s;
 		if (job->threshold >= 0 && n <= (size_t)job->threshold)
@@ -540,7 +717,7 @@ enum iot_err device_process(struct device_worker *w, const struct device_job *jo
 		if (k == 0)
 			goto next;
 		stats_percentiles(w->x, k, job->p, job->np, job->method, vals);
-		emit(res, job->np, w->sorted[s].day, distinct, vals, &alloc);
+		emit(res, job->np, w->sorted[s].day, w->sorted[s].dev, distinct, vals, &alloc);
 next:
 		s = e;
 	}

@@ -1,7 +1,9 @@
 /*
  * device.h - the percentile job for ONE device partition: read its files
  * (only the needed columns), group the rows by UTC date, and compute each
- * kept group's percentiles (docs/design.md §6, docs/percentile.md).
+ * kept group's percentiles (docs/design.md §6, docs/percentile.md). A
+ * dataset laid out by date= gives date partitions instead, whose rows are
+ * grouped by (device_id column, UTC date).
  *
  * Memory is one device's rows (32 bytes each) plus per-group scratch, held
  * in a struct device_worker that a thread reuses for every device it gets,
@@ -36,6 +38,12 @@ struct device_job {
 	enum stats_method method;
 	long threshold;          /* keep groups with num_events > threshold */
 	_Atomic uint64_t *rows_read; /* progress counter (may be NULL) */
+	/* the units are date= directories (struct dataset's by_date): the
+	 * device is each row's device_id, and rows of devices outside the
+	 * shard (dataset_device_hash(id) % shard_n != shard_i; shard_n 0:
+	 * no shard) are passed over */
+	bool by_date;
+	uint64_t shard_i, shard_n;
 };
 
 /* One device's output: ngroups kept groups in increasing day order. */
@@ -48,6 +56,11 @@ struct device_result {
 			      the values as floats (10.12, not 10.119999885) */
 	uint64_t rows;     /* rows read */
 	uint64_t skipped;  /* rows without event_time or with a null/NaN duration */
+	/* by_date: group g is device devs[dev[g]] (dev[g] >= ndevs: the null
+	 * device); groups come by device index, then day */
+	uint32_t *dev;
+	char **devs;
+	size_t ndevs;
 };
 
 struct device_worker;

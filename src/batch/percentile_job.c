@@ -10,6 +10,10 @@
  * CSV in device order (devices are sorted by id, groups by date) in one
  * atomic put: a local temporary file renamed into place, or one S3 object.
  * Memory is one device partition per thread plus the (small) results.
+ * A dataset laid out by date= (`archive --partition-by date`) goes the
+ * same way one date directory at a time, the device read from each row
+ * (batch/device.h); its groups are sorted by device and date at the end,
+ * and --shard filters rows instead of directories.
  *
  * On S3 the files are fetched ahead of the workers (store/prefetch.h):
  * each file up to PREFETCH_FILE_MAX in one GET, up to
@@ -84,8 +88,9 @@ static void tick(void *opaque, int final)
 	for (size_t i = 0; i < 30; i++)
 		bar[i] = i < fill ? '#' : '.';
 	bar[30] = '\0';
-	fprintf(stderr, "\r[%s] %zu/%zu devices, %.1fM rows, %.1f s%s", bar, done, total,
-		rows / 1e6, clock_mono_s() - c->t0, final ? "\n" : "");
+	fprintf(stderr, "\r[%s] %zu/%zu %s, %.1fM rows, %.1f s%s", bar, done, total,
+		c->ds->by_date ? "dates" : "devices", rows / 1e6, clock_mono_s() - c->t0,
+		final ? "\n" : "");
 	fflush(stderr);
 }
 
@@ -117,6 +122,64 @@ static char *output_uri(const char *out, bool sharded, uint64_t si, uint64_t sn)
 	return xasprintf("%s%spercentile.csv", out, sep);
 }
 
+static void csv_row(struct buf *b, const char *id, int64_t day, const double *v, size_t np,
+		    bool as_float)
+{
+	csv_field(b, id);
+	buf_putc(b, ',');
+	csv_date(b, day);
+	for (size_t i = 0; i < np; i++) {
+		buf_putc(b, ',');
+		csv_number(b, v[i], as_float);
+	}
+	buf_putc(b, '\n');
+}
+
+/* A group of a by-date dataset, for sorting by (device_id, date). */
+struct out_row {
+	const char *id; /* NULL: the null device, first */
+	int64_t day;
+	const double *val;
+	bool as_float;
+};
+
+static int cmp_out_row(const void *pa, const void *pb)
+{
+	const struct out_row *a = pa, *b = pb;
+	int c;
+	if (!a->id || !b->id)
+		c = (a->id != NULL) - (b->id != NULL);
+	else
+		c = strcmp(a->id, b->id);
+	if (c)
+		return c;
+	return (a->day > b->day) - (a->day < b->day);
+}
+
+/* By date, the groups of one device are spread over the date units:
+ * gathered and sorted. A device-day lies in one date directory, so no two
+ * rows have the same key. */
+static void write_csv_by_date(struct buf *b, const struct run_ctx *c, size_t np)
+{
+	size_t n = 0, k = 0;
+	struct out_row *rows;
+
+	for (size_t d = 0; d < c->ds->ndevices; d++)
+		n += c->results[d].ngroups;
+	rows = xmalloc(st_mult(n ? n : 1, sizeof(*rows)));
+	for (size_t d = 0; d < c->ds->ndevices; d++) {
+		const struct device_result *r = &c->results[d];
+		for (size_t g = 0; g < r->ngroups; g++)
+			rows[k++] = (struct out_row){
+				r->dev[g] < r->ndevs ? r->devs[r->dev[g]] : NULL, r->day[g],
+				r->val + g * np, r->as_float && c->job.method == STATS_NEAREST };
+	}
+	qsort(rows, n, sizeof(*rows), cmp_out_row);
+	for (size_t i = 0; i < n; i++)
+		csv_row(b, rows[i].id, rows[i].day, rows[i].val, np, rows[i].as_float);
+	free(rows);
+}
+
 static void write_csv(struct buf *b, const struct run_ctx *c, const double *p, size_t np)
 {
 	buf_puts(b, "device_id,date");
@@ -126,19 +189,15 @@ static void write_csv(struct buf *b, const struct run_ctx *c, const double *p, s
 		buf_printf(b, ",%s", name);
 	}
 	buf_putc(b, '\n');
+	if (c->ds->by_date) {
+		write_csv_by_date(b, c, np);
+		return;
+	}
 	for (size_t d = 0; d < c->ds->ndevices; d++) {
 		const struct device_result *r = &c->results[d];
 		bool as_float = r->as_float && c->job.method == STATS_NEAREST;
-		for (size_t g = 0; g < r->ngroups; g++) {
-			csv_field(b, c->ds->devices[d].id);
-			buf_putc(b, ',');
-			csv_date(b, r->day[g]);
-			for (size_t i = 0; i < np; i++) {
-				buf_putc(b, ',');
-				csv_number(b, r->val[g * np + i], as_float);
-			}
-			buf_putc(b, '\n');
-		}
+		for (size_t g = 0; g < r->ngroups; g++)
+			csv_row(b, c->ds->devices[d].id, r->day[g], r->val + g * np, np, as_float);
 	}
 }
 
@@ -172,7 +231,8 @@ enum iot_err percentile_run(const struct percentile_options *o, struct iot_error
 		goto out;
 	if (ds.nfiles == 0) {
 		rc = iot_error_set(err, IOT_ERR_NOT_FOUND,
-				   "no Parquet files under %s (expected device_id=<id>/<file>.parquet)",
+				   "no Parquet files under %s (expected device_id=<id>/<file>.parquet"
+				   " or date=<yyyy-MM-dd>/<file>.parquet)",
 				   input);
 		goto out;
 	}
@@ -184,8 +244,9 @@ enum iot_err percentile_run(const struct percentile_options *o, struct iot_error
 		nthreads = 1;
 	if (nthreads > ds.ndevices)
 		nthreads = ds.ndevices ? ds.ndevices : 1;
-	log_info("percentile", "%zu devices, %zu files, %.1f MB under %s; %zu threads%s",
-		 ds.ndevices, ds.nfiles, (double)ds.bytes / 1e6, input, nthreads, shard);
+	log_info("percentile", "%zu %s, %zu files, %.1f MB under %s; %zu threads%s",
+		 ds.ndevices, ds.by_date ? "dates" : "devices", ds.nfiles,
+		 (double)ds.bytes / 1e6, input, nthreads, shard);
 
 	c.ds = &ds;
 	c.job.p = p;
@@ -193,6 +254,11 @@ enum iot_err percentile_run(const struct percentile_options *o, struct iot_error
 	c.job.method = o->method;
 	c.job.threshold = o->threshold;
 	c.job.rows_read = &c.rows_read;
+	c.job.by_date = ds.by_date;
+	if (ds.by_date && o->sharded) {
+		c.job.shard_i = o->shard_i;
+		c.job.shard_n = o->shard_n;
+	}
 	c.progress = o->progress;
 	c.results = xcalloc(ds.ndevices ? ds.ndevices : 1, sizeof(*c.results));
 	c.stores = xcalloc(nthreads, sizeof(*c.stores));

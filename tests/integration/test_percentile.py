@@ -35,6 +35,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+import oracle
+
 UTC = dt.timezone.utc
 DAY_US = 86_400_000_000
 PROVENANCE = {"kafka_partition", "kafka_offset"}
@@ -417,6 +419,136 @@ def test_layout_hidden_files_escaped_ids_and_output_folder(iotpipe, tmp_path):
     assert sorted(os.listdir(outdir)) == ["percentile.csv"]
 
 
+def write_by_date(root, per_device, files_per_date=3, **kw):
+    """The rows of {device: [row, ...]} laid out as `archive --partition-by
+    date` writes them: date=<yyyy-MM-dd>/ directories (the UTC date of
+    event_time) whose files hold the device in a device_id column. Each
+    date's rows are cut into files_per_date files, every device's rows
+    keeping their order across the files (a/b/c by name), so a device-day
+    sums its rows in the same order as in the device_id= layout."""
+    by_date = {}
+    for device, rows in per_device.items():
+        for r in rows:
+            day = dt.date(1970, 1, 1) + dt.timedelta(days=r["event_time"] // DAY_US)
+            by_date.setdefault(day, {}).setdefault(device, []).append(r)
+    schema = pa.schema([("device_id", pa.string())] + list(SCHEMA))
+    for day, devs in by_date.items():
+        d = pathlib.Path(root) / f"date={day.isoformat()}"
+        d.mkdir(parents=True, exist_ok=True)
+        for k in range(files_per_date):
+            rows = []
+            # devices in reverse order within a file: the job may not
+            # rely on the files being sorted by device
+            for device in sorted(devs, reverse=True):
+                rs = devs[device]
+                cut = [len(rs) * i // files_per_date for i in range(files_per_date + 1)]
+                rows += [dict(r, device_id=device) for r in rs[cut[k]:cut[k + 1]]]
+            cols = {f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema}
+            pq.write_table(pa.table(cols, schema=schema), d / f"part-{'abc'[k]}.parquet", **kw)
+
+
+def test_date_layout_gives_the_device_layout_answer(iotpipe, tmp_path):
+    """A raw dataset laid out by date= (the device in a column) gives the
+    same CSV, byte for byte, as the same rows laid out by device_id=: every
+    thread count, every shard, escaped and non-ASCII ids, a null device_id,
+    dictionary and plain strings, rows across a UTC midnight."""
+    rng = random.Random(21)
+    per_device = {}
+    for i in range(40):
+        dev = ["dev/1,a", "caf\u00e9", "Z", "a"][i] if i < 4 else f"device_id_{i}"
+        rows = events(rng, dt.date(2025, 6, 1), rng.randrange(195, 260))
+        rows += events(rng, dt.date(2025, 6, 2), rng.randrange(195, 260), offset0=1000)
+        per_device[dev] = rows
+    by_dev = tmp_path / "by_device"
+    for dev, rows in per_device.items():
+        write(by_dev, dev, "part-0.parquet", rows)
+    want = expected_csv(by_dev)
+    assert len(want.splitlines()) > 60
+    for kw, name in (({}, "dict"), ({"use_dictionary": False}, "plain")):
+        by_date = tmp_path / f"by_date_{name}"
+        write_by_date(by_date, per_device, **kw)
+        assert sorted(os.listdir(by_date)) == ["date=2025-06-01", "date=2025-06-02"]
+        for threads in ("1", "2", "7"):
+            out = tmp_path / f"{name}-{threads}.csv"
+            run_percentile(iotpipe, by_date, out, "--threads", threads)
+            assert out.read_text() == want, (name, threads)
+    # the root may be one date directory
+    out = tmp_path / "one-date.csv"
+    run_percentile(iotpipe, tmp_path / "by_date_dict" / "date=2025-06-02", out)
+    assert out.read_text().splitlines()[1:] == [
+        l for l in want.splitlines()[1:] if ",2025-06-02," in l]
+    # shards: the rows of each device go to exactly one shard, as with
+    # device_id= directories
+    parts = []
+    for i in range(3):
+        a, b = tmp_path / f"s{i}-date.csv", tmp_path / f"s{i}-dev.csv"
+        run_percentile(iotpipe, tmp_path / "by_date_dict", a, "--shard", f"{i}/3")
+        run_percentile(iotpipe, by_dev, b, "--shard", f"{i}/3")
+        assert a.read_text() == b.read_text()
+        parts.append(a.read_text().splitlines()[1:])
+    assert all(parts)
+    assert sorted(sum(parts, []), key=lambda l: (l.split(",")[0], l.split(",")[1])) == \
+        sorted(want.splitlines()[1:], key=lambda l: (l.split(",")[0], l.split(",")[1]))
+    # a null device_id is the null device: its own group, first
+    nulls = tmp_path / "nulls" / "date=2025-06-01"
+    nulls.mkdir(parents=True)
+    rows = events(rng, dt.date(2025, 6, 1), 230)
+    t = to_table(rows)
+    t = t.add_column(0, "device_id", pa.array([None] * len(rows), pa.string()))
+    pq.write_table(t, nulls / "p.parquet")
+    t2 = to_table(events(rng, dt.date(2025, 6, 1), 240))
+    t2 = t2.add_column(0, "device_id", pa.array(["x"] * t2.num_rows, pa.string()))
+    pq.write_table(t2, nulls / "q.parquet")
+    out = tmp_path / "nulls.csv"
+    run_percentile(iotpipe, tmp_path / "nulls", out)
+    lines = out.read_text().splitlines()
+    assert [l.split(",")[:2] for l in lines[1:]] == [["", "2025-06-01"], ["x", "2025-06-01"]]
+
+
+def test_date_layout_errors_name_the_file(iotpipe, tmp_path):
+    rng = random.Random(22)
+    rows = events(rng, dt.date(2025, 6, 1), 50)
+    # both layouts in one dataset
+    mixed = tmp_path / "mixed"
+    write(mixed, "a", "p.parquet", rows)
+    write_by_date(mixed, {"b": rows})
+    cp = run_percentile(iotpipe, mixed, tmp_path / "o.csv", check=False)
+    assert cp.returncode == 1
+    assert "two layouts" in cp.stderr and "device_id=a" in cp.stderr and \
+        "date=2025-06-01" in cp.stderr, cp.stderr
+    # a date= directory holding another day's events would split a
+    # device-day between two directories: refused, naming the file
+    wrong = tmp_path / "wrong"
+    write_by_date(wrong, {"b": rows}, files_per_date=1)
+    (wrong / "date=2025-06-01").rename(wrong / "date=2025-06-02")
+    cp = run_percentile(iotpipe, wrong, tmp_path / "o.csv", check=False)
+    assert cp.returncode == 1
+    assert str(wrong / "date=2025-06-02" / "part-a.parquet") in cp.stderr
+    assert "2025-06-01" in cp.stderr and "UTC date of event_time" in cp.stderr, cp.stderr
+    # no device_id column, or not a string
+    nodev = tmp_path / "nodev" / "date=2025-06-01"
+    nodev.mkdir(parents=True)
+    pq.write_table(to_table(rows), nodev / "p.parquet")
+    cp = run_percentile(iotpipe, nodev.parent, tmp_path / "o.csv", check=False)
+    assert cp.returncode == 1
+    assert str(nodev / "p.parquet") in cp.stderr and "device_id" in cp.stderr, cp.stderr
+    intdev = tmp_path / "intdev" / "date=2025-06-01"
+    intdev.mkdir(parents=True)
+    pq.write_table(to_table(rows).add_column(0, "device_id", pa.array([7] * len(rows))),
+                   intdev / "p.parquet")
+    cp = run_percentile(iotpipe, intdev.parent, tmp_path / "o.csv", check=False)
+    assert cp.returncode == 1
+    assert str(intdev / "p.parquet") in cp.stderr and "STRING" in cp.stderr, cp.stderr
+    # a date= value that is no date
+    bad = tmp_path / "bad"
+    write_by_date(bad, {"b": rows}, files_per_date=1)
+    (bad / "date=2025-06-01").rename(bad / "date=June")
+    cp = run_percentile(iotpipe, bad, tmp_path / "o.csv", check=False)
+    assert cp.returncode == 1
+    assert "date=June" in cp.stderr and "yyyy-MM-dd" in cp.stderr, cp.stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_empty_dataset_is_an_error(iotpipe, tmp_path):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "_SUCCESS").write_text("")
@@ -492,6 +624,7 @@ def test_file_outside_a_device_directory(iotpipe, tmp_path):
     cp = run_percentile(iotpipe, root, tmp_path / "o.csv", check=False)
     assert cp.returncode == 1
     assert str(root / "stray.parquet") in cp.stderr and "device_id" in cp.stderr
+    assert "date=" in cp.stderr
 
 
 def test_usage_errors(iotpipe, tmp_path):
@@ -558,3 +691,61 @@ def test_iotpipe_archive_output_mixed_with_pyarrow_files(iotpipe, embedded_broke
     t = duckdb.sql(f"SELECT count(*), count(DISTINCT (event_time, event_duration, temperature, status)) "
                    f"FROM read_parquet('{root}/device_id=device_id_*/part-*.parquet')").fetchone()
     assert t[0] > t[1]
+
+
+def test_archive_partitioned_by_date_round_trip(iotpipe, kafka, tmp_path):
+    """`archive --partition-by date` against a real broker: the same rows
+    as the device_id= layout (DuckDB reads both), only date=<UTC date of
+    event_time>/ directories with device_id as the files' first column,
+    and the same percentile CSV from either layout. The events cross a UTC
+    midnight, so a batch is cut into two dates."""
+    topic = kafka.create_topic(kafka.topic("bydate"), partitions=3)
+    common = ["--bootstrap-servers", kafka.bootstrap, "--topic", topic, "--metrics-addr", "off"]
+    iotpipe("produce", *common, "--count", 9000, "--devices", 7, "--rate", 0, "--seed", 3,
+            "--start-time", "2025-01-01T23:00:00Z", "--time-step", 0.8,
+            "--duplicate-fraction", 0.05, "--invalid-fraction", 0.02)
+    outs = {}
+    for layout in ("device_id", "date"):
+        outs[layout] = tmp_path / layout
+        iotpipe("archive", *common, "--once", "--output", outs[layout], "--checkpoint",
+                tmp_path / f"ck-{layout}", "--group", f"g-{layout}", "--partition-by", layout,
+                "--max-batch-events", 2000)
+    by_dev, _ = oracle.read_archive(outs["device_id"])
+    by_date, rows = oracle.read_archive(outs["date"])
+    assert by_dev == by_date
+    assert sum(by_date.values()) > 5000
+    dirs = sorted({p.parent.relative_to(outs["date"]).as_posix()
+                   for p in outs["date"].rglob("*.parquet")})
+    assert dirs == ["date=2025-01-01", "date=2025-01-02"], dirs
+    bad = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{outs['date']}/**/*.parquet', hive_partitioning=true)"
+        " WHERE strftime(make_timestamp(epoch_us(event_time)), '%Y-%m-%d') <> CAST(date AS VARCHAR)"
+    ).fetchone()[0]
+    assert bad == 0
+    f = next(outs["date"].rglob("*.parquet"))
+    assert pq.read_schema(f).names[0] == "device_id"
+    # within a file the devices come sorted, each in offset order
+    t = pq.read_table(f, columns=["device_id", "kafka_offset"]).to_pylist()
+    assert t == sorted(t, key=lambda r: (r["device_id"], r["kafka_offset"]))
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    run_percentile(iotpipe, outs["device_id"], a, "--threshold", "100")
+    run_percentile(iotpipe, outs["date"], b, "--threshold", "100")
+    assert a.read_text() == b.read_text() and len(a.read_text().splitlines()) > 7
+    # the layout is a setting: the config file's key, and errors name it
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("streaming_config:\n  s3:\n    STREAMING_RAW_PARTITION_BY: \"date,device_id\"\n")
+    out3 = tmp_path / "both"
+    iotpipe("archive", *common, "-c", cfg, "--once", "--output", out3, "--checkpoint",
+            tmp_path / "ck-both", "--group", "g-both")
+    assert oracle.read_archive(out3)[0] == by_dev
+    assert {p.relative_to(out3).parts[0] for p in out3.rglob("*.parquet")} == \
+        {"date=2025-01-01", "date=2025-01-02"}
+    assert all(p.relative_to(out3).parts[1].startswith("device_id=")
+               for p in out3.rglob("*.parquet"))
+    for value in ("window_start", "none", "hour", ""):
+        cp = iotpipe("archive", *common, "--once", "--output", tmp_path / "x", "--checkpoint",
+                     tmp_path / "ck-x", "--partition-by", value, check=False)
+        assert cp.returncode == 2, (value, cp.stderr[-2000:])
+        assert "STREAMING_RAW_PARTITION_BY" in cp.stderr or "--partition-by" in cp.stderr, \
+            cp.stderr[-2000:]
+    assert not (tmp_path / "x").exists()
