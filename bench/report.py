@@ -151,9 +151,9 @@ def scaling_table(points, axis):
         if k not in keys:
             keys.append(k)
     jobs = ["archive", "aggregate"]
-    if any(p["tool"] == "aggregate-date" for p in pts):
-        jobs.append("aggregate-date")
-    names = {"archive": "archive", "aggregate": "aggregate", "aggregate-date": "aggregate by date"}
+    jobs += [j for j in ("archive-date", "aggregate-date") if any(p["tool"] == j for p in pts)]
+    names = {"archive": "archive", "aggregate": "aggregate", "archive-date": "archive by date",
+             "aggregate-date": "aggregate by date"}
     lines = ["| devices | partitions | events | kcat events/s | "
              + " | ".join(f"{names[j]} events/s | x kcat | {names[j]} RSS MB | {names[j]} files" for j in jobs)
              + " | notes |",
@@ -211,7 +211,7 @@ def chart_scaling(data, axis, xlabel, charts, tmp):
     by_x = {}
     for d in data:
         m = by_x.setdefault(d[axis], {"events": d["events"]})
-        for k in ("kcat", "archive", "aggregate", "aggregate-date"):
+        for k in ("kcat", "archive", "aggregate", "aggregate-date", "archive-date"):
             if d.get(k) and d["events"] >= m.get(k + "_n", 0):
                 m[k], m[k + "_n"] = d[k], d["events"]
                 if k != "kcat":
@@ -226,8 +226,10 @@ def chart_scaling(data, axis, xlabel, charts, tmp):
             d = by_x[x]
             f.write(f"{i} {x} {d.get('kcat', 0) or '?'} {d.get('archive', '?')} "
                     f"{d.get('aggregate', '?')} {d.get('archive_rss', '?')} {d.get('aggregate_rss', '?')} "
-                    f"{d.get('aggregate-date', '?')} {d.get('aggregate-date_rss', '?')}\n")
+                    f"{d.get('aggregate-date', '?')} {d.get('aggregate-date_rss', '?')} "
+                    f"{d.get('archive-date', '?')} {d.get('archive-date_rss', '?')}\n")
     by_date = any(by_x[x].get("aggregate-date") for x in xs)
+    arch_date = any(by_x[x].get("archive-date") for x in xs)
     rate_png = os.path.join(charts, f"scaling_{axis}_rate.png")
     rss_png = os.path.join(charts, f"scaling_{axis}_rss.png")
     most = max(by_x[x]["events"] for x in xs)
@@ -245,13 +247,17 @@ def chart_scaling(data, axis, xlabel, charts, tmp):
                  f"'' using 1:4 with linespoints lw 2 lc rgb '{ARCHIVE}' title 'archive', "
                  f"'' using 1:5 with linespoints lw 2 lc rgb '{AGGREGATE}' title 'aggregate'"
                  + (f", '' using 1:8 with linespoints lw 2 dt 3 lc rgb '{AGGREGATE}' title 'aggregate by date'"
-                    if by_date else "") + "\n", tmp)
+                    if by_date else "")
+                 + (f", '' using 1:10 with linespoints lw 2 dt 3 lc rgb '{ARCHIVE}' title 'archive by date'"
+                    if arch_date else "") + "\n", tmp)
     ok &= gnuplot(common + f"set output '{rss_png}'\nset ylabel 'peak RSS (MB)'\nset yrange [0:*]\n"
                   f"set title 'peak RSS vs {xlabel}'\n"
                   f"plot '{dat}' using 1:6 with linespoints lw 2 lc rgb '{ARCHIVE}' title 'archive', "
                   f"'' using 1:7 with linespoints lw 2 lc rgb '{AGGREGATE}' title 'aggregate', "
                   + (f"'' using 1:9 with linespoints lw 2 dt 3 lc rgb '{AGGREGATE}' title 'aggregate by date', "
                      if by_date else "")
+                  + (f"'' using 1:11 with linespoints lw 2 dt 3 lc rgb '{ARCHIVE}' title 'archive by date', "
+                     if arch_date else "")
                   + "200 with lines dt 2 lc rgb '#cc0000' title 'RSS goal at 10k devices (streaming.md)'\n", tmp)
     return [rate_png, rss_png] if ok else []
 

@@ -5,7 +5,7 @@
 # point (the reference line of the charts).
 #
 #   devices axis     DEVICES (10 1000 10000 100000) on a 4-partition topic;
-#                    archive, aggregate, and aggregate --partition-by date
+#                    archive, aggregate, and both with --partition-by date
 #   partitions axis  PARTITIONS (1 4 16) at 1,000 devices
 # Every point has the same event count (EVENTS), produced as streaming.sh
 # does: `iotpipe produce --count N --rate 0 --devices D --seed 1
@@ -104,13 +104,13 @@ point() {
 		"$(awk -v n="$n" -v s="$SECS" 'BEGIN { print n / (s > 0 ? s : 0.001) }')" "$RSS_MB" 0 \
 		"kcat -C -b \$B -t $topic -o beginning -e -q -f ''" "load $load${note:+; $note}" >>"$TMP_OUT"
 	local job tag files status jobs="archive aggregate" flags
-	# the devices axis also runs the aggregate with --partition-by date,
-	# the layout for many devices (one file per partition and day)
-	[ "$axis" = devices ] && jobs+=" aggregate-date"
+	# the devices axis also runs both jobs with --partition-by date, the
+	# layout for many devices (one file per partition and day)
+	[ "$axis" = devices ] && jobs+=" archive-date aggregate-date"
 	for job in $jobs; do
 		tag=$job-$topic-$axis
 		flags=()
-		[ "$job" = aggregate-date ] && flags=(--partition-by date)
+		[ "${job%-date}" != "$job" ] && flags=(--partition-by date)
 		if ! timed "$tag" "$IOTPIPE" "${job%-date}" --bootstrap-servers "$B" --topic "$topic" \
 			--output "$OUTDIR/$tag/out" --checkpoint "$OUTDIR/$tag/ckpt" --group "scaling-$tag" \
 			--once --metrics-addr off --log-level info "${flags[@]}"; then
