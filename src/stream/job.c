@@ -319,6 +319,9 @@ static void drain_pending(struct job *j)
 		rd_kafka_message_destroy(b->msgs[i]);
 	}
 	b->n = 0;
+	metric_add(j->m.consumed, j->n_consumed);
+	metric_add(j->m.valid, j->n_valid);
+	j->n_consumed = j->n_valid = 0;
 }
 
 /* Partitions whose batch another instance planned: follow its plan. Called
@@ -687,7 +690,7 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 	}
 	if (p->next_offset < 0)
 		p->next_offset = m->offset;
-	metric_inc(j->m.consumed);
+	j->n_consumed++;
 	r = b->res[i];
 	if (r.status == EV_VALID && j->o->horizon_us > 0) {
 		/* an event time far in the future would hold the watermark
@@ -705,10 +708,10 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 		ev_result_describe(j->o->schema, r, why, sizeof(why));
 		dlq_send_record(&j->dlq, m, why);
 	} else if (r.status == EV_FILTERED) {
-		metric_inc(j->m.valid);
+		j->n_valid++;
 		metric_inc(j->m.filtered);
 	} else {
-		metric_inc(j->m.valid);
+		j->n_valid++;
 		if (j->sink->add(j, p, ev, m->offset)) {
 			j->buffered++;
 			p->pending++;

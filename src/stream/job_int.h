@@ -235,6 +235,9 @@ struct job {
 		struct metric *replays, *wakeups;
 		struct metric *data_loss[2], *split_keys, *merged;
 	} m;
+	/* the array's consumed and valid records, added to m.consumed and
+	 * m.valid once per array (an atomic add per record cost more) */
+	uint64_t n_consumed, n_valid;
 };
 
 /* job.c */
