@@ -13,7 +13,12 @@
 # for the aggregate (e.g. "--partition-by date").
 # Output and checkpoints go to tmpfs (/dev/shm), as in bench/streaming.sh,
 # so the file system's inode allocation is not what is measured.
-# Needs: perf (linux-perf), a built iotpipe (default build/iotpipe).
+# OFFCPU=1 (default): each job, and kcat first, also runs once under
+# `perf sched record`, and a second table gives per thread name the time
+# running, blocked (waiting for another thread, the network or a lock) and
+# runnable but waiting for a CPU (scheduling delay): where the wall time
+# goes that CPU samples do not show.
+# Needs: perf (linux-perf), a built iotpipe (default build/iotpipe), kcat.
 set -euo pipefail
 
 B=${1:?usage: bench/threads.sh BOOTSTRAP TOPIC [IOTPIPE]}
@@ -21,6 +26,35 @@ TOPIC=${2:?usage: bench/threads.sh BOOTSTRAP TOPIC [IOTPIPE]}
 IOTPIPE=${3:-build/iotpipe}
 W=$(mktemp -d /dev/shm/iotpipe-threads.XXXXXX)
 trap 'rm -rf "$W"' EXIT
+
+# offcpu NAME CMD...: one run under perf sched; a table of the threads
+# that ran at least 50 ms, by name
+offcpu() {
+	local name=$1
+	shift
+	[ "${OFFCPU:-1}" = 1 ] || return 0
+	/usr/bin/time -f "%e" -o "$W/sched.time" perf sched record -q -o "$W/sched.data" -- "$@" \
+		>/dev/null 2>&1
+	echo "Off-CPU, $name, $(cat "$W/sched.time") s under perf sched (\`perf sched timehist\`;"
+	echo "ms summed over the threads of a name, those that ran 50 ms or more):"
+	echo
+	echo "| threads | running | blocked | waiting for a CPU |"
+	echo "|---|---:|---:|---:|"
+	perf sched timehist -i "$W/sched.data" 2>/dev/null |
+		awk 'NR > 3 { t = $3; for (i = 4; i <= NF - 3; i++) t = t " " $i # names with spaces
+			      sub(/\[[0-9\/]+\]$/, "", t); w[t] += $(NF-2); d[t] += $(NF-1); r[t] += $NF }
+		     END { for (k in r) if (r[k] >= 50 && k != "<idle>")
+			   printf "| %s | %.0f | %.0f | %.0f |\n", k, r[k], w[k], d[k] }' |
+		sort -t'|' -k3 -nr
+	echo
+	rm -f "$W/sched.data"
+}
+
+if command -v kcat >/dev/null; then
+	echo "### kcat (the consume ceiling, $TOPIC)"
+	echo
+	offcpu kcat kcat -C -b "$B" -t "$TOPIC" -o beginning -e -q -f ''
+fi
 
 for job in ${JOBS:-archive aggregate}; do
 	args=(--bootstrap-servers "$B" --topic "$TOPIC" --output "$W/$job/out"
@@ -53,4 +87,7 @@ for job in ${JOBS:-archive aggregate}; do
 			echo "| $comm | $n | $pct | $top |"
 		done
 	echo
+	rm -rf "${W:?}/$job"
+	offcpu "$job" "$IOTPIPE" "$job" "${args[@]}" --group "threads-$job-$$-s"
+	rm -rf "${W:?}/$job"
 done
