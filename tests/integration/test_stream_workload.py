@@ -20,11 +20,11 @@ N1 = 16000          # 800 s of simulated time: crosses midnight at 600 s
 N2 = 4000
 
 
-def _run(iotpipe, kafka, job, topic, out, ckpt, group, dlq, env=None):
+def _run(iotpipe, kafka, job, topic, out, ckpt, group, dlq, env=None, extra=()):
     args = [job, "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
             "--output", out, "--checkpoint", ckpt, "--group", group,
             "--once", "--trigger", 3600, "--dead-letter-topic", dlq,
-            "--metrics-addr", "off", "--timeout", 60]
+            "--metrics-addr", "off", "--timeout", 60, *extra]
     if job == "aggregate":
         args += ["--window", 60, "--watermark", 60, "--idle-timeout", 0]
     return iotpipe(*args, env=env, timeout=180)
@@ -52,7 +52,7 @@ def _check_dlq(kafka, dlq, expect_invalid, expect_late, topic):
         f"wrong reason {len(wrong)} {list(wrong.items())[:8]}")
 
 
-def _check_archive(root, records):
+def _check_archive(root, records, by_date=False):
     want = oracle.archive_rows(records)
     got, rows = oracle.read_archive(root)
     offs = collections.Counter((r[1], r[2]) for r in rows)
@@ -61,7 +61,9 @@ def _check_archive(root, records):
     for r in rows:
         dev, part = r[0], r[1]
         fn = r[7]
-        assert f"/device_id={dev}/part-" in fn and f"-{part}-" in fn.rsplit("/", 1)[1], fn
+        where = (f"/date={dt.datetime.fromtimestamp(r[3] / 1e6, dt.timezone.utc).date()}/part-"
+                 if by_date else f"/device_id={dev}/part-")
+        assert where in fn and f"-{part}-" in fn.rsplit("/", 1)[1], fn
     missing = want - got
     extra = got - want
     assert not missing and not extra, (
@@ -71,9 +73,10 @@ def _check_archive(root, records):
     return len(rows)
 
 
-def scenario(iotpipe, kafka, tmp_path, out_uri, ckpt_uri, fetch, env=None):
+def scenario(iotpipe, kafka, tmp_path, out_uri, ckpt_uri, fetch, env=None, by_date=False):
     """Runs both phases; fetch(kind) returns a local directory holding the
-    output of `archive` or `aggregate` as it is now."""
+    output of `archive` or `aggregate` as it is now. by_date: the archive
+    runs a second time, with --partition-by date, into raw_date."""
     topic = kafka.create_topic(kafka.topic("wl"), partitions=4)
     # phase 1: within-watermark disorder, invalid, filtered, duplicates
     produce(iotpipe, kafka, topic, N1, seed=42, start=START, step=STEP,
@@ -98,6 +101,10 @@ def scenario(iotpipe, kafka, tmp_path, out_uri, ckpt_uri, fetch, env=None):
     _run(iotpipe, kafka, "archive", topic, arch_out, arch_ck, "g-arch", topic + "-dlq-a1", env)
     _run(iotpipe, kafka, "aggregate", topic, agg_out, agg_ck, "g-agg", topic + "-dlq-g1", env)
     n_raw1 = _check_archive(fetch("raw"), recs1)
+    if by_date:
+        _run(iotpipe, kafka, "archive", topic, f"{out_uri}/raw_date", f"{ckpt_uri}/raw_date",
+             "g-arch-date", topic + "-dlq-d1", env, ["--partition-by", "date"])
+        assert _check_archive(fetch("raw_date"), recs1, by_date=True) == n_raw1
     win1, late1 = sim.run_once(recs1)
     assert not late1 and len(win1) > 100
     emitted = dict(win1)
@@ -120,6 +127,10 @@ def scenario(iotpipe, kafka, tmp_path, out_uri, ckpt_uri, fetch, env=None):
     _run(iotpipe, kafka, "aggregate", topic, agg_out, agg_ck, "g-agg", topic + "-dlq-g2", env)
     n_raw = _check_archive(fetch("raw"), recs)
     assert n_raw > n_raw1
+    if by_date:
+        _run(iotpipe, kafka, "archive", topic, f"{out_uri}/raw_date", f"{ckpt_uri}/raw_date",
+             "g-arch-date", topic + "-dlq-d2", env, ["--partition-by", "date"])
+        assert _check_archive(fetch("raw_date"), recs, by_date=True) == n_raw
     win2, late2 = sim.run_once(recs2)
     assert len(late2) > 200, len(late2)
     assert not set(win2) & set(emitted)
@@ -157,7 +168,7 @@ def test_seeded_workload_s3(iotpipe, kafka, s3, s3_bucket, tmp_path):
             s3.client.download_file(s3_bucket, k, str(p))
         return dest / "data" / kind
 
-    scenario(iotpipe, kafka, tmp_path, out_uri, ck_uri, fetch, env=s3.env())
+    scenario(iotpipe, kafka, tmp_path, out_uri, ck_uri, fetch, env=s3.env(), by_date=True)
     # the checkpoints are on S3 too
     resp = s3.client.list_objects_v2(Bucket=s3_bucket, Prefix="checkpoints/")
     assert resp.get("KeyCount", 0) > 0
