@@ -65,19 +65,57 @@ bool hive_key_ok(const char *key, size_t len)
 	return n <= HIVE_MAX_COMPONENT;
 }
 
+/* "yyyy-MM-dd" of t into p (10 bytes; a year of 0..9999), or false. The
+ * output layouts name one directory per window or day: printf cost more
+ * than the rest of the name. */
+static bool put_date(char *p, const struct civil_time *t)
+{
+	if (t->year < 0 || t->year > 9999)
+		return false;
+	p[0] = (char)('0' + t->year / 1000);
+	p[1] = (char)('0' + t->year / 100 % 10);
+	p[2] = (char)('0' + t->year / 10 % 10);
+	p[3] = (char)('0' + t->year % 10);
+	p[4] = '-';
+	p[5] = (char)('0' + t->month / 10);
+	p[6] = (char)('0' + t->month % 10);
+	p[7] = '-';
+	p[8] = (char)('0' + t->day / 10);
+	p[9] = (char)('0' + t->day % 10);
+	return true;
+}
+
 void hive_window_start(struct buf *out, int64_t us)
 {
 	struct civil_time t;
+	char s[16];
+
 	civil_from_micros(us, &t);
-	buf_printf(out, "%04lld-%02u-%02u %02u_%02u", (long long)t.year, t.month, t.day,
-		   t.hour, t.minute);
+	if (!put_date(s, &t)) {
+		buf_printf(out, "%04lld-%02u-%02u %02u_%02u", (long long)t.year, t.month, t.day,
+			   t.hour, t.minute);
+		return;
+	}
+	s[10] = ' ';
+	s[11] = (char)('0' + t.hour / 10);
+	s[12] = (char)('0' + t.hour % 10);
+	s[13] = '_';
+	s[14] = (char)('0' + t.minute / 10);
+	s[15] = (char)('0' + t.minute % 10);
+	buf_append(out, s, 16);
 }
 
 void hive_date(struct buf *out, int64_t us)
 {
 	struct civil_time t;
+	char s[10];
+
 	civil_from_micros(us, &t);
-	buf_printf(out, "%04lld-%02u-%02u", (long long)t.year, t.month, t.day);
+	if (!put_date(s, &t)) {
+		buf_printf(out, "%04lld-%02u-%02u", (long long)t.year, t.month, t.day);
+		return;
+	}
+	buf_append(out, s, 10);
 }
 
 int hive_layout_parse(const char *spec, unsigned allowed, struct hive_layout *out,

@@ -85,6 +85,11 @@ static void sort_by_path(const struct job *j, struct win_out_list *l)
 
 	if (l->n < 2)
 		return;
+	/* the directory follows the device (its first column), or there is
+	 * none: the (key, start) order already makes every directory one run
+	 * (escaping keeps distinct keys apart; a key's windows rise in time) */
+	if (!j->o->layout.n || j->o->layout.cols[0] == HIVE_DEVICE_ID)
+		return;
 	ix = xcalloc(l->n, sizeof(*ix));
 	for (size_t i = 0; i < l->n; i++) {
 		buf_reset(&b);

@@ -15,6 +15,7 @@
 
 #include "batch/csv.h"
 #include "batch/dataset.h"
+#include "core/civil.h"
 #include "core/hive.h"
 
 static void value_is(const char *rel, const char *want)
@@ -98,6 +99,45 @@ static void test_hive_key_ok(void **state)
 	round_trips(k, 81);
 }
 
+/* The directory names against snprintf of the broken-down time, over
+ * the whole range of event times (years 1..9999): leap days, month ends,
+ * before 1970, the last minute of 9999. */
+static void test_hive_dates(void **state)
+{
+	const int64_t day = 86400000000LL;
+	const int64_t lo = -62135596800LL * 1000000LL, hi = 253402300799LL * 1000000LL;
+	int64_t t[] = { 0, -1, 951782400000000LL /* 2000-02-29 */, lo, hi, hi - 59000000,
+			-86400000000LL, 1735689599999999LL };
+	struct buf b = BUF_INIT;
+	char want[64];
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]) + 4000; i++) {
+		int64_t us = i < sizeof(t) / sizeof(t[0]) ? t[i]
+				: lo + (int64_t)(i * 2654435761u % 3652059u) * day + (int64_t)i * 61000000LL;
+		struct civil_time c;
+		civil_from_micros(us, &c);
+		buf_reset(&b);
+		hive_date(&b, us);
+		snprintf(want, sizeof(want), "%04lld-%02u-%02u", (long long)c.year, c.month, c.day);
+		assert_string_equal(buf_str(&b), want);
+		buf_reset(&b);
+		hive_window_start(&b, us);
+		snprintf(want, sizeof(want), "%04lld-%02u-%02u %02u_%02u", (long long)c.year, c.month,
+			 c.day, c.hour, c.minute);
+		assert_string_equal(buf_str(&b), want);
+	}
+	buf_reset(&b);
+	hive_date(&b, 951782400000000LL);
+	assert_string_equal(buf_str(&b), "2000-02-29");
+	buf_reset(&b);
+	hive_window_start(&b, hi);
+	assert_string_equal(buf_str(&b), "9999-12-31 23_59");
+	buf_reset(&b);
+	hive_date(&b, lo);
+	assert_string_equal(buf_str(&b), "0001-01-01");
+	buf_release(&b);
+}
+
 static void test_shard_hash(void **state)
 {
 	(void)state;
@@ -169,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_hive_value),
 		cmocka_unit_test(test_hive_hidden),
 		cmocka_unit_test(test_hive_key_ok),
+		cmocka_unit_test(test_hive_dates),
 		cmocka_unit_test(test_shard_hash),
 		cmocka_unit_test(test_percentile_names),
 		cmocka_unit_test(test_numbers_and_fields),
