@@ -51,11 +51,26 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && !strcmp(s + a - b, suffix);
 }
 
+/* hive_value() of rel, or of the root's own last component joined to it
+ * (the root itself may be a device or date directory). */
+static bool path_value(const struct scan_ctx *c, const char *rel, const char *name, char **value)
+{
+	char *with_root;
+	bool found = hive_value(rel, name, value);
+
+	if (found || !c->root_dir[0])
+		return found;
+	with_root = xasprintf("%s/%s", c->root_dir, rel);
+	found = hive_value(with_root, name, value);
+	free(with_root);
+	return found;
+}
+
 static int on_entry(void *opaque, const struct store_entry *e)
 {
 	struct scan_ctx *c = opaque;
 	const char *rel = e->key;
-	char *id = NULL, *with_root = NULL;
+	char *id = NULL;
 	bool found;
 	enum unit_kind kind;
 
@@ -67,22 +82,11 @@ static int on_entry(void *opaque, const struct store_entry *e)
 		c->skipped++;
 		return 0;
 	}
-	found = hive_value(rel, "device_id", &id);
-	if (!found && c->root_dir[0]) {
-		/* the root itself may be a device directory */
-		with_root = xasprintf("%s/%s", c->root_dir, rel);
-		found = hive_value(with_root, "device_id", &id);
-		free(with_root);
-	}
 	kind = UNIT_DEVICE;
+	found = path_value(c, rel, "device_id", &id);
 	if (!found) {
-		found = hive_value(rel, "date", &id);
-		if (!found && c->root_dir[0]) {
-			with_root = xasprintf("%s/%s", c->root_dir, rel);
-			found = hive_value(with_root, "date", &id);
-			free(with_root);
-		}
 		kind = UNIT_DATE;
+		found = path_value(c, rel, "date", &id);
 	}
 	if (!found) {
 		c->rc = iot_error_set(c->err, IOT_ERR_FORMAT,
