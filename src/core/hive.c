@@ -155,6 +155,17 @@ int hive_layout_has(const struct hive_layout *l, enum hive_col c)
 	return 0;
 }
 
+void hive_layout_text(struct buf *out, const struct hive_layout *l)
+{
+	if (!l->n)
+		buf_puts(out, "none");
+	for (size_t i = 0; i < l->n; i++) {
+		if (i)
+			buf_putc(out, ',');
+		buf_puts(out, col_names[l->cols[i]]);
+	}
+}
+
 void hive_path(struct buf *out, const struct hive_layout *l, const char *key,
 	       size_t key_len, int64_t time_us)
 {

@@ -58,6 +58,8 @@ struct hive_layout {
 int hive_layout_parse(const char *spec, unsigned allowed, struct hive_layout *out,
 		      char *why, size_t whylen);
 int hive_layout_has(const struct hive_layout *l, enum hive_col c);
+/* Appends the layout as hive_layout_parse reads it ("none" for none). */
+void hive_layout_text(struct buf *out, const struct hive_layout *l);
 
 /* Appends "col=value/" for each layout column. */
 void hive_path(struct buf *out, const struct hive_layout *l, const char *key,

@@ -79,7 +79,7 @@ static char *file_uri(const char *base, const char *kind, uint64_t batch)
 /* Parses the header; returns a pointer to the payload (after "--\n"). */
 static enum iot_err parse(const char *uri, const char *job, const char *kind,
 			  char *text, uint64_t batch, struct ckpt_wal *w,
-			  int64_t *next, uint32_t *epoch, char *source,
+			  int64_t *next, uint32_t *epoch, char *source, char *shape,
 			  const char **payload, struct iot_error *err)
 {
 	char *line = text, *nl;
@@ -89,6 +89,7 @@ static enum iot_err parse(const char *uri, const char *job, const char *kind,
 	*payload = "";
 	*epoch = 0;
 	*source = '\0';
+	*shape = '\0';
 	for (; line && *line; line = nl) {
 		char *val, *e;
 		nl = strchr(line, '\n');
@@ -145,6 +146,11 @@ static enum iot_err parse(const char *uri, const char *job, const char *kind,
 			if (!n || n >= CKPT_SOURCE_MAX)
 				goto bad;
 			memcpy(source, val, n + 1);
+		} else if (!strcmp(line, "shape")) {
+			size_t n = strlen(val);
+			if (!n || n >= CKPT_SHAPE_MAX)
+				goto bad;
+			memcpy(shape, val, n + 1);
 		}
 	}
 	if (!magic || !job_ok || !kind_ok || !batch_ok ||
@@ -177,7 +183,7 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		if (!rc)
 			rc = parse(uri, job, "state", (char *)b.data ? (char *)b.data : (char *)"",
 				   l.max_state, NULL, &out->next_offset, &out->epoch, out->source,
-				   &payload, err);
+				   out->shape, &payload, err);
 		if (!rc) {
 			buf_puts(&out->payload, payload);
 			out->has_state = true;
@@ -193,12 +199,15 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		struct buf b = BUF_INIT;
 		const char *payload;
 		rc = store_get(st, uri, &b, err);
-		char wsource[CKPT_SOURCE_MAX];
+		char wsource[CKPT_SOURCE_MAX], wshape[CKPT_SHAPE_MAX];
 		if (!rc)
 			rc = parse(uri, job, "wal", b.data ? (char *)b.data : (char *)"",
-				   l.max_wal, &out->wal, NULL, &out->wal.epoch, wsource, &payload, err);
+				   l.max_wal, &out->wal, NULL, &out->wal.epoch, wsource, wshape,
+				   &payload, err);
 		if (!rc) {
 			out->has_wal = true;
+			if (*wshape) /* the newer record */
+				memcpy(out->shape, wshape, sizeof(wshape));
 			out->wal.batch = l.max_wal;
 			buf_puts(&out->wal_plan, payload);
 			if (!out->has_state) {
@@ -248,16 +257,18 @@ void ckpt_recovered_release(struct ckpt_recovered *r)
 
 /* The optional lines: epoch 0 and no source are left out, so a checkpoint
  * that never lost its log reads as before epochs existed. */
-static void origin_text(struct buf *b, uint32_t epoch, const char *source)
+static void origin_text(struct buf *b, uint32_t epoch, const struct ckpt_origin *o)
 {
 	if (epoch)
 		buf_printf(b, "epoch %" PRIu32 "\n", epoch);
-	if (source && *source)
-		buf_printf(b, "source %s\n", source);
+	if (o && o->source && *o->source)
+		buf_printf(b, "source %s\n", o->source);
+	if (o && o->shape && *o->shape)
+		buf_printf(b, "shape %s\n", o->shape);
 }
 
 static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w,
-		     const char *source, const struct buf *plan)
+		     const struct ckpt_origin *o, const struct buf *plan)
 {
 	buf_printf(b, "iotpipe-checkpoint 1\njob %s\nkind wal\nbatch %" PRIu64
 		      "\nstart %" PRId64 "\nend %" PRId64 "\n",
@@ -268,7 +279,7 @@ static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w,
 		buf_puts(b, "emit -\n");
 	if (w->ref_us)
 		buf_printf(b, "ref %" PRId64 "\n", w->ref_us);
-	origin_text(b, w->epoch, source);
+	origin_text(b, w->epoch, o);
 	if (plan && plan->len) {
 		buf_puts(b, "--\n");
 		buf_append(b, plan->data, plan->len);
@@ -276,34 +287,37 @@ static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w,
 }
 
 enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
-			    const struct ckpt_wal *w, const char *source, const struct buf *plan,
-			    bool *conflict, struct ckpt_wal *existing, struct iot_error *err)
+			    const struct ckpt_wal *w, const struct ckpt_origin *o,
+			    const struct buf *plan, bool *conflict, struct ckpt_wal *existing,
+			    struct iot_error *err)
 {
 	char *uri = file_uri(base, "wal", w->batch);
 	struct buf b = BUF_INIT, old = BUF_INIT;
 	enum iot_err rc;
 
 	*conflict = false;
-	wal_text(&b, job, w, source, plan);
+	wal_text(&b, job, w, o, plan);
 	rc = store_put(st, uri, b.data, b.len, STORE_PUT_IF_ABSENT, err);
 	if (rc == IOT_ERR_STATE) {
 		/* a plan for this batch exists (a replay we were not told about,
 		 * or another instance): the first plan wins */
 		const char *payload;
-		char osource[CKPT_SOURCE_MAX];
+		char osource[CKPT_SOURCE_MAX], oshape[CKPT_SHAPE_MAX];
+		const char *shape = o && o->shape ? o->shape : "";
 		iot_error_clear(err);
 		memset(existing, 0, sizeof(*existing));
 		rc = store_get(st, uri, &old, err);
 		if (!rc)
 			rc = parse(uri, job, "wal", old.data ? (char *)old.data : (char *)"",
-				   w->batch, existing, NULL, &existing->epoch, osource, &payload, err);
+				   w->batch, existing, NULL, &existing->epoch, osource, oshape,
+				   &payload, err);
 		if (!rc) {
 			size_t plen = plan ? plan->len : 0;
 			existing->batch = w->batch;
 			*conflict = strlen(payload) != plen ||
 				    (plen && memcmp(payload, plan->data, plen)) ||
 				    existing->start != w->start || existing->end != w->end ||
-				    existing->epoch != w->epoch ||
+				    existing->epoch != w->epoch || strcmp(oshape, shape) ||
 				    existing->has_emit != w->has_emit ||
 				    (w->has_emit && existing->emit_upto_us != w->emit_upto_us);
 		}
@@ -316,7 +330,7 @@ enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
 
 enum iot_err ckpt_write_state(struct store *st, const char *job, const char *base,
 			      uint64_t batch, int64_t next_offset, uint32_t epoch,
-			      const char *source, const struct buf *payload,
+			      const struct ckpt_origin *o, const struct buf *payload,
 			      struct iot_error *err)
 {
 	char *uri = file_uri(base, "state", batch);
@@ -326,7 +340,7 @@ enum iot_err ckpt_write_state(struct store *st, const char *job, const char *bas
 	buf_printf(&b, "iotpipe-checkpoint 1\njob %s\nkind state\nbatch %" PRIu64
 		       "\nnext %" PRId64 "\n",
 		   job, batch, next_offset);
-	origin_text(&b, epoch, source);
+	origin_text(&b, epoch, o);
 	buf_puts(&b, "--\n");
 	if (payload)
 		buf_append(&b, payload->data, payload->len);

@@ -51,6 +51,16 @@ struct ckpt_wal {
  */
 #define CKPT_SOURCE_MAX 128
 
+/*
+ * The shape of a job's output: the settings that decide where its objects
+ * go and what a row means ("partition-by=device_id,window_start
+ * window=60", job.c job_shape). Every plan and commit records it, so that
+ * a restart with other settings is refused instead of replaying a
+ * half-written batch under other names (the crashed round's objects
+ * would stay: rows stored twice) or mixing two layouts in one dataset.
+ */
+#define CKPT_SHAPE_MAX 256
+
 struct ckpt_recovered {
 	bool has_state;
 	uint64_t batch;        /* last committed batch (0: none) */
@@ -61,6 +71,8 @@ struct ckpt_recovered {
 	struct buf wal_plan;   /* the plan's merge plan text (merge.h) */
 	uint32_t epoch;        /* of the state, else of the plan; 0 for none */
 	char source[CKPT_SOURCE_MAX]; /* "" when the files name none */
+	char shape[CKPT_SHAPE_MAX];   /* of the plan, else of the state; ""
+					 when not recorded (older files) */
 };
 
 /* Base URI of a partition's checkpoint ("<ckpt>/<topic>/partition=<p>/"). */
@@ -77,22 +89,28 @@ void ckpt_recovered_release(struct ckpt_recovered *r);
 enum iot_err ckpt_latest(struct store *st, const char *base, bool *has,
 			 uint64_t *batch, struct iot_error *err);
 
+/* Where a record comes from: `source` and `shape` may be NULL. */
+struct ckpt_origin {
+	const char *source;
+	const char *shape;
+};
+
 /*
  * Writes wal-<w->batch> unless it exists. When another writer got there
  * first, *existing receives its plan and *conflict is set (the caller
- * must follow that plan instead of its own). `source` may be NULL; `plan`
- * (may be NULL) is the job's text after the header (merge.h), part of
+ * must follow that plan instead of its own). `plan` (may be NULL) is the
+ * job's text after the header (merge.h); it and the shape are part of
  * what must match.
  */
 enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
-			    const struct ckpt_wal *w, const char *source, const struct buf *plan,
-			    bool *conflict, struct ckpt_wal *existing, struct iot_error *err);
+			    const struct ckpt_wal *w, const struct ckpt_origin *o,
+			    const struct buf *plan, bool *conflict, struct ckpt_wal *existing,
+			    struct iot_error *err);
 
-/* Writes state-<batch> (overwrites an identical replayed one). `source`
- * may be NULL. */
+/* Writes state-<batch> (overwrites an identical replayed one). */
 enum iot_err ckpt_write_state(struct store *st, const char *job, const char *base,
 			      uint64_t batch, int64_t next_offset, uint32_t epoch,
-			      const char *source, const struct buf *payload,
+			      const struct ckpt_origin *o, const struct buf *payload,
 			      struct iot_error *err);
 
 /* Deletes wal and state files of batches older than keep_from (best effort). */

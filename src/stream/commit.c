@@ -113,8 +113,9 @@ static enum iot_err commit_one(void *ctx, size_t worker, size_t i, struct iot_er
 	struct job *j = ctx;
 	struct citem *c = &j->round.items[i];
 	struct store *st = j->wst[worker];
+	struct ckpt_origin o = { j->source, j->shape };
 	enum iot_err rc = ckpt_write_state(st, j->name, c->p->ckpt_base, c->w.batch, c->w.end,
-					   c->w.epoch, j->source, &c->payload, err);
+					   c->w.epoch, &o, &c->payload, err);
 
 	if (rc)
 		return rc;
@@ -254,9 +255,10 @@ static enum iot_err plan_wal(struct job *j, struct store *st, struct citem *c, b
 		*stale = true;
 	else if (!rc)
 	{
+		struct ckpt_origin o = { j->source, j->shape };
 		merge_plan_save(&c->mp, &plan);
-		rc = ckpt_write_wal(st, j->name, c->p->ckpt_base, &c->w, j->source, &plan,
-				    stale, &other, err);
+		rc = ckpt_write_wal(st, j->name, c->p->ckpt_base, &c->w, &o, &plan, stale, &other,
+				    err);
 	}
 	buf_release(&plan);
 	return rc;

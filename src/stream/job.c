@@ -167,6 +167,59 @@ void job_unbuffer(struct job *j, struct part *p)
 	p->pending = 0;
 }
 
+/* The value of item `name` in a shape text ("" when absent), into out. */
+static void shape_item(const char *shape, const char *name, char *out, size_t n)
+{
+	size_t len = strlen(name);
+
+	*out = '\0';
+	for (const char *p = shape; p && *p;) {
+		const char *e = strchr(p, ' ');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l > len && !strncmp(p, name, len) && p[len] == '=') {
+			snprintf(out, n, "%.*s", (int)(l - len - 1), p + len + 1);
+			return;
+		}
+		p += l;
+		p += *p == ' ';
+	}
+}
+
+/*
+ * A checkpoint written with another output shape (ckpt.h) cannot go on:
+ * its batch in flight would be replayed under other object names while
+ * the crashed round's objects stay, and the dataset would mix two layouts
+ * (or window lengths). Refused, naming the setting; a checkpoint that
+ * records no shape (written before shapes were) is taken as it is.
+ */
+static enum iot_err check_shape(const struct job *j, const struct part *p,
+				const struct ckpt_recovered *r, struct iot_error *err)
+{
+	static const char *const items[] = { "partition-by", "window" };
+	char was[CKPT_SHAPE_MAX], now[CKPT_SHAPE_MAX];
+
+	if (!r->shape[0] || !strcmp(r->shape, j->shape))
+		return IOT_OK;
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		shape_item(r->shape, items[i], was, sizeof(was));
+		shape_item(j->shape, items[i], now, sizeof(now));
+		if (strcmp(was, now))
+			return iot_error_set(err, IOT_ERR_CONFIG,
+					     "partition %d: the checkpoint %s was written with --%s %s "
+					     "(key '%s'), this run has %s: one output keeps one %s, or a "
+					     "replayed batch would be stored twice; run with %s, or give a "
+					     "new --output and --checkpoint",
+					     p->id, p->ckpt_base, items[i], was[0] ? was : "(none)",
+					     i == 0 ? j->sink->layout_key : "window.WINDOW_SECONDS",
+					     now[0] ? now : "(none)", i == 0 ? "layout" : "window length",
+					     was[0] ? was : "(none)");
+	}
+	return iot_error_set(err, IOT_ERR_CONFIG,
+			     "partition %d: the checkpoint %s was written with '%s', this run has "
+			     "'%s'; run with those settings, or give a new --output and --checkpoint",
+			     p->id, p->ckpt_base, r->shape, j->shape);
+}
+
 /* Loads a partition's checkpoint; returns the offset to start from.
  * `pre`: the checkpoint already read (recover_all), else NULL. */
 static enum iot_err part_recover_from(struct job *j, struct part *p, int64_t *start,
@@ -183,7 +236,8 @@ static enum iot_err part_recover_from(struct job *j, struct part *p, int64_t *st
 	} else if ((rc = ckpt_recover(j->st, j->name, p->ckpt_base, &r, err))) {
 		return rc;
 	}
-	if (j->sink->load && j->sink->load(j, p, &r, err)) {
+	if (check_shape(j, p, &r, err) ||
+	    (j->sink->load && j->sink->load(j, p, &r, err))) {
 		ckpt_recovered_release(&r);
 		return err->code;
 	}
@@ -1028,6 +1082,11 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		j.wst[i] = store_create();
 	strmap_init(&j.key_part);
 	decode_ahead_init(&j.ahead, o->schema, j.name);
+	{
+		struct buf b = BUF_INIT;
+		j.sink->shape(&j, &b);
+		j.shape = buf_detach(&b, NULL);
+	}
 	register_metrics(&j);
 	{
 		/* every output object is named after the topic: a name that
@@ -1156,6 +1215,7 @@ out:
 	strmap_release(&j.key_part);
 	free(j.key_first);
 	free(j.source);
+	free(j.shape);
 	store_destroy(j.st);
 	store_destroy(j.cst);
 	for (size_t i = 0; i < j.nwst; i++)

@@ -137,6 +137,11 @@ struct job;
  */
 struct sink_ops {
 	const char *name; /* "archive" | "aggregate": metrics label, logs */
+	/* the shape of its output (ckpt.h): "partition-by=<layout>" and
+	 * what else decides its objects' names and rows; its --partition-by
+	 * setting, for messages */
+	void (*shape)(const struct job *j, struct buf *out);
+	const char *layout_key;
 	/* a valid event of p at `offset`: buffer it (true), or it is late
 	 * (false: dead-lettered and counted by the caller) */
 	bool (*add)(struct job *j, struct part *p, const struct event *ev, int64_t offset);
@@ -212,6 +217,7 @@ struct job {
 	bool failed;
 	struct iot_error fatal;
 	char *source;          /* identity of the partition logs, or NULL */
+	char *shape;           /* of the output (ckpt.h), from the options */
 	/* --once: the topic's partitions and their end offsets at start */
 	struct {
 		int32_t n;

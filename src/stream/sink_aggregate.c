@@ -612,8 +612,28 @@ static enum iot_err aggregate_write_object(struct job *j, struct store *st,
 				    with_device, &j->o->pq, bytes, err);
 }
 
+/* The window's length decides the rows (and the window_start names): a
+ * state of one-minute windows cannot go on as five-minute ones. */
+static void aggregate_shape(const struct job *j, struct buf *out)
+{
+	int64_t us = j->o->window_us;
+
+	buf_puts(out, "partition-by=");
+	hive_layout_text(out, &j->o->layout);
+	buf_printf(out, " window=%" PRId64, us / 1000000);
+	if (us % 1000000) {
+		char frac[8];
+		int n = snprintf(frac, sizeof(frac), "%06" PRId64, us % 1000000);
+		while (n > 0 && frac[n - 1] == '0')
+			frac[--n] = '\0';
+		buf_printf(out, ".%s", frac);
+	}
+}
+
 const struct sink_ops sink_aggregate = {
 	.name = "aggregate",
+	.shape = aggregate_shape,
+	.layout_key = "window.AGGREGATE_PARTITION_BY",
 	.add = aggregate_add,
 	.load = aggregate_load,
 	.due = aggregate_due,

@@ -192,8 +192,16 @@ static void archive_release(struct job *j, struct citem *c)
 	}
 }
 
+static void archive_shape(const struct job *j, struct buf *out)
+{
+	buf_puts(out, "partition-by=");
+	hive_layout_text(out, &j->o->raw_layout);
+}
+
 const struct sink_ops sink_archive = {
 	.name = "archive",
+	.shape = archive_shape,
+	.layout_key = "s3.STREAMING_RAW_PARTITION_BY",
 	.add = archive_add,
 	.bytes = archive_bytes,
 	.plan = archive_plan,

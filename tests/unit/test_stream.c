@@ -247,20 +247,21 @@ static void test_checkpoint_epochs(void **state)
 	struct iot_error err = IOT_ERROR_INIT;
 	struct ckpt_recovered r;
 	struct ckpt_wal w = { 4, 0, 50, false, 0, 1 }, other;
+	const struct ckpt_origin abc = { "kafka:abc", NULL }, xyz = { "kafka:xyz", NULL };
 	bool conflict;
 	char *base;
 	(void)state;
 
 	assert_non_null(mkdtemp(dir));
 	base = ckpt_partition_uri(dir, "topic", 0);
-	assert_int_equal(ckpt_write_state(st, "archive", base, 3, 5000, 0, "kafka:abc", NULL, &err),
+	assert_int_equal(ckpt_write_state(st, "archive", base, 3, 5000, 0, &abc, NULL, &err),
 			 IOT_OK);
 	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_OK);
 	assert_int_equal(r.epoch, 0);
 	assert_string_equal(r.source, "kafka:abc");
 	ckpt_recovered_release(&r);
 	/* epoch 1 starts at the new log's offset 0: a valid plan */
-	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, "kafka:xyz", NULL, &conflict, &other, &err),
+	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, &xyz, NULL, &conflict, &other, &err),
 			 IOT_OK);
 	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_OK);
 	assert_true(r.has_wal);
@@ -269,12 +270,12 @@ static void test_checkpoint_epochs(void **state)
 	assert_int_equal(r.epoch, 0); /* the state's */
 	ckpt_recovered_release(&r);
 	/* the same jump within one epoch is a corrupt checkpoint */
-	assert_int_equal(ckpt_write_state(st, "archive", base, 3, 5000, 1, "kafka:xyz", NULL, &err),
+	assert_int_equal(ckpt_write_state(st, "archive", base, 3, 5000, 1, &xyz, NULL, &err),
 			 IOT_OK);
-	assert_int_equal(ckpt_write_state(st, "archive", base, 4, 50, 1, "kafka:xyz", NULL, &err),
+	assert_int_equal(ckpt_write_state(st, "archive", base, 4, 50, 1, &xyz, NULL, &err),
 			 IOT_OK);
 	w = (struct ckpt_wal){ 5, 10, 60, false, 0, 1 };
-	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, "kafka:xyz", NULL, &conflict, &other, &err),
+	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, &xyz, NULL, &conflict, &other, &err),
 			 IOT_OK);
 	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_ERR_FORMAT);
 	assert_non_null(strstr(err.msg, "plans offsets from 10 but the last commit ends at 50"));
@@ -286,6 +287,59 @@ static void test_checkpoint_epochs(void **state)
 	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, NULL, NULL, &conflict, &other, &err),
 			 IOT_OK);
 	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_ERR_FORMAT);
+	ckpt_recovered_release(&r);
+
+	free(base);
+	store_destroy(st);
+	remove_tree(dir);
+}
+
+/* The output shape goes with every record: a checkpoint without one reads
+ * as "", a plan's is the newer, and two plans that differ only in shape
+ * conflict (the second writer must not write its objects). */
+static void test_checkpoint_shape(void **state)
+{
+	char dir[] = "/tmp/iotpipe-test-ckpt-XXXXXX";
+	struct store *st = store_create();
+	struct iot_error err = IOT_ERROR_INIT;
+	struct ckpt_recovered r;
+	struct ckpt_wal w = { 2, 100, 200, true, 60000000, 0 }, other;
+	const struct ckpt_origin by_dev = { NULL, "partition-by=device_id window=60" };
+	const struct ckpt_origin by_date = { "kafka:x", "partition-by=date window=60" };
+	bool conflict;
+	char *base;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	base = ckpt_partition_uri(dir, "topic", 0);
+	assert_int_equal(ckpt_write_state(st, "aggregate", base, 1, 100, 0, NULL, NULL, &err),
+			 IOT_OK);
+	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
+	assert_string_equal(r.shape, "");
+	ckpt_recovered_release(&r);
+	assert_int_equal(ckpt_write_state(st, "aggregate", base, 1, 100, 0, &by_dev, NULL, &err),
+			 IOT_OK);
+	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
+	assert_string_equal(r.shape, "partition-by=device_id window=60");
+	ckpt_recovered_release(&r);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, &by_dev, NULL, &conflict,
+					&other, &err), IOT_OK);
+	assert_false(conflict);
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, &by_dev, NULL, &conflict,
+					&other, &err), IOT_OK);
+	assert_false(conflict); /* a replay of the same plan */
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, &by_date, NULL, &conflict,
+					&other, &err), IOT_OK);
+	assert_true(conflict);
+	assert_int_equal(ckpt_write_state(st, "aggregate", base, 2, 200, 0, &by_date, NULL, &err),
+			 IOT_OK);
+	w.batch = 3, w.start = 200, w.end = 300;
+	assert_int_equal(ckpt_write_wal(st, "aggregate", base, &w, &by_dev, NULL, &conflict,
+					&other, &err), IOT_OK);
+	assert_int_equal(ckpt_recover(st, "aggregate", base, &r, &err), IOT_OK);
+	assert_true(r.has_wal);
+	assert_string_equal(r.shape, "partition-by=device_id window=60");
+	assert_string_equal(r.source, "kafka:x");
 	ckpt_recovered_release(&r);
 
 	free(base);
@@ -475,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_hive),
 		cmocka_unit_test(test_checkpoint_protocol),
 		cmocka_unit_test(test_checkpoint_epochs),
+		cmocka_unit_test(test_checkpoint_shape),
 		cmocka_unit_test(test_checkpoint_gc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
