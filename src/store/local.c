@@ -2,14 +2,23 @@
  * local.c - the local-file back-end: atomic writes, pread-based readers,
  * recursive sorted listing.
  *
- * A write goes to ".<name>.iotpipe-tmp-<pid>-<n>" in the destination's own
- * directory (same file system, so rename is atomic; the leading '.' makes
- * DuckDB, Spark and Hive skip it), through a 1 MiB buffer (the Parquet
- * writer appends in small pieces), then fsync(file), rename(tmp, final)
- * -- or link(tmp, final) + unlink(tmp) for put-if-absent, which fails
- * atomically when the name exists -- and fsync(directory), so that after
- * close returns the object survives a crash and no reader ever saw a
- * partial file. An aborted or failed write unlinks its temporary file.
+ * A write goes through a 1 MiB buffer (the Parquet writer appends in small
+ * pieces). An object that fits in it (the common case: one file per device
+ * and window) is written at commit to an unnamed file in the destination's
+ * directory (open O_TMPFILE), which link(2) then names: atomically, and
+ * failing when the name exists, which is put-if-absent; a plain put over
+ * an existing name (a replayed batch) links a temporary name and renames
+ * it over. That is one system call and one name fewer per object than a
+ * temporary name, and a crash leaves no temporary file behind. A larger
+ * object, or a file system without O_TMPFILE, goes to
+ * ".<name>.iotpipe-tmp-<pid>-<n>" in the destination's own directory (same
+ * file system, so rename is atomic; the leading '.' makes DuckDB, Spark
+ * and Hive skip it), then rename(tmp, final) -- or link(tmp, final) +
+ * unlink(tmp) for put-if-absent. Either way fsync(file) comes before the
+ * name and fsync(directory) after it, so that after close returns the
+ * object survives a crash and no reader ever saw a partial file; with
+ * STORE_PUT_DEFER_SYNC both wait for local_sync. An aborted or failed write
+ * unlinks its temporary file.
  * Missing parent directories are created (mkdir -p, each fsynced into its
  * parent is not attempted: the final directory fsync covers the entry
  * that matters). One thread at a time per stream.
@@ -33,6 +42,15 @@
 #define WBUF_SIZE (1u << 20)
 
 static _Atomic uint64_t tmp_seq; /* temporary file names, unique per process */
+
+/* How an unnamed (O_TMPFILE) file gets its name, found at the first use. */
+enum link_how { LINK_UNKNOWN, LINK_EMPTY_PATH, LINK_PROC, LINK_NONE };
+
+struct local_be {
+	struct store_backend be; /* first: the store holds this */
+	long pid;                /* for temporary names */
+	enum link_how link_how;
+};
 
 /* --- helpers ---------------------------------------------------------- */
 
@@ -121,14 +139,51 @@ static int write_all(int fd, const void *p, size_t n)
 /* --- writing ---------------------------------------------------------- */
 
 struct lwriter {
-	int fd;
+	struct local_be *lb;
+	int fd;       /* the named temporary file, once opened */
 	char *path;   /* final name */
+	const char *base; /* in path */
 	char *tmp;    /* temporary name */
 	char *dir;
 	unsigned flags;
 	char *buf;
 	size_t len;
 };
+
+/*
+ * Opens a temporary name beside the destination. Not mkstemp: it creates
+ * 0600, so every file cost an fchmod, and it draws random bytes; with one
+ * file per device and window both were a measurable share of the system
+ * time. The name is unique in this process (pid, counter); O_EXCL skips
+ * one left by a crashed process that had the same pid. 0644 minus the
+ * umask, as any tool creates. With fd NULL, `link_fd` names `fd_src`
+ * there instead (linkat, same O_EXCL meaning).
+ */
+static int link_fd(struct local_be *lb, int fd, const char *path);
+
+static enum iot_err open_tmp(struct lwriter *w, int fd_src, struct iot_error *err)
+{
+	for (int tries = 0;; tries++) {
+		uint64_t n = atomic_fetch_add_explicit(&tmp_seq, 1, memory_order_relaxed);
+		free(w->tmp);
+		w->tmp = xasprintf("%s/.%s" STORE_TMP_MARK "%ld-%llu", w->dir, w->base, w->lb->pid,
+				   (unsigned long long)n);
+		if (fd_src >= 0) {
+			if (link_fd(w->lb, fd_src, w->tmp) == 0)
+				return IOT_OK;
+		} else {
+			w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			if (w->fd >= 0)
+				return IOT_OK;
+		}
+		if (errno != EEXIST || tries == 100) {
+			enum iot_err rc = errno_err(err, errno, "create", w->tmp);
+			free(w->tmp);
+			w->tmp = NULL;
+			return rc;
+		}
+	}
+}
 
 static void lw_free(struct lwriter *w)
 {
@@ -143,6 +198,10 @@ static void lw_free(struct lwriter *w)
 
 static enum iot_err lw_flush(struct lwriter *w, struct iot_error *err)
 {
+	enum iot_err rc;
+
+	if (w->fd < 0 && (rc = open_tmp(w, -1, err)))
+		return rc;
 	if (w->len && write_all(w->fd, w->buf, w->len) != 0)
 		return errno_err(err, errno, "write", w->tmp);
 	w->len = 0;
@@ -173,8 +232,86 @@ static void lw_abort(void *impl)
 {
 	struct lwriter *w = impl;
 
-	unlink(w->tmp);
+	if (w->tmp)
+		unlink(w->tmp);
 	lw_free(w);
+}
+
+/*
+ * Names the unnamed file `fd` as `path` (fails with EEXIST when it
+ * exists). linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it
+ * the /proc/self/fd link does the same. -1 with errno ENOTSUP when
+ * neither works here (no /proc): the caller writes a named file instead.
+ */
+static int link_fd(struct local_be *lb, int fd, const char *path)
+{
+	char proc[40];
+
+	if (lb->link_how == LINK_UNKNOWN || lb->link_how == LINK_EMPTY_PATH) {
+		if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0) {
+			lb->link_how = LINK_EMPTY_PATH;
+			return 0;
+		}
+		if (lb->link_how == LINK_EMPTY_PATH || (errno != ENOENT && errno != EPERM &&
+							 errno != EINVAL))
+			return -1;
+	}
+	if (lb->link_how == LINK_NONE) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0) {
+		lb->link_how = LINK_PROC;
+		return 0;
+	}
+	if (lb->link_how == LINK_UNKNOWN && errno == ENOENT && access(proc, F_OK) != 0) {
+		lb->link_how = LINK_NONE;
+		errno = ENOTSUP;
+	}
+	return -1;
+}
+
+/*
+ * Commits an object that never left the buffer through an unnamed file.
+ * *done false (and IOT_OK): not possible here, the caller goes the named
+ * way. On failure nothing is left behind.
+ */
+static enum iot_err commit_unnamed(struct lwriter *w, bool *done, struct iot_error *err)
+{
+	int fd = open(w->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	enum iot_err rc = IOT_OK;
+
+	*done = false;
+	if (fd < 0)
+		return IOT_OK; /* no O_TMPFILE here (or the directory is gone:
+				  the named way reports it) */
+	if (write_all(fd, w->buf, w->len) != 0) {
+		rc = errno_err(err, errno, "write", w->path);
+		goto out;
+	}
+	if (!(w->flags & STORE_PUT_DEFER_SYNC) && fsync(fd) != 0) {
+		rc = errno_err(err, errno, "fsync", w->path);
+		goto out;
+	}
+	if (link_fd(w->lb, fd, w->path) == 0) {
+		*done = true;
+	} else if (errno == EEXIST && (w->flags & STORE_PUT_IF_ABSENT)) {
+		rc = iot_error_set(err, IOT_ERR_STATE, "put %s: already exists", w->path);
+	} else if (errno == EEXIST) {
+		/* a replace: name it beside, then rename over (atomic) */
+		if (!(rc = open_tmp(w, fd, err))) {
+			if (rename(w->tmp, w->path) == 0)
+				*done = true;
+			else
+				rc = errno_err(err, errno, "rename to", w->path);
+		}
+	} else if (errno != ENOTSUP) {
+		rc = errno_err(err, errno, "link", w->path);
+	}
+out:
+	close(fd);
+	return rc;
 }
 
 static enum iot_err lw_commit(void *impl, struct iot_error *err)
@@ -182,6 +319,13 @@ static enum iot_err lw_commit(void *impl, struct iot_error *err)
 	struct lwriter *w = impl;
 	enum iot_err rc;
 
+	if (w->fd < 0) {
+		bool done;
+		if ((rc = commit_unnamed(w, &done, err)))
+			goto fail;
+		if (done)
+			goto named;
+	}
 	if ((rc = lw_flush(w, err)))
 		goto fail;
 	if (!(w->flags & STORE_PUT_DEFER_SYNC) && fsync(w->fd) != 0) {
@@ -209,6 +353,7 @@ static enum iot_err lw_commit(void *impl, struct iot_error *err)
 		rc = errno_err(err, errno, "rename to", w->path);
 		goto fail;
 	}
+named:
 	if (!(w->flags & STORE_PUT_DEFER_SYNC) && fsync_dir(w->dir) != 0) {
 		/* The file is in place; only its durability is in doubt. */
 		rc = errno_err(err, errno, "fsync directory", w->dir);
@@ -248,30 +393,12 @@ static enum iot_err local_open_write(struct store_backend *be,
 		return rc;
 	}
 	w = xcalloc(1, sizeof(*w));
+	w->lb = (struct local_be *)be;
+	w->fd = -1; /* opened when the buffer first fills, else unnamed at commit */
 	w->dir = dir;
 	w->path = xstrdup(u->key);
+	w->base = w->path + (base - u->key);
 	w->flags = flags;
-	/*
-	 * Not mkstemp: it creates 0600, so every file cost an fchmod, and it
-	 * draws random bytes; with one file per device and window both were a
-	 * measurable share of the system time. The name is unique in this
-	 * process (pid, counter); O_EXCL skips one left by a crashed process
-	 * that had the same pid. 0644 minus the umask, as any tool creates.
-	 */
-	for (int tries = 0;; tries++) {
-		uint64_t n = atomic_fetch_add_explicit(&tmp_seq, 1, memory_order_relaxed);
-		free(w->tmp);
-		w->tmp = xasprintf("%s/.%s" STORE_TMP_MARK "%ld-%llu", dir, base, (long)getpid(),
-				   (unsigned long long)n);
-		w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (w->fd >= 0)
-			break;
-		if (errno != EEXIST || tries == 100) {
-			rc = errno_err(err, errno, "create", w->tmp);
-			lw_free(w);
-			return rc;
-		}
-	}
 	w->buf = xmalloc(WBUF_SIZE);
 	os->ops = &lw_ops;
 	os->impl = w;
@@ -523,7 +650,7 @@ static enum iot_err local_create_bucket(struct store_backend *be,
 
 static void local_destroy(struct store_backend *be)
 {
-	free(be);
+	free((struct local_be *)be);
 }
 
 /* syncfs(2): one call flushes every file and directory written with
@@ -553,8 +680,9 @@ static const struct store_backend_ops local_ops = {
 
 struct store_backend *store_local_create(void)
 {
-	struct store_backend *be = xcalloc(1, sizeof(*be));
+	struct local_be *lb = xcalloc(1, sizeof(*lb));
 
-	be->ops = &local_ops;
-	return be;
+	lb->be.ops = &local_ops;
+	lb->pid = (long)getpid();
+	return &lb->be;
 }

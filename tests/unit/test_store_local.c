@@ -124,11 +124,30 @@ static void test_stale_temporary_names_are_skipped(void **state)
 		fclose(f);
 		free(t);
 	}
+	/* a small object is written unnamed and linked in; replacing it
+	 * links a temporary name first and renames it over */
 	assert_int_equal(store_put(st, p, "new", 3, 0, &err), IOT_OK);
 	assert_int_equal(store_get(st, p, &b, &err), IOT_OK);
 	assert_string_equal(buf_str(&b), "new");
 	assert_int_equal(stat(p, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0644);
+	assert_int_equal(store_put(st, p, "newer", 5, 0, &err), IOT_OK);
+	buf_reset(&b);
+	assert_int_equal(store_get(st, p, &b, &err), IOT_OK);
+	assert_string_equal(buf_str(&b), "newer");
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	/* and an object past the buffer is written under a temporary name */
+	{
+		size_t big = (1u << 20) + 10;
+		char *data = xmalloc(big);
+		memset(data, 'b', big);
+		assert_int_equal(store_put(st, p, data, big, 0, &err), IOT_OK);
+		assert_int_equal(stat(p, &sb), 0);
+		assert_int_equal(sb.st_size, (off_t)big);
+		assert_int_equal(sb.st_mode & 0777, 0644);
+		free(data);
+	}
 	for (int k = 0; k < 64; k++) {
 		char *t = xasprintf("%s/.x.bin.iotpipe-tmp-%ld-%d", dir, (long)getpid(), k);
 		buf_reset(&b);
@@ -193,6 +212,7 @@ static void test_put_if_absent(void **state)
 	struct iot_error err = IOT_ERROR_INIT;
 	struct buf b = BUF_INIT;
 	char *p = path("once.txt");
+	char *cmd = xasprintf("test \"$(ls -A '%s' | grep -c iotpipe-tmp)\" = 0", root);
 	(void)state;
 
 	assert_int_equal(store_put(st, p, "one", 3, STORE_PUT_IF_ABSENT, &err),
@@ -207,7 +227,9 @@ static void test_put_if_absent(void **state)
 	buf_reset(&b);
 	assert_int_equal(store_get(st, p, &b, &err), IOT_OK);
 	assert_string_equal(buf_str(&b), "two");
+	assert_int_equal(system(cmd), 0); /* no temporary name left */
 	buf_release(&b);
+	free(cmd);
 	free(p);
 }
 
