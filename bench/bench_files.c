@@ -8,8 +8,8 @@
  * Writes DEVICES x WINDOWS objects of B bytes (default 1,500, about an
  * aggregate row's Parquet file) to
  * DIR/device_id=device_<d>/window_start=2026-01-01 <hh>_<mm>/part.parquet,
- * as the streaming writers do (STORE_PUT_DEFER_SYNC: written to a
- * temporary name and renamed, one durable point per round), from N threads
+ * as the streaming writers do (STORE_PUT_DEFER_SYNC: an unnamed file linked
+ * into place, store/local.c, one durable point per round), from N threads
  * (default 2) taking devices off a shared counter. DIR must not exist.
  * Prints "files N seconds S user U sys Y us/file (cpu) C".
  *

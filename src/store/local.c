@@ -279,7 +279,8 @@ static int link_fd(struct local_be *lb, int fd, const char *path)
  */
 static enum iot_err commit_unnamed(struct lwriter *w, bool *done, struct iot_error *err)
 {
-	int fd = open(w->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	int fd = w->lb->link_how == LINK_NONE ? -1
+					       : open(w->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
 	enum iot_err rc = IOT_OK;
 
 	*done = false;
