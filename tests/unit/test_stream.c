@@ -124,8 +124,19 @@ static void test_hive(void **state)
 	assert_int_equal(hive_layout_parse("device_id,window_start", 7, &l, why, sizeof(why)), 0);
 	hive_path(&b, &l, "device_id_3", 11, T0);
 	assert_string_equal(buf_str(&b), "device_id=device_id_3/window_start=2025-01-01 00_00/");
+	/* the checkpoint's shape spells a layout as the setting does */
+	buf_reset(&b);
+	hive_layout_text(&b, &l);
+	assert_string_equal(buf_str(&b), "device_id,window_start");
+	assert_int_equal(hive_layout_parse("date,device_id", 7, &l, why, sizeof(why)), 0);
+	buf_reset(&b);
+	hive_layout_text(&b, &l);
+	assert_string_equal(buf_str(&b), "date,device_id");
 	assert_int_equal(hive_layout_parse("", 7, &l, why, sizeof(why)), 0);
 	assert_int_equal(l.n, 0);
+	buf_reset(&b);
+	hive_layout_text(&b, &l);
+	assert_string_equal(buf_str(&b), "none");
 	assert_int_equal(hive_layout_parse("device_id,nonsense", 7, &l, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "nonsense"));
 	assert_int_equal(hive_layout_parse("date,date", 7, &l, why, sizeof(why)), -1);
