@@ -195,24 +195,28 @@ static void shape_item(const char *shape, const char *name, char *out, size_t n)
 static enum iot_err check_shape(const struct job *j, const struct part *p,
 				const struct ckpt_recovered *r, struct iot_error *err)
 {
-	static const char *const items[] = { "partition-by", "window" };
+	static const struct {
+		const char *item, *key, *what; /* key NULL: the sink's layout_key */
+	} items[] = {
+		{ "partition-by", NULL, "layout" },
+		{ "window", "window.WINDOW_SECONDS", "window length" },
+	};
 	char was[CKPT_SHAPE_MAX], now[CKPT_SHAPE_MAX];
 
 	if (!r->shape[0] || !strcmp(r->shape, j->shape))
 		return IOT_OK;
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
-		shape_item(r->shape, items[i], was, sizeof(was));
-		shape_item(j->shape, items[i], now, sizeof(now));
+		shape_item(r->shape, items[i].item, was, sizeof(was));
+		shape_item(j->shape, items[i].item, now, sizeof(now));
 		if (strcmp(was, now))
 			return iot_error_set(err, IOT_ERR_CONFIG,
 					     "partition %d: the checkpoint %s was written with --%s %s "
 					     "(key '%s'), this run has %s: one output keeps one %s, or a "
 					     "replayed batch would be stored twice; run with %s, or give a "
 					     "new --output and --checkpoint",
-					     p->id, p->ckpt_base, items[i], was[0] ? was : "(none)",
-					     i == 0 ? j->sink->layout_key : "window.WINDOW_SECONDS",
-					     now[0] ? now : "(none)", i == 0 ? "layout" : "window length",
-					     was[0] ? was : "(none)");
+					     p->id, p->ckpt_base, items[i].item, was[0] ? was : "(none)",
+					     items[i].key ? items[i].key : j->sink->layout_key,
+					     now[0] ? now : "(none)", items[i].what, was[0] ? was : "(none)");
 	}
 	return iot_error_set(err, IOT_ERR_CONFIG,
 			     "partition %d: the checkpoint %s was written with '%s', this run has "
