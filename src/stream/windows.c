@@ -379,6 +379,24 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 			}
 			if (ws->nsums > 64)
 				goto bad;
+			{
+				/* one " %a" per float field of the schema that wrote it */
+				size_t have = 0;
+				for (const char *q = p; *q; q++)
+					have += *q == ' ';
+				if (have != ws->nsums) {
+					free(copy);
+					winstate_clear(ws);
+					return iot_error_set(
+						err, IOT_ERR_CONFIG,
+						"%s: its open windows keep sums of %zu float fields, and the "
+						"schema now has %zu: windows cannot be carried across a change "
+						"of the schema's float fields; emit them with the old schema "
+						"first (stop the producers and let --idle-timeout close them), "
+						"or give a new --output and --checkpoint",
+						name, have, ws->nsums);
+				}
+			}
 			for (size_t k = 0; k < ws->nsums; k++) {
 				if (*p != ' ')
 					goto bad;

@@ -102,6 +102,25 @@ static void test_windows_save_load_exact(void **state)
 	/* corrupt input is an error naming the file and line */
 	assert_int_equal(winstate_load(&b, "max 1\nw 1 x\n", 12, "state-7", &err), IOT_ERR_FORMAT);
 	assert_non_null(strstr(err.msg, "state-7: line 2"));
+	/* windows of a schema with another number of float fields cannot go
+	 * on: a configuration error naming both counts, not "corrupt" */
+	{
+		struct winstate c;
+		winstate_init(&c, 3);
+		assert_int_equal(winstate_load(&c, (const char *)t1.data, t1.len, "state-8", &err),
+				 IOT_ERR_CONFIG);
+		assert_non_null(strstr(err.msg, "state-8: its open windows keep sums of 2 float "
+						"fields, and the schema now has 3"));
+		winstate_release(&c);
+		winstate_init(&c, 1);
+		assert_int_equal(winstate_load(&c, (const char *)t1.data, t1.len, "state-8", &err),
+				 IOT_ERR_CONFIG);
+		assert_non_null(strstr(err.msg, "sums of 2 float fields, and the schema now has 1"));
+		/* without open windows a schema change is no matter */
+		assert_int_equal(winstate_load(&c, "max 5\nemitted 3\n", 17, "state-8", &err),
+				 IOT_OK);
+		winstate_release(&c);
+	}
 	buf_release(&t1);
 	buf_release(&t2);
 	winstate_release(&a);
