@@ -137,6 +137,7 @@ static struct part *part_get(struct job *j, int32_t id)
 			rawbuf_init(&j->parts[i]->raw, j->o->schema->nfields);
 			rawbuf_init(&j->parts[i]->craw, j->o->schema->nfields);
 			winstate_init(&j->parts[i]->win, j->nsums);
+			j->parts[i]->win.fields = j->sum_names;
 		}
 		j->nparts = n;
 	}
@@ -1075,9 +1076,28 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 	j.o = o;
 	j.sink = o->kind == JOB_ARCHIVE ? &sink_archive : &sink_aggregate;
 	j.name = j.sink->name;
-	for (size_t f = 0; f < o->schema->nfields; f++)
-		if (o->schema->fields[f].type == FIELD_FLOAT)
+	{
+		/* names %-escaped outside [A-Za-z0-9_], so that any name keeps
+		 * to one word of the state's text */
+		struct buf b = BUF_INIT;
+		for (size_t f = 0; f < o->schema->nfields; f++) {
+			const char *n = o->schema->fields[f].name;
+			if (o->schema->fields[f].type != FIELD_FLOAT)
+				continue;
+			if (j.nsums)
+				buf_putc(&b, ',');
+			for (; *n; n++) {
+				unsigned char ch = (unsigned char)*n;
+				if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				    (ch >= '0' && ch <= '9') || ch == '_')
+					buf_putc(&b, (char)ch);
+				else
+					buf_printf(&b, "%%%02X", ch);
+			}
 			j.sum_fields[j.nsums++] = (int)f;
+		}
+		j.sum_names = buf_detach(&b, NULL);
+	}
 	j.st = store_create();
 	j.cst = store_create();
 	j.nwst = store_concurrency(j.st, o->output);
@@ -1220,6 +1240,7 @@ out:
 	free(j.key_first);
 	free(j.source);
 	free(j.shape);
+	free(j.sum_names);
 	store_destroy(j.st);
 	store_destroy(j.cst);
 	for (size_t i = 0; i < j.nwst; i++)

@@ -208,6 +208,7 @@ struct job {
 	size_t nparts;
 	size_t nsums;
 	int sum_fields[EV_MAX_FIELDS];
+	char *sum_names; /* their names, for the window state (windows.h) */
 	bool has_wm;
 	int64_t wm_us;
 	bool assigned_once;

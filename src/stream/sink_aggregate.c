@@ -388,6 +388,7 @@ static enum iot_err aggregate_prepare(struct job *j, struct citem *c, struct iot
 		uri = merge_handoff_uri(c->p->ckpt_base, e->group, e->part, e->batch);
 		buf_reset(&b);
 		winstate_init(&c->took[c->ntook], j->nsums);
+		c->took[c->ntook].fields = j->sum_names;
 		c->ntook++;
 		rc = store_get(j->st, uri, &b, err);
 		if (rc == IOT_ERR_NOT_FOUND)

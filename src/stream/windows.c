@@ -272,6 +272,8 @@ const char *win_get_key(const char *p, char *out, size_t cap, size_t *len)
 
 void winstate_save(const struct winstate *ws, struct buf *out)
 {
+	if (ws->fields)
+		buf_printf(out, "fields %s\n", ws->fields);
 	put_opt(out, "max", ws->has_max, ws->max_event_us);
 	put_opt(out, "emitted", ws->has_emitted, ws->emitted_upto_us);
 	for (size_t i = 0; i < ws->keys.n; i++) {
@@ -304,6 +306,7 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 {
 	char *copy = xstrndup(text, len), *line = copy, *next;
 	char keybuf[600];
+	const char *fields = NULL; /* the writer's, when it said */
 	int lineno = 0;
 	enum iot_err rc = IOT_OK;
 
@@ -316,7 +319,9 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 		lineno++;
 		if (!*line)
 			continue;
-		if (!strncmp(line, "max ", 4) || !strncmp(line, "emitted ", 8)) {
+		if (!strncmp(line, "fields ", 7)) {
+			fields = line + 7;
+		} else if (!strncmp(line, "max ", 4) || !strncmp(line, "emitted ", 8)) {
 			bool is_max = line[0] == 'm';
 			p = line + (is_max ? 4 : 8);
 			if (!strcmp(p, "-"))
@@ -384,6 +389,19 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 				size_t have = 0;
 				for (const char *q = p; *q; q++)
 					have += *q == ' ';
+				if (fields && ws->fields && strcmp(fields, ws->fields)) {
+					rc = iot_error_set(
+						err, IOT_ERR_CONFIG,
+						"%s: its open windows keep sums of the float fields %s, "
+						"and the schema now has %s: windows cannot be carried across "
+						"a change of the schema's float fields; emit them with the "
+						"old schema first (stop the producers and let --idle-timeout "
+						"close them), or give a new --output and --checkpoint",
+						name, fields, *ws->fields ? ws->fields : "none");
+					free(copy);
+					winstate_clear(ws);
+					return rc;
+				}
 				if (have != ws->nsums) {
 					free(copy);
 					winstate_clear(ws);

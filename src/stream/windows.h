@@ -56,6 +56,10 @@ struct win_device {
 
 struct winstate {
 	size_t nsums;
+	/* the float fields summed, names %-escaped and comma-separated (not
+	 * owned; NULL: not known): saved with the state, and open windows
+	 * of other fields are refused on load */
+	const char *fields;
 	struct strmap keys;        /* device key -> index into dev */
 	struct win_device *dev;
 	size_t ndev_alloc;

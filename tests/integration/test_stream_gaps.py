@@ -767,10 +767,10 @@ def test_restart_with_another_output_shape_is_refused(iotpipe, kafka, tmp_path, 
 
 def test_aggregate_restart_with_another_float_field_is_refused(iotpipe, kafka, tmp_path):
     """The aggregate's open windows keep one sum per float field of the
-    schema. A restart whose schema has another number of float fields
-    cannot carry them on: exit 2 naming both counts and the ways out
-    (it was "corrupt window state"), nothing written; with the old schema
-    the job goes on."""
+    schema, and the state names those fields. A restart whose schema has
+    other float fields cannot carry them on: exit 2 naming both lists and
+    the ways out (it was "corrupt window state"), nothing written; with the
+    old schema the job goes on."""
     topic = kafka.create_topic(kafka.topic("schema"), partitions=1)
     out, ck = tmp_path / "o", tmp_path / "c"
     args = _args("aggregate", kafka, topic, out, ck, "g", "--once")
@@ -782,9 +782,10 @@ def test_aggregate_restart_with_another_float_field_is_refused(iotpipe, kafka, t
     before = _files(out)
     cp = iotpipe(*args, "-c", cfg, check=False, timeout=120)
     assert cp.returncode == 2, cp.stderr[-3000:]
-    assert re.search(r"partition=0/: its open windows keep sums of 2 float fields, and the "
-                     r"schema now has 3: .*--idle-timeout.*new --output and --checkpoint",
-                     cp.stderr), cp.stderr[-3000:]
+    assert re.search(r"partition=0/: its open windows keep sums of the float fields "
+                     r"temperature,event_duration, and the schema now has "
+                     r"temperature,event_duration,humidity: .*--idle-timeout.*"
+                     r"new --output and --checkpoint", cp.stderr), cp.stderr[-3000:]
     assert _files(out) == before
     produce(iotpipe, kafka, topic, 1000, seed=34, start="2025-01-01T00:10:00Z")
     iotpipe(*args, timeout=120)

@@ -121,6 +121,30 @@ static void test_windows_save_load_exact(void **state)
 				 IOT_OK);
 		winstate_release(&c);
 	}
+	/* a state that names its fields is checked by name: the same count
+	 * of other fields is refused too */
+	{
+		struct winstate c;
+		buf_reset(&t2);
+		a.fields = "temperature,event_duration";
+		winstate_save(&a, &t2);
+		assert_non_null(strstr((const char *)t2.data, "fields temperature,event_duration\n"));
+		winstate_init(&c, 2);
+		c.fields = "temperature,event_duration";
+		assert_int_equal(winstate_load(&c, (const char *)t2.data, t2.len, "state-9", &err),
+				 IOT_OK);
+		assert_int_equal(c.open, a.open);
+		c.fields = "temperature,humidity";
+		assert_int_equal(winstate_load(&c, (const char *)t2.data, t2.len, "state-9", &err),
+				 IOT_ERR_CONFIG);
+		assert_non_null(strstr(err.msg, "state-9: its open windows keep sums of the float "
+						"fields temperature,event_duration, and the schema now "
+						"has temperature,humidity"));
+		/* an older state, without the line: by count */
+		assert_int_equal(winstate_load(&c, (const char *)t1.data, t1.len, "state-9", &err),
+				 IOT_OK);
+		winstate_release(&c);
+	}
 	buf_release(&t1);
 	buf_release(&t2);
 	winstate_release(&a);
