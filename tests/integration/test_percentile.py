@@ -468,10 +468,15 @@ def test_date_layout_gives_the_device_layout_answer(iotpipe, tmp_path):
         by_date = tmp_path / f"by_date_{name}"
         write_by_date(by_date, per_device, **kw)
         assert sorted(os.listdir(by_date)) == ["date=2025-06-01", "date=2025-06-02"]
+        logs = {}
         for threads in ("1", "2", "7"):
             out = tmp_path / f"{name}-{threads}.csv"
-            run_percentile(iotpipe, by_date, out, "--threads", threads)
+            cp = run_percentile(iotpipe, by_date, out, "--threads", threads)
             assert out.read_text() == want, (name, threads)
+            # every row is counted once, whatever the thread count
+            logs[threads] = re.search(r"(\d+) rows, (\d+) device-days kept", cp.stderr).groups()
+        assert logs["1"] == logs["2"] == logs["7"], logs
+        assert int(logs["1"][0]) == sum(len(r) for r in per_device.values())
     # the root may be one date directory
     out = tmp_path / "one-date.csv"
     run_percentile(iotpipe, tmp_path / "by_date_dict" / "date=2025-06-02", out)
@@ -485,6 +490,11 @@ def test_date_layout_gives_the_device_layout_answer(iotpipe, tmp_path):
         run_percentile(iotpipe, tmp_path / "by_date_dict", a, "--shard", f"{i}/3")
         run_percentile(iotpipe, by_dev, b, "--shard", f"{i}/3")
         assert a.read_text() == b.read_text()
+        # and with more threads than dates
+        c = tmp_path / f"s{i}-date-5.csv"
+        run_percentile(iotpipe, tmp_path / "by_date_dict", c, "--shard", f"{i}/3",
+                       "--threads", "5")
+        assert c.read_text() == b.read_text()
         parts.append(a.read_text().splitlines()[1:])
     assert all(parts)
     assert sorted(sum(parts, []), key=lambda l: (l.split(",")[0], l.split(",")[1])) == \
@@ -503,6 +513,15 @@ def test_date_layout_gives_the_device_layout_answer(iotpipe, tmp_path):
     run_percentile(iotpipe, tmp_path / "nulls", out)
     lines = out.read_text().splitlines()
     assert [l.split(",")[:2] for l in lines[1:]] == [["", "2025-06-01"], ["x", "2025-06-01"]]
+    # rows without a usable duration are counted, and skipped
+    bad = events(rng, dt.date(2025, 6, 1), 3, dur=lambda rng, i: float("nan"))
+    t3 = to_table(bad).add_column(0, "device_id", pa.array(["y"] * 3, pa.string()))
+    pq.write_table(t3, nulls / "r.parquet")
+    for threads in ("1", "4"):
+        cp = run_percentile(iotpipe, tmp_path / "nulls", out, "--threads", threads)
+        assert "3 rows had no event_time or a null, NaN or infinite event_duration" \
+            in cp.stderr, (threads, cp.stderr)
+        assert f"{230 + 240 + 3} rows, 2 device-days kept" in cp.stderr, cp.stderr
 
 
 def test_date_layout_errors_name_the_file(iotpipe, tmp_path):
