@@ -156,8 +156,9 @@ struct lwriter {
  * file per device and window both were a measurable share of the system
  * time. The name is unique in this process (pid, counter); O_EXCL skips
  * one left by a crashed process that had the same pid. 0644 minus the
- * umask, as any tool creates. With fd NULL, `link_fd` names `fd_src`
- * there instead (linkat, same O_EXCL meaning).
+ * umask, as any tool creates. With fd_src >= 0 the name is given to that
+ * unnamed file instead (link_fd, which fails on an existing name as
+ * O_EXCL does) and w->fd stays closed.
  */
 static int link_fd(struct local_be *lb, int fd, const char *path);
 
@@ -325,7 +326,7 @@ static enum iot_err lw_commit(void *impl, struct iot_error *err)
 		if ((rc = commit_unnamed(w, &done, err)))
 			goto fail;
 		if (done)
-			goto named;
+			goto in_place;
 	}
 	if ((rc = lw_flush(w, err)))
 		goto fail;
@@ -354,7 +355,7 @@ static enum iot_err lw_commit(void *impl, struct iot_error *err)
 		rc = errno_err(err, errno, "rename to", w->path);
 		goto fail;
 	}
-named:
+in_place: /* the object has its name */
 	if (!(w->flags & STORE_PUT_DEFER_SYNC) && fsync_dir(w->dir) != 0) {
 		/* The file is in place; only its durability is in doubt. */
 		rc = errno_err(err, errno, "fsync directory", w->dir);

@@ -256,7 +256,8 @@ void ckpt_recovered_release(struct ckpt_recovered *r)
 }
 
 /* The optional lines: epoch 0 and no source are left out, so a checkpoint
- * that never lost its log reads as before epochs existed. */
+ * that never lost its log reads as before epochs existed; the shape is
+ * left out only by callers that have none (tests). */
 static void origin_text(struct buf *b, uint32_t epoch, const struct ckpt_origin *o)
 {
 	if (epoch)
