@@ -307,6 +307,7 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 	char *copy = xstrndup(text, len), *line = copy, *next;
 	char keybuf[600];
 	const char *fields = NULL; /* the writer's, when it said */
+	bool sums_checked = false;
 	int lineno = 0;
 	enum iot_err rc = IOT_OK;
 
@@ -384,35 +385,36 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 			}
 			if (ws->nsums > 64)
 				goto bad;
-			{
-				/* one " %a" per float field of the schema that wrote it */
+			if (!sums_checked) {
+				/* the first window: are its sums this schema's? One
+				 * " %a" per float field of the schema that wrote it */
 				size_t have = 0;
 				for (const char *q = p; *q; q++)
 					have += *q == ' ';
-				if (fields && ws->fields && strcmp(fields, ws->fields)) {
+				sums_checked = true;
+				if (fields && ws->fields ? strcmp(fields, ws->fields) != 0
+							 : have != ws->nsums) {
+					struct buf was = BUF_INIT, now = BUF_INIT;
+					if (fields && ws->fields) {
+						buf_printf(&was, "the float fields %s", fields);
+						buf_puts(&now, *ws->fields ? ws->fields : "none");
+					} else {
+						buf_printf(&was, "%zu float fields", have);
+						buf_printf(&now, "%zu", ws->nsums);
+					}
 					rc = iot_error_set(
 						err, IOT_ERR_CONFIG,
-						"%s: its open windows keep sums of the float fields %s, "
-						"and the schema now has %s: windows cannot be carried across "
-						"a change of the schema's float fields; emit them with the "
-						"old schema first (stop the producers and let --idle-timeout "
-						"close them), or give a new --output and --checkpoint",
-						name, fields, *ws->fields ? ws->fields : "none");
+						"%s: its open windows keep sums of %s, and the schema now has "
+						"%s: windows cannot be carried across a change of the schema's "
+						"float fields; emit them with the old schema first (stop the "
+						"producers and let --idle-timeout close them), or give a new "
+						"--output and --checkpoint",
+						name, buf_str(&was), buf_str(&now));
+					buf_release(&was);
+					buf_release(&now);
 					free(copy);
 					winstate_clear(ws);
 					return rc;
-				}
-				if (have != ws->nsums) {
-					free(copy);
-					winstate_clear(ws);
-					return iot_error_set(
-						err, IOT_ERR_CONFIG,
-						"%s: its open windows keep sums of %zu float fields, and the "
-						"schema now has %zu: windows cannot be carried across a change "
-						"of the schema's float fields; emit them with the old schema "
-						"first (stop the producers and let --idle-timeout close them), "
-						"or give a new --output and --checkpoint",
-						name, have, ws->nsums);
 				}
 			}
 			for (size_t k = 0; k < ws->nsums; k++) {
