@@ -38,6 +38,10 @@ APT_PACKAGES=(
 # in containers or CI; GitHub's Ubuntu runners have Google Chrome and its
 # driver instead, and the test finds those.
 BROWSER_APT_PACKAGES=(chromium chromium-driver)
+# mimalloc, the binary's allocator (CMakeLists.txt), is optional: where the
+# package cannot be installed the build uses libc's malloc, slower but the
+# same behaviour (`iotpipe version` says which)
+OPTIONAL_APT_PACKAGES=(libmimalloc-dev)
 
 # "ID-VERSION_ID" from /etc/os-release (debian-12, ubuntu-22.04, ...), in a
 # subshell: the file's other variables (NAME, VERSION) stay out of ours
@@ -68,6 +72,13 @@ system() {
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+  for p in "${OPTIONAL_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+    echo "deps: installing $p (optional)"
+    [ "${#missing[@]}" -gt 0 ] || $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null ||
+      echo "deps: $p is not available here; the build uses libc's malloc"
+  done
 }
 
 python() {

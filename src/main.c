@@ -20,6 +20,9 @@
 #include "cmd/common.h"
 #include "kafka/client.h"
 #include "version.h"
+#ifdef IOTPIPE_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 #include "core/banned.h"
 
@@ -94,6 +97,13 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("iotpipe %s\n", IOTPIPE_VERSION);
+#ifdef IOTPIPE_MIMALLOC
+		/* mi_version(): 209 for 2.0.9 */
+		printf("allocator: mimalloc %d.%d.%d\n", mi_version() / 100,
+		       mi_version() / 10 % 10, mi_version() % 10);
+#else
+		printf("allocator: libc\n");
+#endif
 		return finish_stdout(0);
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||

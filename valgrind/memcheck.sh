@@ -28,7 +28,7 @@ VG=(valgrind --error-exitcode=1 --leak-check=full
 launcher=$(IFS=';'; echo "${VG[*]}")
 
 gen=$(command -v ninja >/dev/null && echo Ninja || echo "Unix Makefiles")
-cmake -S . -B "$B" -G "$gen" -DCMAKE_BUILD_TYPE=Debug -DIOTPIPE_SANITIZE=OFF \
+cmake -S . -B "$B" -G "$gen" -DCMAKE_BUILD_TYPE=Debug -DIOTPIPE_SANITIZE=OFF -DIOTPIPE_MIMALLOC=OFF \
       "-DCMAKE_CROSSCOMPILING_EMULATOR=$launcher" >/dev/null
 cmake --build "$B" -j"$(nproc)"
 
