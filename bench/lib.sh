@@ -49,3 +49,12 @@ job_outdir() {
 		echo "$2"
 	fi
 }
+
+# MIMALLOC_SO: the mimalloc shared library the iotpipe binary links
+# (CMakeLists.txt), empty when it is not installed. The kcat peer also runs
+# with it preloaded: librdkafka allocates every record on its broker thread
+# and the consumer frees it on another, which glibc's malloc pays for in
+# arena locks, and kcat as shipped then needs 1.5-1.8x the wall time of
+# kcat on mimalloc for the same topic (bench/where_time_goes.md). The
+# consume ceiling is the faster of the two: the peer at its best.
+MIMALLOC_SO=$(ldconfig -p 2>/dev/null | awk '/libmimalloc\.so\.2 / { print $NF; exit }')

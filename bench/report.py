@@ -105,9 +105,12 @@ def summary_rows(rows):
             continue
         peers = [r for r in rs if r["side"] == "peer"]
         if stage in ("archive", "aggregate"):
-            # the consume ceiling of the same topic: kcat reading it all
-            peers += [dict(r, tool="kcat (consume ceiling)") for r in rows
-                      if r["stage"] == "consume" and r["tool"] == "kcat" and r["amount"] == amount]
+            # the consume ceiling of the same topic: kcat reading it all,
+            # as shipped and on mimalloc (bench/lib.sh, MIMALLOC_SO)
+            names = {"kcat": "kcat (consume ceiling)",
+                     "kcat (mimalloc)": "kcat on mimalloc (consume ceiling)"}
+            peers += [dict(r, tool=names[r["tool"]]) for r in rows
+                      if r["stage"] == "consume" and r["tool"] in names and r["amount"] == amount]
         unit = ours[0]["unit"]
         o_rate, o_txt = spread([num(r["rate"]) for r in ours], lambda v: fmt_rate(v, unit))
         o_rss = max(num(r["rss_mb"]) for r in ours)

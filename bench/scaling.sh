@@ -2,7 +2,8 @@
 # scaling.sh - archive and aggregate (--once) events/s and peak RSS against
 # the number of devices and the number of partitions, on the local real
 # Kafka, with kcat reading the same topic as the consume ceiling of every
-# point (the reference line of the charts).
+# point (the reference line of the charts): the faster of kcat as shipped
+# and kcat on mimalloc, the allocator iotpipe links (bench/lib.sh).
 #
 #   devices axis     DEVICES (10 1000 10000 100000) on a 4-partition topic;
 #                    archive, aggregate, and both with --partition-by date
@@ -99,10 +100,23 @@ point() {
 	local load
 	load=$(uptime | sed 's/.*load average: //')
 	say "point $axis: $d devices, $p partitions, $n events (load $load)"
+	# the ceiling is the faster of kcat as shipped and kcat on mimalloc
+	# (bench/lib.sh, MIMALLOC_SO)
+	local kpre="" knote=""
 	timed "kcat-$topic" kcat -C -b "$B" -t "$topic" -o beginning -e -q -f ''
+	if [ -n "$MIMALLOC_SO" ]; then
+		local plain=$SECS plain_rss=$RSS_MB
+		timed "kcatmi-$topic" env LD_PRELOAD="$MIMALLOC_SO" kcat -C -b "$B" -t "$topic" -o beginning -e -q -f ''
+		knote="kcat as shipped $plain s, on mimalloc $SECS s"
+		if awk -v a="$plain" -v b="$SECS" 'BEGIN { exit !(a <= b) }'; then
+			SECS=$plain RSS_MB=$plain_rss
+		else
+			kpre="LD_PRELOAD=$MIMALLOC_SO "
+		fi
+	fi
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\n' "$axis" "$d" "$p" "$n" kcat "$SECS" \
 		"$(awk -v n="$n" -v s="$SECS" 'BEGIN { print n / (s > 0 ? s : 0.001) }')" "$RSS_MB" 0 \
-		"kcat -C -b \$B -t $topic -o beginning -e -q -f ''" "load $load${note:+; $note}" >>"$TMP_OUT"
+		"${kpre}kcat -C -b \$B -t $topic -o beginning -e -q -f ''" "load $load${note:+; $note}${knote:+; $knote}" >>"$TMP_OUT"
 	local job tag files status jobs="archive aggregate" flags
 	# the devices axis also runs both jobs with --partition-by date, the
 	# layout for many devices (one file per partition and day)

@@ -2,7 +2,8 @@
 # streaming.sh - issue 5's performance section: drain a backlog of events in
 # a 4-partition topic on the local real Kafka (kafka/local-kafka.sh) and
 # compare, in one run on this machine:
-#   ceiling    kcat -C -e reading the whole topic and doing nothing else, and
+#   ceiling    kcat -C -e reading the whole topic and doing nothing else (as
+#              shipped, and with mimalloc preloaded: bench/lib.sh), and
 #              Kafka's own ConsumerPerformance
 #   iotpipe    `archive --once` and `aggregate --once` into Parquet on local
 #              disk (fresh output, checkpoint and --group every run)
@@ -158,6 +159,7 @@ record() {
 	case $2 in
 	iotpipe) side=iotpipe; cmd="iotpipe $1 --topic $topic --once" ;;
 	kcat) cmd="kcat -C -t $topic -o beginning -e -q -f ''" ;;
+	"kcat (mimalloc)") cmd="LD_PRELOAD=$MIMALLOC_SO kcat -C -t $topic -o beginning -e -q -f ''" ;;
 	ConsumerPerformance) cmd="ConsumerPerformance --topic $topic --messages $3" ;;
 	spark*) cmd="python bench/spark_streaming.py $([ "$1" = archive ] && echo raw || echo aggregate) \$B $topic ..." ;;
 	esac
@@ -202,6 +204,12 @@ for run in $(seq 1 "$RUNS"); do
 		say "run $run, topic $topic ($n events)"
 		timed "kcat-$topic-$run" kcat -C -b "$B" -t "$topic" -o beginning -e -q -f ''
 		record consume kcat "$n" "$SECS" "$RSS_MB" "$run" ""
+		if [ -n "$MIMALLOC_SO" ]; then
+			timed "kcatmi-$topic-$run" env LD_PRELOAD="$MIMALLOC_SO" \
+				kcat -C -b "$B" -t "$topic" -o beginning -e -q -f ''
+			record consume "kcat (mimalloc)" "$n" "$SECS" "$RSS_MB" "$run" \
+				"LD_PRELOAD=$MIMALLOC_SO, the allocator iotpipe links"
+		fi
 		timed "cperf-$topic-$run" bash kafka/local-kafka.sh run-class \
 			org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$B" --topic "$topic" \
 			--messages "$n" --group "bench-cperf-$topic-$run" --timeout 30000
