@@ -412,9 +412,12 @@ void job_watermark(struct job *j)
 	struct wm_part *v = xcalloc(j->nparts ? j->nparts : 1, sizeof(*v));
 	size_t n = 0;
 
+	/* --once emits only in its last round, when every partition is read
+	 * to its target: all are at their end then */
 	for (size_t i = 0; i < j->nparts; i++)
 		if (j->parts[i]->assigned)
-			v[n++] = (struct wm_part){ &j->parts[i]->win, j->parts[i]->last_arrival };
+			v[n++] = (struct wm_part){ &j->parts[i]->win, j->parts[i]->last_arrival,
+						   j->o->once || j->parts[i]->eof };
 	if (watermark_advance(v, n, clock_mono_s(), j->o->once ? 0 : j->o->idle_timeout_s,
 			      j->o->watermark_us, &j->has_wm, &j->wm_us))
 		metric_set(j->m.watermark, (double)j->wm_us / 1e6);

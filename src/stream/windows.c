@@ -468,15 +468,20 @@ bool watermark_advance(const struct wm_part *v, size_t n, double now, double idl
 
 	for (size_t i = 0; i < n; i++) {
 		const struct winstate *ws = v[i].ws;
-		bool idle;
-		if (!ws->has_max)
+		bool idle = idle_timeout_s > 0 && now - v[i].last_arrival >= idle_timeout_s;
+		if (!ws->has_max) {
+			/* no event yet: it holds the watermark where it is until
+			 * it reaches its end or goes idle, or the others would
+			 * close windows that its unread records belong to */
+			if (!v[i].at_end && !idle)
+				return *has;
 			continue;
+		}
 		if (!any || ws->max_event_us > max_all)
 			max_all = ws->max_event_us;
 		if (!any || v[i].last_arrival > last_any)
 			last_any = v[i].last_arrival;
 		any = true;
-		idle = idle_timeout_s > 0 && now - v[i].last_arrival >= idle_timeout_s;
 		if (!idle && (!any_active || ws->max_event_us < min_active)) {
 			min_active = ws->max_event_us;
 			any_active = true;

@@ -162,12 +162,18 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
  * watermark moves on with processing time from the latest event time.
  * --once passes 0: no clock, so the same topic and flags close the same
  * windows however fast the store commits (docs/exactly-once.md).
- * Partitions that saw no event do not count; with none, false. The
- * watermark never goes backwards: *wm (when *has) only ever grows.
+ * A partition that saw no event holds the watermark where it is (returns
+ * *has, *wm unchanged) until it is at its end (at_end: it read all its
+ * log had) or idle, as a Flink split without a watermark yet: the records
+ * it has not delivered yet may belong to windows the others would close.
+ * At its end or idle it does not count; with no partition counting,
+ * false. The watermark never goes backwards: *wm (when *has) only ever
+ * grows.
  */
 struct wm_part {
 	const struct winstate *ws;
 	double last_arrival;
+	bool at_end;
 };
 bool watermark_advance(const struct wm_part *v, size_t n, double now, double idle_timeout_s,
 		       int64_t delay_us, bool *has, int64_t *wm);

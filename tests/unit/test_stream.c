@@ -527,8 +527,9 @@ static void test_merge_plan(void **state)
 }
 
 /* The watermark: the slowest active partition less the delay; idle
- * partitions do not hold it; all idle, it moves on with processing time;
- * without a clock (--once) nothing is idle; it never goes backwards. */
+ * partitions do not hold it; one without events holds it until it is at
+ * its end or idle; all idle, it moves on with processing time; without a
+ * clock (--once) nothing is idle; it never goes backwards. */
 static void test_watermark(void **state)
 {
 	struct winstate a, b, none;
@@ -544,11 +545,20 @@ static void test_watermark(void **state)
 	a.has_max = b.has_max = true;
 	a.max_event_us = 100 * S;
 	b.max_event_us = 50 * S;
-	v[0] = (struct wm_part){ &a, 10.0 };
-	v[1] = (struct wm_part){ &b, 1.0 };
-	v[2] = (struct wm_part){ &none, 0.0 };
+	v[0] = (struct wm_part){ &a, 10.0, false };
+	v[1] = (struct wm_part){ &b, 1.0, false };
+	v[2] = (struct wm_part){ &none, 0.0, false };
 	assert_false(watermark_advance(v + 2, 1, 12.0, 60, 5 * S, &has, &wm));
 	assert_false(has);
+	/* a partition without an event, neither at its end nor idle, holds
+	 * it: its unread records may belong to the windows a and b would
+	 * close. Idle (12 s, timeout 10) or at its end, it does not count. */
+	assert_false(watermark_advance(v, 3, 12.0, 60, 5 * S, &has, &wm));
+	assert_false(has);
+	assert_true(watermark_advance(v, 3, 12.0, 10, 5 * S, &has, &wm));
+	assert_int_equal(wm, 95 * S); /* b idle too */
+	has = false;
+	v[2].at_end = true;
 	/* both active: the slower one */
 	assert_true(watermark_advance(v, 3, 12.0, 60, 5 * S, &has, &wm));
 	assert_true(has);
@@ -566,6 +576,15 @@ static void test_watermark(void **state)
 	has = false;
 	assert_true(watermark_advance(v, 3, 1e9, 0, 5 * S, &has, &wm));
 	assert_int_equal(wm, 45 * S);
+	/* held where it is, not moved back, by a partition without events
+	 * that is not at its end */
+	v[2].at_end = false;
+	a.max_event_us = b.max_event_us = 200 * S;
+	assert_true(watermark_advance(v, 3, 1e9, 0, 5 * S, &has, &wm));
+	assert_int_equal(wm, 45 * S);
+	v[2].at_end = true;
+	assert_true(watermark_advance(v, 3, 1e9, 0, 5 * S, &has, &wm));
+	assert_int_equal(wm, 195 * S);
 	winstate_release(&a);
 	winstate_release(&b);
 	winstate_release(&none);
