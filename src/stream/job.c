@@ -718,6 +718,38 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 	}
 }
 
+/*
+ * A partition read to its end (librdkafka's end-of-partition event at
+ * end_offset, after every record before it was handled): when control
+ * records (a transaction's commit or abort marker) or aborted records
+ * close its log, the end is past the last record, and those offsets are
+ * never delivered. The open batch is stretched to the end (an empty one
+ * when nothing was read: from a checkpoint position, or from the log
+ * start, which held only such offsets), so the checkpoint says the
+ * partition is read to its end: --once compares that with the end offset
+ * it had at start, and the lag is 0. A partition being replayed commits
+ * its planned range first (commit_replay).
+ */
+static void read_to_end(struct job *j, struct part *p, int64_t end_offset)
+{
+	int64_t pos = p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
+	int64_t lo, hi;
+
+	if (p->replay || p->resync_batch || p->loss_pending || end_offset <= pos)
+		return;
+	if (pos < 0) {
+		/* nothing delivered since the log start: stretch only over
+		 * offsets the log has (an empty partition commits nothing) */
+		if (rd_kafka_get_watermark_offsets(j->rk, j->o->topic, p->id, &lo, &hi) != 0 ||
+		    lo < 0 || end_offset <= lo)
+			return;
+		p->next_offset = end_offset;
+	} else {
+		p->last_offset = end_offset - 1;
+	}
+	p->dirty = true;
+}
+
 static void handle(struct job *j, struct dbatch *b, size_t i)
 {
 	rd_kafka_message_t *m = b->msgs[i];
@@ -732,6 +764,8 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 			p->eof_offset = m->offset;
 			if (p->replay && m->offset >= p->wal.end && commit_replay(j, p, &err))
 				job_fail(j, &err);
+			else if (!j->failed)
+				read_to_end(j, p, m->offset);
 		} else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && p && p->assigned) {
 			/* the fetch position is outside the log (auto.offset.reset
 			 * is "error"): the data-loss policy, between arrays */
