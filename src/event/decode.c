@@ -298,12 +298,18 @@ struct num {
 	const uint8_t *start, *end;
 };
 
+/* An exponent's digits are read up to EXP10_SATURATED (far more than the
+ * digits of any record), and exp10 is kept within +-EXP10_CLAMP: either
+ * way far past every double's and every time's range. */
+#define EXP10_SATURATED 1000000000000000LL
+#define EXP10_CLAMP 1000000000
+
 /* Scans a JSON number with exact grammar. False on a syntax error. */
 static bool number(struct cur *c, struct num *n)
 {
 	const uint8_t *p = c->p, *e = c->e;
 	int nd = 0, dropped = 0, frac = 0;
-	long ex = 0;
+	int64_t ex = 0, e10;
 
 	n->start = p;
 	n->mant = 0;
@@ -353,15 +359,19 @@ static bool number(struct cur *c, struct num *n)
 			eneg = *p == '-', p++;
 		if (p >= e || *p < '0' || *p > '9')
 			return false;
+		/* saturates far above any count of digits a record can
+		 * hold (frac, dropped), so a huge exponent stays huge after
+		 * they are subtracted: 0.<a million zeros>1e1000010 is 1 */
 		while (p < e && *p >= '0' && *p <= '9') {
-			if (ex < 100000)
+			if (ex < EXP10_SATURATED)
 				ex = ex * 10 + (*p - '0');
 			p++;
 		}
 		if (eneg)
 			ex = -ex;
 	}
-	n->exp10 = (int)(ex + dropped - frac);
+	e10 = ex + dropped - frac;
+	n->exp10 = e10 > EXP10_CLAMP ? EXP10_CLAMP : e10 < -EXP10_CLAMP ? -EXP10_CLAMP : (int)e10;
 	n->end = p;
 	c->p = p;
 	return true;
@@ -429,8 +439,10 @@ static bool num_epoch_us(struct ev_decoder *d, const struct num *n, int64_t *us)
 	}
 	v = (int64_t)n->mant;
 	if (sh >= 0) {
+		/* on overflow v holds the wrapped product: only a zero
+		 * mantissa (0e30) is a time, 1970-01-01 */
 		if (sh > 18 || __builtin_mul_overflow(v, pow10_i[sh], &v))
-			return v == 0 && (*us = 0, true);
+			return n->mant == 0 && (*us = 0, true);
 	} else if (sh >= -18) {
 		int64_t div = pow10_i[-sh], q = v / div, r = v % div;
 		v = q + (r * 2 >= div); /* half away from zero (on |v|) */

@@ -127,7 +127,12 @@ static void test_bad_timestamps(void **state)
 	const char *bad[] = { "\"2023-02-29T00:00:00Z\"", "\"2024-13-01\"",
 			      "\"2024-11-25T24:00:00Z\"", "\"yesterday\"",
 			      "\"2024-11-25T09:00:00Zjunk\"", "\"\"",
-			      "1e300", "-1e20", "\"2024-11-25T09:00:00.Z\"" };
+			      "1e300", "-1e20", "\"2024-11-25T09:00:00.Z\"",
+			      /* mantissa * 10^(exp+6) wraps to exactly 0 mod 2^64:
+			       * was taken as 0, 1970-01-01 */
+			      "70368744177664e12", "-70368744177664e12",
+			      /* the exponent's digits past the old cap of 100000 */
+			      "1e1000010", "1.5e99999999999999999999" };
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char json[256];
@@ -136,6 +141,32 @@ static void test_bad_timestamps(void **state)
 	}
 	assert_invalid("{\"timestamp\": true, " GOOD "}", EV_R_WRONG_TYPE, F_TS);
 	assert_invalid("{\"timestamp\": {}, " GOOD "}", EV_R_WRONG_TYPE, F_TS);
+}
+
+/* Zero with any exponent is 1970-01-01; a huge exponent after a long run
+ * of leading zeros is read whole: 0.<1,000,000 zeros>1796291974e1000010
+ * is 1796291974 (it was 0: the exponent's digits stopped at 100000). */
+static void test_timestamp_exponents(void **state)
+{
+	static const char head[] = "{\"timestamp\": 0.", tail[] = "1796291974e1000010, " GOOD "}";
+	size_t zeros = 1000000, n = sizeof(head) - 1 + zeros + sizeof(tail);
+	char *json = malloc(n);
+	struct ev_result r;
+	(void)state;
+	r = dec_s("{\"timestamp\": 0e30, " GOOD "}");
+	assert_int_equal(r.status, EV_VALID);
+	assert_int_equal(ev.time_us, 0);
+	r = dec_s("{\"timestamp\": -0.0e-99999999999, " GOOD "}");
+	assert_int_equal(r.status, EV_VALID);
+	assert_int_equal(ev.time_us, 0);
+	assert_non_null(json);
+	memcpy(json, head, sizeof(head) - 1);
+	memset(json + sizeof(head) - 1, '0', zeros);
+	memcpy(json + sizeof(head) - 1 + zeros, tail, sizeof(tail));
+	r = dec_s(json);
+	assert_int_equal(r.status, EV_VALID);
+	assert_int_equal(ev.time_us, 1796291974000000LL);
+	free(json);
 }
 
 static void test_invalid_cases(void **state)
@@ -435,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_valid_epoch),
 		cmocka_unit_test(test_valid_iso),
 		cmocka_unit_test(test_bad_timestamps),
+		cmocka_unit_test(test_timestamp_exponents),
 		cmocka_unit_test(test_invalid_cases),
 		cmocka_unit_test(test_filtering),
 		cmocka_unit_test(test_escapes_unicode_extra),
