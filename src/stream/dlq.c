@@ -54,10 +54,11 @@ static void dlq_dropped(struct dlq *d, const rd_kafka_headers_t *h, rd_kafka_res
 }
 
 /*
- * Makes a dead letter shorter for another try: the key to at most
- * EV_MAX_KEY_LEN bytes, the value to half its length, with headers
- * iotpipe.truncated (and iotpipe.key_truncated) holding the original
- * lengths. Halving needs no knowledge of the topic's limit (the topic's
+ * Makes a dead letter shorter for another try: a key longer than
+ * EV_MAX_KEY_LEN bytes is cut to that first (the value whole: the key may
+ * have been all that was too large), then the value to half its length,
+ * with headers iotpipe.key_truncated and iotpipe.truncated holding the
+ * original lengths. Halving needs no knowledge of the topic's limit (the topic's
  * max.message.bytes, the broker's, or our producer's message.max.bytes)
  * and reaches any of them in a few tries. False when nothing is left to
  * cut.
@@ -68,19 +69,21 @@ static bool dlq_shrink(rd_kafka_headers_t *h, size_t *klen, size_t *vlen)
 	const void *v;
 	size_t n;
 
-	if (*vlen == 0 && *klen <= EV_MAX_KEY_LEN)
+	if (*klen > EV_MAX_KEY_LEN) {
+		/* the key first, alone: it may be all that was too large */
+		if (rd_kafka_header_get_last(h, "iotpipe.key_truncated", &v, &n)) {
+			snprintf(num, sizeof(num), "%zu", *klen);
+			rd_kafka_header_add(h, "iotpipe.key_truncated", -1, num, -1);
+		}
+		*klen = EV_MAX_KEY_LEN;
+		return true;
+	}
+	if (*vlen == 0)
 		return false;
 	if (rd_kafka_header_get_last(h, "iotpipe.truncated", &v, &n)) {
 		snprintf(num, sizeof(num), "%zu", *vlen);
 		rd_kafka_header_add(h, "iotpipe.truncated", -1, num, -1);
 	}
-	if (*klen > EV_MAX_KEY_LEN &&
-	    rd_kafka_header_get_last(h, "iotpipe.key_truncated", &v, &n)) {
-		snprintf(num, sizeof(num), "%zu", *klen);
-		rd_kafka_header_add(h, "iotpipe.key_truncated", -1, num, -1);
-	}
-	if (*klen > EV_MAX_KEY_LEN)
-		*klen = EV_MAX_KEY_LEN;
 	*vlen /= 2;
 	return true;
 }

@@ -127,6 +127,9 @@ def test_dead_letter_too_large_for_its_topic_is_truncated(iotpipe, kafka, tmp_pa
     items = [(0, f"dev_{i % 3}".encode(), _good(i, BASE_S + i)) for i in range(30)]
     items.insert(10, (0, b"dev_big", big))
     items.insert(20, (0, b"dev_small", b"not json"))
+    # too large by its key alone: the key is cut, the value stays whole
+    long_key = b"k" * 50000
+    items.insert(25, (0, long_key, _good(99, BASE_S + 99)))
     send_raw(kafka, topic, items)
     recs = kafka.consume_all(topic, expect=len(items))
     for run in (1, 2):
@@ -137,8 +140,8 @@ def test_dead_letter_too_large_for_its_topic_is_truncated(iotpipe, kafka, tmp_pa
     have, rows = oracle.read_archive(tmp_path / "out")
     assert have == oracle.archive_rows(recs) and len(rows) == 30
     # the second run found everything committed: no second copy
-    got = kafka.consume_all(dlq, expect=2)
-    assert len(got) == 2, [(_headers(r), len(r.value or b"")) for r in got]
+    got = kafka.consume_all(dlq, expect=3)
+    assert len(got) == 3, [(_headers(r), len(r.value or b"")) for r in got]
     by_off = {int(_headers(r)["iotpipe.offset"]): r for r in got}
     trunc = by_off[10]
     h = _headers(trunc)
@@ -146,6 +149,12 @@ def test_dead_letter_too_large_for_its_topic_is_truncated(iotpipe, kafka, tmp_pa
     assert 0 < len(trunc.value) < 4096 and big.startswith(trunc.value)
     small = by_off[20]
     assert small.value == b"not json" and "iotpipe.truncated" not in _headers(small)
+    keyed = by_off[25]
+    h = _headers(keyed)
+    assert h["iotpipe.key_truncated"] == str(len(long_key)), h
+    assert "iotpipe.truncated" not in h, h
+    assert keyed.value == _good(99, BASE_S + 99) and long_key.startswith(keyed.key)
+    assert 0 < len(keyed.key) < len(long_key)
 
 
 def test_kafka_properties_reach_the_dead_letter_producer(iotpipe, kafka, tmp_path):
