@@ -21,6 +21,7 @@
 #include "metrics/metrics.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,11 +114,20 @@ void status_format(char *out, size_t cap, unsigned parts, const struct status_sa
 	if (parts & STATUS_AGGREGATE) {
 		char wm[48] = "-";
 		if (cur->watermark > 0) {
+			/* the time of day when within a day of now, else the
+			 * date too; behind now (-Ns) or, for event times from
+			 * clocks ahead, in front of it (+Ns) */
 			time_t t = (time_t)cur->watermark;
+			double behind = cur->now - cur->watermark;
 			struct tm tm;
 			gmtime_r(&t, &tm);
-			snprintf(wm, sizeof(wm), "%02d:%02d:%02dZ (-%.0fs)", tm.tm_hour, tm.tm_min,
-				 tm.tm_sec, cur->now - cur->watermark);
+			if (fabs(behind) < 86400)
+				snprintf(wm, sizeof(wm), "%02d:%02d:%02dZ (%c%.0fs)", tm.tm_hour,
+					 tm.tm_min, tm.tm_sec, behind >= 0 ? '-' : '+', fabs(behind));
+			else
+				snprintf(wm, sizeof(wm), "%04d-%02d-%02dT%02d:%02d:%02dZ (%c%.0fs)",
+					 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+					 tm.tm_min, tm.tm_sec, behind >= 0 ? '-' : '+', fabs(behind));
 		}
 		human(a, sizeof(a), cur->files[1], "");
 		ADD("%saggregate %.0f/s, lag %.0f, watermark %s, late %.0f, windows %.0f, files %s",

@@ -202,6 +202,13 @@ static void test_status_format(void **state)
 			    " | aggregate 50/s, lag 3, watermark 00:00:00Z (-30s), late 7, windows 9, files 6");
 	status_format(line, sizeof(line), STATUS_AGGREGATE, &prev, &prev, 1);
 	assert_string_equal(line, "aggregate 0/s, lag 0, watermark -, late 0, windows 0, files 0");
+	/* more than a day away: the date too; ahead of now: +Ns */
+	cur.now = 1735689600 - 45;
+	status_format(line, sizeof(line), STATUS_AGGREGATE, &cur, &prev, 10);
+	assert_non_null(strstr(line, "watermark 00:00:00Z (+45s),"));
+	cur.now = 1735689600 + 2 * 86400;
+	status_format(line, sizeof(line), STATUS_AGGREGATE, &cur, &prev, 10);
+	assert_non_null(strstr(line, "watermark 2025-01-01T00:00:00Z (-172800s),"));
 	/* a short buffer is cut, never overrun */
 	status_format(line, 16, STATUS_PRODUCE | STATUS_ARCHIVE, &cur, &prev, 1);
 	assert_int_equal(strlen(line), 15);
