@@ -113,7 +113,8 @@ static bool num(const char **p, bool is_signed, bool last, int64_t *v)
 enum iot_err merge_plan_load(struct merge_plan *m, const char *text, size_t len,
 			     const char *name, struct iot_error *err)
 {
-	char *copy = xstrndup(text, len), *line, *next;
+	/* a plan without merge lines has no text at all (NULL, 0) */
+	char *copy = xstrndup(text ? text : "", len), *line, *next;
 	char key[600];
 	int lineno = 0;
 

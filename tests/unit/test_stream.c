@@ -491,6 +491,9 @@ static void test_merge_plan(void **state)
 	assert_int_equal(merge_plan_load(&n, "give 1 0 5 6b\n", 14, "wal-4", &err), IOT_ERR_FORMAT);
 	assert_non_null(strstr(err.msg, "wal-4: line 1"));
 	assert_int_equal(merge_plan_load(&n, "hold 5 6\n", 9, "wal-5", &err), IOT_ERR_FORMAT);
+	/* a plan without merge lines: its text is empty, not allocated */
+	assert_int_equal(merge_plan_load(&n, NULL, 0, "wal-6", &err), IOT_OK);
+	assert_int_equal(n.nhold, 0);
 
 	assert_non_null(mkdtemp(dir));
 	base = ckpt_partition_uri(dir, "topic", 0);
