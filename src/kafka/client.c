@@ -147,6 +147,13 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 			rk ? rd_kafka_name(rk) : "librdkafka", fac, buf);
 }
 
+void kafka_log_error(const rd_kafka_t *rk, int err, const char *reason)
+{
+	log_msg_limited(&kafka_log_rl, LOG_ERROR, "kafka", "%s: ERROR: %s (%s)",
+			rk ? rd_kafka_name(rk) : "librdkafka", reason,
+			rd_kafka_err2name((rd_kafka_resp_err_t)err));
+}
+
 void kafka_log_flush(void)
 {
 	log_ratelimit_flush(&kafka_log_rl, "kafka");

@@ -83,4 +83,8 @@ enum iot_err kafka_wait_topic(rd_kafka_t *rk, const char *bootstrap,
  * one let through (at exit, after the clients are destroyed). */
 void kafka_log_flush(void);
 
+/* A client-wide error handed to an error_cb, logged as librdkafka logs
+ * the ones no callback takes (level error, through the same limiter). */
+void kafka_log_error(const rd_kafka_t *rk, int err, const char *reason);
+
 #endif

@@ -80,7 +80,7 @@ static char *file_uri(const char *base, const char *kind, uint64_t batch)
 static enum iot_err parse(const char *uri, const char *job, const char *kind,
 			  char *text, uint64_t batch, struct ckpt_wal *w,
 			  int64_t *next, uint32_t *epoch, char *source, char *shape,
-			  const char **payload, struct iot_error *err)
+			  struct ckpt_tail *tail, const char **payload, struct iot_error *err)
 {
 	char *line = text, *nl;
 	bool magic = false, job_ok = false, kind_ok = false, batch_ok = false;
@@ -151,6 +151,14 @@ static enum iot_err parse(const char *uri, const char *job, const char *kind,
 			if (!n || n >= CKPT_SHAPE_MAX)
 				goto bad;
 			memcpy(shape, val, n + 1);
+		} else if (!strcmp(line, "tail") && tail) {
+			long long o, t;
+			unsigned long long k, v;
+			int used = -1;
+			if (sscanf(val, "%lld %lld %llu %llu%n", &o, &t, &k, &v, &used) != 4 ||
+			    val[used] || o < 0)
+				goto bad;
+			*tail = (struct ckpt_tail){ true, o, t, k, v };
 		}
 	}
 	if (!magic || !job_ok || !kind_ok || !batch_ok ||
@@ -183,7 +191,7 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		if (!rc)
 			rc = parse(uri, job, "state", (char *)b.data ? (char *)b.data : (char *)"",
 				   l.max_state, NULL, &out->next_offset, &out->epoch, out->source,
-				   out->shape, &payload, err);
+				   out->shape, &out->tail, &payload, err);
 		if (!rc) {
 			buf_puts(&out->payload, payload);
 			out->has_state = true;
@@ -203,7 +211,7 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		if (!rc)
 			rc = parse(uri, job, "wal", b.data ? (char *)b.data : (char *)"",
 				   l.max_wal, &out->wal, NULL, &out->wal.epoch, wsource, wshape,
-				   &payload, err);
+				   NULL, &payload, err);
 		if (!rc) {
 			out->has_wal = true;
 			if (*wshape) /* the newer record */
@@ -266,6 +274,9 @@ static void origin_text(struct buf *b, uint32_t epoch, const struct ckpt_origin 
 		buf_printf(b, "source %s\n", o->source);
 	if (o && o->shape && *o->shape)
 		buf_printf(b, "shape %s\n", o->shape);
+	if (o && o->tail && o->tail->has)
+		buf_printf(b, "tail %" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 "\n",
+			   o->tail->offset, o->tail->ts_ms, o->tail->klen, o->tail->vlen);
 }
 
 static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w,
@@ -311,7 +322,7 @@ enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
 		if (!rc)
 			rc = parse(uri, job, "wal", old.data ? (char *)old.data : (char *)"",
 				   w->batch, existing, NULL, &existing->epoch, osource, oshape,
-				   &payload, err);
+				   NULL, &payload, err);
 		if (!rc) {
 			size_t plen = plan ? plan->len : 0;
 			existing->batch = w->batch;

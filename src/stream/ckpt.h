@@ -61,6 +61,20 @@ struct ckpt_wal {
  */
 #define CKPT_SHAPE_MAX 256
 
+/*
+ * The last record a partition's committed batches read: its offset, Kafka
+ * timestamp (-1: none) and key and value lengths. On assignment the job
+ * reads that offset again and compares (job.c, verify_tail): a log
+ * replaced under the same offsets (a topic deleted, recreated and written
+ * past the checkpoint) holds another record there. A state without it
+ * (older files, no record read yet) is not checked.
+ */
+struct ckpt_tail {
+	bool has;
+	int64_t offset, ts_ms;
+	uint64_t klen, vlen;
+};
+
 struct ckpt_recovered {
 	bool has_state;
 	uint64_t batch;        /* last committed batch (0: none) */
@@ -73,6 +87,7 @@ struct ckpt_recovered {
 	char source[CKPT_SOURCE_MAX]; /* "" when the files name none */
 	char shape[CKPT_SHAPE_MAX];   /* of the plan, else of the state; ""
 					 when not recorded (older files) */
+	struct ckpt_tail tail;        /* of the state */
 };
 
 /* Base URI of a partition's checkpoint ("<ckpt>/<topic>/partition=<p>/"). */
@@ -89,10 +104,11 @@ void ckpt_recovered_release(struct ckpt_recovered *r);
 enum iot_err ckpt_latest(struct store *st, const char *base, bool *has,
 			 uint64_t *batch, struct iot_error *err);
 
-/* Where a record comes from: `source` and `shape` may be NULL. */
+/* Where a record comes from: `source`, `shape` and `tail` may be NULL. */
 struct ckpt_origin {
 	const char *source;
 	const char *shape;
+	const struct ckpt_tail *tail; /* states only */
 };
 
 /*

@@ -113,7 +113,7 @@ static enum iot_err commit_one(void *ctx, size_t worker, size_t i, struct iot_er
 	struct job *j = ctx;
 	struct citem *c = &j->round.items[i];
 	struct store *st = j->wst[worker];
-	struct ckpt_origin o = { j->source, j->shape };
+	struct ckpt_origin o = { j->source, j->shape, &c->tail };
 	enum iot_err rc = ckpt_write_state(st, j->name, c->p->ckpt_base, c->w.batch, c->w.end,
 					   c->w.epoch, &o, &c->payload, err);
 
@@ -277,6 +277,7 @@ static void plan_item(struct job *j, struct citem *c, bool replaying)
 
 	c->outcome = CI_FAILED;
 	c->replaying = replaying;
+	c->tail = p->tail;
 	j->sink->plan(j, c);
 	if (j->sink->save)
 		j->sink->save(j, c);

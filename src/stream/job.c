@@ -159,6 +159,8 @@ static void part_drop(struct job *j, struct part *p)
 	p->assigned = false;
 	p->dirty = false;
 	p->replay = false;
+	p->log_replaced = false;
+	p->verify.has = false;
 }
 
 void job_unbuffer(struct job *j, struct part *p)
@@ -232,8 +234,12 @@ static enum iot_err part_recover_from(struct job *j, struct part *p, int64_t *st
 {
 	struct ckpt_recovered r;
 	enum iot_err rc;
+	/* a replaced log found by verify_tail is the data-loss policy's
+	 * to apply, on the assignment that follows (loss_pending) */
+	bool replaced = p->log_replaced;
 
 	part_drop(j, p);
+	p->log_replaced = replaced;
 	p->ckpt_base = ckpt_partition_uri(j->o->checkpoint, j->o->topic, p->id);
 	if (pre) {
 		r = *pre;
@@ -254,6 +260,9 @@ static enum iot_err part_recover_from(struct job *j, struct part *p, int64_t *st
 	p->last_offset = -1;
 	p->last_arrival = clock_mono_s();
 	p->eof = false;
+	p->tail = r.tail;
+	p->verify = r.tail; /* part_check_log decides whether it is read again */
+	p->log_gone = j->log_gone;
 	if (r.has_wal) {
 		p->replay = true;
 		p->wal = r.wal;
@@ -498,6 +507,13 @@ static void describe_loss(struct buf *b, struct job *j, struct part *p, int64_t 
 	if (p->other_source)
 		buf_printf(b, " was read from another log (the checkpoint names another Kafka "
 			      "cluster or broker incarnation than '%s')", j->source);
+	else if (p->log_replaced)
+		buf_printf(b, " was read from another log: offset %" PRId64 " now holds another "
+			      "record than the one the checkpoint read there (timestamp %" PRId64
+			      ", key %" PRIu64 " and value %" PRIu64 " bytes; it read %" PRId64
+			      ", %" PRIu64 " and %" PRIu64 "): the topic was deleted and recreated",
+			   p->found.offset, p->found.ts_ms, p->found.klen, p->found.vlen,
+			   p->tail.ts_ms, p->tail.klen, p->tail.vlen);
 	else if (lo >= 0)
 		buf_printf(b, " is outside the partition's log [%" PRId64 ", %" PRId64 "] (the topic "
 			      "was recreated, retention deleted records, or the broker lost its log)",
@@ -520,6 +536,9 @@ static enum iot_err part_lose_log(struct job *j, struct part *p, struct iot_erro
 	}
 	p->epoch++;
 	p->other_source = false;
+	p->log_replaced = false;
+	p->verify.has = false;
+	p->tail.has = false; /* of the old log */
 	p->loss_pending = false;
 	p->next_offset = -1; /* the first record read starts the new epoch */
 	p->last_offset = -1;
@@ -581,6 +600,7 @@ static enum iot_err part_check_log(struct job *j, struct part *p, int64_t *start
 	int64_t lo = -1, hi = -1;
 	rd_kafka_resp_err_t e;
 	bool lost;
+	struct ckpt_tail *t = &p->verify;
 
 	if (*start < 0 && !p->replay)
 		return IOT_OK; /* no checkpoint */
@@ -588,27 +608,38 @@ static enum iot_err part_check_log(struct job *j, struct part *p, int64_t *start
 					     (int)(j->o->timeout_s * 1000));
 	if (e) {
 		lo = hi = -1;
-		if (!p->other_source) {
+		t->has = false; /* a tail before the log start would read as a loss */
+		if (!p->other_source && !p->log_replaced) {
 			log_warn(j->name, "partition %d: cannot read the log's range (%s): a position "
 				 "outside it is found at the first fetch", p->id, rd_kafka_err2str(e));
 			return IOT_OK;
 		}
 	}
-	if (p->other_source)
+	if (p->other_source || p->log_replaced)
 		lost = true;
 	else if (p->replay)
 		lost = p->wal.start < lo || p->wal.end > hi;
 	else
 		lost = *start < lo || *start > hi;
-	if (!lost)
+	if (!lost) {
+		/* read the checkpoint's last record again, to compare; one
+		 * retention deleted, or a record at or after the position
+		 * (older files), is not compared */
+		if (t->has && t->offset >= lo && t->offset < *start)
+			*start = t->offset;
+		else
+			t->has = false;
 		return IOT_OK;
+	}
+	t->has = false;
 	return data_loss(j, p, *start, lo, hi, start, err);
 }
 
 static void assign_partitions(struct job *j, rd_kafka_topic_partition_list_t *tl);
 
 /*
- * Partitions whose fetch ran outside the log (handle()), between arrays.
+ * Partitions whose fetch ran outside the log, or whose topic went away
+ * and came back (handle()), between arrays.
  * librdkafka has stopped fetching them, and a seek is refused in that
  * state; so the job commits what it read (in every partition: it is all
  * real), then assigns its partitions again from their checkpoints, which
@@ -688,6 +719,24 @@ static void assign_partitions(struct job *j, rd_kafka_topic_partition_list_t *tl
 	j->assigned_once = true;
 }
 
+/*
+ * librdkafka's client-wide errors (on the job thread, while it reads). A
+ * partition or topic the cluster no longer knows may be a topic deleted
+ * and recreated under the running job, and librdkafka then fetches on at
+ * its position in the new log: each partition's next record is taken as
+ * the cue to assign it again from its checkpoint (handle), which reads the
+ * checkpoint's last record again and compares (verify_tail).
+ */
+static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+	struct job *j = opaque;
+
+	if (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+	    e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+		j->log_gone++;
+	kafka_log_error(rk, e, reason);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 			 rd_kafka_topic_partition_list_t *tl, void *opaque)
 {
@@ -750,6 +799,37 @@ static void read_to_end(struct job *j, struct part *p, int64_t end_offset)
 	p->dirty = true;
 }
 
+/*
+ * The first records after an assignment whose checkpoint has a tail
+ * (ckpt.h): the fetch starts at the tail's offset (part_check_log), and
+ * the record there must be the one the checkpoint read. True when m is
+ * taken here (the tail itself, or a stale record before it). Another
+ * record there means the log was replaced under the same offsets: the
+ * data-loss policy applies, between arrays (loss_pending). A record past
+ * the tail's offset (the tail was a control record's neighbour, or was
+ * compacted away) ends the check without a comparison.
+ */
+static bool verify_tail(struct part *p, const rd_kafka_message_t *m)
+{
+	struct ckpt_tail *t = &p->verify;
+	int64_t ts;
+
+	if (m->offset > t->offset) {
+		t->has = false;
+		return false;
+	}
+	if (m->offset < t->offset)
+		return true;
+	t->has = false;
+	ts = rd_kafka_message_timestamp(m, NULL);
+	if (ts == t->ts_ms && m->key_len == t->klen && m->len == t->vlen)
+		return true; /* the same log: the record was committed before */
+	p->found = (struct ckpt_tail){ true, m->offset, ts, m->key_len, m->len };
+	p->log_replaced = true;
+	p->loss_pending = true;
+	return true;
+}
+
 static void handle(struct job *j, struct dbatch *b, size_t i)
 {
 	rd_kafka_message_t *m = b->msgs[i];
@@ -762,6 +842,8 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && p && p->assigned) {
 			p->eof = true;
 			p->eof_offset = m->offset;
+			if (p->verify.has && m->offset > p->verify.offset)
+				p->verify.has = false; /* the tail was never delivered */
 			if (p->replay && m->offset >= p->wal.end && commit_replay(j, p, &err))
 				job_fail(j, &err);
 			else if (!j->failed)
@@ -775,6 +857,18 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 		}
 		return;
 	}
+	if (p && p->assigned && p->log_gone != j->log_gone) {
+		/* the topic went away since this partition's last record
+		 * (on_error): assigned again from its checkpoint, between
+		 * arrays, before anything of a possibly new log is read */
+		p->log_gone = j->log_gone;
+		if (p->tail.has && !p->replay) {
+			p->loss_pending = true;
+			return;
+		}
+	}
+	if (p && p->assigned && p->verify.has && !p->loss_pending && verify_tail(p, m))
+		return;
 	if (!p || !p->assigned || p->resync_batch || p->loss_pending ||
 	    (p->next_offset >= 0 && m->offset < p->next_offset))
 		return; /* stale: from before a seek or a revocation, or to be read again */
@@ -817,6 +911,8 @@ static void handle(struct job *j, struct dbatch *b, size_t i)
 		}
 	}
 	p->last_offset = m->offset;
+	p->tail = (struct ckpt_tail){ true, m->offset, rd_kafka_message_timestamp(m, NULL),
+				      m->key_len, m->len };
 	p->dirty = true;
 	p->last_arrival = j->now;
 	if (p->replay && m->offset >= p->wal.end - 1 && commit_replay(j, p, &err))
@@ -1049,6 +1145,7 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	    kafka_conf_set(conf, "fetch.wait.max.ms", "100", "default", err))
 		goto fail;
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_opaque(conf, j);
 	j->rk = kafka_client_new(RD_KAFKA_CONSUMER, conf, o->kafka, j->name,
 				 "the Kafka consumer", err);

@@ -67,6 +67,12 @@ struct part {
 	double last_arrival;    /* monotonic seconds */
 	bool eof;
 	int64_t eof_offset;
+	struct ckpt_tail tail;  /* the last record read (ckpt.h) */
+	struct ckpt_tail verify; /* the checkpoint's tail, still to be read
+				    again and compared (job.c, verify_tail) */
+	bool log_replaced;      /* it was not the same record: data loss */
+	uint64_t log_gone;      /* j->log_gone when it was last read */
+	struct ckpt_tail found; /* what was there instead */
 	struct rawbuf raw;      /* archive: rows read since the last plan */
 	struct rawbuf craw;     /* archive: rows of the batch being committed */
 	struct winstate win;    /* aggregate: open windows */
@@ -99,6 +105,7 @@ struct citem {
 	struct win_out_list wl;   /* aggregate: the windows it emits */
 	struct buf payload;       /* the state after the batch (sink save) */
 	struct merge_plan mp;     /* aggregate: what it merges (merge.h) */
+	struct ckpt_tail tail;    /* the partition's last record read */
 	struct winstate *took;    /* the hand-overs it ends with, one per
 				     present `end` line, read before planning */
 	size_t ntook;
@@ -195,6 +202,8 @@ struct job {
 	const char *name; /* sink->name */
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *queue;
+	uint64_t log_gone;  /* errors saying a partition or the topic is gone
+			       (job.c, on_error) */
 	struct fetch_waker *waker;
 	struct dlq dlq;
 	struct store *st;

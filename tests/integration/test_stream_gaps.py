@@ -62,19 +62,32 @@ def _recreate(kafka, topic, partitions=4):
             time.sleep(0.5)
 
 
-def _loss_line(stderr, topic):
-    lines = [l for l in stderr.splitlines() if "outside the partition's log" in l]
+def _loss_line(stderr, topic, replaced=False):
+    """The data-loss line: the checkpoint offset outside the new log, or
+    (replaced) inside it, where another record stands than the one read."""
+    what = "now holds another record" if replaced else "outside the partition's log"
+    lines = [l for l in stderr.splitlines() if what in l]
     assert lines, stderr[-3000:]
     line = lines[-1]
     assert f"topic '{topic}'" in line and "partition" in line, line
-    assert re.search(r"checkpoint offset \d+ is outside the partition's log "
-                     r"\[\d+, \d+\]", line), line
+    if replaced:
+        assert re.search(r"checkpoint offset \d+ was read from another log: offset \d+ now "
+                         r"holds another record than the one the checkpoint read there", line), line
+        assert "the topic was deleted and recreated" in line, line
+    else:
+        assert re.search(r"checkpoint offset \d+ is outside the partition's log "
+                         r"\[\d+, \d+\]", line), line
     assert "--on-data-loss earliest" in line, line
     return line
 
 
 @pytest.mark.parametrize("kind", ["archive", "aggregate"])
-def test_topic_recreated_under_stopped_job(iotpipe, kafka, tmp_path, kind):
+@pytest.mark.parametrize("count", [1000, 6000])
+def test_topic_recreated_under_stopped_job(iotpipe, kafka, tmp_path, kind, count):
+    """The new topic holds fewer records than the checkpoint read (its
+    offset is outside the new log), or more: the offset is inside the new
+    log, and resuming there skipped the new records before it, exit 0. The
+    record at the checkpoint's last offset is read again and compared."""
     topic = kafka.create_topic(kafka.topic("recreate"), partitions=4)
     produce(iotpipe, kafka, topic, 4000, seed=1, start=START)
     old = kafka.consume_all(topic, expect=4000)
@@ -84,14 +97,13 @@ def test_topic_recreated_under_stopped_job(iotpipe, kafka, tmp_path, kind):
     before = _files(out)
     assert before
 
-    # the new topic holds fewer records than the checkpoint has read
     _recreate(kafka, topic)
-    produce(iotpipe, kafka, topic, 1000, seed=2, start="2025-01-01T01:00:00Z")
-    new = kafka.consume_all(topic, expect=1000)
+    produce(iotpipe, kafka, topic, count, seed=2, start="2025-01-01T01:00:00Z")
+    new = kafka.consume_all(topic, expect=count)
     cp = iotpipe(*_args(kind, kafka, topic, out, ck, "g", "--once", *extra),
                  check=False, timeout=180)
     assert cp.returncode == 1, (cp.returncode, cp.stderr[-3000:])
-    _loss_line(cp.stderr, topic)
+    _loss_line(cp.stderr, topic, replaced=count > 4000)
     assert _files(out) == before, "a failed run changed the output"
 
     # the explicit policy goes on from the log start in a new epoch
@@ -114,7 +126,8 @@ def test_topic_recreated_under_stopped_job(iotpipe, kafka, tmp_path, kind):
         oracle.compare_aggregate(oracle.read_aggregate(out), {**w1, **w2})
 
 
-def test_topic_recreated_under_running_job(iotpipe, kafka, tmp_path):
+@pytest.mark.parametrize("count", [500, 5000])
+def test_topic_recreated_under_running_job(iotpipe, kafka, tmp_path, count):
     out, ck = tmp_path / "o", tmp_path / "c"
     for policy in ("fail", "earliest"):
         topic = kafka.create_topic(kafka.topic("recreate-run"), partitions=4)
@@ -133,8 +146,8 @@ def test_topic_recreated_under_running_job(iotpipe, kafka, tmp_path):
             time.sleep(0.5)
         before = _files(o)
         _recreate(kafka, topic)
-        produce(iotpipe, kafka, topic, 500, seed=4, start="2025-01-01T01:00:00Z")
-        new = kafka.consume_all(topic, expect=500)
+        produce(iotpipe, kafka, topic, count, seed=4, start="2025-01-01T01:00:00Z")
+        new = kafka.consume_all(topic, expect=count)
         if policy == "fail":
             try:
                 rc = job.proc.wait(90)
@@ -143,7 +156,7 @@ def test_topic_recreated_under_running_job(iotpipe, kafka, tmp_path):
                 raise AssertionError("the job went on although its checkpoint is outside "
                                      "the recreated topic's log:\n" + job.tail())
             assert rc == 1, job.tail()
-            _loss_line(job.tail(10**6), topic)
+            _loss_line(job.tail(10**6), topic, replaced=count > 3000)
             assert _files(o) == before
         else:
             want = oracle.archive_rows(old) + oracle.archive_rows(new)
