@@ -22,6 +22,7 @@
 #include "core/xalloc.h"
 #include "kafka/client_stats.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -152,6 +153,75 @@ void kafka_log_error(const rd_kafka_t *rk, int err, const char *reason)
 	log_msg_limited(&kafka_log_rl, LOG_ERROR, "kafka", "%s: ERROR: %s (%s)",
 			rk ? rd_kafka_name(rk) : "librdkafka", reason,
 			rd_kafka_err2name((rd_kafka_resp_err_t)err));
+}
+
+struct destroyer {
+	rd_kafka_t *rk;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done, abandoned;
+};
+
+static void *destroy_main(void *arg)
+{
+	struct destroyer *d = arg;
+	bool abandoned;
+
+	rd_kafka_destroy(d->rk);
+	pthread_mutex_lock(&d->mu);
+	d->done = true;
+	abandoned = d->abandoned;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	if (abandoned) { /* the waiter gave up and left it to this thread */
+		pthread_mutex_destroy(&d->mu);
+		pthread_cond_destroy(&d->cv);
+		free(d);
+	}
+	return NULL;
+}
+
+bool kafka_destroy_bounded(rd_kafka_t *rk, double timeout_s)
+{
+	struct destroyer *d = xcalloc(1, sizeof(*d));
+	struct timespec until;
+	pthread_attr_t attr;
+	pthread_t t;
+	bool done;
+
+	d->rk = rk;
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, destroy_main, d) != 0) {
+		pthread_attr_destroy(&attr);
+		rd_kafka_destroy(rk);
+		pthread_mutex_destroy(&d->mu);
+		pthread_cond_destroy(&d->cv);
+		free(d);
+		return true;
+	}
+	pthread_attr_destroy(&attr);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)timeout_s;
+	pthread_mutex_lock(&d->mu);
+	while (!d->done &&
+	       pthread_cond_timedwait(&d->cv, &d->mu, &until) != ETIMEDOUT)
+		;
+	done = d->done;
+	d->abandoned = !done;
+	pthread_mutex_unlock(&d->mu);
+	if (done) {
+		pthread_mutex_destroy(&d->mu);
+		pthread_cond_destroy(&d->cv);
+		free(d);
+	} else {
+		log_warn("kafka", "%s: librdkafka did not shut down within %.0f s (it can wait "
+			 "forever once a topic it read was deleted); exiting without it",
+			 rd_kafka_name(rk), timeout_s);
+	}
+	return done;
 }
 
 void kafka_log_flush(void)

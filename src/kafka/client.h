@@ -83,6 +83,14 @@ enum iot_err kafka_wait_topic(rd_kafka_t *rk, const char *bootstrap,
  * one let through (at exit, after the clients are destroyed). */
 void kafka_log_flush(void);
 
+/*
+ * rd_kafka_destroy, given up after timeout_s: librdkafka 2.0 can wait
+ * forever for its broker thread once a topic it read was deleted (its
+ * issue #3007), and a job whose work is committed must still exit.
+ * False when it gave up (the handle is left to the process's exit).
+ */
+bool kafka_destroy_bounded(rd_kafka_t *rk, double timeout_s);
+
 /* A client-wide error handed to an error_cb, logged as librdkafka logs
  * the ones no callback takes (level error, through the same limiter). */
 void kafka_log_error(const rd_kafka_t *rk, int err, const char *reason);

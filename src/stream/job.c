@@ -1068,6 +1068,7 @@ static enum iot_err once_committed(struct job *j, bool *all, struct buf *left,
 static int once_step(struct job *j, struct iot_error *err)
 {
 	double now = clock_mono_s(), consumed = metric_value(j->m.consumed);
+	double batches = metric_value(j->m.batches);
 	struct buf left = BUF_INIT;
 	bool all = false;
 	int ret = 0;
@@ -1078,8 +1079,26 @@ static int once_step(struct job *j, struct iot_error *err)
 		j->once.deadline = now + j->o->timeout_s;
 		j->once.flushed = false;
 	}
-	if (!once_read_all(j))
+	if (batches != j->once.batches || j->round.running) {
+		/* so is committing (a slow store holds the reading up) */
+		j->once.batches = batches;
+		j->once.deadline = now + j->o->timeout_s;
+	}
+	/* partitions not read to their targets: waited for while records
+	 * come, else the run ends as below (a topic deleted under it, a
+	 * partition whose leader never answers) */
+	if (!once_read_all(j) && now < j->once.deadline)
 		return 0;
+	if (!once_read_all(j)) {
+		(void)once_committed(j, &all, &left, err);
+		iot_error_clear(err);
+		iot_error_set(err, IOT_ERR_STATE,
+			      "--once: topic '%s' is not read up to the end offsets it had at start, "
+			      "and nothing was read for %.0f s; partitions left: %s; run again to "
+			      "finish", j->o->topic, j->o->timeout_s, buf_str(&left));
+		buf_release(&left);
+		return -1;
+	}
 	if (!j->once.flushed) {
 		drain_pending(j);
 		if (commit_all(j, true, err))
@@ -1356,7 +1375,9 @@ out:
 		rd_kafka_consumer_close(j.rk);
 		if (j.queue)
 			rd_kafka_queue_destroy(j.queue);
-		rd_kafka_destroy(j.rk);
+		/* everything is committed by now: a librdkafka that cannot
+		 * shut down does not keep the job from exiting */
+		(void)kafka_destroy_bounded(j.rk, 10);
 	}
 	dlq_close(&j.dlq);
 	for (size_t i = 0; i < j.nparts; i++) {

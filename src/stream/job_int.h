@@ -237,6 +237,7 @@ struct job {
 		double next_check;
 		int64_t progress;  /* sum of committed positions seen */
 		double consumed;   /* records read when last looked */
+		double batches;    /* batches committed when last looked */
 		bool flushed;      /* what was read since then is committed */
 	} once;
 	/* aggregate: the partition each key was first seen on */

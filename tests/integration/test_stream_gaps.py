@@ -910,3 +910,56 @@ def test_once_over_transaction_markers(iotpipe, kafka, tmp_path, kind, plan):
     again = iotpipe(*args, check=False, timeout=120)
     assert again.returncode == 0, again.stderr[-3000:]
     assert _latest_next(ck, topic) == {0: 11 * len(plan)}
+
+
+def _first_commit(ck, job, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not list(pathlib.Path(ck).rglob("state-*")):
+        assert job.running() and time.monotonic() < deadline, job.tail()
+        time.sleep(0.05)
+
+
+def test_topic_deleted_under_once_ends_it(iotpipe, kafka, tmp_path):
+    """`--once` whose topic is deleted while it reads: it used to wait for
+    the end offsets forever (the no-progress timeout applied only once
+    everything was read) and then ignore SIGTERM. It now ends with exit 1
+    naming each partition left, and librdkafka's shutdown, which can hang
+    after a topic deletion, is given up after 10 s."""
+    topic = kafka.create_topic(kafka.topic("deleted-once"), partitions=4)
+    produce(iotpipe, kafka, topic, 20000, seed=5, start=START)
+    out, ck = tmp_path / "o", tmp_path / "c"
+    job = Job(tmp_path, "archive", _args("archive", kafka, topic, out, ck, "g", "--once",
+                                         "--max-batch-events", 8, "--timeout", 5)).start()
+    try:
+        _first_commit(ck, job)
+        kafka.delete_topic(topic)
+        rc = job.proc.wait(90)
+    finally:
+        if job.running():
+            job.kill()
+    log = job.tail(10**6)
+    assert rc == 1, log[-3000:]
+    assert "is not read up to the end offsets it had at start, and nothing was read for 5 s" \
+        in log, log[-3000:]
+    assert re.search(r"partitions left: \d+ \(committed up to \d+ of \d+", log), log[-3000:]
+
+
+def test_sigterm_after_topic_deleted_exits(iotpipe, kafka, tmp_path):
+    """A streaming job whose topic was deleted stops on SIGTERM with exit 0
+    (what it read is committed); librdkafka 2.0's shutdown, which waits
+    forever there, is given up after 10 s with a warning."""
+    topic = kafka.create_topic(kafka.topic("deleted-run"), partitions=2)
+    produce(iotpipe, kafka, topic, 2000, seed=6, start=START)
+    out, ck = tmp_path / "o", tmp_path / "c"
+    job = Job(tmp_path, "archive", _args("archive", kafka, topic, out, ck, "g",
+                                         "--trigger", 0.5)).start()
+    try:
+        _first_commit(ck, job)
+        kafka.delete_topic(topic)
+        time.sleep(3)
+        t0 = time.monotonic()
+        assert job.kill(signal.SIGTERM, timeout=40) == 0, job.tail()
+        assert time.monotonic() - t0 < 30
+    finally:
+        if job.running():
+            job.kill()
