@@ -58,11 +58,29 @@ enum iot_err store_uri_parse(const char *uri, struct store_uri *out,
 		out->key = xstrdup(rest);
 		return IOT_OK;
 	}
+	/* file:/abs/path, RFC 8089's short form (Hadoop and Spark print
+	 * it): before, it was taken for a relative directory "file:", and a
+	 * checkpoint given so started from nothing */
+	if (!strncmp(uri, "file:/", 6)) {
+		out->scheme = STORE_SCHEME_LOCAL;
+		out->key = xstrdup(uri + 5);
+		return IOT_OK;
+	}
 	slash = strstr(uri, "://");
 	if (slash && strcspn(uri, "/") > (size_t)(slash - uri))
 		return iot_error_set(err, IOT_ERR_USAGE,
 				     "%s: unsupported scheme (use s3://, "
 				     "s3a://, file:// or a path)", uri);
+	/* scheme:/... or scheme:rel (s3:/bucket, file:rel): a URI spelled
+	 * wrong, not a directory whose name ends in ':' */
+	slash = strchr(uri, ':');
+	if (slash && slash > uri && strspn(uri, "abcdefghijklmnopqrstuvwxyz"
+					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") ==
+					   (size_t)(slash - uri) &&
+	    (slash[1] == '/' || !strncmp(uri, "file:", 5)))
+		return iot_error_set(err, IOT_ERR_USAGE,
+				     "%s: not a URI this store reads (use s3://bucket/key, "
+				     "file:///abs/path, file:/abs/path or a path)", uri);
 	out->scheme = STORE_SCHEME_LOCAL;
 	out->key = xstrdup(uri);
 	return IOT_OK;

@@ -47,12 +47,20 @@ static void test_uri_parse(void **state)
 	parse_ok("/abs/p", STORE_SCHEME_LOCAL, NULL, "/abs/p");
 	parse_ok("rel/p", STORE_SCHEME_LOCAL, NULL, "rel/p");
 	parse_ok("data/a://b", STORE_SCHEME_LOCAL, NULL, "data/a://b");
+	/* RFC 8089's short form, as Hadoop and Spark print it */
+	parse_ok("file:/tmp/x", STORE_SCHEME_LOCAL, NULL, "/tmp/x");
+	/* a colon in a plain name is still a name */
+	parse_ok("run:2025", STORE_SCHEME_LOCAL, NULL, "run:2025");
+	parse_ok("data/a:/b", STORE_SCHEME_LOCAL, NULL, "data/a:/b");
 }
 
 static void test_uri_parse_errors(void **state)
 {
 	const char *bad[] = { "", "s3://", "s3:///key", "s3a://",
-			      "file://rel/path", "http://host/x", "gs://b/k" };
+			      "file://rel/path", "http://host/x", "gs://b/k",
+			      /* one slash: a scheme spelled wrong, which was
+			       * taken for a relative directory "s3:" */
+			      "s3:/bucket/key", "s3a:/b", "hdfs:/x", "file:rel/path" };
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
