@@ -301,13 +301,56 @@ void winstate_save(const struct winstate *ws, struct buf *out)
 	}
 }
 
+/*
+ * perm[k] = where the schema's float field k is in the writer's list
+ * `was` (both comma-joined, escaped names): true when both name the same
+ * fields, in any order. A schema whose float fields were only reordered
+ * keeps its windows.
+ */
+static bool fields_perm(const char *was, const char *now, size_t n, size_t *perm)
+{
+	size_t nw = 0;
+	const char *w[64];
+	size_t wl[64];
+
+	for (const char *p = was; *p; nw++) {
+		const char *c = strchr(p, ',');
+		size_t l = c ? (size_t)(c - p) : strlen(p);
+		if (nw == 64)
+			return false;
+		w[nw] = p;
+		wl[nw] = l;
+		p += l + (c != NULL);
+	}
+	if (nw != n)
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		const char *c = strchr(now, ',');
+		size_t l = c ? (size_t)(c - now) : strlen(now), i;
+		for (i = 0; i < nw; i++)
+			if (wl[i] == l && !memcmp(w[i], now, l))
+				break;
+		if (i == nw)
+			return false;
+		perm[k] = i;
+		now += l + (c != NULL);
+	}
+	/* a name twice would leave another out */
+	for (size_t k = 0; k < n; k++)
+		for (size_t m = k + 1; m < n; m++)
+			if (perm[k] == perm[m])
+				return false;
+	return true;
+}
+
 enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 			   const char *name, struct iot_error *err)
 {
 	char *copy = xstrndup(text, len), *line = copy, *next;
 	char keybuf[600];
 	const char *fields = NULL; /* the writer's, when it said */
-	bool sums_checked = false;
+	bool sums_checked = false, reordered = false;
+	size_t perm[64];
 	int lineno = 0;
 	enum iot_err rc = IOT_OK;
 
@@ -392,8 +435,11 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 				for (const char *q = p; *q; q++)
 					have += *q == ' ';
 				sums_checked = true;
-				if (fields && ws->fields ? strcmp(fields, ws->fields) != 0
-							 : have != ws->nsums) {
+				if (fields && ws->fields && strcmp(fields, ws->fields) != 0 &&
+				    ws->nsums <= 64 && fields_perm(fields, ws->fields, ws->nsums, perm))
+					reordered = true; /* the same fields, in another order */
+				else if (fields && ws->fields ? strcmp(fields, ws->fields) != 0
+							      : have != ws->nsums) {
 					struct buf was = BUF_INIT, now = BUF_INIT;
 					if (fields && ws->fields) {
 						buf_printf(&was, "the float fields %s", fields);
@@ -427,6 +473,12 @@ enum iot_err winstate_load(struct winstate *ws, const char *text, size_t len,
 			}
 			if (*p)
 				goto bad;
+			if (reordered) {
+				double was[64];
+				memcpy(was, sums, ws->nsums * sizeof(double));
+				for (size_t k = 0; k < ws->nsums; k++)
+					sums[k] = was[perm[k]];
+			}
 			w = window(ws, device(ws, keybuf, klen), start);
 			w->count = count;
 			w->held = held;

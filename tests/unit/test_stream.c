@@ -140,6 +140,19 @@ static void test_windows_save_load_exact(void **state)
 		assert_non_null(strstr(err.msg, "state-9: its open windows keep sums of the float "
 						"fields temperature,event_duration, and the schema now "
 						"has temperature,humidity"));
+		/* the same fields in another order: the sums follow their names */
+		c.fields = "event_duration,temperature";
+		assert_int_equal(winstate_load(&c, (const char *)t2.data, t2.len, "state-9", &err),
+				 IOT_OK);
+		assert_int_equal(c.open, a.open);
+		assert_true(c.dev[0].n > 0 && a.dev[0].n > 0);
+		assert_true(c.dev[0].w[0].sums[0] == a.dev[0].w[0].sums[1]);
+		assert_true(c.dev[0].w[0].sums[1] == a.dev[0].w[0].sums[0]);
+		assert_true(c.dev[0].w[0].sums[0] != c.dev[0].w[0].sums[1]);
+		/* a name twice is not a reordering */
+		c.fields = "temperature,temperature";
+		assert_int_equal(winstate_load(&c, (const char *)t2.data, t2.len, "state-9", &err),
+				 IOT_ERR_CONFIG);
 		/* an older state, without the line: by count */
 		assert_int_equal(winstate_load(&c, (const char *)t1.data, t1.len, "state-9", &err),
 				 IOT_OK);
