@@ -115,19 +115,23 @@ void status_format(char *out, size_t cap, unsigned parts, const struct status_sa
 		char wm[48] = "-";
 		if (cur->watermark > 0) {
 			/* the time of day when within a day of now, else the
-			 * date too; behind now (-Ns) or, for event times from
-			 * clocks ahead, in front of it (+Ns) */
-			time_t t = (time_t)cur->watermark;
+			 * date too (none past gmtime's range); behind now (-Ns)
+			 * or, for event times from clocks ahead, in front (+Ns) */
 			double behind = cur->now - cur->watermark;
+			char day[16] = "";
+			/* cast only below year 10000: a double past time_t's
+			 * range does not convert */
+			time_t t = cur->watermark < 253402300800.0 ? (time_t)cur->watermark : 0;
 			struct tm tm;
-			gmtime_r(&t, &tm);
-			if (fabs(behind) < 86400)
-				snprintf(wm, sizeof(wm), "%02d:%02d:%02dZ (%c%.0fs)", tm.tm_hour,
+			if (t && gmtime_r(&t, &tm)) {
+				if (fabs(behind) >= 86400)
+					snprintf(day, sizeof(day), "%04d-%02d-%02dT", tm.tm_year + 1900,
+						 tm.tm_mon + 1, tm.tm_mday);
+				snprintf(wm, sizeof(wm), "%s%02d:%02d:%02dZ (%c%.0fs)", day, tm.tm_hour,
 					 tm.tm_min, tm.tm_sec, behind >= 0 ? '-' : '+', fabs(behind));
-			else
-				snprintf(wm, sizeof(wm), "%04d-%02d-%02dT%02d:%02d:%02dZ (%c%.0fs)",
-					 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-					 tm.tm_min, tm.tm_sec, behind >= 0 ? '-' : '+', fabs(behind));
+			} else {
+				snprintf(wm, sizeof(wm), "after 9999 (+%.0fs)", fabs(behind));
+			}
 		}
 		human(a, sizeof(a), cur->files[1], "");
 		ADD("%saggregate %.0f/s, lag %.0f, watermark %s, late %.0f, windows %.0f, files %s",

@@ -209,6 +209,10 @@ static void test_status_format(void **state)
 	cur.now = 1735689600 + 2 * 86400;
 	status_format(line, sizeof(line), STATUS_AGGREGATE, &cur, &prev, 10);
 	assert_non_null(strstr(line, "watermark 2025-01-01T00:00:00Z (-172800s),"));
+	/* past year 9999 (no date to print) */
+	cur.watermark = 1e300; /* beyond time_t too */
+	status_format(line, sizeof(line), STATUS_AGGREGATE, &cur, &prev, 10);
+	assert_non_null(strstr(line, "watermark after 9999 (+"));
 	/* a short buffer is cut, never overrun */
 	status_format(line, 16, STATUS_PRODUCE | STATUS_ARCHIVE, &cur, &prev, 1);
 	assert_int_equal(strlen(line), 15);
