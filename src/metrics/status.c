@@ -121,9 +121,10 @@ void status_format(char *out, size_t cap, unsigned parts, const struct status_sa
 			char day[16] = "";
 			/* cast only below year 10000: a double past time_t's
 			 * range does not convert */
-			time_t t = cur->watermark < 253402300800.0 ? (time_t)cur->watermark : 0;
+			bool dated = cur->watermark < 253402300800.0;
+			time_t t = dated ? (time_t)cur->watermark : 0;
 			struct tm tm;
-			if (t && gmtime_r(&t, &tm)) {
+			if (dated && gmtime_r(&t, &tm)) {
 				if (fabs(behind) >= 86400)
 					snprintf(day, sizeof(day), "%04d-%02d-%02dT", tm.tm_year + 1900,
 						 tm.tm_mon + 1, tm.tm_mday);
