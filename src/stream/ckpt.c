@@ -10,6 +10,7 @@
  *	ref <us>                                         (wal; optional)
  *	next <offset>                                    (state)
  *	epoch <n>, source <id>                           (both; optional)
+ *	run <16 hex digits>                              (both; optional)
  *	--
  *	<job payload>                                    (state; wal: the
  *	                                                  merge plan, merge.h)
@@ -30,8 +31,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/banned.h"
+
+uint64_t ckpt_new_run(void)
+{
+	uint64_t v = 0;
+
+	/* the kernel's pool; without it (a seccomp filter, an old kernel),
+	 * the clock and the process id still tell runs apart in practice */
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) *
+		    0x9e3779b97f4a7c15u ^ (uint64_t)getpid() << 32;
+	}
+	return v ? v : 1;
+}
 
 char *ckpt_partition_uri(const char *checkpoint, const char *topic, int32_t p)
 {
@@ -80,7 +99,8 @@ static char *file_uri(const char *base, const char *kind, uint64_t batch)
 static enum iot_err parse(const char *uri, const char *job, const char *kind,
 			  char *text, uint64_t batch, struct ckpt_wal *w,
 			  int64_t *next, uint32_t *epoch, char *source, char *shape,
-			  struct ckpt_tail *tail, const char **payload, struct iot_error *err)
+			  struct ckpt_tail *tail, uint64_t *run, const char **payload,
+			  struct iot_error *err)
 {
 	char *line = text, *nl;
 	bool magic = false, job_ok = false, kind_ok = false, batch_ok = false;
@@ -90,6 +110,7 @@ static enum iot_err parse(const char *uri, const char *job, const char *kind,
 	*epoch = 0;
 	*source = '\0';
 	*shape = '\0';
+	*run = 0;
 	for (; line && *line; line = nl) {
 		char *val, *e;
 		nl = strchr(line, '\n');
@@ -159,6 +180,12 @@ static enum iot_err parse(const char *uri, const char *job, const char *kind,
 			    val[used] || o < 0)
 				goto bad;
 			*tail = (struct ckpt_tail){ true, o, t, k, v };
+		} else if (!strcmp(line, "run")) {
+			if (strlen(val) != 16 || strspn(val, "0123456789abcdef") != 16)
+				goto bad;
+			*run = strtoull(val, &e, 16);
+			if (!*run)
+				goto bad;
 		}
 	}
 	if (!magic || !job_ok || !kind_ok || !batch_ok ||
@@ -191,7 +218,7 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		if (!rc)
 			rc = parse(uri, job, "state", (char *)b.data ? (char *)b.data : (char *)"",
 				   l.max_state, NULL, &out->next_offset, &out->epoch, out->source,
-				   out->shape, &out->tail, &payload, err);
+				   out->shape, &out->tail, &out->run, &payload, err);
 		if (!rc) {
 			buf_puts(&out->payload, payload);
 			out->has_state = true;
@@ -211,11 +238,13 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		if (!rc)
 			rc = parse(uri, job, "wal", b.data ? (char *)b.data : (char *)"",
 				   l.max_wal, &out->wal, NULL, &out->wal.epoch, wsource, wshape,
-				   NULL, &payload, err);
+				   NULL, &out->wal.run, &payload, err);
 		if (!rc) {
 			out->has_wal = true;
 			if (*wshape) /* the newer record */
 				memcpy(out->shape, wshape, sizeof(wshape));
+			if (out->wal.run)
+				out->run = out->wal.run;
 			out->wal.batch = l.max_wal;
 			buf_puts(&out->wal_plan, payload);
 			if (!out->has_state) {
@@ -279,6 +308,12 @@ static void origin_text(struct buf *b, uint32_t epoch, const struct ckpt_origin 
 			   o->tail->offset, o->tail->ts_ms, o->tail->klen, o->tail->vlen);
 }
 
+static void run_text(struct buf *b, uint64_t run)
+{
+	if (run)
+		buf_printf(b, "run %016" PRIx64 "\n", run);
+}
+
 static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w,
 		     const struct ckpt_origin *o, const struct buf *plan)
 {
@@ -292,6 +327,7 @@ static void wal_text(struct buf *b, const char *job, const struct ckpt_wal *w,
 	if (w->ref_us)
 		buf_printf(b, "ref %" PRId64 "\n", w->ref_us);
 	origin_text(b, w->epoch, o);
+	run_text(b, w->run);
 	if (plan && plan->len) {
 		buf_puts(b, "--\n");
 		buf_append(b, plan->data, plan->len);
@@ -322,7 +358,7 @@ enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
 		if (!rc)
 			rc = parse(uri, job, "wal", old.data ? (char *)old.data : (char *)"",
 				   w->batch, existing, NULL, &existing->epoch, osource, oshape,
-				   NULL, &payload, err);
+				   NULL, &existing->run, &payload, err);
 		if (!rc) {
 			size_t plen = plan ? plan->len : 0;
 			existing->batch = w->batch;
@@ -330,6 +366,7 @@ enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
 				    (plen && memcmp(payload, plan->data, plen)) ||
 				    existing->start != w->start || existing->end != w->end ||
 				    existing->epoch != w->epoch || strcmp(oshape, shape) ||
+				    existing->run != w->run ||
 				    existing->has_emit != w->has_emit ||
 				    (w->has_emit && existing->emit_upto_us != w->emit_upto_us);
 		}
@@ -353,6 +390,7 @@ enum iot_err ckpt_write_state(struct store *st, const char *job, const char *bas
 		       "\nnext %" PRId64 "\n",
 		   job, batch, next_offset);
 	origin_text(&b, epoch, o);
+	run_text(&b, o ? o->run : 0);
 	buf_puts(&b, "--\n");
 	if (payload)
 		buf_append(&b, payload->data, payload->len);

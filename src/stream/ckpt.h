@@ -36,6 +36,7 @@ struct ckpt_wal {
 	uint32_t epoch;       /* the checkpoint epoch the offsets belong to */
 	int64_t ref_us;       /* processing time the batch's event times were
 				 checked against (job.c, horizon); 0: none */
+	uint64_t run;         /* the checkpoint's run (below); 0: none */
 };
 
 /*
@@ -50,6 +51,20 @@ struct ckpt_wal {
  * than the last commit's next offset only in a newer epoch.
  */
 #define CKPT_SOURCE_MAX 128
+
+/*
+ * Runs. A partition's checkpoint started from nothing gets a random
+ * 64-bit run id with its first plan; every later plan and state carries
+ * it on, across epochs, and output objects are named after it as well as
+ * after the batch (pqsink.h). So a new checkpoint location pointed at an
+ * output that another one wrote (a checkpoint deleted or mistyped, two
+ * jobs sharing an output) writes objects of its own beside the earlier
+ * ones instead of replacing them, as Spark's file sink names its files
+ * after a random id. A replay reads the run from its plan and rewrites
+ * the very same names. Checkpoints written before runs existed carry
+ * none (0) and keep the names without it.
+ */
+uint64_t ckpt_new_run(void);
 
 /*
  * The shape of a job's output: the settings that decide where its objects
@@ -88,6 +103,8 @@ struct ckpt_recovered {
 	char shape[CKPT_SHAPE_MAX];   /* of the plan, else of the state; ""
 					 when not recorded (older files) */
 	struct ckpt_tail tail;        /* of the state */
+	uint64_t run;                 /* of the plan, else of the state; 0:
+					 none recorded */
 };
 
 /* Base URI of a partition's checkpoint ("<ckpt>/<topic>/partition=<p>/"). */
@@ -109,6 +126,7 @@ struct ckpt_origin {
 	const char *source;
 	const char *shape;
 	const struct ckpt_tail *tail; /* states only */
+	uint64_t run;                 /* states only (a plan has its own) */
 };
 
 /*

@@ -113,7 +113,7 @@ static enum iot_err commit_one(void *ctx, size_t worker, size_t i, struct iot_er
 	struct job *j = ctx;
 	struct citem *c = &j->round.items[i];
 	struct store *st = j->wst[worker];
-	struct ckpt_origin o = { j->source, j->shape, &c->tail };
+	struct ckpt_origin o = { j->source, j->shape, &c->tail, c->w.run };
 	enum iot_err rc = ckpt_write_state(st, j->name, c->p->ckpt_base, c->w.batch, c->w.end,
 					   c->w.epoch, &o, &c->payload, err);
 
@@ -400,7 +400,7 @@ enum iot_err commit_all(struct job *j, bool wait, struct iot_error *err)
 		r->items[n].p = p;
 		r->items[n].mp = mp;
 		r->items[n].w = (struct ckpt_wal){ p->batch + 1, p->next_offset, end, has_emit, emit,
-						   p->epoch, p->ref_us };
+						   p->epoch, p->ref_us, p->run };
 		n++;
 	}
 	if (n && !rc)
@@ -515,7 +515,7 @@ enum iot_err commit_cut(struct job *j, struct part *p, struct iot_error *err)
 	c = &r->items[0];
 	c->p = p;
 	c->w = (struct ckpt_wal){ p->batch + 1, p->next_offset, p->last_offset + 1, false, 0,
-				  p->epoch, p->ref_us };
+				  p->epoch, p->ref_us, p->run };
 	if (plan_wal(j, j->st, c, &stale, err) || stale || prepare(j, c, err)) {
 		if (stale) /* follow the other plan (resync_pending), between arrays */
 			p->resync_batch = c->w.batch;

@@ -255,6 +255,8 @@ static enum iot_err part_recover_from(struct job *j, struct part *p, int64_t *st
 	p->assigned = true;
 	p->batch = r.batch;
 	p->epoch = r.epoch;
+	/* a checkpoint started from nothing starts a run of its own */
+	p->run = r.run ? r.run : !r.has_state && !r.has_wal ? ckpt_new_run() : 0;
 	p->other_source = j->source && r.source[0] && strcmp(r.source, j->source) != 0;
 	p->next_offset = r.has_state ? r.next_offset : -1;
 	p->last_offset = -1;
@@ -1269,11 +1271,11 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 		/* every output object is named after the topic: a name that
 		 * cannot be a file name would fail every batch */
 		struct buf b = BUF_INIT;
-		pqsink_file_name(&b, o->topic, INT32_MAX, UINT64_MAX);
+		pqsink_file_name(&b, o->topic, INT32_MAX, UINT64_MAX, UINT64_MAX);
 		if (b.len > 255)
 			rc = iot_error_set(err, IOT_ERR_CONFIG,
 					   "topic '%s' is too long to name output objects: "
-					   "'part-<topic>-<partition>-<batch>.parquet' would take %zu "
+					   "'part-<topic>-<partition>-<batch>-<run>.parquet' would take %zu "
 					   "bytes, more than the 255 of a file name", o->topic, b.len);
 		buf_release(&b);
 		if (rc)

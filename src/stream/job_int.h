@@ -79,6 +79,7 @@ struct part {
 	struct metric *m_lag;
 	uint64_t resync_batch;  /* != 0: that batch was another instance's */
 	uint32_t epoch;         /* checkpoint epoch of next_offset (ckpt.h) */
+	uint64_t run;           /* the checkpoint's run (ckpt.h); 0: none */
 	bool other_source;      /* the checkpoint is of another log source */
 	bool loss_pending;      /* a fetch found the position outside the log */
 	uint64_t commits;       /* commit round thread: batches committed */

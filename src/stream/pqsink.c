@@ -291,15 +291,19 @@ done:
 	return rc;
 }
 
-void pqsink_file_name(struct buf *b, const char *topic, int32_t partition, uint64_t batch)
+void pqsink_file_name(struct buf *b, const char *topic, int32_t partition, uint64_t batch,
+		      uint64_t run)
 {
 	buf_puts(b, "part-");
 	hive_escape(b, topic, strlen(topic));
-	buf_printf(b, "-%d-%010" PRIu64 ".parquet", (int)partition, batch);
+	buf_printf(b, "-%d-%010" PRIu64, (int)partition, batch);
+	if (run)
+		buf_printf(b, "-%016" PRIx64, run);
+	buf_puts(b, ".parquet");
 }
 
 void pqsink_object_uri(struct buf *b, const char *root, const char *dir, size_t dir_len,
-		       const char *topic, int32_t partition, uint64_t batch)
+		       const char *topic, int32_t partition, uint64_t batch, uint64_t run)
 {
 	size_t n = strlen(root);
 
@@ -307,5 +311,5 @@ void pqsink_object_uri(struct buf *b, const char *root, const char *dir, size_t 
 	if (n && root[n - 1] != '/')
 		buf_putc(b, '/');
 	buf_append(b, dir, dir_len);
-	pqsink_file_name(b, topic, partition, batch);
+	pqsink_file_name(b, topic, partition, batch, run);
 }

@@ -61,14 +61,18 @@ enum iot_err pqsink_write_windows(struct store *st, const char *uri,
 
 /*
  * Output naming. Every object of a batch is named after the topic, the
- * partition and the batch (part-<topic>-<partition>-<batch>.parquet,
- * the topic escaped as a Hive value, the batch on 10 digits): a replay
- * writes the same names, so it replaces what a crash left half done.
- * pqsink_object_uri appends root, a '/', the Hive directory `dir` (may
- * be empty; ends with '/') and that name to b.
+ * partition, the batch and the checkpoint's run (ckpt.h):
+ * part-<topic>-<partition>-<batch>-<run>.parquet, the topic escaped as a
+ * Hive value, the batch on 10 digits, the run on 16 hex digits (left out
+ * when the checkpoint has none: part-<topic>-<partition>-<batch>.parquet).
+ * A replay writes the same names, so it replaces what a crash left half
+ * done; another checkpoint never does. pqsink_object_uri appends root, a
+ * '/', the Hive directory `dir` (may be empty; ends with '/') and that
+ * name to b.
  */
-void pqsink_file_name(struct buf *b, const char *topic, int32_t partition, uint64_t batch);
+void pqsink_file_name(struct buf *b, const char *topic, int32_t partition, uint64_t batch,
+		      uint64_t run);
 void pqsink_object_uri(struct buf *b, const char *root, const char *dir, size_t dir_len,
-		       const char *topic, int32_t partition, uint64_t batch);
+		       const char *topic, int32_t partition, uint64_t batch, uint64_t run);
 
 #endif

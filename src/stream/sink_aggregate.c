@@ -128,7 +128,7 @@ static void aggregate_write(struct job *j, struct citem *c, struct write_list *t
 				  memcmp(dir.data, prev.data, dir.len))) {
 			buf_reset(&uri);
 			pqsink_object_uri(&uri, j->o->output, (const char *)prev.data, prev.len, j->o->topic,
-					  c->p->id, c->w.batch);
+					  c->p->id, c->w.batch, c->w.run);
 			write_list_add(tl, c, buf_str(&uri), 0, first, i - first);
 			first = i;
 		}

@@ -122,7 +122,7 @@ static void write_grouped(struct job *j, struct citem *c, struct write_list *tl)
 		const char *dname = strmap_key(&dirs, gi, &dlen);
 		buf_reset(&uri);
 		pqsink_object_uri(&uri, j->o->output, dname, dlen, j->o->topic, c->p->id,
-				  c->w.batch);
+				  c->w.batch, c->w.run);
 		write_list_add(tl, c, buf_str(&uri), gi, 0, 0);
 	}
 	c->groups = gs;
@@ -154,7 +154,7 @@ static void archive_write(struct job *j, struct citem *c, struct write_list *tl)
 		hive_escape(&dir, key, klen);
 		buf_putc(&dir, '/');
 		pqsink_object_uri(&uri, j->o->output, (const char *)dir.data, dir.len, j->o->topic, c->p->id,
-				  c->w.batch);
+				  c->w.batch, c->w.run);
 		write_list_add(tl, c, buf_str(&uri), d, 0, 0);
 	}
 	buf_release(&uri);

@@ -126,6 +126,63 @@ def test_topic_recreated_under_stopped_job(iotpipe, kafka, tmp_path, kind, count
         oracle.compare_aggregate(oracle.read_aggregate(out), {**w1, **w2})
 
 
+@pytest.mark.parametrize("kind", ["archive", "aggregate"])
+def test_new_checkpoint_never_overwrites_earlier_output(iotpipe, kafka, tmp_path, kind):
+    """A second checkpoint location pointed at an output that another one
+    wrote (the checkpoint deleted or mistyped, a second job on the same
+    output) numbers its batches from 1 again: it must write objects of its
+    own beside the earlier ones, never replace them. And a checkpoint
+    that crashed between its first plan and its first commit replays that
+    plan under the very same object names."""
+    topic = kafka.create_topic(kafka.topic("fresh-ck"), partitions=4)
+    produce(iotpipe, kafka, topic, 3000, seed=5, start=START)
+    recs = kafka.consume_all(topic, expect=3000)
+    out = tmp_path / "o"
+    extra = ["--idle-timeout", 0] if kind == "aggregate" else []
+
+    def once(ck, group):
+        return iotpipe(*_args(kind, kafka, topic, out, tmp_path / ck, group, "--once",
+                              *extra), timeout=180)
+
+    once("c1", "g1")
+    first = _files(out)
+    assert first
+    once("c2", "g2")  # a new checkpoint, same output
+    second = _files(out)
+    assert {k: second.get(k) for k in first} == first, "earlier output was replaced"
+    assert len(second) == 2 * len(first), (len(first), len(second))
+
+    # a crash after the first plan's objects, before its commit: the
+    # replay must rewrite the same names (the plan has the run)
+    once("c3", "g3")
+    third = _files(out)
+    mine = set(third) - set(second)
+    assert len(mine) == len(first)
+    states = list((tmp_path / "c3").rglob("state-*"))
+    assert states and all(p.name.endswith("1") for p in states), states
+    for p in states:
+        p.unlink()
+    cp = once("c3", "g3")
+    assert "replaying planned batch 1" in cp.stderr, cp.stderr[-3000:]
+    assert _files(out) == third, "the replay wrote other objects than its plan's"
+
+    # every event three times, once per checkpoint, each run's objects whole
+    if kind == "archive":
+        got, rows = oracle.read_archive(out)
+        want = oracle.archive_rows(recs)
+        assert got == want + want + want
+    else:
+        got = oracle.read_aggregate(out)
+        windows, late = oracle.AggSim(watermark_s=60).run_once(recs)
+        assert not late
+        runs = (set(first), set(second) - set(first), mine)
+        by_run = [[r for r in got if str(pathlib.Path(r["file"]).relative_to(out)) in run]
+                  for run in runs]
+        assert sum(map(len, by_run)) == len(got)
+        for rows in by_run:
+            oracle.compare_aggregate(rows, windows)
+
+
 @pytest.mark.parametrize("count", [500, 5000])
 def test_topic_recreated_under_running_job(iotpipe, kafka, tmp_path, count):
     out, ck = tmp_path / "o", tmp_path / "c"

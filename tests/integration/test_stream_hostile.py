@@ -257,7 +257,7 @@ def test_dead_letter_outage_does_not_stop_commits(iotpipe, kafka, tmp_path):
 
 
 def test_topic_too_long_for_object_names_is_a_config_error(iotpipe, tmp_path):
-    """Output objects are named part-<topic>-<partition>-<batch>.parquet: a
+    """Output objects are named part-<topic>-<partition>-<batch>-<run>.parquet: a
     topic name that cannot fit a file name would fail every batch, so it
     is refused at start, before anything is read."""
     topic = "t" * 230  # Kafka allows 249 characters

@@ -21,6 +21,7 @@
 #include "stream/ckpt.h"
 #include "core/hive.h"
 #include "stream/merge.h"
+#include "stream/pqsink.h"
 #include "stream/windows.h"
 
 #define MIN (60 * 1000000LL)
@@ -414,6 +415,88 @@ static void test_checkpoint_shape(void **state)
 	remove_tree(dir);
 }
 
+/* The run (ckpt.h) goes with plans and states, a plan's is the newer, two
+ * plans that differ only in run conflict, and output names carry it; a
+ * checkpoint without one keeps the names it had. */
+static void test_checkpoint_run(void **state)
+{
+	char dir[] = "/tmp/iotpipe-test-ckpt-XXXXXX";
+	struct store *st = store_create();
+	struct iot_error err = IOT_ERROR_INIT;
+	struct ckpt_recovered r;
+	uint64_t run = ckpt_new_run(), other_run = ckpt_new_run();
+	struct ckpt_wal w = { 1, 0, 100, false, 0, 0, 0, run }, other;
+	struct ckpt_origin o = { NULL, "partition-by=device_id", NULL, run };
+	struct buf name = BUF_INIT, text = BUF_INIT;
+	char hex[17], *uri;
+	bool conflict;
+	char *base;
+	(void)state;
+
+	assert_true(run != 0 && other_run != 0 && run != other_run);
+	assert_non_null(mkdtemp(dir));
+	base = ckpt_partition_uri(dir, "topic", 0);
+	/* nothing yet: no run */
+	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_OK);
+	assert_int_equal(r.run, 0);
+	ckpt_recovered_release(&r);
+	/* a plan only (a crash before the first commit): the plan's run */
+	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, &o, NULL, &conflict, &other, &err),
+			 IOT_OK);
+	assert_false(conflict);
+	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_OK);
+	assert_true(r.has_wal && !r.has_state);
+	assert_true(r.run == run && r.wal.run == run);
+	ckpt_recovered_release(&r);
+	/* the same plan under another run is another instance's */
+	w.run = other_run;
+	assert_int_equal(ckpt_write_wal(st, "archive", base, &w, &o, NULL, &conflict, &other, &err),
+			 IOT_OK);
+	assert_true(conflict);
+	assert_true(other.run == run);
+	/* the state carries it on */
+	assert_int_equal(ckpt_write_state(st, "archive", base, 1, 100, 0, &o, NULL, &err), IOT_OK);
+	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_OK);
+	assert_true(r.has_state && !r.has_wal && r.run == run);
+	ckpt_recovered_release(&r);
+	/* a state without one (written before runs) reads as none */
+	assert_int_equal(ckpt_write_state(st, "archive", base, 2, 200, 0, NULL, NULL, &err), IOT_OK);
+	assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_OK);
+	assert_int_equal(r.run, 0);
+	ckpt_recovered_release(&r);
+	/* a run that is not 16 lower-case hex digits, or zero, is corrupt */
+	uri = xasprintf("%sstate-%020d", base, 3);
+	for (size_t i = 0; i < 4; i++) {
+		static const char *bad[] = { "0000000000000000", "abc", "ABCDEF0123456789",
+					     "0123456789abcdefg" };
+		buf_reset(&text);
+		buf_printf(&text, "iotpipe-checkpoint 1\njob archive\nkind state\nbatch 3\nnext 300\n"
+				  "run %s\n--\n", bad[i]);
+		assert_int_equal(store_put(st, uri, text.data, text.len, 0, &err), IOT_OK);
+		assert_int_equal(ckpt_recover(st, "archive", base, &r, &err), IOT_ERR_FORMAT);
+		ckpt_recovered_release(&r);
+		iot_error_clear(&err);
+	}
+	/* names */
+	snprintf(hex, sizeof(hex), "%016" PRIx64, run);
+	pqsink_file_name(&name, "t/x", 3, 12, 0);
+	assert_string_equal(buf_str(&name), "part-t%2Fx-3-0000000012.parquet");
+	buf_reset(&name);
+	pqsink_file_name(&name, "t", 3, 12, 0x00ab);
+	assert_string_equal(buf_str(&name), "part-t-3-0000000012-00000000000000ab.parquet");
+	buf_reset(&name);
+	pqsink_object_uri(&name, "s3://b/out", "device_id=d/", 12, "t", 0, 1, run);
+	assert_true(!strncmp(buf_str(&name), "s3://b/out/device_id=d/part-t-0-0000000001-", 43));
+	assert_non_null(strstr(buf_str(&name), hex));
+
+	free(uri);
+	buf_release(&name);
+	buf_release(&text);
+	free(base);
+	store_destroy(st);
+	remove_tree(dir);
+}
+
 /* A held window is not emitted, survives save/load with its group, takes
  * merged parts, and goes with the next emission once its group ends. */
 static void test_windows_held_groups(void **state)
@@ -619,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_checkpoint_protocol),
 		cmocka_unit_test(test_checkpoint_epochs),
 		cmocka_unit_test(test_checkpoint_shape),
+		cmocka_unit_test(test_checkpoint_run),
 		cmocka_unit_test(test_checkpoint_gc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
