@@ -264,6 +264,17 @@ fail:
 	return false;
 }
 
+/*
+ * Column names the jobs write beside the schema's fields (stream/pqsink.c:
+ * the key as device_id, the provenance of each row) or that readers take
+ * from the Hive directories (core/hive.c): a field of the same name would
+ * give a file two columns of one name, which Spark refuses and DuckDB
+ * renames. event_time is checked apart: it is the event-time field's own
+ * column.
+ */
+static const char *const reserved[] = { "device_id", "kafka_partition", "kafka_offset",
+					"date", "window_start" };
+
 struct event_schema *event_schema_from_yaml(struct yamldoc *d, yaml_node_t *node,
 					    struct iot_error *err)
 {
@@ -334,9 +345,10 @@ struct event_schema *event_schema_from_yaml(struct yamldoc *d, yaml_node_t *node
 	}
 	if (!fields || fields->type != YAML_SEQUENCE_NODE || !yamldoc_seq_len(fields))
 		FAIL(fields ? fields : node, "event_schema needs a non-empty list 'fields'");
+	/* nfields counts what `fields` holds (event_schema_destroy) */
+	if (yamldoc_seq_len(fields) > EV_MAX_FIELDS)
+		FAIL(fields, "at most %d fields, got %zu", EV_MAX_FIELDS, yamldoc_seq_len(fields));
 	s->nfields = yamldoc_seq_len(fields);
-	if (s->nfields > EV_MAX_FIELDS)
-		FAIL(fields, "at most %d fields", EV_MAX_FIELDS);
 	s->fields = xcalloc(s->nfields, sizeof(*s->fields));
 	for (size_t i = 0; i < s->nfields; i++) {
 		yaml_node_t *fn = yamldoc_seq_at(d, fields, i);
@@ -345,11 +357,24 @@ struct event_schema *event_schema_from_yaml(struct yamldoc *d, yaml_node_t *node
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(s->fields[j].name, s->fields[i].name))
 				FAIL(fn, "field '%s' is declared twice", s->fields[i].name);
+		for (size_t j = 0; j < sizeof(reserved) / sizeof(reserved[0]); j++)
+			if (!strcmp(s->fields[i].name, reserved[j]))
+				FAIL(fn, "field name '%s' is taken by a column the jobs add to "
+					 "their output (%s); rename the field", reserved[j],
+				     "device_id, event_time, kafka_partition, kafka_offset, and the "
+				     "Hive columns date and window_start");
 		if (s->time_field < 0 && s->fields[i].type == FIELD_DATETIME)
 			s->time_field = (int)i;
 	}
 	if (s->time_field < 0)
 		FAIL(fields, "event_schema needs a datetime field (the event time)");
+	/* the event time is stored as event_time: no other field may be */
+	for (size_t i = 0; i < s->nfields; i++)
+		if ((int)i != s->time_field && !strcmp(s->fields[i].name, "event_time"))
+			FAIL(yamldoc_seq_at(d, fields, i),
+			     "field name 'event_time' is taken: the event-time field '%s' is "
+			     "stored under that name; rename the field",
+			     s->fields[s->time_field].name);
 	if (!s->fields[s->time_field].required)
 		FAIL(fields, "the event-time field '%s' must be required",
 		     s->fields[s->time_field].name);

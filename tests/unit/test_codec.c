@@ -460,10 +460,66 @@ static void test_move_scratch(void **state)
 	config_release(&c2);
 }
 
+/* Loads a schema document; returns the error's code, its message in msg. */
+static enum iot_err load_schema(const char *yml, char *msg, size_t cap)
+{
+	char path[] = "/tmp/test_codec_XXXXXX";
+	int fd = mkstemp(path);
+	struct iot_config c2;
+	struct iot_error err = IOT_ERROR_INIT;
+	enum iot_err rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yml, strlen(yml)), (ssize_t)strlen(yml));
+	close(fd);
+	config_init(&c2);
+	rc = config_load_files(&c2, (const char *const[]){ path }, 1, &err);
+	unlink(path);
+	snprintf(msg, cap, "%s", rc ? err.msg : "");
+	config_release(&c2);
+	return rc;
+}
+
+/* Too many fields is an error naming the limit (it used to crash while
+ * cleaning up), and a field may not take the name of a column the jobs
+ * write beside the fields. */
+static void test_schema_limits_and_reserved_names(void **state)
+{
+	static const char head[] =
+		"event_schema:\n  name: e\n  version: 1\n  key: {name: device_id, type: string}\n"
+		"  fields:\n    - name: timestamp\n      type: datetime\n";
+	struct buf y = BUF_INIT;
+	char msg[512];
+	(void)state;
+
+	buf_puts(&y, head);
+	for (int i = 0; i < 64; i++)
+		buf_printf(&y, "    - name: f%d\n      type: int\n", i);
+	assert_int_equal(load_schema(buf_str(&y), msg, sizeof(msg)), IOT_ERR_CONFIG);
+	assert_non_null(strstr(msg, "at most 64 fields, got 65"));
+	for (size_t i = 0; i < 6; i++) {
+		static const char *names[] = { "device_id", "kafka_partition", "kafka_offset",
+					       "date", "window_start", "event_time" };
+		buf_reset(&y);
+		buf_printf(&y, "%s    - name: %s\n      type: int\n", head, names[i]);
+		assert_int_equal(load_schema(buf_str(&y), msg, sizeof(msg)), IOT_ERR_CONFIG);
+		assert_non_null(strstr(msg, names[i]));
+		assert_non_null(strstr(msg, "rename the field"));
+	}
+	/* the event-time field itself may be called event_time */
+	buf_reset(&y);
+	buf_puts(&y, "event_schema:\n  name: e\n  version: 1\n  key: {name: device_id, type: string}\n"
+		     "  fields:\n    - name: event_time\n      type: datetime\n"
+		     "    - name: t\n      type: float\n");
+	assert_int_equal(load_schema(buf_str(&y), msg, sizeof(msg)), IOT_OK);
+	buf_release(&y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_epoch),
+		cmocka_unit_test(test_schema_limits_and_reserved_names),
 		cmocka_unit_test(test_valid_iso),
 		cmocka_unit_test(test_bad_timestamps),
 		cmocka_unit_test(test_timestamp_exponents),
