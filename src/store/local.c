@@ -24,6 +24,7 @@
  * that matters). One thread at a time per stream.
  */
 #include "store/store_int.h"
+#include "core/strmap.h"
 #include "core/xalloc.h"
 
 #include <dirent.h>
@@ -549,7 +550,50 @@ static bool is_tmp(const char *name)
 
 /* Lists `dir` recursively; when `prefix` is set, only top-level names that
  * start with it. Returns IOT_OK, an error, or -1 when fn asked to stop. */
-static int list_dir(const char *dir, const char *prefix, store_list_fn fn,
+/*
+ * A listing follows symbolic links (a dataset may be assembled from
+ * links), so it keeps the directories it entered, by device and inode: a
+ * link back to an ancestor would list forever, and a second way into one
+ * directory would list its files twice (a batch job would read them
+ * twice). Both are errors naming the two paths, as is a link that leads
+ * nowhere or an entry that cannot be examined: never a silent skip. An
+ * entry that vanished between readdir and stat (a writer's temporary
+ * file, a clean-up) is skipped, as an S3 listing taken a moment later
+ * would not show it.
+ */
+struct walk {
+	struct strmap seen;  /* (st_dev, st_ino) of the directories entered */
+	char **paths;        /* the path each was entered by, same index */
+	size_t alloc;
+};
+
+static int walk_enter(struct walk *w, const char *path, const struct stat *st,
+		      struct iot_error *err)
+{
+	uint64_t id[2] = { (uint64_t)st->st_dev, (uint64_t)st->st_ino };
+	size_t before = w->seen.n, i = strmap_intern(&w->seen, id, sizeof(id));
+
+	if (i < before)
+		return iot_error_set(err, IOT_ERR_FORMAT,
+				     "%s: the same directory as %s (a symbolic link): its files "
+				     "would be listed %s",
+				     path, w->paths[i],
+				     strncmp(path, w->paths[i], strlen(w->paths[i])) ? "twice"
+											: "forever");
+	ALLOC_GROW(w->paths, i + 1, w->alloc);
+	w->paths[i] = xstrdup(path);
+	return IOT_OK;
+}
+
+static void walk_release(struct walk *w)
+{
+	for (size_t i = 0; i < w->seen.n; i++)
+		free(w->paths[i]);
+	free(w->paths);
+	strmap_release(&w->seen);
+}
+
+static int list_dir(struct walk *w, const char *dir, const char *prefix, store_list_fn fn,
 		    void *opaque, struct iot_error *err)
 {
 	DIR *d = opendir(dir);
@@ -582,22 +626,46 @@ static int list_dir(const char *dir, const char *prefix, store_list_fn fn,
 		       : dir[strlen(dir) - 1] == '/'
 			       ? xasprintf("%s%s", dir, names[i])
 			       : xasprintf("%s/%s", dir, names[i]);
-		if (stat(path, &st) == 0) {
-			if (S_ISDIR(st.st_mode)) {
-				rc = list_dir(path, NULL, fn, opaque, err);
-			} else if (S_ISREG(st.st_mode)) {
-				struct store_entry e = { path, path, { 0 } };
-				e.st.size = (uint64_t)st.st_size;
-				e.st.mtime = (int64_t)st.st_mtime;
-				if (fn(opaque, &e))
-					rc = -1;
-			}
+		if (stat(path, &st) != 0) {
+			int e = errno;
+			struct stat lst;
+			if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+				rc = iot_error_set(err, IOT_ERR_FORMAT,
+						   "%s: a symbolic link that leads nowhere (%s)", path,
+						   strerror(e));
+			else if (e != ENOENT)
+				rc = errno_err(err, e, "list", path);
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = walk_enter(w, path, &st, err);
+			if (!rc)
+				rc = list_dir(w, path, NULL, fn, opaque, err);
+		} else if (S_ISREG(st.st_mode)) {
+			struct store_entry e = { path, path, { 0 } };
+			e.st.size = (uint64_t)st.st_size;
+			e.st.mtime = (int64_t)st.st_mtime;
+			if (fn(opaque, &e))
+				rc = -1;
 		}
 		free(path);
 next:
 		free(names[i]);
 	}
 	free(names);
+	return rc;
+}
+
+/* Lists dir (entered as itself) and below. */
+static int list_tree(const char *dir, const char *prefix, const struct stat *st,
+		     store_list_fn fn, void *opaque, struct iot_error *err)
+{
+	struct walk w = { .alloc = 0 };
+	int rc;
+
+	strmap_init(&w.seen);
+	rc = walk_enter(&w, dir, st, err);
+	if (!rc)
+		rc = list_dir(&w, dir, prefix, fn, opaque, err);
+	walk_release(&w);
 	return rc;
 }
 
@@ -612,7 +680,7 @@ static enum iot_err local_list(struct store_backend *be,
 
 	(void)be;
 	if (stat(u->key, &st) == 0 && S_ISDIR(st.st_mode)) {
-		rc = list_dir(u->key, NULL, fn, opaque, err);
+		rc = list_tree(u->key, NULL, &st, fn, opaque, err);
 	} else if (stat(u->key, &st) == 0 && S_ISREG(st.st_mode)) {
 		struct store_entry e = { u->key, u->key, { 0 } };
 		e.st.size = (uint64_t)st.st_size;
@@ -626,7 +694,7 @@ static enum iot_err local_list(struct store_backend *be,
 			free(dir);
 			return IOT_OK;
 		}
-		rc = list_dir(dir, base, fn, opaque, err);
+		rc = list_tree(dir, base, &st, fn, opaque, err);
 		free(dir);
 	}
 	return rc < 0 ? IOT_OK : (enum iot_err)rc;

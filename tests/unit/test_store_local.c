@@ -285,6 +285,52 @@ static void test_list_sorted_recursive_and_prefix(void **state)
 	free(pre);
 }
 
+/* Symbolic links are followed, once: a link to another directory of the
+ * tree (its files would be listed twice), back to an ancestor (forever)
+ * or to nowhere is an error naming the path, never a silent skip. */
+static void test_list_links(void **state)
+{
+	struct iot_error err = IOT_ERROR_INIT;
+	struct names ns = { 0 };
+	char *d = path("k"), *f = path("k/a/1.txt"), *g = path("k/b/2.txt");
+	char *loop = path("k/a/up"), *twice = path("k/c"), *dangling = path("k/b/x.txt");
+	char *out = path("outside"), *h = path("outside/3.txt"), *in = path("k/d");
+	(void)state;
+
+	assert_int_equal(store_put(st, f, "x", 1, 0, &err), IOT_OK);
+	assert_int_equal(store_put(st, g, "x", 1, 0, &err), IOT_OK);
+	assert_int_equal(store_put(st, h, "x", 1, 0, &err), IOT_OK);
+	/* a link to a directory outside the tree is listed as its own */
+	assert_int_equal(symlink(out, in), 0);
+	assert_int_equal(store_list(st, d, collect, &ns, &err), IOT_OK);
+	assert_int_equal(ns.n, 3);
+	assert_string_equal(ns.v[2], "k/d/3.txt");
+	names_free(&ns);
+	/* a second way into k/b */
+	assert_int_equal(symlink("b", twice), 0);
+	assert_int_equal(store_list(st, d, collect, &ns, &err), IOT_ERR_FORMAT);
+	assert_non_null(strstr(err.msg, "k/c: the same directory as"));
+	assert_non_null(strstr(err.msg, "k/b (a symbolic link): its files would be listed twice"));
+	names_free(&ns);
+	assert_int_equal(unlink(twice), 0);
+	/* back to the root */
+	iot_error_clear(&err);
+	assert_int_equal(symlink("..", loop), 0);
+	assert_int_equal(store_list(st, d, collect, &ns, &err), IOT_ERR_FORMAT);
+	assert_non_null(strstr(err.msg, "k/a/up: the same directory as"));
+	assert_non_null(strstr(err.msg, "listed forever"));
+	names_free(&ns);
+	assert_int_equal(unlink(loop), 0);
+	/* to nowhere */
+	iot_error_clear(&err);
+	assert_int_equal(symlink("no-such-file", dangling), 0);
+	assert_int_equal(store_list(st, d, collect, &ns, &err), IOT_ERR_FORMAT);
+	assert_non_null(strstr(err.msg, "k/b/x.txt: a symbolic link that leads nowhere"));
+	names_free(&ns);
+	free(d), free(f), free(g), free(loop), free(twice), free(dangling), free(out), free(h);
+	free(in);
+}
+
 static void test_missing_and_delete(void **state)
 {
 	struct iot_error err = IOT_ERROR_INIT;
@@ -318,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_put_if_absent),
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_list_sorted_recursive_and_prefix),
+		cmocka_unit_test(test_list_links),
 		cmocka_unit_test(test_missing_and_delete),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
