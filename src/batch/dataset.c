@@ -53,15 +53,16 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* hive_value() of rel, or of the root's own last component joined to it
  * (the root itself may be a device or date directory). */
-static bool path_value(const struct scan_ctx *c, const char *rel, const char *name, char **value)
+static bool path_value(const struct scan_ctx *c, const char *rel, const char *name, char **value,
+		       size_t *len)
 {
 	char *with_root;
-	bool found = hive_value(rel, name, value);
+	bool found = hive_value_n(rel, name, value, len);
 
 	if (found || !c->root_dir[0])
 		return found;
 	with_root = xasprintf("%s/%s", c->root_dir, rel);
-	found = hive_value(with_root, name, value);
+	found = hive_value_n(with_root, name, value, len);
 	free(with_root);
 	return found;
 }
@@ -71,6 +72,7 @@ static int on_entry(void *opaque, const struct store_entry *e)
 	struct scan_ctx *c = opaque;
 	const char *rel = e->key;
 	char *id = NULL;
+	size_t len = 0;
 	bool found;
 	enum unit_kind kind;
 
@@ -83,10 +85,22 @@ static int on_entry(void *opaque, const struct store_entry *e)
 		return 0;
 	}
 	kind = UNIT_DEVICE;
-	found = path_value(c, rel, "device_id", &id);
+	found = path_value(c, rel, "device_id", &id, &len);
 	if (!found) {
 		kind = UNIT_DATE;
-		found = path_value(c, rel, "date", &id);
+		found = path_value(c, rel, "date", &id, &len);
+	}
+	/* an empty value is not Hive's null (__HIVE_DEFAULT_PARTITION__):
+	 * taken as "", it would give a second row for one device; a NUL
+	 * byte would cut the value short, merging two devices */
+	if (found && id && (!*id || strlen(id) != len)) {
+		c->rc = iot_error_set(c->err, IOT_ERR_FORMAT,
+				      "%s: %s %s= value (Hive writes a null one as "
+				      "__HIVE_DEFAULT_PARTITION__; Spark refuses an empty one)",
+				      e->uri, *id ? "a NUL byte (%00) in its" : "an empty",
+				      kind == UNIT_DEVICE ? "device_id" : "date");
+		free(id);
+		return 1;
 	}
 	if (!found) {
 		c->rc = iot_error_set(c->err, IOT_ERR_FORMAT,

@@ -215,6 +215,12 @@ char *hive_unescape(const char *s, size_t len, size_t *out_len)
 
 bool hive_value(const char *rel, const char *name, char **value)
 {
+	size_t len;
+	return hive_value_n(rel, name, value, &len);
+}
+
+bool hive_value_n(const char *rel, const char *name, char **value, size_t *len)
+{
 	size_t nlen = strlen(name);
 	const char *best = NULL;
 	size_t best_len = 0;
@@ -231,12 +237,13 @@ bool hive_value(const char *rel, const char *name, char **value)
 		}
 		p = slash + 1;
 	}
+	*len = 0;
 	if (!best)
 		return false;
 	if (best_len == strlen(HIVE_NULL) && !strncmp(best, HIVE_NULL, best_len))
 		*value = NULL;
 	else
-		*value = hive_unescape(best, best_len, NULL);
+		*value = hive_unescape(best, best_len, len);
 	return true;
 }
 

@@ -87,6 +87,9 @@ char *hive_unescape(const char *s, size_t len, size_t *out_len);
  * path holds Hive's null marker.
  */
 bool hive_value(const char *rel, const char *name, char **value);
+/* The same, with the value's length in *len (0 for a null): a value may
+ * hold a NUL byte (%00), which a C string would cut short. */
+bool hive_value_n(const char *rel, const char *name, char **value, size_t *len);
 
 /*
  * True when a reader should skip rel: some component starts with '.' or

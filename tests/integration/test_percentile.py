@@ -397,6 +397,29 @@ def test_linear_and_extra_percentiles(iotpipe, tmp_path):
     assert out.read_text() == expected_csv(root, ps=ps)
 
 
+@pytest.mark.parametrize("dirname, what", [
+    ("device_id=ab%00cd", "a NUL byte (%00) in its device_id= value"),
+    ("device_id=", "an empty device_id= value"),
+])
+def test_device_values_that_are_not_ids_are_refused(iotpipe, tmp_path, dirname, what):
+    """device_id=ab%00cd decoded into a C string is "ab", merged with device
+    ab; device_id= beside Hive's null directory gave two rows for one
+    empty id. Both stop the job naming the file, and no CSV is written."""
+    rng = random.Random(3)
+    root = tmp_path / "raw"
+    write(root, "ab", "a.parquet", events(rng, dt.date(2025, 8, 1), 50))
+    (root / "device_id=__HIVE_DEFAULT_PARTITION__").mkdir()
+    write(root, "__HIVE_DEFAULT_PARTITION__", "a.parquet", events(rng, dt.date(2025, 8, 1), 50))
+    bad = root / dirname
+    bad.mkdir()
+    pq.write_table(to_table(events(rng, dt.date(2025, 8, 1), 50), SCHEMA), bad / "a.parquet")
+    out = tmp_path / "p.csv"
+    cp = run_percentile(iotpipe, root, out, check=False)
+    assert cp.returncode == 1, (cp.returncode, cp.stderr)
+    assert f"{bad / 'a.parquet'}: {what}" in cp.stderr, cp.stderr
+    assert not out.exists()
+
+
 def test_layout_hidden_files_escaped_ids_and_output_folder(iotpipe, tmp_path):
     rng = random.Random(7)
     root = tmp_path / "raw"

@@ -43,6 +43,17 @@ static void test_hive_value(void **state)
 	assert_false(hive_value("device_id=x.parquet", "device_id", &v));
 	assert_false(hive_value("devices=x/f.parquet", "device_id", &v));
 	assert_false(hive_value("xdevice_id=x/f.parquet", "device_id", &v));
+	{
+		size_t len = 99;
+		assert_true(hive_value_n("device_id=ab%00cd/f.parquet", "device_id", &v, &len));
+		assert_int_equal(len, 5);
+		assert_memory_equal(v, "ab\0cd", 6);
+		free(v);
+		assert_true(hive_value_n("device_id=__HIVE_DEFAULT_PARTITION__/f", "device_id", &v,
+					 &len));
+		assert_null(v);
+		assert_int_equal(len, 0);
+	}
 }
 
 static void test_hive_hidden(void **state)
