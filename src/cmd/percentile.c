@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch/csv.h"
 #include "batch/percentile_job.h"
 
 #include "core/banned.h"
@@ -37,11 +38,24 @@ static bool parse_percentiles(const char *s, double *p, size_t *np, struct iot_e
 				      s);
 			return false;
 		}
-		for (size_t i = 0; i < *np; i++)
+		v += 0.0; /* -0 is 0 (and would name its column p-000) */
+		for (size_t i = 0; i < *np; i++) {
+			char a[64], b[64];
 			if (p[i] == v) {
 				iot_error_set(err, IOT_ERR_USAGE, "--percentiles '%s': %g is listed twice", s, v);
 				return false;
 			}
+			/* the CSV names columns after 12 decimals of p */
+			csv_percentile_name(p[i], a, sizeof(a));
+			csv_percentile_name(v, b, sizeof(b));
+			if (!strcmp(a, b)) {
+				iot_error_set(err, IOT_ERR_USAGE,
+					      "--percentiles '%s': %.16g and %.16g would both be column %s; "
+					      "give percentiles that differ within 12 decimals",
+					      s, p[i], v, a);
+				return false;
+			}
+		}
 		if (*np == PERCENTILE_MAX) {
 			iot_error_set(err, IOT_ERR_USAGE, "--percentiles: at most %d values",
 				      PERCENTILE_MAX);

@@ -671,10 +671,15 @@ def test_file_outside_a_device_directory(iotpipe, tmp_path):
 
 def test_usage_errors(iotpipe, tmp_path):
     for args in (["--percentiles", "95"], ["--percentiles", "0.5,0.5"], ["--method", "exact"],
-                 ["--shard", "3/3"], ["--shard", "x"], ["--threads", "0"]):
+                 ["--shard", "3/3"], ["--shard", "x"], ["--threads", "0"],
+                 # two percentiles that would name one CSV column
+                 ["--percentiles", "0.95,0.9500000000000001"], ["--percentiles", "0,-0"]):
         cp = run_percentile(iotpipe, tmp_path, tmp_path / "o.csv", *args, check=False)
         assert cp.returncode == 2, (args, cp.stderr)
         assert args[0] in cp.stderr
+    cp = run_percentile(iotpipe, tmp_path, tmp_path / "o.csv", "--percentiles",
+                        "0.95,0.9500000000000001", check=False)
+    assert "0.95 and 0.9500000000000001 would both be column event_duration_p95" in cp.stderr
     cp = iotpipe("percentile", "--help")
     for flag in ("--input", "--output", "--threshold", "--percentiles", "--method",
                  "--threads", "--shard"):
