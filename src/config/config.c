@@ -18,6 +18,7 @@
  */
 #include "config/config.h"
 #include "core/xalloc.h"
+#include "store/store.h"
 #include "core/yamldoc.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -59,6 +60,8 @@ struct setting {
 
 static bool check_partition_by(const char *value, char *why, size_t n);
 static bool check_raw_partition_by(const char *value, char *why, size_t n);
+static bool check_uri(const char *value, char *why, size_t n);
+#define URI_ALLOWED "a local path, `file:` or `s3://bucket/...` URI"
 
 #define P(f) offsetof(struct iot_config, producer.f)
 #define S(f) offsetof(struct iot_config, streaming.f)
@@ -99,13 +102,16 @@ static const struct setting settings[] = {
 	  .optional = true },
 	{ ROLE_STREAMING, "s3.STREAMING_AGGREGATED_S3_OUTPUT_PATH",
 	  "STREAMING_AGGREGATED_S3_OUTPUT_PATH", S_STR, S(aggregated_output),
-	  "data/stream_output/", "Where `aggregate` writes its Parquet output (URI)." },
+	  "data/stream_output/", "Where `aggregate` writes its Parquet output (URI).",
+	  .check = check_uri, .allowed = URI_ALLOWED },
 	{ ROLE_STREAMING, "s3.STREAMING_AGGREGATED_S3_CHECKPOINT_PATH",
 	  "STREAMING_AGGREGATED_S3_CHECKPOINT_PATH", S_STR, S(aggregated_checkpoint),
-	  "data/stream_checkpoints/", "Checkpoint location of `aggregate` (URI)." },
+	  "data/stream_checkpoints/", "Checkpoint location of `aggregate` (URI).",
+	  .check = check_uri, .allowed = URI_ALLOWED },
 	{ ROLE_STREAMING, "s3.STREAMING_RAW_S3_OUTPUT_PATH",
 	  "STREAMING_RAW_S3_OUTPUT_PATH", S_STR, S(raw_output),
-	  "data/raw/stream_output/", "Where `archive` writes raw events (URI)." },
+	  "data/raw/stream_output/", "Where `archive` writes raw events (URI).",
+	  .check = check_uri, .allowed = URI_ALLOWED },
 	{ ROLE_STREAMING, "s3.STREAMING_RAW_PARTITION_BY", NULL, S_STR,
 	  S(raw_partition_by), "device_id",
 	  "Hive partition columns of the `archive` output, in path order (without device_id "
@@ -114,10 +120,12 @@ static const struct setting settings[] = {
 	  .allowed = "a list of device_id, date" },
 	{ ROLE_STREAMING, "s3.STREAMING_RAW_S3_CHECKPOINT_PATH",
 	  "STREAMING_RAW_S3_CHECKPOINT_PATH", S_STR, S(raw_checkpoint),
-	  "data/raw/stream_checkpoints/", "Checkpoint location of `archive` (URI)." },
+	  "data/raw/stream_checkpoints/", "Checkpoint location of `archive` (URI).",
+	  .check = check_uri, .allowed = URI_ALLOWED },
 	{ ROLE_STREAMING, "s3.PERCENTILE_VALIDATION_CSV_OUTPUT_PATH",
 	  "PERCENTILE_VALIDATION_CSV_OUTPUT_PATH", S_STR, S(percentile_output),
-	  "data/raw/percentile_output/", "Where `percentile` writes its CSV (URI)." },
+	  "data/raw/percentile_output/", "Where `percentile` writes its CSV (URI).",
+	  .check = check_uri, .allowed = URI_ALLOWED },
 	{ ROLE_STREAMING, "s3.NUM_EVENT_THRESHOLD", "NUM_EVENT_THRESHOLD", S_LONG,
 	  S(num_event_threshold), "200",
 	  "`percentile` keeps device-days with strictly more events than this.", RANGE(0, 1e12) },
@@ -148,6 +156,22 @@ static bool check_partition_by(const char *value, char *why, size_t n)
 {
 	struct hive_layout l;
 	return config_partition_layout(value, &l, why, n);
+}
+
+/* A location the jobs read or write: checked when read, so that a job
+ * does not find it wrong only when it first writes there (percentile:
+ * after reading the whole dataset). */
+static bool check_uri(const char *value, char *why, size_t n)
+{
+	struct store_uri u;
+	struct iot_error err = IOT_ERROR_INIT;
+
+	if (store_uri_parse(value, &u, &err)) {
+		snprintf(why, n, "%s", err.msg);
+		return false;
+	}
+	store_uri_release(&u);
+	return true;
 }
 
 static bool check_raw_partition_by(const char *value, char *why, size_t n)

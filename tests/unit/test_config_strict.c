@@ -188,6 +188,13 @@ static void test_config_values_out_of_range(void **state)
 		{ "producer_config: {kafka: {retries: -1}}", "key 'kafka.retries': '-1' is out of range" },
 		{ "producer_config: {kafka: {event_frequency: -0.5}}",
 		  "key 'kafka.event_frequency': '-0.5' is out of range" },
+		/* locations are checked when read, not at their first use */
+		{ "streaming_config: {s3: {STREAMING_RAW_S3_OUTPUT_PATH: 'http://x/y/'}}",
+		  "key 's3.STREAMING_RAW_S3_OUTPUT_PATH': http://x/y/: unsupported scheme" },
+		{ "streaming_config: {s3: {PERCENTILE_VALIDATION_CSV_OUTPUT_PATH: 's3:///y/'}}",
+		  "key 's3.PERCENTILE_VALIDATION_CSV_OUTPUT_PATH': s3:///y/: no bucket name" },
+		{ "streaming_config: {s3: {STREAMING_AGGREGATED_S3_CHECKPOINT_PATH: 'file:rel'}}",
+		  "key 's3.STREAMING_AGGREGATED_S3_CHECKPOINT_PATH'" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
