@@ -339,6 +339,23 @@ static void describe(const struct pq_column *c, char *buf, size_t len)
 		 lg, lg[0] ? ")" : "");
 }
 
+/* A column the job reads, by name: one of that name only (another writer
+ * may allow two; which one is meant is then anyone's guess). */
+static long find_column(struct pq_reader *r, const char *uri, const char *name,
+			struct iot_error *err)
+{
+	long c = pq_reader_find_column(r, name);
+
+	for (size_t i = c < 0 ? SIZE_MAX : (size_t)c + 1; i < pq_reader_num_columns(r); i++)
+		if (!strcmp(pq_reader_column(r, i)->name, name)) {
+			iot_error_set(err, IOT_ERR_FORMAT,
+				      "%s: two columns are named '%s' (columns %ld and %zu)", uri,
+				      name, c + 1, i + 1);
+			return -2;
+		}
+	return c;
+}
+
 static enum iot_err missing_column(struct pq_reader *r, const char *uri,
 				   const char *name, struct iot_error *err)
 {
@@ -409,8 +426,11 @@ static enum iot_err read_file(struct device_worker *w, const struct device_job *
 
 	if ((rc = open_file(w, index, file, &f.r, err)) != IOT_OK)
 		return rc;
-	ct = pq_reader_find_column(f.r, "event_time");
-	cd = pq_reader_find_column(f.r, "event_duration");
+	if ((ct = find_column(f.r, uri, "event_time", err)) == -2 ||
+	    (cd = find_column(f.r, uri, "event_duration", err)) == -2) {
+		rc = err->code;
+		goto out;
+	}
 	if (ct < 0 || cd < 0) {
 		rc = missing_column(f.r, uri, ct < 0 ? "event_time" : "event_duration", err);
 		goto out;
@@ -437,8 +457,8 @@ static enum iot_err read_file(struct device_worker *w, const struct device_job *
 	}
 	if (by_date) {
 		const struct pq_column *c;
-		if ((cdev = pq_reader_find_column(f.r, "device_id")) < 0) {
-			rc = missing_column(f.r, uri, "device_id", err);
+		if ((cdev = find_column(f.r, uri, "device_id", err)) < 0) {
+			rc = cdev == -2 ? err->code : missing_column(f.r, uri, "device_id", err);
 			goto out;
 		}
 		c = pq_reader_column(f.r, (size_t)cdev);

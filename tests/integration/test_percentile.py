@@ -420,6 +420,22 @@ def test_device_values_that_are_not_ids_are_refused(iotpipe, tmp_path, dirname, 
     assert not out.exists()
 
 
+def test_a_column_named_twice_is_an_error(iotpipe, tmp_path):
+    """A file with two event_duration columns (pyarrow writes one): the
+    job named neither, and read the first."""
+    d = tmp_path / "raw" / "device_id=a"
+    d.mkdir(parents=True)
+    t = pa.Table.from_arrays(
+        [pa.array([1_700_000_000_000_000 + i for i in range(300)], pa.timestamp("us")),
+         pa.array([1.0] * 300), pa.array([100.0] * 300)],
+        names=["event_time", "event_duration", "event_duration"])
+    pq.write_table(t, d / "a.parquet")
+    cp = run_percentile(iotpipe, tmp_path / "raw", tmp_path / "o.csv", check=False)
+    assert cp.returncode == 1, cp.stderr
+    assert f"{d / 'a.parquet'}: two columns are named 'event_duration' (columns 2 and 3)" \
+        in cp.stderr, cp.stderr
+
+
 def test_layout_hidden_files_escaped_ids_and_output_folder(iotpipe, tmp_path):
     rng = random.Random(7)
     root = tmp_path / "raw"
