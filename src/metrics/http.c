@@ -9,15 +9,34 @@
  * what the job needs, whoever connects: it is limited in connections, in
  * total and per client address, within a share of the open-file limit
  * (fd_budget() below says how much and why), and idle connections are
- * closed after CONN_TIMEOUT_S. We bind the listening socket ourselves so
- * that "address in use" is known as such: a busy default port falls back
- * to a free one, a busy port the user asked for is an error. The
- * library's own messages (a client's malformed request, a refused
- * connection) go through the project's logger, rate-limited, since any
- * client can cause them.
+ * closed after CONN_TIMEOUT_S. Nor may one client lock the others out,
+ * though every local client shares 127.0.0.1: a per-address limit that
+ * refuses newcomers, as libmicrohttpd's does, lets a client hold all of
+ * its address's connections by trickling a header line every few seconds
+ * (the inactivity timeout never fires) and reconnecting when one is
+ * closed, and Prometheus is refused for as long as it keeps at it. So the
+ * per-address limit is ours (connguard.c, told of each connection's life
+ * by the callbacks below): a newcomer at the limit is admitted and the
+ * oldest connection of its address without a complete request is closed
+ * to make room (else the longest idle one; never one being answered); the
+ * same over all addresses when the total is reached. And request headers
+ * must be complete HEADER_TIMEOUT_S after the connection opened, however
+ * slowly they trickle. A client that sends its request at once is served
+ * whatever the others do. We bind the listening socket ourselves so that
+ * "address in use" is known as such: a busy default port falls back to a
+ * free one, a busy port the user asked for is an error. The library's own
+ * messages (a client's malformed request, a refused connection) and the
+ * guard's go through the project's logger, rate-limited together, since
+ * any client can cause them.
+ *
+ * Threads: libmicrohttpd runs every callback here on its one internal
+ * thread (MHD_USE_AUTO_INTERNAL_THREAD, no thread pool, no thread per
+ * connection); the guard's deadline thread also shuts connections down,
+ * under the guard's lock.
  */
 #include "metrics/metrics.h"
 #include "core/log.h"
+#include "metrics/connguard.h"
 #include "metrics/console.h"
 #include "core/xalloc.h"
 
@@ -44,6 +63,20 @@
 #define CONN_TIMEOUT_S 5u
 
 /*
+ * A connection's request headers must be complete this many seconds after
+ * it opened, however they trickle in. Prometheus and curl send theirs in
+ * one write right after connecting: milliseconds on loopback, a round trip
+ * or two elsewhere, and a lost segment is resent after 200 ms to 1 s. Two
+ * seconds is ample for them and under CONN_TIMEOUT_S, so a slot held by a
+ * trickling client comes free sooner than the inactivity timeout could
+ * ever free it. A connection kept alive after a response would get
+ * CONN_TIMEOUT_S of idleness plus as much for its next request; there are
+ * none today: libmicrohttpd 0.9.75 closes every connection whose response
+ * was queued on the handler's first call, as ours are.
+ */
+#define HEADER_TIMEOUT_S 2u
+
+/*
  * libmicrohttpd's messages: at most this many lines per second, then a
  * count. Ten a second is more than a human reads and enough to see what
  * is going on; a client looping on bad requests cannot fill the disk of a
@@ -53,6 +86,7 @@ static struct log_ratelimit mhd_log_rl = LOG_RATELIMIT_INIT(10);
 
 struct metrics_server {
 	struct MHD_Daemon *daemon;
+	struct connguard *guard;
 };
 
 /*
@@ -132,16 +166,76 @@ static enum MHD_Result send_console(struct MHD_Connection *c, struct console_rep
 	return ret;
 }
 
+/* The guard's handle of connection c (NULL: it was refused). */
+static struct connguard_conn *guarded(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/*
+ * libmicrohttpd calls this once a connection is accepted (with the
+ * client's socket and address) and once it is being closed, before it
+ * closes the socket: the span over which connguard may shut it down.
+ */
+static void on_connection(void *cls, struct MHD_Connection *c,
+			  void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct metrics_server *srv = cls;
+	const union MHD_ConnectionInfo *fd, *addr;
+	const struct sockaddr *sa;
+	socklen_t salen;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		connguard_close(srv->guard, *socket_ctx);
+		*socket_ctx = NULL;
+		return;
+	}
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	*socket_ctx = NULL;
+	fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	addr = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!fd)
+		return;
+	/* the address's length is not given: it follows the family (an
+	 * address the guard cannot read counts as one client) */
+	sa = addr ? addr->client_addr : NULL;
+	salen = !sa ? 0
+		: sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					    : sizeof(struct sockaddr_in);
+	*socket_ctx = connguard_open(srv->guard, fd->connect_fd, sa, salen);
+}
+
+/* A request was answered (or abandoned): the connection waits for the
+ * next one, if it stays open. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct metrics_server *srv = cls;
+
+	(void)req_cls;
+	(void)toe;
+	connguard_answered(srv->guard, guarded(c));
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
 			       size_t *upload_size, void **req_cls)
 {
-	(void)cls;
+	struct metrics_server *srv = cls;
+
 	(void)version;
 	(void)upload_data;
 	(void)upload_size;
 	(void)req_cls;
+
+	/* called once the request headers are complete: the guard no longer
+	 * holds the connection to its header deadline */
+	connguard_request(srv->guard, guarded(c));
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return send_text(c, 405, "text/plain", xstrdup("method not allowed\n"), 19);
@@ -229,6 +323,7 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 	struct sockaddr_in sa;
 	struct metrics_server *srv;
 	const union MHD_DaemonInfo *info;
+	struct connguard_limits lim;
 	unsigned total, per_ip;
 	int fd;
 
@@ -254,6 +349,12 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 	}
 	fd_budget(&total, &per_ip);
 	srv = xcalloc(1, sizeof(*srv));
+	lim.total = total;
+	lim.per_addr = per_ip;
+	lim.header_timeout = HEADER_TIMEOUT_S;
+	lim.idle_timeout = CONN_TIMEOUT_S + HEADER_TIMEOUT_S;
+	lim.log_rl = &mhd_log_rl;
+	srv->guard = connguard_create(&lim);
 	/* the console's sampler first: the daemon may answer at once */
 	console_start();
 	/* MHD_USE_AUTO: epoll or poll, never select(), whose FD_SETSIZE
@@ -261,16 +362,21 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 	 * socket is the daemon's from here on (MHD_stop_daemon closes it);
 	 * if the daemon does not start we do not close it either, rather
 	 * than risk closing it twice: at worst one descriptor, and the
-	 * command exits. */
+	 * command exits. The total limit is the library's (it stops
+	 * accepting there, and the guard's table has that many slots); the
+	 * per-address one is the guard's, as it makes room instead of
+	 * refusing. */
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+		handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_CONNECTION_LIMIT, total,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, MHD_OPTION_END);
 	if (!srv->daemon) {
 		console_stop();
+		connguard_destroy(srv->guard);
 		free(srv);
 		return iot_error_set(err, IOT_ERR_NET,
 				     "metrics address %s: the HTTP server did not start",
@@ -279,8 +385,10 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	if (port)
 		*port = info ? (int)info->port : 0;
-	log_debug("metrics", "at most %u connections, %u per address, idle "
-			     "timeout %u s", total, per_ip, CONN_TIMEOUT_S);
+	log_debug("metrics",
+		  "at most %u connections, %u per address, request headers "
+		  "within %u s, idle timeout %u s",
+		  total, per_ip, HEADER_TIMEOUT_S, CONN_TIMEOUT_S);
 	*out = srv;
 	return IOT_OK;
 }
@@ -289,7 +397,9 @@ void metrics_server_stop(struct metrics_server *srv)
 {
 	if (!srv)
 		return;
+	/* the daemon first: closing its connections calls the guard */
 	MHD_stop_daemon(srv->daemon);
+	connguard_destroy(srv->guard);
 	console_stop();
 	free(srv);
 	log_ratelimit_flush(&mhd_log_rl, "metrics");

@@ -122,8 +122,10 @@ void metrics_reset(void);
  * host that is not local or a port below 1024 without privilege.
  *
  * The server limits itself: connections in total and per client address
- * from the open-file limit, idle connections closed after a few seconds;
- * see http.c. Its messages go to the logger, rate-limited.
+ * from the open-file limit, where a newcomer is admitted by closing a
+ * connection that has not sent a complete request; request headers due
+ * within seconds, idle connections closed after a few; see http.c. Its
+ * messages go to the logger, rate-limited.
  */
 struct metrics_server;
 enum iot_err metrics_server_start(const char *addr, bool fallback,

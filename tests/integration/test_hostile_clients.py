@@ -3,6 +3,10 @@ and of the S3 settings can do to a running job, and must not be able to.
 
 - idle connections to the metrics port must not starve the job of file
   descriptors (it lists its checkpoint and writes files all the time);
+- clients that trickle their request headers to hold every connection an
+  address may have (or the server's total) must not lock a prompt client
+  such as Prometheus out of /metrics, and a request whose headers do not
+  arrive in time is cut off however slowly it trickles;
 - a second job on the host must start although the default metrics port
   is taken, while a port the user chose is an error (exit 2);
 - libmicrohttpd's complaints about malformed requests go through the
@@ -16,9 +20,11 @@ import errno
 import json
 import os
 import resource
+import selectors
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -29,6 +35,10 @@ from streamlib import Job, produce
 
 START = "2025-01-01T23:58:00Z"
 SECRET = "s3cr3tpass"
+# the metrics server's limits under `ulimit -n 1024` (fd_budget() in
+# src/metrics/http.c): 64 connections, 16 per client address
+TOTAL_AT_1024 = 64
+PER_IP_AT_1024 = 16
 
 
 def free_port():
@@ -79,6 +89,17 @@ def open_idle(port, count, budget_s):
     return socks
 
 
+def start_with_nofile_1024(job):
+    """Job.start() with the usual open-file limit for the job process only
+    (the limits above follow from it)."""
+    job.starts += 1
+    with open(job.log, "ab") as f:
+        job.proc = subprocess.Popen([iotpipe_bin(), *job.args], stdout=f,
+                                    stderr=subprocess.STDOUT, env=job.env,
+                                    cwd=ROOT, preexec_fn=nofile_1024)
+    return job
+
+
 def metrics_up(port):
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
@@ -107,12 +128,7 @@ def test_idle_connections_do_not_starve_the_job(iotpipe, embedded_broker,
     job = Job(tmp_path, "archive",
               archive_args(b.bootstrap, topic, tmp_path, "--trigger", 1,
                            "--metrics-addr", f"127.0.0.1:{mport}"))
-    # Job.start() with the lowered limit for the job process only
-    job.starts += 1
-    with open(job.log, "ab") as f:
-        job.proc = subprocess.Popen([iotpipe_bin(), *job.args], stdout=f,
-                                    stderr=subprocess.STDOUT, env=job.env,
-                                    cwd=ROOT, preexec_fn=nofile_1024)
+    start_with_nofile_1024(job)
     idle = []
     try:
         wait_for(lambda: parquet_files(out), 60, "first output file", job)
@@ -133,6 +149,219 @@ def test_idle_connections_do_not_starve_the_job(iotpipe, embedded_broker,
     wait_for(lambda: metrics_up(mport), 20,
              "/metrics after closing the idle connections", job)
     assert job.kill(signal.SIGTERM) == 0, job.tail()
+
+
+class Trickler:
+    """The slow-headers attack on the metrics port, in a thread: `count`
+    connections, spread over the source addresses `sources` (all of
+    127.0.0.0/8 is loopback), each sending a request line and then one
+    header line every `every` seconds, under the server's 5 s inactivity
+    timeout, and never the blank line that ends the headers. A connection
+    the server closes is replaced in the next round, rounds 20 ms apart
+    (at once, next to a scrape's timeout, yet not a busy loop on a shared
+    machine). Bounded: at most `count` sockets, until the `with` ends."""
+
+    def __init__(self, port, count, sources=("127.0.0.1",), every=2.0):
+        self.port, self.count, self.sources = port, count, sources
+        self.every = every
+        self.connects = 0   # connections opened (accepted by the kernel)
+        self.closed = 0     # ... and closed by the server
+        self.open_max = 0   # most of them open at once
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+
+    def _connect(self, i):
+        s = socket.socket()
+        try:
+            s.settimeout(1)
+            s.bind((self.sources[i % len(self.sources)], 0))
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            s.setblocking(False)
+        except OSError:
+            s.close()
+            return None
+        self.connects += 1
+        return s
+
+    def _run(self):
+        sel = selectors.DefaultSelector()
+        due = {}  # slot -> (socket, time of its next header line)
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                round_end = now + 0.02
+                for i in range(self.count):
+                    if i not in due:
+                        s = self._connect(i)
+                        if s is not None:
+                            due[i] = (s, now + self.every)
+                            sel.register(s, selectors.EVENT_READ, i)
+                self.open_max = max(self.open_max, len(due))
+                gone = set()
+                for key, _ in sel.select(max(0.0, round_end - now)):
+                    try:
+                        data = key.fileobj.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:  # the server closed it
+                        gone.add(key.data)
+                now = time.monotonic()
+                for i, (s, when) in due.items():
+                    if i not in gone and now >= when:
+                        try:
+                            s.send(b"X-Trickle: 1\r\n")
+                            due[i] = (s, now + self.every)
+                        except OSError:
+                            gone.add(i)
+                for i in gone:
+                    s = due.pop(i)[0]
+                    sel.unregister(s)
+                    s.close()
+                    self.closed += 1
+                time.sleep(max(0.0, round_end - time.monotonic()))
+        finally:
+            for s, _ in due.values():
+                s.close()
+            sel.close()
+
+
+def scrape(port, timeout=2.0):
+    """GET /metrics as Prometheus does: (answered 200 with our metrics
+    within timeout seconds, seconds taken, what went wrong)."""
+    t0 = time.monotonic()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                    timeout=timeout) as r:
+            ok = r.status == 200 and b"iotpipe_" in r.read()
+            why = "" if ok else f"status {r.status}"
+    except OSError as e:
+        ok, why = False, repr(e)
+    took = time.monotonic() - t0
+    if ok and took > timeout:
+        ok, why = False, f"took {took:.1f}s"
+    return ok, took, why
+
+
+def scrapes_under_attack(iotpipe, embedded_broker, tmp_path, name, attack):
+    """An archive job under `ulimit -n 1024` is attacked with attack(mport)
+    (a Trickler) while a client scrapes /metrics ten times over about
+    10 s and new events arrive; returns the scrape results after checking
+    that the job wrote new files meanwhile and stops cleanly."""
+    b = embedded_broker
+    topic = b.topic(name)
+    produce(iotpipe, b, topic, 200, seed=5, start=START)
+    mport = free_port()
+    out = tmp_path / "o"
+    job = start_with_nofile_1024(Job(
+        tmp_path, "archive",
+        archive_args(b.bootstrap, topic, tmp_path, "--trigger", 1,
+                     "--metrics-addr", f"127.0.0.1:{mport}")))
+    try:
+        wait_for(lambda: parquet_files(out), 60, "first output file", job)
+        wait_for(lambda: metrics_up(mport), 10, "/metrics", job)
+        first = len(parquet_files(out))
+        with attack(mport) as t:
+            time.sleep(1.5)  # every connection opened and trickling
+            produce(iotpipe, b, topic, 200, seed=6,
+                    start="2025-01-02T00:30:00Z")
+            results = []
+            for _ in range(10):
+                results.append(scrape(mport))
+                time.sleep(max(0.0, 1.0 - results[-1][1]))
+            print(f"attacker: {t.connects} connections, {t.closed} closed "
+                  f"by the server, at most {t.open_max} open at once")
+            print("scrapes:", [(ok, round(took, 2), why)
+                               for ok, took, why in results])
+            assert t.open_max == t.count, "the attack did not get going"
+            # the job went on working under the attack
+            wait_for(lambda: len(parquet_files(out)) > first, 30,
+                     "output file during the attack", job)
+        assert job.running(), job.tail()
+    finally:
+        if job.running():
+            rc = job.kill(signal.SIGTERM)
+            assert rc == 0, job.tail()
+    return results
+
+
+def test_trickling_clients_do_not_lock_scrapes_out(iotpipe, embedded_broker,
+                                                   tmp_path):
+    """Every local client shares 127.0.0.1. An attacker holding more than
+    the 16 connections an address may have, each trickling a header line
+    every 2 s and reopened as soon as it is closed, must not lock
+    Prometheus out of /metrics: at least 9 of 10 scrapes are answered
+    within 2 s, and the job keeps writing files."""
+    results = scrapes_under_attack(
+        iotpipe, embedded_broker, tmp_path, "trickle",
+        lambda port: Trickler(port, PER_IP_AT_1024 + 2))
+    assert sum(ok for ok, _, _ in results) >= 9, results
+
+
+def test_trickling_clients_on_many_addresses_do_not_lock_scrapes_out(
+        iotpipe, embedded_broker, tmp_path):
+    """The same attack from four loopback addresses (127.0.0.2 to .5) fills
+    the server's 64 connections in total, which no single address may:
+    a scrape from 127.0.0.1 is still answered, at least 9 of 10 times
+    within 2 s."""
+    sources = [f"127.0.0.{k}" for k in range(2, 6)]
+    results = scrapes_under_attack(
+        iotpipe, embedded_broker, tmp_path, "trickle4",
+        lambda port: Trickler(port, TOTAL_AT_1024 + 8, sources))
+    assert sum(ok for ok, _, _ in results) >= 9, results
+
+
+def _trickle_until_closed(s, every, limit):
+    """Sends a header line every `every` s until the server closes s or
+    `limit` s have passed; returns the seconds until it was closed (None
+    if it was not)."""
+    t0 = time.monotonic()
+    s.settimeout(every)
+    while time.monotonic() - t0 < limit:
+        try:
+            s.sendall(b"X-Trickle: 1\r\n")
+            if s.recv(65536) == b"":
+                return time.monotonic() - t0
+        except socket.timeout:
+            continue
+        except OSError:
+            return time.monotonic() - t0
+    return None
+
+
+def test_trickled_request_headers_are_cut_off(embedded_broker):
+    """A request whose headers trickle in, one line every half second (so
+    the 5 s inactivity timeout never fires), is closed once they are 2 s
+    late, while a prompt request meanwhile is answered. (Every response
+    closes its connection, so there is no kept-alive connection to try
+    this on.)"""
+    port = int(embedded_broker.metrics.rsplit(":", 1)[1])
+    took = []
+
+    def trickle():
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            took.append(_trickle_until_closed(s, 0.5, 8))
+
+    t = threading.Thread(target=trickle)
+    t.start()
+    time.sleep(1)
+    up = metrics_up(port)
+    t.join(20)
+    print("trickling connection closed after (s):", took)
+    assert up
+    assert took and took[0] is not None, "never closed"
+    assert 1.5 <= took[0] <= 4, took
 
 
 def test_second_job_falls_back_from_a_busy_default_port(iotpipe,
