@@ -13,6 +13,8 @@ while:
 - a server that throttles every PUT for a few seconds slows `archive` and
   `aggregate` down without losing or duplicating anything (oracle.py).
 """
+import re
+
 import pytest
 
 import oracle
@@ -34,7 +36,9 @@ def proxy(s3):
 
 
 def _objects(s3, bucket, prefix):
-    """{key below prefix: bytes} of every object under prefix."""
+    """{key below prefix: bytes} of every object under prefix. Output
+    names end in their checkpoint's random run id; it is left out, so the
+    runs of two checkpoints compare."""
     out = {}
     after = ""
     while True:
@@ -44,7 +48,7 @@ def _objects(s3, bucket, prefix):
                                          StartAfter=after)
         for o in page.get("Contents", []):
             body = s3.client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-            out[o["Key"][len(prefix):]] = body
+            out[re.sub(r"-[0-9a-f]{16}\.parquet$", ".parquet", o["Key"][len(prefix):])] = body
             after = o["Key"]
         if not page.get("IsTruncated"):
             return out
