@@ -149,18 +149,35 @@ enum iot_err s3_create_bucket(struct s3_client *c, const char *bucket,
 	return rc;
 }
 
-/* Remembers the last key of a page, for the next page's start-after. */
+/* Remembers the last key listed, for the next page's start-after and to
+ * check the order of the keys that follow it. */
 struct page_ctx {
 	s3_list_fn fn;
 	void *opaque;
+	const char *bucket, *prefix;
 	char *last;
 	size_t n;
+	enum iot_err rc;      /* the order check's verdict */
+	struct iot_error *err;
 };
 
 static int page_entry(void *opaque, const char *key, const struct store_stat *st)
 {
 	struct page_ctx *p = opaque;
 
+	/* ListObjectsV2 lists keys in strictly increasing byte order (UTF-8
+	 * binary order, which strcmp is), and each page after the key its
+	 * start-after names. A key at or before the last one is a repeat (it
+	 * would be read twice) or a server that ignores start-after (the
+	 * listing would never end): fail, naming both. */
+	if (p->last && strcmp(key, p->last) <= 0) {
+		p->rc = iot_error_set(p->err, IOT_ERR_FORMAT,
+				      "s3 list s3://%s/%s: the server listed "
+				      "key '%.300s' after '%.300s': listing "
+				      "out of order or repeated", p->bucket,
+				      p->prefix, key, p->last);
+		return 1;
+	}
 	free(p->last);
 	p->last = xstrdup(key);
 	p->n++;
@@ -173,14 +190,17 @@ static int page_entry(void *opaque, const char *key, const struct store_stat *st
  * as the token when encoding-type=url and then does not decode it, so
  * following the token restarts the listing forever. For a listing without
  * a delimiter the two are equivalent on AWS (keys come in strict byte
- * order). A truncated page without keys would loop, so it is an error.
+ * order). A truncated page without keys would loop, so it is an error,
+ * and so is a key that does not come after the one before it (page_entry):
+ * together they make every page move the listing forward, so it ends.
  */
 enum iot_err s3_list_objects(struct s3_client *c, const char *bucket,
 			     const char *prefix, s3_list_fn fn, void *opaque,
 			     struct iot_error *err)
 {
 	struct buf page = BUF_INIT;
-	struct page_ctx pc = { fn, opaque, NULL, 0 };
+	struct page_ctx pc = { fn, opaque, bucket, prefix ? prefix : "", NULL,
+			       0, IOT_OK, err };
 	enum iot_err rc = IOT_OK;
 
 	for (;;) {
@@ -212,6 +232,10 @@ enum iot_err s3_list_objects(struct s3_client *c, const char *bucket,
 		if (rc) {
 			iot_error_prefix(err, "s3 list s3://%s/%s", bucket,
 					 prefix ? prefix : "");
+			break;
+		}
+		if (pc.rc) {
+			rc = pc.rc;
 			break;
 		}
 		if (stopped || !truncated)

@@ -2,7 +2,8 @@
 
 The tests drive the real `iotpipe` binary (IOTPIPE_BIN, default
 build/iotpipe) against real services that the fixtures start on 127.0.0.1:
-Apache Kafka (fixtures/kafka.py), an S3-compatible server (fixtures/s3.py).
+Apache Kafka (fixtures/kafka.py), an S3-compatible server (fixtures/s3.py),
+and an S3 look-alike that misbehaves on purpose (fixtures/brokens3.py).
 Each fixture module owns one service; this file only wires them in.
 """
 import os
@@ -13,6 +14,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 pytest_plugins = [
-    m for m in ("fixtures.common", "fixtures.kafka", "fixtures.s3")
+    m for m in ("fixtures.common", "fixtures.kafka", "fixtures.s3", "fixtures.brokens3")
     if (pathlib.Path(__file__).parent / (m.replace(".", "/") + ".py")).exists()
 ]

@@ -1,0 +1,82 @@
+"""An S3-compatible server that breaks the protocol must not make iotpipe
+give a wrong answer, hang, or run out of memory: every case below ends in
+a non-zero exit with a message that names the request and what was wrong,
+within a bound the test enforces (fixtures/brokens3.py is the server).
+
+Regressions: keys a server repeated across ListObjectsV2 pages were read
+twice (a wrong p95, exit 0); a server that ignored start-after kept `ls`
+listing forever."""
+import io
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# Fast retries and few attempts: each case fails in seconds.
+FAST = dict(IOTPIPE_S3_RETRY_BASE_MS=10, AWS_MAX_ATTEMPTS=2)
+
+
+def parquet(durations):
+    t = pa.table({
+        "event_time": pa.array([1_700_000_000_000_000 + i for i in range(len(durations))],
+                               pa.timestamp("us", tz="UTC")),
+        "event_duration": pa.array(durations, pa.float64()),
+    })
+    out = io.BytesIO()
+    pq.write_table(t, out)
+    return out.getvalue()
+
+
+def dataset():
+    """Three files of one device; their p95 is 10.0, and 30.0 when the
+    middle file (all 30.0) is read twice."""
+    return {
+        "data/device_id=a/1.parquet": parquet([10.0]),
+        "data/device_id=a/2.parquet": parquet([30.0] * 20),
+        "data/device_id=a/3.parquet": parquet([10.0] * 300),
+    }
+
+
+def last_line(cp):
+    lines = cp.stderr.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def percentile(iotpipe, s, out, timeout=60, **env):
+    return iotpipe("percentile", "--input", "s3://bkt/data/", "--output", out,
+                   "--threshold", "100", "--metrics-addr", "off",
+                   env=s.env(**{**FAST, **env}), check=False, timeout=timeout)
+
+
+def test_paged_listing_still_reads_every_file_once(iotpipe, broken_s3, tmp_path):
+    """The order check does not get in the way of a server that pages
+    properly (one key per page here)."""
+    s = broken_s3(dataset(), page_size=1)
+    out = tmp_path / "p.csv"
+    cp = percentile(iotpipe, s, out)
+    assert cp.returncode == 0, cp.stderr
+    assert out.read_text().splitlines()[1:] == ["a,2023-11-14,10.0"]
+    assert s.count("GET", listing=True) == 3
+
+
+def test_listing_repeating_keys_fails_instead_of_reading_twice(iotpipe, broken_s3,
+                                                                tmp_path):
+    s = broken_s3(dataset(), mode="list_repeat", page_size=2)
+    out = tmp_path / "p.csv"
+    cp = percentile(iotpipe, s, out)
+    assert cp.returncode == 1, (cp.returncode, cp.stderr)
+    assert ("s3 list s3://bkt/data/: the server listed key 'data/device_id=a/2.parquet' "
+            "after 'data/device_id=a/2.parquet': listing out of order or repeated"
+            in last_line(cp)), cp.stderr
+    assert not out.exists()
+
+
+def test_listing_that_ignores_start_after_ends(iotpipe, broken_s3):
+    s = broken_s3(dataset(), mode="list_same_forever", page_size=2)
+    t0 = time.monotonic()
+    cp = iotpipe("ls", "s3://bkt/data/", env=s.env(**FAST), check=False, timeout=30)
+    assert cp.returncode == 1, (cp.returncode, cp.stderr)
+    assert "listing out of order or repeated" in last_line(cp), cp.stderr
+    assert "s3://bkt/data/" in last_line(cp)
+    assert s.count("GET", listing=True) == 2
+    assert time.monotonic() - t0 < 20
