@@ -181,6 +181,20 @@ enum iot_err s3_xml_list_page(const char *xml, size_t len, s3_list_fn fn,
 		return iot_error_set(err, IOT_ERR_FORMAT,
 				     "ListObjectsV2: malformed XML answer");
 	root = xmlDocGetRootElement(doc);
+	if (root && named(root, "Error")) {
+		/* A 200 carrying S3's <Error> (some servers and proxies do):
+		 * what it says is the cause. */
+		char code[128], msg[256];
+
+		copy_text(root, "Code", code, sizeof(code));
+		copy_text(root, "Message", msg, sizeof(msg));
+		xmlFreeDoc(doc);
+		return iot_error_set(err, IOT_ERR_FORMAT,
+				     "ListObjectsV2: the server answered 200 "
+				     "with an error: %s%s%s",
+				     *code ? code : "(no Code)",
+				     *msg ? ": " : "", msg);
+	}
 	if (!root || !named(root, "ListBucketResult")) {
 		xmlFreeDoc(doc);
 		return iot_error_set(err, IOT_ERR_FORMAT,

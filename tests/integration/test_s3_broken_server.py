@@ -5,7 +5,8 @@ within a bound the test enforces (fixtures/brokens3.py is the server).
 
 Regressions: keys a server repeated across ListObjectsV2 pages were read
 twice (a wrong p95, exit 0); a server that ignored start-after kept `ls`
-listing forever."""
+listing forever; a 200
+carrying <Error> lost S3's code and message."""
 import io
 import time
 
@@ -80,3 +81,11 @@ def test_listing_that_ignores_start_after_ends(iotpipe, broken_s3):
     assert "s3://bkt/data/" in last_line(cp)
     assert s.count("GET", listing=True) == 2
     assert time.monotonic() - t0 < 20
+
+
+def test_listing_200_with_error_body_reports_s3_code(iotpipe, broken_s3):
+    s = broken_s3(dataset(), mode="list_200_error")
+    cp = iotpipe("ls", "s3://bkt/data/", env=s.env(**FAST), check=False, timeout=30)
+    assert cp.returncode == 1, (cp.returncode, cp.stderr)
+    assert ("s3 list s3://bkt/data/: ListObjectsV2: the server answered 200 with an "
+            "error: AccessDenied: Access Denied" in last_line(cp)), cp.stderr

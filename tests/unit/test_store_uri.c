@@ -246,9 +246,38 @@ static void test_xml_list_page(void **state)
 	assert_int_equal(s3_xml_list_page("<Error/>", 8, on_key, &s, &truncated,
 					  &next, &stopped, NULL),
 			 IOT_ERR_FORMAT);
+	assert_int_equal(s3_xml_list_page("<Other/>", 8, on_key, &s, &truncated,
+					  &next, &stopped, NULL),
+			 IOT_ERR_FORMAT);
 	assert_int_equal(s3_xml_list_page("<<<", 3, on_key, &s, &truncated,
 					  &next, &stopped, NULL),
 			 IOT_ERR_FORMAT);
+}
+
+/* A 200 answer carrying S3's <Error>: the error says S3's code and
+ * message, not only that the answer was not a listing. */
+static void test_xml_list_page_error_body(void **state)
+{
+	const char *x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>"
+			"<Code>AccessDenied</Code><Message>Access\nDenied</Message>"
+			"</Error>";
+	struct iot_error err = IOT_ERROR_INIT;
+	struct seen s = { 0 };
+	bool truncated, stopped;
+	char *next;
+	(void)state;
+
+	assert_int_equal(s3_xml_list_page(x, strlen(x), on_key, &s, &truncated,
+					  &next, &stopped, &err),
+			 IOT_ERR_FORMAT);
+	assert_string_equal(err.msg, "ListObjectsV2: the server answered 200 "
+				     "with an error: AccessDenied: Access Denied");
+	assert_int_equal(s.n, 0);
+	assert_int_equal(s3_xml_list_page("<Error/>", 8, on_key, &s, &truncated,
+					  &next, &stopped, &err),
+			 IOT_ERR_FORMAT);
+	assert_string_equal(err.msg, "ListObjectsV2: the server answered 200 "
+				     "with an error: (no Code)");
 }
 
 static void test_xml_find(void **state)
@@ -277,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_s3_config_env),
 		cmocka_unit_test(test_xml_error),
 		cmocka_unit_test(test_xml_list_page),
+		cmocka_unit_test(test_xml_list_page_error_body),
 		cmocka_unit_test(test_xml_find),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
