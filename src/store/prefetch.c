@@ -14,6 +14,11 @@
  * thread per request in flight reuses all of it, and the threads sleep
  * on the network, so 64 cost stacks, not cores.
  *
+ * An object whose size is known (from the listing) is read as exactly
+ * that many bytes (store_reader_read_at, one plain GET into a buffer of
+ * that size): a server that sends more, or no end, fails that object
+ * instead of growing memory, and an object shorter than listed fails too.
+ *
  * Invariant: objects are claimed in index order; `held` is the sum of the
  * reserved sizes of the objects claimed and not yet taken or dropped.
  */
@@ -22,6 +27,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -65,6 +71,32 @@ static void skip_gone(struct store_prefetch *pf)
 		pf->next++;
 }
 
+/* The whole object into b: exactly *size bytes when the size is known. */
+static enum iot_err fetch(struct store *st, const char *uri,
+			  const uint64_t *size, struct buf *b,
+			  struct iot_error *err)
+{
+	struct store_reader *r;
+	enum iot_err rc;
+
+	if (!size)
+		return store_get(st, uri, b, err);
+	if (*size > SIZE_MAX / 2)
+		return iot_error_set(err, IOT_ERR_LIMIT,
+				     "%s: listed size %" PRIu64 " does not fit "
+				     "in memory", uri, *size);
+	if ((rc = store_open_read_sized(st, uri, *size, &r, err)))
+		return rc;
+	buf_grow(b, (size_t)*size);
+	rc = store_reader_read_at(r, 0, (size_t)*size, b->data + b->len, err);
+	if (!rc) {
+		b->len += (size_t)*size;
+		b->data[b->len] = '\0';
+	}
+	store_reader_destroy(r);
+	return rc;
+}
+
 static void *fetch_main(void *arg)
 {
 	struct store_prefetch *pf = arg;
@@ -93,9 +125,8 @@ static void *fetch_main(void *arg)
 		pf->held += need;
 		pthread_mutex_unlock(&pf->mu);
 
-		if (need)
-			buf_grow(&b, need);
-		rc = store_get(st, pf->s.uris[i], &b, &e);
+		rc = fetch(st, pf->s.uris[i], pf->s.sizes ? &pf->s.sizes[i] : NULL,
+			   &b, &e);
 
 		pthread_mutex_lock(&pf->mu);
 		if (it->dropped) {

@@ -31,7 +31,10 @@
  *	store_prefetch_destroy(pf);                 // stops and joins
  *
  * uris and sizes are borrowed (kept alive by the caller until destroy);
- * sizes come from the listing and only size the budget. Errors are per
+ * sizes come from the listing; they size the budget and bound each read:
+ * an object is read as exactly its listed size, so one that grew since
+ * the listing (or a server that sends more) fails, as does one that
+ * shrank. sizes may be NULL (whole objects, unbounded). Errors are per
  * object: the failed object's take returns the store's error (already
  * retried with backoff).
  */

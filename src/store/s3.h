@@ -73,6 +73,12 @@ struct s3_client *s3_client_create(const struct s3_config *cfg);
 void s3_client_destroy(struct s3_client *c);
 const struct s3_config *s3_client_config(const struct s3_client *c);
 
+/* The most a 2xx answer that is not an object's bytes may carry (a
+ * ListObjectsV2 page, an UploadId, the answer to a PUT): a page of 1,000
+ * keys of 1,024 bytes each is about 1.3 MiB, and S3 sends a few hundred
+ * KB. A server that sends more is broken or hostile, not slow. */
+#define S3_XML_MAX ((size_t)16 << 20)
+
 /* One HTTP exchange, described by the operation and filled in with the
  * answer by s3_request_perform(). */
 struct s3_request {
@@ -86,12 +92,16 @@ struct s3_request {
 	size_t nheaders;
 	const void *body;   /* request body (rewound on every retry) */
 	size_t body_len;
-	/* Where a 2xx response body goes: into dst (at most dst_cap bytes,
-	 * more is an error) when dst is set, else appended to resp (when set;
-	 * truncated back on a retry), else discarded. */
+	/* Where a 2xx response body goes: into dst (at most dst_cap bytes)
+	 * when dst is set, else appended to resp (when set; truncated back on
+	 * a retry; at most resp_max bytes, 0: as many as the Content-Length
+	 * says), else discarded (at most S3_XML_MAX bytes). An answer larger
+	 * than that, or whose Content-Length says so, fails the request
+	 * (IOT_ERR_FORMAT, not retried) instead of growing memory. */
 	void *dst;
 	size_t dst_cap;
 	struct buf *resp;
+	size_t resp_max;
 	/* out */
 	long status;
 	size_t dst_len;

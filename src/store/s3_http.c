@@ -12,6 +12,12 @@
  * retry. A 2xx body goes to the caller's buffer; any other body is kept
  * aside (at most 64 KiB) to read S3's <Error> Code and Message from.
  *
+ * Nothing a server sends can grow memory without end:
+ * a 2xx body is taken up to a limit known before the attempt (what the
+ * caller asked for, S3_XML_MAX for XML, else the Content-Length, which
+ * libcurl enforces), an error body up to 64 KiB, and more fails the
+ * request (an error body cut short still reports its HTTP status).
+ *
  * One easy handle per client: libcurl keeps the connection open between
  * requests (curl_easy_reset keeps the connection cache), which matters for
  * many small objects and for TLS. A client is used by one thread at a time.
@@ -165,8 +171,11 @@ struct xfer {
 	struct s3_request *req;
 	size_t body_off;
 	size_t resp_base;   /* req->resp->len before the attempt */
+	size_t limit;       /* most bytes of a 2xx body taken */
+	size_t got;         /* bytes of the 2xx body so far */
 	struct buf errbody;
-	bool overflow;
+	bool overflow;      /* the 2xx body passed limit: aborted */
+	bool err_cut;       /* the error body passed ERR_BODY_MAX: aborted */
 	char host[320];     /* the host the attempt went to, for messages */
 };
 
@@ -205,15 +214,23 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *opaque)
 
 	curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299) {
-		if (x->errbody.len + n <= ERR_BODY_MAX)
-			buf_append(&x->errbody, p, n);
-		return n;
-	}
-	if (req->dst) {
-		if (n > req->dst_cap - req->dst_len) {
-			x->overflow = true;
+		/* Enough for S3's <Error>; a longer body is not one, and is
+		 * not read to its end (it may have none). */
+		if (n > ERR_BODY_MAX - x->errbody.len) {
+			x->err_cut = true;
 			return 0; /* aborts the transfer */
 		}
+		buf_append(&x->errbody, p, n);
+		return n;
+	}
+	/* A Content-Length over the limit fails at the first bytes, not
+	 * after the limit's worth of them. */
+	if (n > x->limit - x->got || req->content_length > x->limit) {
+		x->overflow = true;
+		return 0; /* aborts the transfer */
+	}
+	x->got += n;
+	if (req->dst) {
 		memcpy((char *)req->dst + req->dst_len, p, n);
 		req->dst_len += n;
 	} else if (req->resp) {
@@ -500,6 +517,9 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		memcpy(payload_hash, SIGV4_EMPTY_SHA256, 65);
 	sigv4_canonical_query(&query, req->query, req->nquery);
 	x.resp_base = req->resp ? req->resp->len : 0;
+	x.limit = req->dst    ? req->dst_cap
+		  : req->resp ? (req->resp_max ? req->resp_max : SIZE_MAX)
+			      : S3_XML_MAX;
 	what(&w, req);
 
 	for (attempt = 1; attempt <= c->cfg.retry.max_attempts; attempt++) {
@@ -518,7 +538,9 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		metric_inc(op_metric("iotpipe_s3_requests_total",
 				     "S3 request attempts.", req->op));
 		x.body_off = 0;
+		x.got = 0;
 		x.overflow = false;
+		x.err_cut = false;
 		buf_reset(&x.errbody);
 		if (req->resp) {
 			req->resp->len = x.resp_base;
@@ -541,7 +563,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		cc = curl_easy_perform(c->curl);
 		{
 			long st = 0;
-			if (cc == CURLE_OK)
+			if (cc == CURLE_OK || x.err_cut)
 				curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &st);
 			s3_limit_release(st == 503 || st == 429);
 		}
@@ -559,13 +581,24 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 						   NULL), (uint64_t)down);
 		}
 
-		if (cc != CURLE_OK) {
+		/* An error body cut short still has its status: below. */
+		if (cc != CURLE_OK && !x.err_cut) {
 			if (x.overflow) {
 				count_error(req->op, "ResponseTooLarge");
-				rc = iot_error_set(&e, IOT_ERR_FORMAT,
-						   "%s: the answer is larger than "
-						   "the %zu bytes asked for",
-						   buf_str(&w), req->dst_cap);
+				retriable = false;
+				if (req->dst)
+					rc = iot_error_set(&e, IOT_ERR_FORMAT,
+							   "%s: the answer is larger than "
+							   "the %zu bytes asked for (the "
+							   "object changed, or the server "
+							   "sent more than it has)",
+							   buf_str(&w), req->dst_cap);
+				else
+					rc = iot_error_set(&e, IOT_ERR_FORMAT,
+							   "%s: the answer is larger than "
+							   "%zu bytes, more than any S3 "
+							   "answer of its kind (a broken "
+							   "server?)", buf_str(&w), x.limit);
 				goto out;
 			}
 			count_error(req->op, curl_code_name(cc));

@@ -193,6 +193,7 @@ static int page_entry(void *opaque, const char *key, const struct store_stat *st
  * order). A truncated page without keys would loop, so it is an error,
  * and so is a key that does not come after the one before it (page_entry):
  * together they make every page move the listing forward, so it ends.
+ * A page's answer is at most S3_XML_MAX bytes.
  */
 enum iot_err s3_list_objects(struct s3_client *c, const char *bucket,
 			     const char *prefix, s3_list_fn fn, void *opaque,
@@ -212,7 +213,7 @@ enum iot_err s3_list_objects(struct s3_client *c, const char *bucket,
 		size_t nq = 3;
 		struct s3_request req = {
 			.op = "list", .method = "GET", .bucket = bucket,
-			.query = q, .resp = &page,
+			.query = q, .resp = &page, .resp_max = S3_XML_MAX,
 		};
 		bool truncated, stopped;
 		char *next = NULL;
@@ -262,6 +263,7 @@ enum iot_err s3_multipart_create(struct s3_client *c, const char *bucket,
 	struct s3_request req = {
 		.op = "create_multipart", .method = "POST", .bucket = bucket,
 		.key = key, .query = q, .nquery = 1, .resp = &resp,
+		.resp_max = S3_XML_MAX,
 	};
 	enum iot_err rc = s3_request_perform(c, &req, err);
 
@@ -319,6 +321,7 @@ enum iot_err s3_multipart_complete(struct s3_client *c, const char *bucket,
 	struct s3_request req = {
 		.op = "complete_multipart", .method = "POST", .bucket = bucket,
 		.key = key, .query = q, .nquery = 1, .resp = &resp,
+		.resp_max = S3_XML_MAX,
 		.headers = h, .nheaders = (flags & STORE_PUT_IF_ABSENT) ? 1 : 0,
 	};
 	enum iot_err rc;

@@ -5,7 +5,8 @@ within a bound the test enforces (fixtures/brokens3.py is the server).
 
 Regressions: keys a server repeated across ListObjectsV2 pages were read
 twice (a wrong p95, exit 0); a server that ignored start-after kept `ls`
-listing forever; a 200
+listing forever; a GET or listing body without end grew memory until the
+process aborted; an endless error body was read forever; a 200
 carrying <Error> lost S3's code and message."""
 import io
 import time
@@ -80,6 +81,36 @@ def test_listing_that_ignores_start_after_ends(iotpipe, broken_s3):
     assert "listing out of order or repeated" in last_line(cp), cp.stderr
     assert "s3://bkt/data/" in last_line(cp)
     assert s.count("GET", listing=True) == 2
+    assert time.monotonic() - t0 < 20
+
+
+def test_endless_object_body_is_cut_at_the_listed_size(iotpipe, broken_s3, tmp_path):
+    objs = dataset()
+    s = broken_s3(objs, mode="get_endless")
+    cp = percentile(iotpipe, s, tmp_path / "p.csv")
+    assert cp.returncode == 1, (cp.returncode, cp.stderr)
+    line = last_line(cp)
+    assert "s3 get s3://bkt/data/device_id=a/" in line, cp.stderr
+    assert "the answer is larger than the" in line and "bytes asked for" in line, line
+
+
+def test_endless_listing_body_is_capped(iotpipe, broken_s3):
+    s = broken_s3(dataset(), mode="list_endless")
+    cp = iotpipe("ls", "s3://bkt/data/", env=s.env(**FAST), check=False, timeout=60)
+    assert cp.returncode == 1, (cp.returncode, cp.stderr)
+    assert ("s3 list s3://bkt/data/: the answer is larger than 16777216 bytes"
+            in last_line(cp)), cp.stderr
+
+
+def test_endless_error_body_is_not_read_to_its_end(iotpipe, broken_s3, tmp_path):
+    s = broken_s3({"k.bin": b"x" * 100}, mode="error_endless")
+    t0 = time.monotonic()
+    cp = iotpipe("cp", "s3://bkt/k.bin", tmp_path / "k.bin", env=s.env(**FAST),
+                 check=False, timeout=30)
+    assert cp.returncode == 1, (cp.returncode, cp.stderr)
+    assert "s3 get s3://bkt/k.bin: HTTP 500 InternalError" in last_line(cp), cp.stderr
+    assert "(after 2 attempts)" in last_line(cp)
+    assert not (tmp_path / "k.bin").exists()
     assert time.monotonic() - t0 < 20
 
 
