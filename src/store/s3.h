@@ -44,7 +44,11 @@ struct s3_config {
 	bool sign_payload;   /* hash bodies into the signature (else
 				UNSIGNED-PAYLOAD); default: only over http */
 	long connect_timeout_ms;
-	long stall_timeout_s;  /* abort a transfer below 1 byte/s this long */
+	long stall_timeout_s;  /* abort an attempt that moves fewer than
+				  stall_min_bps bytes/s for this long */
+	long stall_min_bps;    /* the low-speed floor (bytes/s) */
+	long request_timeout_s; /* an attempt's deadline: this plus the time
+				   its known bytes take at stall_min_bps */
 	size_t part_size;      /* multipart part size (>= 5 MiB) */
 	int upload_concurrency; /* parts of one upload in flight at once */
 	int max_inflight;       /* requests in flight in the process, at most
@@ -59,7 +63,8 @@ struct s3_config {
  * AWS_ENDPOINT_URL_S3 > AWS_ENDPOINT_URL > ENDPOINT_URL > AWS's endpoint,
  * AWS_MAX_ATTEMPTS, and iotpipe's IOTPIPE_S3_PART_SIZE (bytes),
  * IOTPIPE_S3_RETRY_BASE_MS, IOTPIPE_S3_CONNECT_TIMEOUT_MS,
- * IOTPIPE_S3_STALL_TIMEOUT_S, IOTPIPE_S3_SIGN_PAYLOAD (0|1),
+ * IOTPIPE_S3_STALL_TIMEOUT_S, IOTPIPE_S3_STALL_MIN_BPS,
+ * IOTPIPE_S3_REQUEST_TIMEOUT_S, IOTPIPE_S3_SIGN_PAYLOAD (0|1),
  * IOTPIPE_S3_UPLOAD_CONCURRENCY (parts in flight per upload, default 4),
  * IOTPIPE_S3_MAX_INFLIGHT (requests in flight in the process, default 128).
  * IOT_ERR_CONFIG when a value is malformed.
@@ -102,6 +107,10 @@ struct s3_request {
 	size_t dst_cap;
 	struct buf *resp;
 	size_t resp_max;
+	/* The answer may trickle (CompleteMultipartUpload, which AWS keeps
+	 * alive with whitespace for minutes): the low-speed floor is 1
+	 * byte/s instead of stall_min_bps; the deadline still holds. */
+	bool slow_answer;
 	/* out */
 	long status;
 	size_t dst_len;
@@ -112,7 +121,11 @@ struct s3_request {
 };
 
 /*
- * Performs req with signing, retries and metrics. IOT_OK for a 2xx answer;
+ * Performs req with signing, retries and metrics. Every attempt ends: one
+ * that moves fewer than stall_min_bps bytes/s for stall_timeout_s, or that
+ * outlives its deadline (request_timeout_s plus its known bytes - the
+ * body sent, the Content-Length or dst_cap received - at stall_min_bps),
+ * is abandoned as a retriable "Timeout". IOT_OK for a 2xx answer;
  * otherwise the error names the operation, s3://bucket/key, the HTTP
  * status and S3's code and message (IOT_ERR_NOT_FOUND for 404,
  * IOT_ERR_AUTH for 401/403, IOT_ERR_STATE for 409/412, IOT_ERR_NET for

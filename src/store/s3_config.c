@@ -45,6 +45,7 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 {
 	const char *region, *endpoint;
 	long attempts = 5, base = 200, connect = 10000, stall = 30;
+	long min_bps = 1024, deadline = 600;
 	long part = 8L << 20, sign = -1, conc = 4, inflight = 128;
 	size_t n;
 
@@ -54,6 +55,9 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 	    env_long("IOTPIPE_S3_CONNECT_TIMEOUT_MS", 1, 600000, &connect,
 		     err) ||
 	    env_long("IOTPIPE_S3_STALL_TIMEOUT_S", 1, 3600, &stall, err) ||
+	    env_long("IOTPIPE_S3_STALL_MIN_BPS", 1, 1L << 30, &min_bps, err) ||
+	    env_long("IOTPIPE_S3_REQUEST_TIMEOUT_S", 1, 86400, &deadline,
+		     err) ||
 	    env_long("IOTPIPE_S3_PART_SIZE", 5L << 20, 5L << 30, &part, err) ||
 	    env_long("IOTPIPE_S3_SIGN_PAYLOAD", 0, 1, &sign, err) ||
 	    env_long("IOTPIPE_S3_UPLOAD_CONCURRENCY", 1, 64, &conc, err) ||
@@ -99,6 +103,19 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 	}
 	cfg->connect_timeout_ms = connect;
 	cfg->stall_timeout_s = stall;
+	/* 1 KiB/s: a healthy transfer to S3 moves megabytes a second, and
+	 * one waiting for S3's first byte moves none, which any floor
+	 * catches; the floor is for a server that trickles. At 1 byte/s (the
+	 * old floor) a server sending one byte a second held a request open
+	 * for hours. */
+	cfg->stall_min_bps = min_bps;
+	/* 600 s: the backstop for what the floor cannot see (an answer of
+	 * unknown length that keeps above it, a server that alternates
+	 * bursts and silences), longer than any healthy S3 answer, including
+	 * a CompleteMultipartUpload that AWS says can take minutes. Each
+	 * attempt also gets the time its known bytes take at the floor, so a
+	 * large part on a slow link is not cut short. */
+	cfg->request_timeout_s = deadline;
 	cfg->part_size = (size_t)part;
 	/* 4 parts in flight: enough to hide one request's latency and the
 	 * server's per-part work, and 40 MiB per stream at most. */

@@ -12,11 +12,15 @@
  * retry. A 2xx body goes to the caller's buffer; any other body is kept
  * aside (at most 64 KiB) to read S3's <Error> Code and Message from.
  *
- * Nothing a server sends can grow memory without end:
+ * Nothing a server sends can hold a request or grow memory without end:
  * a 2xx body is taken up to a limit known before the attempt (what the
  * caller asked for, S3_XML_MAX for XML, else the Content-Length, which
  * libcurl enforces), an error body up to 64 KiB, and more fails the
- * request (an error body cut short still reports its HTTP status).
+ * request (an error body cut short still reports its HTTP status). An
+ * attempt below the low-speed floor (stall_min_bps) for stall_timeout_s,
+ * or past its deadline (request_timeout_s plus its known bytes at the
+ * floor, checked in the progress callback), is abandoned and retried as a
+ * "Timeout", like a reset connection.
  *
  * One easy handle per client: libcurl keeps the connection open between
  * requests (curl_easy_reset keeps the connection cache), which matters for
@@ -176,6 +180,9 @@ struct xfer {
 	struct buf errbody;
 	bool overflow;      /* the 2xx body passed limit: aborted */
 	bool err_cut;       /* the error body passed ERR_BODY_MAX: aborted */
+	bool late;          /* the attempt passed its deadline: aborted */
+	double t0;          /* when the attempt started (clock_mono_s) */
+	double deadline;    /* seconds after t0, when late was set */
 	char host[320];     /* the host the attempt went to, for messages */
 };
 
@@ -237,6 +244,37 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *opaque)
 		buf_append(req->resp, p, n);
 	}
 	return n;
+}
+
+/* The attempt's deadline: request_timeout_s, plus its known bytes (the
+ * body sent, and the Content-Length or the caller's buffer received) at
+ * the low-speed floor, so that a large transfer on a slow but healthy
+ * link is never cut short. libcurl calls this about once a second, also
+ * while nothing moves. */
+static int progress_cb(void *opaque, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = opaque;
+	const struct s3_config *cfg = &x->c->cfg;
+	double down = x->req->dst ? (double)x->req->dst_cap : 0;
+	double limit;
+
+	(void)dlnow;
+	(void)ulnow;
+	if (cfg->request_timeout_s <= 0)
+		return 0; /* a configuration built without one */
+	if (dltotal > 0 && (double)dltotal > down)
+		down = (double)dltotal;
+	if (ultotal < 0)
+		ultotal = 0;
+	limit = (double)cfg->request_timeout_s +
+		((double)ultotal + down) /
+			(double)(cfg->stall_min_bps > 0 ? cfg->stall_min_bps : 1);
+	if (clock_mono_s() - x->t0 <= limit)
+		return 0;
+	x->late = true;
+	x->deadline = limit;
+	return 1; /* aborts the transfer */
 }
 
 static bool header_is(const char *line, size_t n, const char *name,
@@ -395,8 +433,14 @@ static struct curl_slist *prepare(struct xfer *x, const char *payload_hash,
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
 			 c->cfg.connect_timeout_ms);
-	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT,
+			 req->slow_answer || c->cfg.stall_min_bps < 1
+				 ? 1L
+				 : c->cfg.stall_min_bps);
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, c->cfg.stall_timeout_s);
+	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
@@ -541,6 +585,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		x.got = 0;
 		x.overflow = false;
 		x.err_cut = false;
+		x.late = false;
 		buf_reset(&x.errbody);
 		if (req->resp) {
 			req->resp->len = x.resp_base;
@@ -557,6 +602,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 
 		list = prepare(&x, payload_hash, buf_str(&query), &url);
 		t0 = clock_mono_s();
+		x.t0 = t0;
 		/* a slot of the process-wide limit for the attempt only: the
 		 * backoff sleep above holds none */
 		s3_limit_acquire();
@@ -599,6 +645,22 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 							   "%zu bytes, more than any S3 "
 							   "answer of its kind (a broken "
 							   "server?)", buf_str(&w), x.limit);
+				goto out;
+			}
+			if (x.late) {
+				count_error(req->op, "Timeout");
+				retriable = true;
+				log_debug("s3", "%s: attempt %d: past its %.0f s "
+					  "deadline", buf_str(&w), attempt,
+					  x.deadline);
+				rc = iot_error_set(&e, IOT_ERR_NET,
+						   "%s: no complete answer within the "
+						   "attempt's deadline of %.0f s "
+						   "(IOTPIPE_S3_REQUEST_TIMEOUT_S) at "
+						   "%s://%s", buf_str(&w), x.deadline,
+						   c->scheme, x.host);
+				if (attempt < c->cfg.retry.max_attempts)
+					continue;
 				goto out;
 			}
 			count_error(req->op, curl_code_name(cc));

@@ -321,7 +321,7 @@ enum iot_err s3_multipart_complete(struct s3_client *c, const char *bucket,
 	struct s3_request req = {
 		.op = "complete_multipart", .method = "POST", .bucket = bucket,
 		.key = key, .query = q, .nquery = 1, .resp = &resp,
-		.resp_max = S3_XML_MAX,
+		.resp_max = S3_XML_MAX, .slow_answer = true,
 		.headers = h, .nheaders = (flags & STORE_PUT_IF_ABSENT) ? 1 : 0,
 	};
 	enum iot_err rc;

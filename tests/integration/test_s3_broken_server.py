@@ -6,7 +6,8 @@ within a bound the test enforces (fixtures/brokens3.py is the server).
 Regressions: keys a server repeated across ListObjectsV2 pages were read
 twice (a wrong p95, exit 0); a server that ignored start-after kept `ls`
 listing forever; a GET or listing body without end grew memory until the
-process aborted; an endless error body was read forever; a 200
+process aborted; a body trickling at 2 bytes/s stayed above the 1 byte/s
+stall floor for hours; an endless error body was read forever; a 200
 carrying <Error> lost S3's code and message."""
 import io
 import time
@@ -112,6 +113,39 @@ def test_endless_error_body_is_not_read_to_its_end(iotpipe, broken_s3, tmp_path)
     assert "(after 2 attempts)" in last_line(cp)
     assert not (tmp_path / "k.bin").exists()
     assert time.monotonic() - t0 < 20
+
+
+def test_trickling_object_is_abandoned_as_stalled(iotpipe, broken_s3, tmp_path):
+    """2 bytes/s: above a 1 byte/s floor forever, far below a healthy one."""
+    s = broken_s3({"k.bin": b"y" * 4096}, mode="get_trickle")
+    t0 = time.monotonic()
+    cp = iotpipe("cp", "s3://bkt/k.bin", tmp_path / "k.bin",
+                 env=s.env(IOTPIPE_S3_STALL_TIMEOUT_S=1, **FAST), check=False, timeout=40)
+    took = time.monotonic() - t0
+    assert cp.returncode == 1, (cp.returncode, cp.stderr)
+    line = last_line(cp)
+    assert "s3 get s3://bkt/k.bin: Timeout was reached" in line, cp.stderr
+    assert "(after 2 attempts)" in line
+    assert not (tmp_path / "k.bin").exists()
+    assert took < 20, took
+    assert s.count("GET") == 2
+
+
+def test_trickling_listing_ends_at_the_deadline(iotpipe, broken_s3):
+    """2 KiB/s keeps above the low-speed floor; an answer of no length
+    that never completes ends at the attempt's deadline."""
+    s = broken_s3(dataset(), mode="list_trickle")
+    t0 = time.monotonic()
+    cp = iotpipe("ls", "s3://bkt/data/",
+                 env=s.env(IOTPIPE_S3_STALL_TIMEOUT_S=2, IOTPIPE_S3_REQUEST_TIMEOUT_S=2,
+                           **FAST), check=False, timeout=40)
+    took = time.monotonic() - t0
+    assert cp.returncode == 1, (cp.returncode, cp.stderr)
+    line = last_line(cp)
+    assert ("s3 list s3://bkt/data/: no complete answer within the attempt's deadline of 2 s"
+            in line), cp.stderr
+    assert "(after 2 attempts)" in line
+    assert took < 20, took
 
 
 def test_listing_200_with_error_body_reports_s3_code(iotpipe, broken_s3):

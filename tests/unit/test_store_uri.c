@@ -181,6 +181,42 @@ static void test_s3_config_env(void **state)
 	unsetenv("AWS_MAX_ATTEMPTS");
 }
 
+/* The stall floor and the deadline: defaults, overrides, bad values. */
+static void test_s3_config_stall_and_deadline(void **state)
+{
+	struct iot_error err = IOT_ERROR_INIT;
+	struct s3_config c;
+	(void)state;
+
+	unsetenv("IOTPIPE_S3_STALL_TIMEOUT_S");
+	unsetenv("IOTPIPE_S3_STALL_MIN_BPS");
+	unsetenv("IOTPIPE_S3_REQUEST_TIMEOUT_S");
+	assert_int_equal(s3_config_from_env(&c, &err), IOT_OK);
+	assert_int_equal(c.stall_timeout_s, 30);
+	assert_int_equal(c.stall_min_bps, 1024);
+	assert_int_equal(c.request_timeout_s, 600);
+	s3_config_release(&c);
+
+	setenv("IOTPIPE_S3_STALL_MIN_BPS", "4096", 1);
+	setenv("IOTPIPE_S3_REQUEST_TIMEOUT_S", "5", 1);
+	assert_int_equal(s3_config_from_env(&c, &err), IOT_OK);
+	assert_int_equal(c.stall_min_bps, 4096);
+	assert_int_equal(c.request_timeout_s, 5);
+	s3_config_release(&c);
+
+	setenv("IOTPIPE_S3_STALL_MIN_BPS", "0", 1);
+	assert_int_equal(s3_config_from_env(&c, &err), IOT_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "IOTPIPE_S3_STALL_MIN_BPS=0"));
+	s3_config_release(&c);
+	unsetenv("IOTPIPE_S3_STALL_MIN_BPS");
+
+	setenv("IOTPIPE_S3_REQUEST_TIMEOUT_S", "1h", 1);
+	assert_int_equal(s3_config_from_env(&c, &err), IOT_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "IOTPIPE_S3_REQUEST_TIMEOUT_S=1h"));
+	s3_config_release(&c);
+	unsetenv("IOTPIPE_S3_REQUEST_TIMEOUT_S");
+}
+
 static void test_xml_error(void **state)
 {
 	const char *x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>"
@@ -304,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_retry_decisions),
 		cmocka_unit_test(test_retry_full_jitter_bounds),
 		cmocka_unit_test(test_s3_config_env),
+		cmocka_unit_test(test_s3_config_stall_and_deadline),
 		cmocka_unit_test(test_xml_error),
 		cmocka_unit_test(test_xml_list_page),
 		cmocka_unit_test(test_xml_list_page_error_body),
