@@ -52,6 +52,44 @@ uint64_t ckpt_new_run(void)
 	return v ? v : 1;
 }
 
+enum iot_err ckpt_mark_run(struct store *st, const char *base, uint64_t run,
+			   struct iot_error *err)
+{
+	char *uri = xasprintf("%srun", base);
+	char text[40];
+	int n = snprintf(text, sizeof(text), "iotpipe-run %016" PRIx64 "\n", run);
+	enum iot_err rc = store_put(st, uri, text, (size_t)n, 0, err);
+
+	free(uri);
+	return rc;
+}
+
+enum iot_err ckpt_marked_run(struct store *st, const char *base, uint64_t *run,
+			     struct iot_error *err)
+{
+	char *uri = xasprintf("%srun", base);
+	struct buf b = BUF_INIT;
+	enum iot_err rc = store_get(st, uri, &b, err);
+	unsigned long long v = 0;
+	char nl = 0;
+
+	*run = 0;
+	if (rc == IOT_ERR_NOT_FOUND) {
+		iot_error_clear(err);
+		rc = IOT_OK;
+	} else if (!rc) {
+		buf_putc(&b, '\0');
+		if (sscanf((const char *)b.data, "iotpipe-run %16llx%c", &v, &nl) != 2 || nl != '\n' ||
+		    !v)
+			rc = iot_error_set(err, IOT_ERR_FORMAT, "%s: corrupt checkpoint file", uri);
+		else
+			*run = v;
+	}
+	buf_release(&b);
+	free(uri);
+	return rc;
+}
+
 char *ckpt_partition_uri(const char *checkpoint, const char *topic, int32_t p)
 {
 	size_t n = strlen(checkpoint);

@@ -67,6 +67,20 @@ struct ckpt_wal {
 uint64_t ckpt_new_run(void);
 
 /*
+ * The run marker, <base>run: written with a partition's first commit of
+ * each assignment (commit.c), read by GET, never by a listing. A listing
+ * that shows neither plan nor commit while the marker is there is not a
+ * checkpoint to start over from: the store's listing lags behind its
+ * writes, or failed as if empty, or files were deleted by hand. Starting
+ * over would read the partition again under a new run and store every
+ * record twice (job.c, part_recover_from). *run is 0 when there is none.
+ */
+enum iot_err ckpt_mark_run(struct store *st, const char *base, uint64_t run,
+			   struct iot_error *err);
+enum iot_err ckpt_marked_run(struct store *st, const char *base, uint64_t *run,
+			     struct iot_error *err);
+
+/*
  * The shape of a job's output: the settings that decide where its objects
  * go and what a row means ("partition-by=device_id,window_start
  * window=60", job.c job_shape). Every plan and commit records it, so that

@@ -120,6 +120,8 @@ static enum iot_err commit_one(void *ctx, size_t worker, size_t i, struct iot_er
 	if (rc)
 		return rc;
 	c->outcome = CI_OK;
+	if (c->mark_run && (rc = ckpt_mark_run(st, c->p->ckpt_base, c->w.run, err)))
+		return rc;
 	if (j->sink->committed)
 		j->sink->committed(j, st, c);
 	/* per partition: one shared counter would clean up only the
@@ -206,6 +208,7 @@ enum iot_err commit_wait(struct job *j, struct iot_error *err)
 		citem_release(c);
 		if (c->outcome == CI_OK) {
 			p->batch = c->w.batch;
+			p->run_marked |= c->mark_run;
 			metric_inc(j->m.batches);
 			metric_observe(j->m.batch_seconds, r->seconds);
 			log_debug(j->name, "partition %d: batch %" PRIu64 " committed (offsets %" PRId64
@@ -278,6 +281,7 @@ static void plan_item(struct job *j, struct citem *c, bool replaying)
 	c->outcome = CI_FAILED;
 	c->replaying = replaying;
 	c->tail = p->tail;
+	c->mark_run = p->run && !p->run_marked;
 	j->sink->plan(j, c);
 	if (j->sink->save)
 		j->sink->save(j, c);

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/banned.h"
 
@@ -227,6 +228,51 @@ static enum iot_err check_shape(const struct job *j, const struct part *p,
 			     p->id, p->ckpt_base, r->shape, j->shape);
 }
 
+/*
+ * A partition whose checkpoint lists neither plan nor commit starts from
+ * nothing, unless its run marker (ckpt.h) says it committed before: then
+ * the listing is wrong (it lags behind the writes, or an error was taken
+ * for an empty answer), and starting over would store every record again
+ * under a new run. The listing is asked again a few times (a lag of
+ * seconds heals), then the job stops, naming the marker. *r is replaced
+ * by what the last listing found.
+ */
+#define LISTING_RETRIES 4
+
+static enum iot_err check_not_started(struct job *j, struct part *p, struct ckpt_recovered *r,
+				      struct iot_error *err)
+{
+	uint64_t marked = 0;
+	enum iot_err rc;
+	double wait = 0.5;
+
+	for (int tries = 0;; tries++) {
+		if ((rc = ckpt_marked_run(j->st, p->ckpt_base, &marked, err)) || !marked)
+			return rc;
+		if (tries == LISTING_RETRIES || signals_stop_requested())
+			break;
+		log_warn(j->name, "partition %d: the checkpoint %s lists no plan or commit, but "
+				  "its run marker says it committed; listing again in %.1f s",
+			 p->id, p->ckpt_base, wait);
+		nanosleep(&(struct timespec){ (time_t)wait,
+					      (long)((wait - (double)(time_t)wait) * 1e9) }, NULL);
+		wait *= 2;
+		ckpt_recovered_release(r);
+		if ((rc = ckpt_recover(j->st, j->name, p->ckpt_base, r, err)))
+			return rc;
+		if (r->has_state || r->has_wal)
+			return IOT_OK;
+	}
+	return iot_error_set(err, IOT_ERR_STATE,
+			     "partition %d: the checkpoint %s lists no plan or commit, but its run "
+			     "marker %srun says run %016" PRIx64 " committed there: the store's "
+			     "listing does not show the checkpoint's files (a listing that lags "
+			     "behind writes, or files deleted by hand). Not starting the partition "
+			     "over, which would store its records twice; to start over on purpose, "
+			     "delete the whole checkpoint location, or give a new one",
+			     p->id, p->ckpt_base, p->ckpt_base, marked);
+}
+
 /* Loads a partition's checkpoint; returns the offset to start from.
  * `pre`: the checkpoint already read (recover_all), else NULL. */
 static enum iot_err part_recover_from(struct job *j, struct part *p, int64_t *start,
@@ -247,6 +293,10 @@ static enum iot_err part_recover_from(struct job *j, struct part *p, int64_t *st
 	} else if ((rc = ckpt_recover(j->st, j->name, p->ckpt_base, &r, err))) {
 		return rc;
 	}
+	if (!r.has_state && !r.has_wal && (rc = check_not_started(j, p, &r, err))) {
+		ckpt_recovered_release(&r);
+		return rc;
+	}
 	if (check_shape(j, p, &r, err) ||
 	    (j->sink->load && j->sink->load(j, p, &r, err))) {
 		ckpt_recovered_release(&r);
@@ -257,6 +307,7 @@ static enum iot_err part_recover_from(struct job *j, struct part *p, int64_t *st
 	p->epoch = r.epoch;
 	/* a checkpoint started from nothing starts a run of its own */
 	p->run = r.run ? r.run : !r.has_state && !r.has_wal ? ckpt_new_run() : 0;
+	p->run_marked = false;
 	p->other_source = j->source && r.source[0] && strcmp(r.source, j->source) != 0;
 	p->next_offset = r.has_state ? r.next_offset : -1;
 	p->last_offset = -1;

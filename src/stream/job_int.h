@@ -80,6 +80,7 @@ struct part {
 	uint64_t resync_batch;  /* != 0: that batch was another instance's */
 	uint32_t epoch;         /* checkpoint epoch of next_offset (ckpt.h) */
 	uint64_t run;           /* the checkpoint's run (ckpt.h); 0: none */
+	bool run_marked;        /* its run marker was written since assignment */
 	bool other_source;      /* the checkpoint is of another log source */
 	bool loss_pending;      /* a fetch found the position outside the log */
 	uint64_t commits;       /* commit round thread: batches committed */
@@ -107,6 +108,7 @@ struct citem {
 	struct buf payload;       /* the state after the batch (sink save) */
 	struct merge_plan mp;     /* aggregate: what it merges (merge.h) */
 	struct ckpt_tail tail;    /* the partition's last record read */
+	bool mark_run;            /* writes the run marker after its state */
 	struct winstate *took;    /* the hand-overs it ends with, one per
 				     present `end` line, read before planning */
 	size_t ntook;

@@ -245,3 +245,54 @@ def test_once_sends_no_round_trip_it_does_not_need(iotpipe, kafka, s3, proxy):
     states = [p for m, p in reqs if "/state-" in p]
     assert states and all(m == "PUT" for m, p in reqs if "/state-" in p), reqs
     assert len(states) == 4, states
+
+
+@pytest.mark.parametrize("kind", ["archive", "aggregate"])
+def test_a_listing_that_hides_the_checkpoint_does_not_start_over(
+        iotpipe, kafka, s3, proxy, tmp_path, kind):
+    """A store whose listing lags behind its writes (or answers an error
+    as an empty listing) shows a committed partition with no plan and no
+    state. Taken for a fresh checkpoint, the job read the topic again
+    under a new run id and stored every record twice, exit 0 (the plan's
+    if-absent write succeeds once clean-up has deleted wal-1). The run
+    marker, read by GET, says otherwise: the job stops, naming it, and
+    once the listing is right again it goes on exactly once."""
+    topic = kafka.create_topic(kafka.topic("hide"), partitions=2)
+    # 300 s of event time: the aggregate closes windows under --once
+    produce(iotpipe, kafka, topic, 3000, seed=21, start=START, step=0.1, devices=20)
+    bucket = s3.bucket(f"hide{kind[:3]}")
+    env = s3.env(endpoint=proxy.endpoint)
+    extra = ["--idle-timeout", 0] if kind == "aggregate" else []
+    # batches of 50 a partition: clean-up has deleted the first plans by the end
+    _job(iotpipe, kind, kafka, topic, bucket, "g", env, "--max-batch-events", 100, *extra)
+    before = _objects(s3, bucket, "out/")
+    ck = _objects(s3, bucket, "ck/")
+    assert before, sorted(ck)[:20]
+    assert not any("/wal-00000000000000000001" in k for k in ck), sorted(ck)
+    produce(iotpipe, kafka, topic, 1000, seed=22, start="2025-01-01T00:05:00Z",
+            step=0.1, devices=20)
+    proxy.always("empty-list", method="GET", query="list-type=2")
+    cp = iotpipe(kind, "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
+                 "--output", f"s3://{bucket}/out/", "--checkpoint", f"s3://{bucket}/ck/",
+                 "--group", "g", "--metrics-addr", "off", "--once", *extra,
+                 env=env, timeout=120, check=False)
+    assert cp.returncode == 1, (cp.returncode, cp.stderr[-3000:])
+    assert "lists no plan or commit, but its run marker" in cp.stderr, cp.stderr[-3000:]
+    assert "Not starting the partition over" in cp.stderr
+    assert _objects(s3, bucket, "out/") == before, "a refused run wrote output"
+    proxy.clear()
+    _job(iotpipe, kind, kafka, topic, bucket, "g", env, *extra)
+    recs = kafka.consume_all(topic, expect=4000)
+    local = _write_local(_objects(s3, bucket, "out/"), tmp_path / "out")
+    if kind == "archive":
+        got, _ = oracle.read_archive(local)
+        assert got == oracle.archive_rows(recs)
+    else:
+        rows = oracle.read_aggregate(local)
+        seen = {}
+        for r in rows:
+            k = (r["device_id"], r["start_us"])
+            assert k not in seen, f"window {k} stored twice"
+            seen[k] = r
+        n = sum(r["n"] for r in rows)
+        assert 0 < n <= 4000

@@ -183,6 +183,32 @@ def test_new_checkpoint_never_overwrites_earlier_output(iotpipe, kafka, tmp_path
             oracle.compare_aggregate(rows, windows)
 
 
+def test_checkpoint_files_gone_under_the_run_marker_is_an_error(iotpipe, kafka, tmp_path):
+    """Plans and states deleted by hand while the run marker stays: the
+    partition committed before, so starting it over (a new run, every
+    record stored again) is refused, naming the marker."""
+    topic = kafka.create_topic(kafka.topic("marker"), partitions=2)
+    produce(iotpipe, kafka, topic, 1000, seed=6, start=START)
+    out, ck = tmp_path / "o", tmp_path / "c"
+    iotpipe(*_args("archive", kafka, topic, out, ck, "g", "--once"), timeout=180)
+    before = _files(out)
+    markers = sorted(ck.rglob("run"))
+    assert len(markers) == 2, markers
+    for p in ck.rglob("*-0000*"):
+        p.unlink()
+    cp = iotpipe(*_args("archive", kafka, topic, out, ck, "g", "--once"),
+                 check=False, timeout=180)
+    assert cp.returncode == 1, (cp.returncode, cp.stderr[-3000:])
+    assert re.search(r"partition \d: the checkpoint \S+ lists no plan or commit, but its "
+                     r"run marker \S+/run says run [0-9a-f]{16} committed there",
+                     cp.stderr), cp.stderr[-3000:]
+    assert _files(out) == before
+    # deleting the whole checkpoint is starting over on purpose
+    shutil.rmtree(ck)
+    iotpipe(*_args("archive", kafka, topic, out, ck, "g2", "--once"), timeout=180)
+    assert len(_files(out)) == 2 * len(before)
+
+
 @pytest.mark.parametrize("count", [500, 5000])
 def test_topic_recreated_under_running_job(iotpipe, kafka, tmp_path, count):
     out, ck = tmp_path / "o", tmp_path / "c"
