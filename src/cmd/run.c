@@ -17,6 +17,7 @@
 #include "core/xalloc.h"
 #include "kafka/mock_broker.h"
 #include "pipeline/pipeline.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,7 @@ int cmd_run(int argc, char **argv, struct cmd_ctx *ctx)
 		status = common_run_error("run", &err);
 		goto out;
 	}
+	store_set_outage_patience(-1); /* its jobs stall through an outage */
 	po.archive.output = paths[0];
 	po.aggregate.output = paths[1];
 	po.archive.checkpoint = paths[2];

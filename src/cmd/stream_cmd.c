@@ -15,6 +15,7 @@
 #include "core/signals.h"
 #include "metrics/console.h"
 #include "metrics/status.h"
+#include "store/store.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -181,6 +182,10 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *c
 		goto out;
 	}
 	signals_install();
+	/* a streaming job stalls through a store outage (SPEC); --once
+	 * reports it, as any one-shot command */
+	if (!once)
+		store_set_outage_patience(-1);
 	log_info(name, "output %s, checkpoint %s", jo.output, jo.checkpoint);
 	console_note(kind == JOB_ARCHIVE ? "archive.output" : "aggregate.output", jo.output);
 	console_note(kind == JOB_ARCHIVE ? "archive.checkpoint" : "aggregate.checkpoint",

@@ -24,7 +24,8 @@ struct retry_policy {
 
 /* 5 attempts, 200 ms base, 20 s cap: a lasting failure is reported after
  * at most 0.2+0.4+0.8+1.6 = 3 s of waiting (plus the attempts' own
- * timeouts), and a 503 burst of a few seconds is ridden out. */
+ * timeouts), and a 503 burst of a few seconds is ridden out. The
+ * streaming jobs go on retrying past them (s3.h outage_s). */
 #define RETRY_POLICY_DEFAULT { 5, 200, 20000 }
 
 /* True when an HTTP answer with this status and S3 error code (may be

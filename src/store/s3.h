@@ -55,6 +55,11 @@ struct s3_config {
 				   (s3_limit.h); also the pool size callers
 				   get from store_concurrency() */
 	struct retry_policy retry;
+	double outage_s;        /* past retry.max_attempts, a transient failure
+				   is tried again (at least 1 s apart) until
+				   this long after the request's first failure:
+				   0 never, < 0 until it answers or a stop is
+				   asked (store_set_outage_patience) */
 };
 
 /*
@@ -64,7 +69,7 @@ struct s3_config {
  * AWS_MAX_ATTEMPTS, and iotpipe's IOTPIPE_S3_PART_SIZE (bytes),
  * IOTPIPE_S3_RETRY_BASE_MS, IOTPIPE_S3_CONNECT_TIMEOUT_MS,
  * IOTPIPE_S3_STALL_TIMEOUT_S, IOTPIPE_S3_STALL_MIN_BPS,
- * IOTPIPE_S3_REQUEST_TIMEOUT_S, IOTPIPE_S3_SIGN_PAYLOAD (0|1),
+ * IOTPIPE_S3_REQUEST_TIMEOUT_S, IOTPIPE_S3_OUTAGE_RETRY_S, IOTPIPE_S3_SIGN_PAYLOAD (0|1),
  * IOTPIPE_S3_UPLOAD_CONCURRENCY (parts in flight per upload, default 4),
  * IOTPIPE_S3_MAX_INFLIGHT (requests in flight in the process, default 128).
  * IOT_ERR_CONFIG when a value is malformed.

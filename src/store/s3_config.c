@@ -11,6 +11,7 @@
 #include "core/xalloc.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,11 +42,31 @@ static enum iot_err env_long(const char *name, long min, long max, long *out,
 	return IOT_OK;
 }
 
+/*
+ * How long a lasting S3 failure is ridden out: a command's default, the
+ * environment's IOTPIPE_S3_OUTAGE_RETRY_S over it. The streaming jobs
+ * stall through an outage (SPEC: a lasting outage stalls the job instead
+ * of dropping data), so they wait without limit; a one-shot command
+ * (percentile, cp, --once) reports it after the attempts of the retry
+ * policy.
+ */
+static _Atomic double outage_patience;
+
+void store_set_outage_patience(double seconds)
+{
+	atomic_store(&outage_patience, seconds);
+}
+
+double store_outage_patience(void)
+{
+	return atomic_load(&outage_patience);
+}
+
 enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 {
 	const char *region, *endpoint;
 	long attempts = 5, base = 200, connect = 10000, stall = 30;
-	long min_bps = 1024, deadline = 600;
+	long min_bps = 1024, deadline = 600, outage = -2;
 	long part = 8L << 20, sign = -1, conc = 4, inflight = 128;
 	size_t n;
 
@@ -61,7 +82,8 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 	    env_long("IOTPIPE_S3_PART_SIZE", 5L << 20, 5L << 30, &part, err) ||
 	    env_long("IOTPIPE_S3_SIGN_PAYLOAD", 0, 1, &sign, err) ||
 	    env_long("IOTPIPE_S3_UPLOAD_CONCURRENCY", 1, 64, &conc, err) ||
-	    env_long("IOTPIPE_S3_MAX_INFLIGHT", 1, 1024, &inflight, err))
+	    env_long("IOTPIPE_S3_MAX_INFLIGHT", 1, 1024, &inflight, err) ||
+	    env_long("IOTPIPE_S3_OUTAGE_RETRY_S", -1, 86400 * 365L, &outage, err))
 		return err ? err->code : IOT_ERR_CONFIG;
 
 	region = env("AWS_REGION");
@@ -133,6 +155,7 @@ enum iot_err s3_config_from_env(struct s3_config *cfg, struct iot_error *err)
 	cfg->retry.max_attempts = (int)attempts;
 	cfg->retry.base_ms = (unsigned)base;
 	cfg->retry.cap_ms = 20000;
+	cfg->outage_s = outage == -2 ? store_outage_patience() : (double)outage;
 	return IOT_OK;
 }
 

@@ -36,6 +36,7 @@
 #include "store/s3.h"
 #include "store/s3_limit.h"
 #include "core/log.h"
+#include "core/signals.h"
 #include "core/xalloc.h"
 #include "metrics/metrics.h"
 
@@ -537,6 +538,37 @@ static void what(struct buf *w, const struct s3_request *req)
 			buf_printf(w, "/%s", req->query[i].value);
 }
 
+/*
+ * Whether a transient failure of attempt `attempt` (its error in *e) is
+ * tried again: within the retry policy's attempts, then while the
+ * client's outage patience lasts (s3.h outage_s), unless a stop was
+ * asked. While it rides out an outage it says so, a few lines a second
+ * at most however many requests wait.
+ */
+static struct log_ratelimit outage_rl = LOG_RATELIMIT_INIT(2);
+
+static bool again(struct s3_client *c, int attempt, double *first_fail,
+		  const struct iot_error *e)
+{
+	double now = clock_mono_s();
+
+	if (*first_fail == 0)
+		*first_fail = now;
+	if (attempt < c->cfg.retry.max_attempts)
+		return true;
+	if (c->cfg.outage_s == 0 || signals_stop_requested() ||
+	    (c->cfg.outage_s > 0 && now - *first_fail >= c->cfg.outage_s))
+		return false;
+	metric_inc(metrics_counter("iotpipe_s3_outage_retries_total",
+				   "S3 attempts made past the retry policy's, "
+				   "riding out a lasting failure.", NULL));
+	log_msg_limited(&outage_rl, LOG_WARN, "s3",
+			"%s (attempt %d, failing for %.0f s): retrying until the "
+			"store answers (IOTPIPE_S3_OUTAGE_RETRY_S)",
+			e->msg, attempt, now - *first_fail);
+	return true;
+}
+
 enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 				struct iot_error *err)
 {
@@ -551,6 +583,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 	enum iot_err rc = IOT_OK;
 	bool retriable = false;
 	int attempt;
+	double first_fail = 0;
 
 	if (req->body_len && !c->cfg.sign_payload)
 		memcpy(payload_hash, SIGV4_UNSIGNED_PAYLOAD,
@@ -566,18 +599,24 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 			      : S3_XML_MAX;
 	what(&w, req);
 
-	for (attempt = 1; attempt <= c->cfg.retry.max_attempts; attempt++) {
+	/* every path through the body ends in `continue` (again()) or
+	 * `goto out` */
+	for (attempt = 1;; attempt++) {
 		struct curl_slist *list;
 		CURLcode cc;
 		double t0;
 		char code[128] = "", msg[256] = "";
 
 		if (attempt > 1) {
+			unsigned d = retry_delay_ms(&c->cfg.retry, attempt - 1,
+						    retry_rand(&c->rng));
 			metric_inc(op_metric("iotpipe_s3_retries_total",
 					     "S3 request attempts that were retries.",
 					     req->op));
-			sleep_ms(retry_delay_ms(&c->cfg.retry, attempt - 1,
-						retry_rand(&c->rng)));
+			/* riding out an outage: not faster than once a second */
+			if (attempt > c->cfg.retry.max_attempts && d < 1000)
+				d = 1000;
+			sleep_ms(d);
 		}
 		metric_inc(op_metric("iotpipe_s3_requests_total",
 				     "S3 request attempts.", req->op));
@@ -659,7 +698,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 						   "(IOTPIPE_S3_REQUEST_TIMEOUT_S) at "
 						   "%s://%s", buf_str(&w), x.deadline,
 						   c->scheme, x.host);
-				if (attempt < c->cfg.retry.max_attempts)
+				if (again(c, attempt, &first_fail, &e))
 					continue;
 				goto out;
 			}
@@ -672,7 +711,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 					   curl_easy_strerror(cc),
 					   c->curl_err[0] ? c->curl_err : "-",
 					   c->scheme, x.host);
-			if (retriable && attempt < c->cfg.retry.max_attempts)
+			if (retriable && again(c, attempt, &first_fail, &e))
 				continue;
 			goto out;
 		}
@@ -694,7 +733,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		rc = iot_error_set(&e, http_code_err(req->status),
 				   "%s: HTTP %ld %s%s%s", buf_str(&w),
 				   req->status, code, *msg ? ": " : "", msg);
-		if (retriable && attempt < c->cfg.retry.max_attempts)
+		if (retriable && again(c, attempt, &first_fail, &e))
 			continue;
 		goto out;
 	}
@@ -706,10 +745,7 @@ out:
 			if (attempt > 1) {
 				size_t l = strlen(err->msg);
 				snprintf(err->msg + l, sizeof(err->msg) - l,
-					 " (after %d attempts)",
-					 attempt > c->cfg.retry.max_attempts
-						 ? c->cfg.retry.max_attempts
-						 : attempt);
+					 " (after %d attempts)", attempt);
 			}
 		}
 	}

@@ -84,6 +84,17 @@ struct store;
 
 /* Creates a store. Never fails: S3 settings are read on first S3 use. */
 struct store *store_create(void);
+
+/*
+ * How long S3 requests ride out a lasting failure (5xx, throttling,
+ * timeouts, refused connections) past their usual attempts, for the
+ * stores created from now on: 0 (the default) not at all, < 0 until the
+ * store answers or a stop is asked. The environment's
+ * IOTPIPE_S3_OUTAGE_RETRY_S (seconds, -1: no limit) overrides it. The
+ * streaming jobs set -1: an outage stalls them instead of ending them.
+ */
+void store_set_outage_patience(double seconds);
+double store_outage_patience(void);
 void store_destroy(struct store *st);
 
 /* Metadata of one object. */

@@ -19,7 +19,10 @@ import pytest
 
 import oracle
 from fixtures.faultproxy import FaultProxy
-from streamlib import produce
+import signal
+import time
+
+from streamlib import Job, produce
 
 START = "2025-01-01T00:00:00Z"
 
@@ -296,3 +299,44 @@ def test_a_listing_that_hides_the_checkpoint_does_not_start_over(
             seen[k] = r
         n = sum(r["n"] for r in rows)
         assert 0 < n <= 4000
+
+
+def test_a_streaming_job_stalls_through_an_outage(iotpipe, kafka, s3, proxy, tmp_path):
+    """SPEC: a lasting outage stalls the job instead of dropping data. A
+    streaming archive met 15 s of 503 SlowDown on every request: it gave
+    up after its 5 attempts (about 3 s) and exited 1. It now waits for
+    the store, says so, and stores everything exactly once after it."""
+    topic = kafka.create_topic(kafka.topic("outage"), partitions=2)
+    produce(iotpipe, kafka, topic, 2000, seed=23, start=START, devices=20)
+    bucket = s3.bucket("outage")
+    env = s3.env(endpoint=proxy.endpoint)
+    job = Job(tmp_path, "archive", [
+        "archive", "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
+        "--output", f"s3://{bucket}/out/", "--checkpoint", f"s3://{bucket}/ck/",
+        "--group", "g", "--metrics-addr", "off", "--trigger", 0.5], env=env).start()
+    try:
+        deadline = time.monotonic() + 60
+        while not _objects(s3, bucket, "out/"):
+            assert job.running() and time.monotonic() < deadline, job.tail()
+            time.sleep(0.5)
+        proxy.throttle(15)
+        produce(iotpipe, kafka, topic, 1000, seed=24, start="2025-01-01T01:00:00Z",
+                devices=20)
+        time.sleep(17)
+        assert job.running(), job.tail()
+        assert "retrying until the store answers" in job.tail(), job.tail()
+        assert proxy.throttled > 10, proxy.throttled
+        recs = kafka.consume_all(topic, expect=3000)
+        want = oracle.archive_rows(recs)
+        deadline = time.monotonic() + 90
+        while True:
+            got, _ = oracle.read_archive(_write_local(_objects(s3, bucket, "out/"),
+                                                      tmp_path / f"o{time.monotonic()}"))
+            if got == want:
+                break
+            assert not got - want, "rows stored twice or wrong"
+            assert job.running() and time.monotonic() < deadline, job.tail()
+            time.sleep(1)
+    finally:
+        rc = job.kill(signal.SIGTERM)
+    assert rc == 0, job.tail()

@@ -215,6 +215,29 @@ static void test_s3_config_stall_and_deadline(void **state)
 	assert_non_null(strstr(err.msg, "IOTPIPE_S3_REQUEST_TIMEOUT_S=1h"));
 	s3_config_release(&c);
 	unsetenv("IOTPIPE_S3_REQUEST_TIMEOUT_S");
+
+	/* outage patience: the command's default, the environment over it */
+	unsetenv("IOTPIPE_S3_OUTAGE_RETRY_S");
+	assert_int_equal(s3_config_from_env(&c, &err), IOT_OK);
+	assert_true(c.outage_s == 0);
+	s3_config_release(&c);
+	store_set_outage_patience(-1);
+	assert_int_equal(s3_config_from_env(&c, &err), IOT_OK);
+	assert_true(c.outage_s < 0);
+	s3_config_release(&c);
+	setenv("IOTPIPE_S3_OUTAGE_RETRY_S", "0", 1);
+	assert_int_equal(s3_config_from_env(&c, &err), IOT_OK);
+	assert_true(c.outage_s == 0);
+	s3_config_release(&c);
+	setenv("IOTPIPE_S3_OUTAGE_RETRY_S", "120", 1);
+	assert_int_equal(s3_config_from_env(&c, &err), IOT_OK);
+	assert_true(c.outage_s == 120);
+	s3_config_release(&c);
+	setenv("IOTPIPE_S3_OUTAGE_RETRY_S", "-2", 1);
+	assert_int_equal(s3_config_from_env(&c, &err), IOT_ERR_CONFIG);
+	s3_config_release(&c);
+	unsetenv("IOTPIPE_S3_OUTAGE_RETRY_S");
+	store_set_outage_patience(0);
 }
 
 static void test_xml_error(void **state)
