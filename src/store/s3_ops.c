@@ -10,12 +10,16 @@
  * "bucket already exists and is not ours").
  */
 #include "store/s3.h"
+#include "core/hex.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/banned.h"
 
@@ -310,6 +314,44 @@ enum iot_err s3_multipart_upload_part(struct s3_client *c, const char *bucket,
 	return rc;
 }
 
+/*
+ * Whether key is the object that completing these parts makes: a
+ * multipart object's ETag is the MD5 of its parts' binary MD5s, then
+ * "-<parts>" (AWS, S3Proxy, MinIO). Parts whose ETags are not MD5s (an
+ * encrypted bucket) never match, so the caller reports its error.
+ */
+static bool completed_before(struct s3_client *c, const char *bucket, const char *key,
+			     char (*etags)[80], int nparts)
+{
+	struct store_stat st;
+	struct iot_error e = IOT_ERROR_INIT;
+	unsigned char *md5s = xmalloc((size_t)nparts * 16 + 1), sum[EVP_MAX_MD_SIZE];
+	unsigned int sum_len = 0;
+	char want[80];
+	bool ok = nparts > 0;
+
+	for (int i = 0; i < nparts && ok; i++) {
+		ok = strlen(etags[i]) == 32;
+		for (int k = 0; k < 16 && ok; k++) {
+			int hi = hex_digit(etags[i][2 * k]), lo = hex_digit(etags[i][2 * k + 1]);
+			ok = hi >= 0 && lo >= 0;
+			md5s[16 * i + k] = (unsigned char)(hi * 16 + lo);
+		}
+	}
+	if (ok)
+		ok = EVP_Digest(md5s, (size_t)nparts * 16, sum, &sum_len, EVP_md5(), NULL) == 1 &&
+		     sum_len == 16;
+	free(md5s);
+	if (!ok || s3_head_object(c, bucket, key, &st, &e))
+		return false;
+	for (unsigned k = 0; k < 16; k++)
+		snprintf(want + 2 * k, 3, "%02x", sum[k]);
+	snprintf(want + 32, sizeof(want) - 32, "-%d", nparts);
+	log_debug("s3", "complete_multipart s3://%s/%s: the object's ETag is %s, the parts "
+			"make %s", bucket, key, st.etag, want);
+	return !strcasecmp(st.etag, want);
+}
+
 enum iot_err s3_multipart_complete(struct s3_client *c, const char *bucket,
 				   const char *key, const char *upload_id,
 				   char (*etags)[80], int nparts,
@@ -335,7 +377,18 @@ enum iot_err s3_multipart_complete(struct s3_client *c, const char *bucket,
 	req.body = body.data;
 	req.body_len = body.len;
 	rc = s3_request_perform(c, &req, err);
-	if (!rc) {
+	if (rc && (req.status == 404 || req.status == 400) &&
+	    completed_before(c, bucket, key, etags, nparts)) {
+		/* an earlier attempt completed it and its answer was lost
+		 * (libcurl itself resends a request whose reused connection
+		 * died): the retry finds no upload (NoSuchUpload) or no parts
+		 * (InvalidPart), and the object is there with the ETag these
+		 * parts make, so it holds exactly their bytes */
+		log_info("s3", "complete_multipart s3://%s/%s: completed by an earlier attempt "
+			       "whose answer was lost", bucket, key);
+		iot_error_clear(err);
+		rc = IOT_OK;
+	} else if (!rc) {
 		/* S3 may answer 200 and put the failure in the body. */
 		char code[128], msg[256];
 		s3_xml_error((const char *)resp.data, resp.len, code,

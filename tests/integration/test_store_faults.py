@@ -152,3 +152,23 @@ def test_failed_part_aborts_upload(iotpipe, s3, s3_bucket, fault_proxy,
     assert not s3.client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
     listed = s3.client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])
     assert listed == []
+
+
+def test_lost_answer_to_complete_multipart(iotpipe, s3, s3_bucket, fault_proxy, tmp_path):
+    """The server completes the upload, then the connection drops before
+    its answer: the retry finds no upload any more (NoSuchUpload or
+    InvalidPart). The copy failed, warning that it aborted an upload
+    that was not incomplete at all. The object there with the ETag the
+    parts make is the completion the retry was after."""
+    data = os.urandom(20 * 1024 * 1024)  # 3 parts
+    src = tmp_path / "multi.bin"
+    src.write_bytes(data)
+    fault_proxy.plan(["reset-after"], method="POST", query="uploadId=")
+    cp = iotpipe("cp", src, f"s3://{s3_bucket}/multi.bin", env=env_via(s3, fault_proxy))
+    assert fault_proxy.faulted == 1
+    assert "completed by an earlier attempt whose answer was lost" in cp.stderr, cp.stderr
+    assert "abort" not in cp.stderr, cp.stderr
+    body = s3.client.get_object(Bucket=s3_bucket, Key="multi.bin")["Body"].read()
+    assert sha(body) == sha(data)
+    assert not s3.client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
+
