@@ -64,7 +64,7 @@ enum iot_err ckpt_mark_run(struct store *st, const char *base, uint64_t run,
 	return rc;
 }
 
-enum iot_err ckpt_marked_run(struct store *st, const char *base, uint64_t *run,
+enum iot_err ckpt_marked_run(struct store *st, const char *base, bool *marked, uint64_t *run,
 			     struct iot_error *err)
 {
 	char *uri = xasprintf("%srun", base);
@@ -74,16 +74,16 @@ enum iot_err ckpt_marked_run(struct store *st, const char *base, uint64_t *run,
 	char nl = 0;
 
 	*run = 0;
+	*marked = false;
 	if (rc == IOT_ERR_NOT_FOUND) {
 		iot_error_clear(err);
 		rc = IOT_OK;
 	} else if (!rc) {
 		buf_putc(&b, '\0');
-		if (sscanf((const char *)b.data, "iotpipe-run %16llx%c", &v, &nl) != 2 || nl != '\n' ||
-		    !v)
+		if (sscanf((const char *)b.data, "iotpipe-run %16llx%c", &v, &nl) != 2 || nl != '\n')
 			rc = iot_error_set(err, IOT_ERR_FORMAT, "%s: corrupt checkpoint file", uri);
 		else
-			*run = v;
+			*run = v, *marked = true;
 	}
 	buf_release(&b);
 	free(uri);

@@ -73,11 +73,13 @@ uint64_t ckpt_new_run(void);
  * checkpoint to start over from: the store's listing lags behind its
  * writes, or failed as if empty, or files were deleted by hand. Starting
  * over would read the partition again under a new run and store every
- * record twice (job.c, part_recover_from). *run is 0 when there is none.
+ * record twice (job.c, part_recover_from). A checkpoint written before
+ * runs existed is marked too, with run 0. *marked is false when there is
+ * no marker.
  */
 enum iot_err ckpt_mark_run(struct store *st, const char *base, uint64_t run,
 			   struct iot_error *err);
-enum iot_err ckpt_marked_run(struct store *st, const char *base, uint64_t *run,
+enum iot_err ckpt_marked_run(struct store *st, const char *base, bool *marked, uint64_t *run,
 			     struct iot_error *err);
 
 /*

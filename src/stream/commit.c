@@ -281,7 +281,7 @@ static void plan_item(struct job *j, struct citem *c, bool replaying)
 	c->outcome = CI_FAILED;
 	c->replaying = replaying;
 	c->tail = p->tail;
-	c->mark_run = p->run && !p->run_marked;
+	c->mark_run = !p->run_marked;
 	j->sink->plan(j, c);
 	if (j->sink->save)
 		j->sink->save(j, c);

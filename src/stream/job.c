@@ -242,12 +242,13 @@ static enum iot_err check_shape(const struct job *j, const struct part *p,
 static enum iot_err check_not_started(struct job *j, struct part *p, struct ckpt_recovered *r,
 				      struct iot_error *err)
 {
-	uint64_t marked = 0;
+	uint64_t run = 0;
+	bool marked = false;
 	enum iot_err rc;
 	double wait = 0.5;
 
 	for (int tries = 0;; tries++) {
-		if ((rc = ckpt_marked_run(j->st, p->ckpt_base, &marked, err)) || !marked)
+		if ((rc = ckpt_marked_run(j->st, p->ckpt_base, &marked, &run, err)) || !marked)
 			return rc;
 		if (tries == LISTING_RETRIES || signals_stop_requested())
 			break;
@@ -270,7 +271,7 @@ static enum iot_err check_not_started(struct job *j, struct part *p, struct ckpt
 			     "behind writes, or files deleted by hand). Not starting the partition "
 			     "over, which would store its records twice; to start over on purpose, "
 			     "delete the whole checkpoint location, or give a new one",
-			     p->id, p->ckpt_base, p->ckpt_base, marked);
+			     p->id, p->ckpt_base, p->ckpt_base, run);
 }
 
 /* Loads a partition's checkpoint; returns the offset to start from.

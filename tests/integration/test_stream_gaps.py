@@ -183,14 +183,31 @@ def test_new_checkpoint_never_overwrites_earlier_output(iotpipe, kafka, tmp_path
             oracle.compare_aggregate(rows, windows)
 
 
-def test_checkpoint_files_gone_under_the_run_marker_is_an_error(iotpipe, kafka, tmp_path):
+@pytest.mark.parametrize("older", [False, True])
+def test_checkpoint_files_gone_under_the_run_marker_is_an_error(iotpipe, kafka, tmp_path, older):
     """Plans and states deleted by hand while the run marker stays: the
     partition committed before, so starting it over (a new run, every
-    record stored again) is refused, naming the marker."""
+    record stored again) is refused, naming the marker. A checkpoint
+    written before runs existed (no run lines, old object names) gets a
+    marker of run 0 with its next commit, and the same guard."""
     topic = kafka.create_topic(kafka.topic("marker"), partitions=2)
     produce(iotpipe, kafka, topic, 1000, seed=6, start=START)
     out, ck = tmp_path / "o", tmp_path / "c"
     iotpipe(*_args("archive", kafka, topic, out, ck, "g", "--once"), timeout=180)
+    if older:
+        # what an earlier version wrote: no run line, no marker, names
+        # without a run
+        for p in ck.rglob("*-0000*"):
+            p.write_text("".join(line for line in p.read_text().splitlines(True)
+                                 if not line.startswith("run ")))
+        for p in ck.rglob("run"):
+            p.unlink()
+        for p in list(out.rglob("*.parquet")):
+            p.rename(p.with_name(re.sub(r"-[0-9a-f]{16}\.parquet$", ".parquet", p.name)))
+        produce(iotpipe, kafka, topic, 500, seed=7, start="2025-01-01T02:00:00Z")
+        iotpipe(*_args("archive", kafka, topic, out, ck, "g", "--once"), timeout=180)
+        assert not [p for p in out.rglob("*.parquet") if re.search(r"-[0-9a-f]{16}\.", p.name)]
+        assert all(p.read_text() == "iotpipe-run 0000000000000000\n" for p in ck.rglob("run"))
     before = _files(out)
     markers = sorted(ck.rglob("run"))
     assert len(markers) == 2, markers
@@ -206,7 +223,8 @@ def test_checkpoint_files_gone_under_the_run_marker_is_an_error(iotpipe, kafka, 
     # deleting the whole checkpoint is starting over on purpose
     shutil.rmtree(ck)
     iotpipe(*_args("archive", kafka, topic, out, ck, "g2", "--once"), timeout=180)
-    assert len(_files(out)) == 2 * len(before)
+    after = _files(out)
+    assert {k: after.get(k) for k in before} == before and len(after) > len(before)
 
 
 @pytest.mark.parametrize("count", [500, 5000])

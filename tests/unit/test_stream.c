@@ -477,6 +477,26 @@ static void test_checkpoint_run(void **state)
 		ckpt_recovered_release(&r);
 		iot_error_clear(&err);
 	}
+	/* the run marker: absent, a run, run 0 (a checkpoint older than
+	 * runs), corrupt */
+	{
+		bool marked = true;
+		uint64_t got = 1;
+		char *m = xasprintf("%srun", base);
+		assert_int_equal(ckpt_marked_run(st, base, &marked, &got, &err), IOT_OK);
+		assert_false(marked);
+		assert_int_equal(got, 0);
+		assert_int_equal(ckpt_mark_run(st, base, run, &err), IOT_OK);
+		assert_int_equal(ckpt_marked_run(st, base, &marked, &got, &err), IOT_OK);
+		assert_true(marked && got == run);
+		assert_int_equal(ckpt_mark_run(st, base, 0, &err), IOT_OK);
+		assert_int_equal(ckpt_marked_run(st, base, &marked, &got, &err), IOT_OK);
+		assert_true(marked && got == 0);
+		assert_int_equal(store_put(st, m, "iotpipe-run x\n", 14, 0, &err), IOT_OK);
+		assert_int_equal(ckpt_marked_run(st, base, &marked, &got, &err), IOT_ERR_FORMAT);
+		iot_error_clear(&err);
+		free(m);
+	}
 	/* names */
 	snprintf(hex, sizeof(hex), "%016" PRIx64, run);
 	pqsink_file_name(&name, "t/x", 3, 12, 0);
