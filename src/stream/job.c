@@ -19,6 +19,7 @@
 #include "core/xalloc.h"
 #include "kafka/client.h"
 #include "kafka/fetch_waker.h"
+#include "kafka/lagwatch.h"
 #include "metrics/metrics.h"
 #include "stream/job_int.h"
 #include "stream/pqsink.h"
@@ -34,6 +35,9 @@
 /* --once: how often the checkpoint is read for the partitions this
  * instance does not own, while it waits for the other instances. */
 #define ONCE_CHECK_S 1.0
+/* how often the job thread tells the lag watch where it is (kafka/lagwatch.h) */
+#define LAG_BEAT_S 0.5
+
 void job_options_init(struct job_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -487,27 +491,41 @@ void job_watermark(struct job *j)
 	free(v);
 }
 
-void job_update_lag(struct job *j)
+/* The positions of the partitions owned here, to the lag watch; with
+ * `ends`, also the log ends the fetcher saw, which set the lag gauges. */
+static void publish_positions(struct job *j, bool ends)
 {
-	size_t open = 0;
+	struct lagwatch_part *v = xcalloc(j->nparts ? j->nparts : 1, sizeof(*v));
+	size_t n = 0;
+
 	for (size_t i = 0; i < j->nparts; i++) {
 		struct part *p = j->parts[i];
-		int64_t lo, hi;
+		int64_t lo, hi = -1;
 		if (!p->assigned)
 			continue;
-		open += p->win.open;
 		if (!p->m_lag) {
 			char l[96];
 			snprintf(l, sizeof(l), "job=\"%s\",partition=\"%d\"", j->name, (int)p->id);
 			p->m_lag = metrics_gauge("iotpipe_consumer_lag_records",
 						 "Records in the partition not yet read by the job.", l);
 		}
-		if (rd_kafka_get_watermark_offsets(j->rk, j->o->topic, p->id, &lo, &hi) == 0 &&
-		    hi >= 0) {
-			int64_t pos = p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset;
-			metric_set(p->m_lag, pos >= 0 && hi > pos ? (double)(hi - pos) : 0);
-		}
+		if (ends && rd_kafka_get_watermark_offsets(j->rk, j->o->topic, p->id, &lo, &hi))
+			hi = -1;
+		v[n++] = (struct lagwatch_part){
+			p->id, p->last_offset >= 0 ? p->last_offset + 1 : p->next_offset, hi, p->m_lag };
 	}
+	lagwatch_publish(j->lagwatch, v, n);
+	free(v);
+	j->lag_beat = clock_mono_s();
+}
+
+void job_update_lag(struct job *j)
+{
+	size_t open = 0;
+	for (size_t i = 0; i < j->nparts; i++)
+		if (j->parts[i]->assigned)
+			open += j->parts[i]->win.open;
+	publish_positions(j, true);
 	metric_set(j->m.open_windows, (double)open);
 }
 
@@ -1241,6 +1259,7 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	rd_kafka_poll_set_consumer(j->rk);
 	j->queue = rd_kafka_queue_get_consumer(j->rk);
 	j->waker = fetch_waker_start(j->rk, j->queue, j->m.wakeups);
+	j->lagwatch = lagwatch_start(j->rk, o->topic);
 	sub = rd_kafka_topic_partition_list_new(partitions > 0 ? partitions : 1);
 	if (o->static_assign) {
 		log_info(j->name, "consuming '%s' (%d partitions) at %s, every partition", o->topic,
@@ -1352,6 +1371,8 @@ enum iot_err job_run(const struct job_options *o, struct iot_error *err)
 						 DBATCH_MAX);
 		fetch_waker_check(j.waker);
 		j.now = clock_mono_s(); /* one clock read per array, not per record */
+		if (j.now - j.lag_beat >= LAG_BEAT_S) /* the job is not held up */
+			publish_positions(&j, false);
 		b->n = n > 0 ? (size_t)n : 0;
 		if (b->n) {
 			/* a rebalance served by the read above handled the
@@ -1426,7 +1447,9 @@ out:
 	if (j.rk) {
 		fetch_waker_stop(j.waker);
 		log_debug(j.name, "fetch wake-ups sent: %.0f", metric_value(j.m.wakeups));
-		rd_kafka_consumer_close(j.rk);
+		rd_kafka_consumer_close(j.rk); /* may commit: a revocation */
+		lagwatch_stop(j.lagwatch);
+		j.lagwatch = NULL;
 		if (j.queue)
 			rd_kafka_queue_destroy(j.queue);
 		/* everything is committed by now: a librdkafka that cannot

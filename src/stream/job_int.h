@@ -208,6 +208,8 @@ struct job {
 	uint64_t log_gone;  /* errors saying a partition or the topic is gone
 			       (job.c, on_error) */
 	struct fetch_waker *waker;
+	struct lagwatch *lagwatch; /* the lag gauges while the job is held up */
+	double lag_beat;           /* when the job last published its positions */
 	struct dlq dlq;
 	struct store *st;
 	struct store *cst;                /* the commit round's */

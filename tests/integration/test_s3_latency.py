@@ -14,6 +14,8 @@ while:
   `aggregate` down without losing or duplicating anything (oracle.py).
 """
 import re
+import socket
+import urllib.request
 
 import pytest
 
@@ -36,6 +38,12 @@ def proxy(s3):
         yield p
     finally:
         p.stop()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _objects(s3, bucket, prefix):
@@ -299,6 +307,62 @@ def test_a_listing_that_hides_the_checkpoint_does_not_start_over(
             seen[k] = r
         n = sum(r["n"] for r in rows)
         assert 0 < n <= 4000
+
+
+def _lag(port):
+    """The sum of the consumer lag gauges on /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(float(v) for v in re.findall(
+        r"^iotpipe_consumer_lag_records\{[^}]*\} (\S+)$", text, re.M))
+
+
+def test_lag_follows_the_log_while_an_outage_holds_the_job(iotpipe, kafka, s3, proxy,
+                                                           tmp_path):
+    """While a commit round waits out a store outage the job reads
+    nothing. Its lag gauges kept the value of the last round: records
+    produced during the outage never showed, and an alert on lag stayed
+    silent. They now follow the broker's log end, and fall back to zero
+    once the store answers and the job has caught up."""
+    topic = kafka.create_topic(kafka.topic("lagout"), partitions=2)
+    produce(iotpipe, kafka, topic, 500, seed=31, start=START, devices=10)
+    bucket = s3.bucket("lagout")
+    port = _free_port()
+    job = Job(tmp_path, "archive", [
+        "archive", "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
+        "--output", f"s3://{bucket}/out/", "--checkpoint", f"s3://{bucket}/ck/",
+        "--group", "g", "--metrics-addr", f"127.0.0.1:{port}", "--trigger", 0.5],
+        env=s3.env(endpoint=proxy.endpoint)).start()
+    try:
+        deadline = time.monotonic() + 60
+        while not _objects(s3, bucket, "out/"):
+            assert job.running() and time.monotonic() < deadline, job.tail()
+            time.sleep(0.5)
+        proxy.throttle(25)
+        # a first wave starts a round that the outage holds; the job then
+        # waits for it at its next trigger and reads no more
+        produce(iotpipe, kafka, topic, 200, seed=32, start="2025-01-01T01:00:00Z",
+                devices=10)
+        time.sleep(3)
+        produce(iotpipe, kafka, topic, 1000, seed=33, start="2025-01-01T02:00:00Z",
+                devices=10)
+        lags = []
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            lags.append(_lag(port))
+            if lags[-1] >= 1000:
+                break
+            time.sleep(0.5)
+        assert "retrying until the store answers" in job.tail(), job.tail()
+        assert lags[-1] >= 1000, f"lag during the outage: {lags}\n{job.tail()}"
+        # after the outage the job reads the rest and the lag goes back to 0
+        deadline = time.monotonic() + 90
+        while _lag(port) > 0:
+            assert job.running() and time.monotonic() < deadline, job.tail()
+            time.sleep(1)
+    finally:
+        rc = job.kill(signal.SIGTERM)
+    assert rc == 0, job.tail()
 
 
 def test_a_streaming_job_stalls_through_an_outage(iotpipe, kafka, s3, proxy, tmp_path):
