@@ -264,6 +264,45 @@ void dataset_keep_shard(struct dataset *ds, uint64_t i, uint64_t n)
 	ds->ndevices = k;
 }
 
+void dataset_split_dates(struct dataset *ds, const uint32_t *parts)
+{
+	size_t n = 0, k = 0;
+	struct dataset_device *units;
+
+	for (size_t d = 0; d < ds->ndevices; d++)
+		n += parts[d] ? parts[d] : 1;
+	if (!ds->by_date || n == ds->ndevices)
+		return;
+	units = xcalloc(n, sizeof(*units));
+	ds->nfiles = 0;
+	ds->bytes = 0;
+	for (size_t d = 0; d < ds->ndevices; d++) {
+		const struct dataset_device *dev = &ds->devices[d];
+		uint32_t m = parts[d] ? parts[d] : 1;
+		for (uint32_t i = 0; i < m; i++) {
+			struct dataset_device *u = &units[k++];
+			*u = *dev;
+			u->part_i = i;
+			u->part_n = m;
+			u->first = ds->nfiles;
+			u->alloc = u->nfiles;
+			if (i > 0) { /* the first unit takes the date's own arrays */
+				u->id = dev->id ? xstrdup(dev->id) : NULL;
+				u->files = xcalloc(u->nfiles ? u->nfiles : 1, sizeof(*u->files));
+				for (size_t f = 0; f < u->nfiles; f++)
+					u->files[f] = (struct dataset_file){
+						xstrdup(dev->files[f].uri), dev->files[f].size };
+			}
+			ds->nfiles += u->nfiles;
+			ds->bytes += u->bytes;
+		}
+	}
+	free(ds->devices);
+	ds->devices = units;
+	ds->ndevices = n;
+	ds->alloc = n;
+}
+
 void dataset_files(const struct dataset *ds, const char ***uris, uint64_t **sizes)
 {
 	size_t n = ds->nfiles ? ds->nfiles : 1;

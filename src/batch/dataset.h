@@ -45,6 +45,9 @@ struct dataset_device {
 	struct dataset_file *files;
 	size_t nfiles, alloc;
 	uint64_t bytes;
+	/* by_date: this unit keeps the devices of sub-shard part_i of
+	 * part_n of its date (dataset_split_dates); part_n 0 or 1: all */
+	uint32_t part_i, part_n;
 };
 
 struct dataset {
@@ -71,6 +74,15 @@ uint64_t dataset_device_hash(const char *id);
  * A by_date dataset keeps every date: its rows are filtered by device as
  * they are read (struct device_job's shard). */
 void dataset_keep_shard(struct dataset *ds, uint64_t i, uint64_t n);
+
+/*
+ * A by_date dataset: splits date d into parts[d] units (parts[d] >= 1),
+ * each reading every file of the date and keeping the devices of one
+ * sub-shard (struct dataset_device's part_i/part_n): one date's rows are
+ * then shared by several threads, and a unit holds a part of them in
+ * memory. The units of a date come together, in part order.
+ */
+void dataset_split_dates(struct dataset *ds, const uint32_t *parts);
 
 /* Every file's URI and size in device then file order (device d's file f
  * is at index devices[d].first + f). The arrays are the caller's to free;

@@ -52,8 +52,9 @@ struct row {
 			   mark a row to drop */
 };
 
-#define DEV_NULL (UINT32_MAX - 2)
-#define DEV_OTHER_SHARD (UINT32_MAX - 1)
+#define DEV_NULL (UINT32_MAX - 3)
+#define DEV_OTHER_SHARD (UINT32_MAX - 2)
+#define DEV_BAD_OTHER_SHARD (UINT32_MAX - 1) /* DEV_BAD, of another shard or part */
 #define DEV_BAD UINT32_MAX
 
 struct device_worker {
@@ -74,6 +75,7 @@ struct device_worker {
 	bool *keep;
 	size_t keep_alloc;
 	int null_keep;  /* -1: not yet asked; else whether the null device is */
+	uint32_t part_i, part_n; /* the unit's part of its date */
 	const struct device_job *job;
 };
 
@@ -231,14 +233,23 @@ static void put_duration(struct device_worker *w, struct row *rows, const struct
 	}
 }
 
-/* Whether device id (NULL: the null device) is in the job's shard. */
-static bool in_shard(const struct device_job *job, const char *id)
+/* Whether device id (NULL: the null device) is in the job's shard and in
+ * the unit's part of its date (dataset_split_dates): the part takes the
+ * hash's next digit, so parts and shards are independent. */
+static bool in_shard(const struct device_worker *w, const char *id)
 {
-	return !job->shard_n || dataset_device_hash(id) % job->shard_n == job->shard_i;
+	const struct device_job *job = w->job;
+	uint64_t h = dataset_device_hash(id);
+
+	if (job->shard_n && h % job->shard_n != job->shard_i)
+		return false;
+	return w->part_n <= 1 || (h / (job->shard_n ? job->shard_n : 1)) % w->part_n == w->part_i;
 }
 
 /* A by-date unit's device_id column: each row's device index (after the
- * checks above, which may have marked it DEV_BAD already). */
+ * checks above, which may have marked it DEV_BAD already: such a row is
+ * counted as skipped by the unit that keeps its device, not by every
+ * shard or part of its date). */
 static void put_device(struct device_worker *w, struct row *rows, const struct pq_batch *b,
 		       const struct pq_column *col, uint64_t salt)
 {
@@ -249,16 +260,12 @@ static void put_device(struct device_worker *w, struct row *rows, const struct p
 	(void)salt;
 	for (size_t i = 0; i < b->n; i++) {
 		uint32_t dev;
-		if (rows[i].dev == DEV_BAD)
-			continue;
 		if (!b->valid[i]) {
 			if (w->null_keep < 0)
-				w->null_keep = in_shard(w->job, NULL);
-			rows[i].dev = w->null_keep ? DEV_NULL : DEV_OTHER_SHARD;
-			continue;
-		}
-		/* dictionary-encoded strings share pointers */
-		if (b->bytes[i].ptr == last_p && b->bytes[i].len == last_len && last_p) {
+				w->null_keep = in_shard(w, NULL);
+			dev = w->null_keep ? DEV_NULL : DEV_OTHER_SHARD;
+		} else if (b->bytes[i].ptr == last_p && b->bytes[i].len == last_len && last_p) {
+			/* dictionary-encoded strings share pointers */
 			dev = last_dev;
 		} else {
 			size_t n = w->devs.n, k = strmap_intern(&w->devs, b->bytes[i].ptr,
@@ -266,7 +273,7 @@ static void put_device(struct device_worker *w, struct row *rows, const struct p
 			if (k == n) {
 				char *id = xstrndup((const char *)b->bytes[i].ptr, b->bytes[i].len);
 				ALLOC_GROW(w->keep, k + 1, w->keep_alloc);
-				w->keep[k] = in_shard(w->job, id);
+				w->keep[k] = in_shard(w, id);
 				free(id);
 			}
 			dev = w->keep[k] ? (uint32_t)k : DEV_OTHER_SHARD;
@@ -274,6 +281,8 @@ static void put_device(struct device_worker *w, struct row *rows, const struct p
 			last_len = b->bytes[i].len;
 			last_dev = dev;
 		}
+		if (rows[i].dev == DEV_BAD)
+			dev = dev == DEV_OTHER_SHARD ? DEV_BAD_OTHER_SHARD : DEV_BAD;
 		rows[i].dev = dev;
 	}
 }
@@ -508,7 +517,8 @@ static enum iot_err read_file(struct device_worker *w, const struct device_job *
 				goto out;
 		for (size_t i = 0; i < f.nrows; i++) {
 			uint32_t dev = f.base[i].dev;
-			if (by_date && dev != DEV_BAD && f.base[i].day != day) {
+			if (by_date && dev != DEV_BAD && dev != DEV_BAD_OTHER_SHARD &&
+			    f.base[i].day != day) {
 				char got[16], want[16];
 				civil_format_micros(f.base[i].t, got, sizeof(got));
 				civil_format_micros(day * CIVIL_US_PER_DAY, want, sizeof(want));
@@ -683,6 +693,8 @@ enum iot_err device_process(struct device_worker *w, const struct device_job *jo
 	w->nrows = 0;
 	w->job = job;
 	w->null_keep = -1;
+	w->part_i = dev->part_i;
+	w->part_n = dev->part_n;
 	strmap_clear(&w->devs);
 	if (by_date && !parse_date(dev->id, &day))
 		rc = iot_error_set(err, IOT_ERR_FORMAT,

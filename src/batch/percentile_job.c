@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/xalloc.h"
+#include "parquet/pq_store.h"
 #include "store/prefetch.h"
 #include "store/store.h"
 
@@ -52,6 +53,85 @@
 /* Bytes fetched ahead and not yet read: 128 in flight of the reference
  * layout's few-KB files need far less; large files go one at a time. */
 #define PREFETCH_BUDGET ((size_t)64 << 20)
+
+/* The rows of a date that one unit reads, at most (a by-date dataset,
+ * dataset_split_dates): about 64 bytes each in memory, the rows and their
+ * sorted copy. */
+#define DATE_UNIT_ROWS ((uint64_t)4 << 20)
+#define DATE_UNITS_MAX 4096
+
+struct count_ctx {
+	struct store **stores;
+	const char **uris;
+	uint64_t *sizes, *rows;
+};
+
+/* One file's rows, from its footer. */
+static enum iot_err count_rows(void *opaque, size_t worker, size_t item,
+			       struct iot_error *err)
+{
+	struct count_ctx *c = opaque;
+	struct pq_reader *r;
+	enum iot_err rc = pq_store_reader_open_sized(c->stores[worker], c->uris[item],
+						     c->sizes[item], &r, err);
+
+	if (rc)
+		return rc;
+	for (size_t g = 0; g < pq_reader_num_row_groups(r); g++) {
+		int64_t n = pq_reader_row_group(r, g)->num_rows;
+		c->rows[item] += n > 0 ? (uint64_t)n : 0;
+	}
+	pq_reader_destroy(r);
+	return IOT_OK;
+}
+
+/*
+ * A by-date dataset: reads the footers for each date's rows and splits
+ * each date into units (dataset_split_dates), enough for every one of the
+ * `threads` to have work when there are fewer dates than threads, and for
+ * no unit to hold more than DATE_UNIT_ROWS rows. Each unit reads all of
+ * its date's files and keeps its part of the devices.
+ */
+static enum iot_err split_dates(struct dataset *ds, size_t threads, struct iot_error *err)
+{
+	struct count_ctx cc = { xcalloc(threads, sizeof(*cc.stores)), NULL, NULL,
+				xcalloc(ds->nfiles ? ds->nfiles : 1, sizeof(*cc.rows)) };
+	uint32_t *parts = xcalloc(ds->ndevices ? ds->ndevices : 1, sizeof(*parts));
+	size_t min = ds->ndevices && ds->ndevices < threads
+			     ? (threads + ds->ndevices - 1) / ds->ndevices : 1;
+	enum iot_err rc;
+
+	dataset_files(ds, &cc.uris, &cc.sizes);
+	for (size_t i = 0; i < threads; i++)
+		cc.stores[i] = store_create();
+	{
+		struct pool_spec ps = { threads < ds->nfiles ? threads : ds->nfiles, ds->nfiles,
+					count_rows, &cc, NULL, 0, NULL };
+		rc = pool_run(&ps, err);
+	}
+	for (size_t d = 0; d < ds->ndevices && !rc; d++) {
+		const struct dataset_device *dev = &ds->devices[d];
+		uint64_t rows = 0, k;
+		for (size_t f = 0; f < dev->nfiles; f++)
+			rows += cc.rows[dev->first + f];
+		k = (rows + DATE_UNIT_ROWS - 1) / DATE_UNIT_ROWS;
+		k = k < min ? min : k;
+		parts[d] = (uint32_t)(k > DATE_UNITS_MAX ? DATE_UNITS_MAX : k);
+		if (parts[d] > 1)
+			log_debug("percentile", "date %s: %" PRIu64 " rows, read in %u parts",
+				  dev->id ? dev->id : "?", rows, parts[d]);
+	}
+	if (!rc)
+		dataset_split_dates(ds, parts);
+	for (size_t i = 0; i < threads; i++)
+		store_destroy(cc.stores[i]);
+	free(cc.stores);
+	free(cc.uris);
+	free(cc.sizes);
+	free(cc.rows);
+	free(parts);
+	return rc;
+}
 
 struct run_ctx {
 	struct dataset *ds;
@@ -242,11 +322,20 @@ enum iot_err percentile_run(const struct percentile_options *o, struct iot_error
 	nthreads = o->threads > 0 ? o->threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nthreads < 1)
 		nthreads = 1;
-	if (nthreads > ds.ndevices)
-		nthreads = ds.ndevices ? ds.ndevices : 1;
-	log_info("percentile", "%zu %s, %zu files, %.1f MB under %s; %zu threads%s",
-		 ds.ndevices, ds.by_date ? "dates" : "devices", ds.nfiles,
-		 (double)ds.bytes / 1e6, input, nthreads, shard);
+	{
+		size_t units = ds.ndevices, files = ds.nfiles;
+		double mb = (double)ds.bytes / 1e6;
+		char parts[48] = "";
+		if (ds.by_date && (rc = split_dates(&ds, nthreads, err)))
+			goto out;
+		if (ds.ndevices != units)
+			snprintf(parts, sizeof(parts), " (read in %zu parts)", ds.ndevices);
+		if (nthreads > ds.ndevices)
+			nthreads = ds.ndevices ? ds.ndevices : 1;
+		log_info("percentile", "%zu %s%s, %zu files, %.1f MB under %s; %zu threads%s",
+			 units, ds.by_date ? "dates" : "devices", parts, files, mb, input,
+			 nthreads, shard);
+	}
 
 	c.ds = &ds;
 	c.job.p = p;

@@ -514,6 +514,10 @@ def test_date_layout_gives_the_device_layout_answer(iotpipe, tmp_path):
             assert out.read_text() == want, (name, threads)
             # every row is counted once, whatever the thread count
             logs[threads] = re.search(r"(\d+) rows, (\d+) device-days kept", cp.stderr).groups()
+            # fewer dates than threads: each date is read in parts, each
+            # part keeping its share of the devices
+            if threads == "7":
+                assert "2 dates (read in 8 parts)" in cp.stderr, cp.stderr
         assert logs["1"] == logs["2"] == logs["7"], logs
         assert int(logs["1"][0]) == sum(len(r) for r in per_device.values())
     # the root may be one date directory
@@ -561,6 +565,15 @@ def test_date_layout_gives_the_device_layout_answer(iotpipe, tmp_path):
         assert "3 rows had no event_time or a null, NaN or infinite event_duration" \
             in cp.stderr, (threads, cp.stderr)
         assert f"{230 + 240 + 3} rows, 2 device-days kept" in cp.stderr, cp.stderr
+    # a skipped row is counted by the one shard (and part) of its device
+    skipped = rows_seen = 0
+    for i in range(3):
+        cp = run_percentile(iotpipe, tmp_path / "nulls", out, "--shard", f"{i}/3",
+                            "--threads", "3")
+        m = re.search(r"(\d+) rows had no event_time", cp.stderr)
+        skipped += int(m.group(1)) if m else 0
+        rows_seen += int(re.search(r"(\d+) rows, \d+ device-days kept", cp.stderr).group(1))
+    assert (skipped, rows_seen) == (3, 230 + 240 + 3)
 
 
 def test_date_layout_errors_name_the_file(iotpipe, tmp_path):
@@ -725,6 +738,28 @@ def test_dataset_on_s3_output_to_s3(iotpipe, s3, s3_bucket, tmp_path):
                  PERCENTILE_VALIDATION_CSV_OUTPUT_PATH=f"s3a://{s3_bucket}/env-out/p.csv")
     iotpipe("percentile", "--metrics-addr", "off", env=env)
     body = s3.client.get_object(Bucket=s3_bucket, Key="env-out/p.csv")
+    assert body["Body"].read().decode() == want
+    # the same rows laid out by date on S3, each date read in parts by 5
+    # threads: the footers first, then every part through the prefetcher
+    per_device = {}
+    by_dev = tmp_path / "by_dev"
+    for i in range(6):
+        rows = events(rng, dt.date(2025, 9, 1), rng.randrange(190, 330))
+        rows += events(rng, dt.date(2025, 9, 2), rng.randrange(190, 330), offset0=1000)
+        per_device[f"device_id_{i}"] = rows
+        write(by_dev, f"device_id_{i}", "part-0.parquet", rows)
+    want = expected_csv(by_dev)
+    by_date = tmp_path / "by_date"
+    write_by_date(by_date, per_device)
+    for dirpath, _, files in os.walk(by_date):
+        for name in files:
+            path = pathlib.Path(dirpath) / name
+            s3.client.upload_file(str(path), s3_bucket,
+                                  "by_date/" + str(path.relative_to(by_date)))
+    cp = run_percentile(iotpipe, f"s3://{s3_bucket}/by_date/",
+                        f"s3://{s3_bucket}/by_date_out/", "--threads", "5", env=s3.env())
+    assert "2 dates (read in 6 parts)" in cp.stderr, cp.stderr
+    body = s3.client.get_object(Bucket=s3_bucket, Key="by_date_out/percentile.csv")
     assert body["Body"].read().decode() == want
 
 

@@ -165,6 +165,55 @@ static void name_is(double p, const char *want)
 	assert_string_equal(name, want);
 }
 
+/* A date split into parts: every part lists all the date's files again,
+ * with `first` indexes that stay consecutive, and releases cleanly. */
+static void test_split_dates(void **state)
+{
+	struct dataset ds = { .by_date = true };
+	uint32_t parts[2] = { 3, 1 };
+	const char *dates[2] = { "2025-06-01", "2025-06-02" };
+	const char **uris;
+	uint64_t *sizes;
+
+	(void)state;
+	ds.devices = calloc(2, sizeof(*ds.devices));
+	ds.ndevices = ds.alloc = 2;
+	for (size_t d = 0; d < 2; d++) {
+		struct dataset_device *dev = &ds.devices[d];
+		dev->id = strdup(dates[d]);
+		dev->nfiles = dev->alloc = 2;
+		dev->files = calloc(2, sizeof(*dev->files));
+		dev->first = ds.nfiles;
+		for (size_t f = 0; f < 2; f++) {
+			char uri[64];
+			snprintf(uri, sizeof(uri), "date=%s/f%zu.parquet", dates[d], f);
+			dev->files[f] = (struct dataset_file){ strdup(uri), 10 + f };
+			dev->bytes += 10 + f;
+		}
+		ds.nfiles += 2;
+		ds.bytes += dev->bytes;
+	}
+	dataset_split_dates(&ds, parts);
+	assert_int_equal(ds.ndevices, 4);
+	assert_int_equal(ds.nfiles, 8);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_string_equal(ds.devices[i].id, "2025-06-01");
+		assert_int_equal(ds.devices[i].part_i, i);
+		assert_int_equal(ds.devices[i].part_n, 3);
+		assert_int_equal(ds.devices[i].first, 2 * i);
+		assert_string_equal(ds.devices[i].files[1].uri, "date=2025-06-01/f1.parquet");
+	}
+	assert_string_equal(ds.devices[3].id, "2025-06-02");
+	assert_int_equal(ds.devices[3].part_n, 1);
+	dataset_files(&ds, &uris, &sizes);
+	assert_string_equal(uris[4], "date=2025-06-01/f0.parquet");
+	assert_string_equal(uris[7], "date=2025-06-02/f1.parquet");
+	assert_int_equal(sizes[7], 11);
+	free(uris);
+	free(sizes);
+	dataset_release(&ds); /* every part owns its copies: ASan sees no double free */
+}
+
 static void test_percentile_names(void **state)
 {
 	(void)state;
@@ -222,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_hive_key_ok),
 		cmocka_unit_test(test_hive_dates),
 		cmocka_unit_test(test_shard_hash),
+		cmocka_unit_test(test_split_dates),
 		cmocka_unit_test(test_percentile_names),
 		cmocka_unit_test(test_numbers_and_fields),
 	};
