@@ -183,9 +183,13 @@ int stream_cmd_main(enum job_kind kind, int argc, char **argv, struct cmd_ctx *c
 	}
 	signals_install();
 	/* a streaming job stalls through a store outage (SPEC); --once
-	 * reports it, as any one-shot command */
+	 * reports it, as any one-shot command, and a store request pending
+	 * for --timeout is no progress: the run ends then, wherever the
+	 * request was made (the job thread, a writer, an upload's part) */
 	if (!once)
 		store_set_outage_patience(-1);
+	else
+		store_set_progress_timeout(timeout, "--timeout");
 	log_info(name, "output %s, checkpoint %s", jo.output, jo.checkpoint);
 	console_note(kind == JOB_ARCHIVE ? "archive.output" : "aggregate.output", jo.output);
 	console_note(kind == JOB_ARCHIVE ? "archive.checkpoint" : "aggregate.checkpoint",

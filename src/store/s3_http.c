@@ -31,6 +31,11 @@
  * Every attempt holds a slot of the process-wide limit on requests in
  * flight (s3_limit.h) while it is on the wire, and reports whether S3
  * throttled it; the backoff sleep between attempts holds none.
+ *
+ * A command that must end when its store makes no progress (--once)
+ * bounds every request (store_set_progress_timeout): attempts, backoff
+ * and the attempt in flight end when the request has been pending that
+ * long, and from then on every request of the process fails at once.
  */
 #include "core/clock.h"
 #include "store/s3.h"
@@ -42,6 +47,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +136,31 @@ const struct s3_config *s3_client_config(const struct s3_client *c)
 	return &c->cfg;
 }
 
+/* --- the progress bound (store_set_progress_timeout) ------------------ */
+
+/*
+ * Process-wide, any thread: the longest a request may stay pending (0:
+ * no bound) and the setting that set it, for messages. The first request
+ * that outlives it latches `gave_up` with its message: the command is
+ * ending, so every request after it, and every one in flight, fails at
+ * once instead of waiting out a bound of its own.
+ */
+static _Atomic double bound_s;
+static atomic_bool gave_up;
+static pthread_mutex_t bound_mu = PTHREAD_MUTEX_INITIALIZER;
+static const char *bound_what = "";         /* under bound_mu */
+static char gave_up_msg[IOT_ERROR_MSG_MAX]; /* under bound_mu */
+
+void store_set_progress_timeout(double seconds, const char *what)
+{
+	pthread_mutex_lock(&bound_mu);
+	bound_what = what ? what : "";
+	gave_up_msg[0] = '\0';
+	atomic_store(&gave_up, false);
+	atomic_store(&bound_s, seconds > 0 ? seconds : 0);
+	pthread_mutex_unlock(&bound_mu);
+}
+
 /* --- metrics --------------------------------------------------------- */
 
 static struct metric *op_metric(const char *name, const char *help,
@@ -182,6 +213,9 @@ struct xfer {
 	bool overflow;      /* the 2xx body passed limit: aborted */
 	bool err_cut;       /* the error body passed ERR_BODY_MAX: aborted */
 	bool late;          /* the attempt passed its deadline: aborted */
+	bool cut;           /* the progress bound passed: aborted */
+	double give_up_at;  /* when the request's progress bound passes
+			       (clock_mono_s); 0: none */
 	double t0;          /* when the attempt started (clock_mono_s) */
 	double deadline;    /* seconds after t0, when late was set */
 	char host[320];     /* the host the attempt went to, for messages */
@@ -262,6 +296,11 @@ static int progress_cb(void *opaque, curl_off_t dltotal, curl_off_t dlnow,
 
 	(void)dlnow;
 	(void)ulnow;
+	if (x->give_up_at &&
+	    (atomic_load(&gave_up) || clock_mono_s() >= x->give_up_at)) {
+		x->cut = true;
+		return 1; /* aborts the transfer */
+	}
 	if (cfg->request_timeout_s <= 0)
 		return 0; /* a configuration built without one */
 	if (dltotal > 0 && (double)dltotal > down)
@@ -569,6 +608,38 @@ static bool again(struct s3_client *c, int attempt, double *first_fail,
 	return true;
 }
 
+/*
+ * The request is past its progress bound, or another request was: the
+ * error for *e (which holds the last attempt's failure, if any). The
+ * first request past its own bound latches its message for the others.
+ */
+static enum iot_err give_up(const struct s3_client *c, const struct xfer *x,
+			    const struct buf *w, struct iot_error *e)
+{
+	char last[IOT_ERROR_MSG_MAX] = "";
+	size_t wl = w->len;
+	enum iot_err rc;
+
+	/* the last attempt's cause, without the request's name again */
+	if (e->code != IOT_OK)
+		snprintf(last, sizeof(last), "%s",
+			 !strncmp(e->msg, buf_str(w), wl) && e->msg[wl] == ':'
+				 ? e->msg + wl + 2 : e->msg);
+	pthread_mutex_lock(&bound_mu);
+	if (atomic_load(&gave_up)) {
+		rc = iot_error_set(e, IOT_ERR_NET, "%s: abandoned: %s", buf_str(w),
+				   gave_up_msg);
+	} else {
+		rc = iot_error_set(e, IOT_ERR_NET, "%s: no answer within %g s (%s) at %s://%s%s%s",
+				   buf_str(w), atomic_load(&bound_s), bound_what, c->scheme,
+				   x->host, *last ? "; the last attempt: " : "", last);
+		snprintf(gave_up_msg, sizeof(gave_up_msg), "%s", e->msg);
+		atomic_store(&gave_up, true);
+	}
+	pthread_mutex_unlock(&bound_mu);
+	return rc;
+}
+
 enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 				struct iot_error *err)
 {
@@ -594,6 +665,8 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		memcpy(payload_hash, SIGV4_EMPTY_SHA256, 65);
 	sigv4_canonical_query(&query, req->query, req->nquery);
 	x.resp_base = req->resp ? req->resp->len : 0;
+	if (atomic_load(&bound_s) > 0)
+		x.give_up_at = clock_mono_s() + atomic_load(&bound_s);
 	x.limit = req->dst    ? req->dst_cap
 		  : req->resp ? (req->resp_max ? req->resp_max : SIZE_MAX)
 			      : S3_XML_MAX;
@@ -604,7 +677,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 	for (attempt = 1;; attempt++) {
 		struct curl_slist *list;
 		CURLcode cc;
-		double t0;
+		double t0, tw;
 		char code[128] = "", msg[256] = "";
 
 		if (attempt > 1) {
@@ -616,7 +689,19 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 			/* riding out an outage: not faster than once a second */
 			if (attempt > c->cfg.retry.max_attempts && d < 1000)
 				d = 1000;
+			if (x.give_up_at) { /* not past the progress bound */
+				double left = x.give_up_at - clock_mono_s();
+				if ((double)d > left * 1000)
+					d = left > 0 ? (unsigned)(left * 1000) : 0;
+			}
 			sleep_ms(d);
+		}
+		if (x.give_up_at &&
+		    (atomic_load(&gave_up) || clock_mono_s() >= x.give_up_at)) {
+			rc = give_up(c, &x, &w, &e);
+			retriable = false;
+			attempt--; /* this one was not made */
+			goto out;
 		}
 		metric_inc(op_metric("iotpipe_s3_requests_total",
 				     "S3 request attempts.", req->op));
@@ -625,6 +710,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		x.overflow = false;
 		x.err_cut = false;
 		x.late = false;
+		x.cut = false;
 		buf_reset(&x.errbody);
 		if (req->resp) {
 			req->resp->len = x.resp_base;
@@ -644,7 +730,17 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		x.t0 = t0;
 		/* a slot of the process-wide limit for the attempt only: the
 		 * backoff sleep above holds none */
+		tw = clock_mono_s();
 		s3_limit_acquire();
+		if (x.give_up_at) {
+			/* a wait for a slot is not the store's: the requests
+			 * holding the slots are on the wire, bound themselves */
+			double left;
+			x.give_up_at += clock_mono_s() - tw;
+			left = atomic_load(&gave_up) ? 0 : x.give_up_at - clock_mono_s();
+			curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
+					 left > 0.001 ? (long)(left * 1000) + 1 : 1L);
+		}
 		cc = curl_easy_perform(c->curl);
 		{
 			long st = 0;
@@ -684,6 +780,14 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 							   "%zu bytes, more than any S3 "
 							   "answer of its kind (a broken "
 							   "server?)", buf_str(&w), x.limit);
+				goto out;
+			}
+			if (x.cut || (x.give_up_at && cc == CURLE_OPERATION_TIMEDOUT &&
+				      (atomic_load(&gave_up) ||
+				       clock_mono_s() >= x.give_up_at))) {
+				count_error(req->op, "Timeout");
+				rc = give_up(c, &x, &w, &e);
+				retriable = false;
 				goto out;
 			}
 			if (x.late) {

@@ -97,6 +97,22 @@ void store_set_outage_patience(double seconds);
 double store_outage_patience(void);
 void store_destroy(struct store *st);
 
+/*
+ * Bounds every S3 request of the process from now on, for a command that
+ * must end when its store makes no progress (archive and aggregate
+ * --once set their --timeout): a request still pending `seconds` after it
+ * started (its attempts, the waits between them and the one in flight;
+ * not a wait for a slot of IOTPIPE_S3_MAX_INFLIGHT, which requests on the
+ * wire hold) fails, the attempt in flight aborted, with an error naming
+ * the request, the bound and `what` (the setting, e.g. "--timeout"; a
+ * string that lives as long as the process). From then on every S3
+ * request of the process, in flight or new, fails at once naming that
+ * one: the command is ending, and the writes it abandons are a crash at
+ * that moment to the checkpoint (docs/exactly-once.md). 0 (the default):
+ * no bound but the attempts' own. Any thread.
+ */
+void store_set_progress_timeout(double seconds, const char *what);
+
 /* Metadata of one object. */
 struct store_stat {
 	uint64_t size;

@@ -2,11 +2,19 @@
 between iotpipe and S3Proxy answers 503 SlowDown, 500, resets connections
 and stalls responses. Retried work must finish with intact content (checked
 with boto3 straight against S3Proxy); a lasting failure must end in a clear
-error within a bounded time; a 4xx must not be retried."""
+error within a bounded time; a 4xx must not be retried. A streaming job
+run with --once ends within its --timeout when the store stops answering,
+and a rerun completes the output exactly once."""
 import hashlib
 import os
 import socket
+import subprocess
 import time
+
+import pytest
+
+import oracle
+from streamlib import produce
 
 # Fast backoff and a short stall timeout keep the suite quick; the policy
 # itself (full jitter, caps) is unit-tested in test_store_uri.c.
@@ -172,3 +180,105 @@ def test_lost_answer_to_complete_multipart(iotpipe, s3, s3_bucket, fault_proxy, 
     assert sha(body) == sha(data)
     assert not s3.client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
 
+
+
+# --- --once --timeout bounds the store -------------------------------------
+
+def _once(iotpipe, kind, broker, topic, bucket, env, *extra, limit=60):
+    """One `kind --once` run; (CompletedProcess, seconds). A run still
+    going after `limit` seconds fails the test."""
+    t0 = time.monotonic()
+    try:
+        cp = iotpipe(kind, "--bootstrap-servers", broker.bootstrap, "--topic", topic,
+                     "--output", f"s3://{bucket}/out/", "--checkpoint", f"s3://{bucket}/ck/",
+                     "--group", "g", "--metrics-addr", "off", "--once", *extra,
+                     env=env, check=False, timeout=limit)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{kind} --once {' '.join(map(str, extra))}: still running after "
+                    f"{limit} s")
+    return cp, time.monotonic() - t0
+
+
+def _last_line(cp):
+    lines = cp.stderr.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _download(s3, bucket, prefix, root):
+    """Every object under prefix into root (keys below prefix as paths)."""
+    after = ""
+    while True:
+        page = s3.client.list_objects_v2(Bucket=bucket, Prefix=prefix, StartAfter=after)
+        for o in page.get("Contents", []):
+            path = root / o["Key"][len(prefix):]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(s3.client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
+            after = o["Key"]
+        if not page.get("IsTruncated"):
+            return root
+
+
+def test_once_timeout_bounds_a_store_that_never_answers(iotpipe, s3, s3_bucket, fault_proxy,
+                                                        embedded_broker):
+    """A store that takes connections and never answers held `archive
+    --once --timeout 3` for about 3 minutes (5 attempts of a 30 s stall
+    timeout) before it exited 1. A request pending for --timeout is no
+    progress: the run ends soon after, naming the request."""
+    topic = embedded_broker.topic()
+    produce(iotpipe, embedded_broker, topic, 200, seed=31, start="2025-01-01T00:00:00Z")
+    fault_proxy.always("hang")
+    cp, took = _once(iotpipe, "archive", embedded_broker, topic, s3_bucket,
+                     s3.env(endpoint=fault_proxy.endpoint), "--timeout", 3)
+    assert cp.returncode == 1, cp.stderr[-3000:]
+    line = _last_line(cp)
+    assert (f"s3 create_bucket s3://{s3_bucket}: no answer within 3 s (--timeout)"
+            in line), cp.stderr[-3000:]
+    assert took < 3 + 10, took
+
+
+@pytest.mark.parametrize("kind", ["archive", "aggregate"])
+def test_once_timeout_ends_a_hung_run_and_a_rerun_completes_it(iotpipe, s3, s3_bucket,
+                                                               fault_proxy, embedded_broker,
+                                                               tmp_path, kind):
+    """Mid-run, the store stops answering output PUTs; in the next run it
+    stalls mid-body on the checkpoint listings at assignment. Each run
+    ends soon after --timeout (the old client took 5 x 30 s per request),
+    naming the request, with what it left in flight aborted; the third
+    run, on a healthy store, completes the output exactly once."""
+    topic = embedded_broker.topic()
+    produce(iotpipe, embedded_broker, topic, 3000, seed=32, start="2025-01-01T00:00:00Z")
+    recs = embedded_broker.consume_all(topic, expect=3000)
+    env = s3.env(endpoint=fault_proxy.endpoint)
+    extra = ("--timeout", 4, "--max-batch-events", 300)
+
+    fault_proxy.plan(["ok"] * 6 + ["hang"] * 100000, method="PUT", query="/out/")
+    cp, took = _once(iotpipe, kind, embedded_broker, topic, s3_bucket, env, *extra)
+    assert cp.returncode == 1, cp.stderr[-3000:]
+    line = _last_line(cp)
+    assert f"s3 put s3://{s3_bucket}/out/" in line, cp.stderr[-3000:]
+    assert "no answer within 4 s (--timeout)" in line, cp.stderr[-3000:]
+    assert took < 4 + 12, took
+
+    fault_proxy.clear()
+    fault_proxy.plan(["trickle:600"] * 100000, method="GET", query="list-type=2")
+    cp, took = _once(iotpipe, kind, embedded_broker, topic, s3_bucket, env, *extra)
+    assert cp.returncode == 1, cp.stderr[-3000:]
+    line = _last_line(cp)
+    assert f"s3 list s3://{s3_bucket}/ck/{topic}/partition=" in line, cp.stderr[-3000:]
+    assert "no answer within 4 s (--timeout)" in line, cp.stderr[-3000:]
+    assert took < 4 + 12, took
+
+    # the failed runs' group members may still hold the partitions for
+    # the session timeout (10 s): more than 4 s of --timeout
+    fault_proxy.clear()
+    cp, _ = _once(iotpipe, kind, embedded_broker, topic, s3_bucket, env, *extra[2:],
+                  "--timeout", 30)
+    assert cp.returncode == 0, cp.stderr[-3000:]
+    out = _download(s3, s3_bucket, "out/", tmp_path / "out")
+    if kind == "archive":
+        got, _ = oracle.read_archive(out)
+        assert got == oracle.archive_rows(recs)
+    else:
+        want, late = oracle.AggSim().run_once(recs)
+        assert not late
+        oracle.compare_aggregate(oracle.read_aggregate(out), want)
