@@ -30,6 +30,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -493,7 +494,7 @@ static enum iot_err local_open_read(struct store_backend *be,
 
 static enum iot_err local_get_range(struct store_backend *be,
 				    const struct store_uri *u, uint64_t off,
-				    size_t len, struct buf *out,
+				    size_t len, size_t max, struct buf *out,
 				    struct iot_error *err)
 {
 	struct stat st;
@@ -504,6 +505,12 @@ static enum iot_err local_get_range(struct store_backend *be,
 	(void)be;
 	if ((rc = open_file(u->key, &fd, &st, err)))
 		return rc;
+	if (!len && off < (uint64_t)st.st_size && (uint64_t)st.st_size - off > max) {
+		close(fd);
+		return iot_error_set(err, IOT_ERR_LIMIT,
+				     "%s: %" PRIu64 " bytes, more than the %zu its reader "
+				     "takes", u->key, (uint64_t)st.st_size - off, max);
+	}
 	if (off >= (uint64_t)st.st_size)
 		len = 0;
 	else if (!len || len > (uint64_t)st.st_size - off)

@@ -59,7 +59,7 @@ struct store_prefetch {
 
 static size_t reserve_of(const struct store_prefetch *pf, size_t i)
 {
-	uint64_t sz = pf->s.sizes ? pf->s.sizes[i] : 0;
+	uint64_t sz = pf->s.sizes[i];
 
 	return sz > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)sz;
 }
@@ -71,26 +71,23 @@ static void skip_gone(struct store_prefetch *pf)
 		pf->next++;
 }
 
-/* The whole object into b: exactly *size bytes when the size is known. */
-static enum iot_err fetch(struct store *st, const char *uri,
-			  const uint64_t *size, struct buf *b,
-			  struct iot_error *err)
+/* The whole object into b: exactly its listed size. */
+static enum iot_err fetch(struct store *st, const char *uri, uint64_t size,
+			  struct buf *b, struct iot_error *err)
 {
 	struct store_reader *r;
 	enum iot_err rc;
 
-	if (!size)
-		return store_get(st, uri, b, err);
-	if (*size > SIZE_MAX / 2)
+	if (size > SIZE_MAX / 2)
 		return iot_error_set(err, IOT_ERR_LIMIT,
 				     "%s: listed size %" PRIu64 " does not fit "
-				     "in memory", uri, *size);
-	if ((rc = store_open_read_sized(st, uri, *size, &r, err)))
+				     "in memory", uri, size);
+	if ((rc = store_open_read_sized(st, uri, size, &r, err)))
 		return rc;
-	buf_grow(b, (size_t)*size);
-	rc = store_reader_read_at(r, 0, (size_t)*size, b->data + b->len, err);
+	buf_grow(b, (size_t)size);
+	rc = store_reader_read_at(r, 0, (size_t)size, b->data + b->len, err);
 	if (!rc) {
-		b->len += (size_t)*size;
+		b->len += (size_t)size;
 		b->data[b->len] = '\0';
 	}
 	store_reader_destroy(r);
@@ -125,8 +122,7 @@ static void *fetch_main(void *arg)
 		pf->held += need;
 		pthread_mutex_unlock(&pf->mu);
 
-		rc = fetch(st, pf->s.uris[i], pf->s.sizes ? &pf->s.sizes[i] : NULL,
-			   &b, &e);
+		rc = fetch(st, pf->s.uris[i], pf->s.sizes[i], &b, &e);
 
 		pthread_mutex_lock(&pf->mu);
 		if (it->dropped) {
@@ -150,6 +146,7 @@ struct store_prefetch *store_prefetch_create(const struct store_prefetch_spec *s
 {
 	struct store_prefetch *pf = xcalloc(1, sizeof(*pf));
 
+	IOT_ASSERT(s->sizes);
 	pf->s = *s;
 	if (!pf->s.inflight)
 		pf->s.inflight = 1;

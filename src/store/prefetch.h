@@ -34,9 +34,9 @@
  * sizes come from the listing; they size the budget and bound each read:
  * an object is read as exactly its listed size, so one that grew since
  * the listing (or a server that sends more) fails, as does one that
- * shrank. sizes may be NULL (whole objects, unbounded). Errors are per
- * object: the failed object's take returns the store's error (already
- * retried with backoff).
+ * shrank; sizes are required (an object of unknown size has no bound).
+ * Errors are per object: the failed object's take returns the store's
+ * error (already retried with backoff).
  */
 #ifndef IOT_STORE_PREFETCH_H
 #define IOT_STORE_PREFETCH_H

@@ -104,10 +104,11 @@ struct s3_request {
 	size_t body_len;
 	/* Where a 2xx response body goes: into dst (at most dst_cap bytes)
 	 * when dst is set, else appended to resp (when set; truncated back on
-	 * a retry; at most resp_max bytes, 0: as many as the Content-Length
-	 * says), else discarded (at most S3_XML_MAX bytes). An answer larger
-	 * than that, or whose Content-Length says so, fails the request
-	 * (IOT_ERR_FORMAT, not retried) instead of growing memory. */
+	 * a retry; at most resp_max bytes), else discarded (at most
+	 * S3_XML_MAX bytes). An answer larger than that, or whose
+	 * Content-Length says so, fails the request (not retried;
+	 * IOT_ERR_LIMIT for an object read into resp, IOT_ERR_FORMAT
+	 * otherwise) instead of growing memory. */
 	void *dst;
 	size_t dst_cap;
 	struct buf *resp;
@@ -145,10 +146,11 @@ enum iot_err s3_put_object(struct s3_client *c, const char *bucket,
 			   const char *key, const void *data, size_t len,
 			   unsigned flags, struct iot_error *err);
 /* GET of [offset, offset+len) into dst; *got = bytes received.
- * len == 0 with dst == NULL: the whole object, appended to out. */
+ * len == 0 with dst == NULL: from offset to the end, appended to out, at
+ * most max bytes (more: IOT_ERR_LIMIT). */
 enum iot_err s3_get_object(struct s3_client *c, const char *bucket,
 			   const char *key, uint64_t offset, size_t len,
-			   void *dst, size_t *got, struct buf *out,
+			   void *dst, size_t *got, size_t max, struct buf *out,
 			   struct iot_error *err);
 /* A plain GET (no Range) of the whole object into dst; more than cap
  * bytes is IOT_ERR_FORMAT. */

@@ -14,8 +14,8 @@
  *
  * Nothing a server sends can hold a request or grow memory without end:
  * a 2xx body is taken up to a limit known before the attempt (what the
- * caller asked for, S3_XML_MAX for XML, else the Content-Length, which
- * libcurl enforces), an error body up to 64 KiB, and more fails the
+ * caller asked for or can take, S3_XML_MAX for XML; a Content-Length
+ * over it fails at once), an error body up to 64 KiB, and more fails the
  * request (an error body cut short still reports its HTTP status). An
  * attempt below the low-speed floor (stall_min_bps) for stall_timeout_s,
  * or past its deadline (request_timeout_s plus its known bytes at the
@@ -667,9 +667,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 	x.resp_base = req->resp ? req->resp->len : 0;
 	if (atomic_load(&bound_s) > 0)
 		x.give_up_at = clock_mono_s() + atomic_load(&bound_s);
-	x.limit = req->dst    ? req->dst_cap
-		  : req->resp ? (req->resp_max ? req->resp_max : SIZE_MAX)
-			      : S3_XML_MAX;
+	x.limit = req->dst ? req->dst_cap : req->resp ? req->resp_max : S3_XML_MAX;
 	what(&w, req);
 
 	/* every path through the body ends in `continue` (again()) or
@@ -774,6 +772,14 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 							   "object changed, or the server "
 							   "sent more than it has)",
 							   buf_str(&w), req->dst_cap);
+				else if (!strcmp(req->op, "get"))
+					rc = iot_error_set(&e, IOT_ERR_LIMIT,
+							   "%s: the object is larger than "
+							   "%zu bytes, the most its reader "
+							   "takes (the object changed, is not "
+							   "the one expected, or a broken "
+							   "server sent more than it has)",
+							   buf_str(&w), x.limit);
 				else
 					rc = iot_error_set(&e, IOT_ERR_FORMAT,
 							   "%s: the answer is larger than "

@@ -37,7 +37,8 @@ enum iot_err s3_put_object(struct s3_client *c, const char *bucket,
 	return s3_request_perform(c, &req, err);
 }
 
-/* GET with an optional Range header into dst (cap bytes) or out. */
+/* GET with an optional Range header into dst (cap bytes) or out (at
+ * most cap bytes). */
 static enum iot_err get_common(struct s3_client *c, const char *bucket,
 			       const char *key, const char *range, void *dst,
 			       size_t cap, size_t *got, struct buf *out,
@@ -47,7 +48,7 @@ static enum iot_err get_common(struct s3_client *c, const char *bucket,
 	struct s3_request req = {
 		.op = "get", .method = "GET", .bucket = bucket, .key = key,
 		.dst = dst, .dst_cap = cap, .resp = dst ? NULL : out,
-		.headers = h, .nheaders = range ? 1 : 0,
+		.resp_max = cap, .headers = h, .nheaders = range ? 1 : 0,
 	};
 	enum iot_err rc = s3_request_perform(c, &req, err);
 
@@ -64,7 +65,7 @@ static enum iot_err get_common(struct s3_client *c, const char *bucket,
 
 enum iot_err s3_get_object(struct s3_client *c, const char *bucket,
 			   const char *key, uint64_t offset, size_t len,
-			   void *dst, size_t *got, struct buf *out,
+			   void *dst, size_t *got, size_t max, struct buf *out,
 			   struct iot_error *err)
 {
 	char range[64];
@@ -75,7 +76,7 @@ enum iot_err s3_get_object(struct s3_client *c, const char *bucket,
 	else if (offset)
 		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", offset);
 	return get_common(c, bucket, key, len || offset ? range : NULL, dst,
-			  len, got, out, err);
+			  dst ? len : max, got, out, err);
 }
 
 enum iot_err s3_get_object_into(struct s3_client *c, const char *bucket,

@@ -251,7 +251,7 @@ static enum iot_err sr_read_at(void *impl, uint64_t off, size_t len,
 	if (!off && len == r->size)
 		return s3_get_object_into(r->c, r->bucket, r->key, dst, len,
 					  got, err);
-	return s3_get_object(r->c, r->bucket, r->key, off, len, dst, got, NULL,
+	return s3_get_object(r->c, r->bucket, r->key, off, len, dst, got, 0, NULL,
 			     err);
 }
 
@@ -298,7 +298,7 @@ static enum iot_err s3b_open_read(struct store_backend *be,
 
 static enum iot_err s3b_get_range(struct store_backend *be,
 				  const struct store_uri *u, uint64_t off,
-				  size_t len, struct buf *out,
+				  size_t len, size_t max, struct buf *out,
 				  struct iot_error *err)
 {
 	size_t got;
@@ -306,10 +306,10 @@ static enum iot_err s3b_get_range(struct store_backend *be,
 
 	if (!len)
 		return s3_get_object(client_of(be), u->bucket, u->key, off, 0,
-				     NULL, NULL, out, err);
+				     NULL, NULL, max, out, err);
 	buf_grow(out, len);
 	rc = s3_get_object(client_of(be), u->bucket, u->key, off, len,
-			   out->data + out->len, &got, NULL, err);
+			   out->data + out->len, &got, 0, NULL, err);
 	if (!rc) {
 		out->len += got;
 		out->data[out->len] = '\0';

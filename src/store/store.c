@@ -243,9 +243,8 @@ enum iot_err store_put(struct store *st, const char *uri, const void *data,
 
 /* --- reading ---------------------------------------------------------- */
 
-enum iot_err store_get_range(struct store *st, const char *uri,
-			     uint64_t offset, size_t len, struct buf *out,
-			     struct iot_error *err)
+static enum iot_err get(struct store *st, const char *uri, uint64_t offset, size_t len,
+			size_t max, struct buf *out, struct iot_error *err)
 {
 	struct store_uri u;
 	struct store_backend *be;
@@ -253,15 +252,22 @@ enum iot_err store_get_range(struct store *st, const char *uri,
 
 	if ((rc = resolve(st, uri, &u, &be, err)))
 		return rc;
-	rc = be->ops->get_range(be, &u, offset, len, out, err);
+	rc = be->ops->get_range(be, &u, offset, len, max, out, err);
 	store_uri_release(&u);
 	return rc;
 }
 
-enum iot_err store_get(struct store *st, const char *uri, struct buf *out,
-		       struct iot_error *err)
+enum iot_err store_get_range(struct store *st, const char *uri,
+			     uint64_t offset, size_t len, struct buf *out,
+			     struct iot_error *err)
 {
-	return store_get_range(st, uri, 0, 0, out, err);
+	return len ? get(st, uri, offset, len, 0, out, err) : IOT_OK;
+}
+
+enum iot_err store_get(struct store *st, const char *uri, size_t max,
+		       struct buf *out, struct iot_error *err)
+{
+	return get(st, uri, 0, 0, max, out, err);
 }
 
 enum iot_err store_head(struct store *st, const char *uri,

@@ -172,11 +172,15 @@ enum iot_err store_put(struct store *st, const char *uri, const void *data,
 
 /* --- reading ---------------------------------------------------------- */
 
-/* Reads a whole object, appending it to `out`. */
-enum iot_err store_get(struct store *st, const char *uri, struct buf *out,
-		       struct iot_error *err);
+/* Reads a whole object of at most `max` bytes, appending it to `out`: its
+ * size is not known before the read, so the caller says the largest it
+ * can take, and an object (or a server's answer) larger than that fails
+ * with IOT_ERR_LIMIT naming the URI and `max`, whatever it sends, instead
+ * of growing memory. */
+enum iot_err store_get(struct store *st, const char *uri, size_t max,
+		       struct buf *out, struct iot_error *err);
 /* Reads bytes [offset, offset+len) (fewer at the end of the object),
- * appending to `out`. */
+ * appending to `out`; len 0 reads nothing. */
 enum iot_err store_get_range(struct store *st, const char *uri,
 			     uint64_t offset, size_t len, struct buf *out,
 			     struct iot_error *err);

@@ -54,10 +54,11 @@ struct store_backend_ops {
 	enum iot_err (*open_read)(struct store_backend *be,
 				  const struct store_uri *u,
 				  struct store_reader *r, struct iot_error *err);
-	/* len == 0: to the end. Appends to out. */
+	/* Bytes [off, off+len), or with len == 0 from off to the end, at
+	 * most max of them (more: IOT_ERR_LIMIT). Appends to out. */
 	enum iot_err (*get_range)(struct store_backend *be,
 				  const struct store_uri *u, uint64_t off,
-				  size_t len, struct buf *out,
+				  size_t len, size_t max, struct buf *out,
 				  struct iot_error *err);
 	enum iot_err (*head)(struct store_backend *be, const struct store_uri *u,
 			     struct store_stat *out, struct iot_error *err);

@@ -52,13 +52,26 @@ uint64_t ckpt_new_run(void)
 	return v ? v : 1;
 }
 
+enum iot_err ckpt_check_size(const char *uri, size_t len, struct iot_error *err)
+{
+	if (len <= CKPT_FILE_MAX)
+		return IOT_OK;
+	return iot_error_set(err, IOT_ERR_LIMIT,
+			     "%s: %zu bytes, more than the %zu a checkpoint file may hold (so "
+			     "many windows open in one partition: spread the devices over more "
+			     "partitions)", uri, len, CKPT_FILE_MAX);
+}
+
 enum iot_err ckpt_mark_run(struct store *st, const char *base, uint64_t run,
 			   struct iot_error *err)
 {
 	char *uri = xasprintf("%srun", base);
 	char text[40];
 	int n = snprintf(text, sizeof(text), "iotpipe-run %016" PRIx64 "\n", run);
-	enum iot_err rc = store_put(st, uri, text, (size_t)n, 0, err);
+	enum iot_err rc;
+
+	IOT_ASSERT((size_t)n == CKPT_RUN_MAX);
+	rc = store_put(st, uri, text, (size_t)n, 0, err);
 
 	free(uri);
 	return rc;
@@ -69,7 +82,7 @@ enum iot_err ckpt_marked_run(struct store *st, const char *base, bool *marked, u
 {
 	char *uri = xasprintf("%srun", base);
 	struct buf b = BUF_INIT;
-	enum iot_err rc = store_get(st, uri, &b, err);
+	enum iot_err rc = store_get(st, uri, CKPT_RUN_MAX, &b, err);
 	unsigned long long v = 0;
 	char nl = 0;
 
@@ -99,6 +112,7 @@ char *ckpt_partition_uri(const char *checkpoint, const char *topic, int32_t p)
 
 struct listing {
 	uint64_t max_state, max_wal;
+	uint64_t state_size, wal_size; /* as listed */
 	bool has_state, has_wal;
 	uint64_t *all;   /* every batch number seen, for gc */
 	size_t n, alloc;
@@ -119,13 +133,29 @@ static int on_entry(void *opaque, const struct store_entry *e)
 		if (errno || *end)
 			return 0;
 		if (state && (!l->has_state || b > l->max_state))
-			l->max_state = b, l->has_state = true;
+			l->max_state = b, l->state_size = e->st.size, l->has_state = true;
 		if (!state && (!l->has_wal || b > l->max_wal))
-			l->max_wal = b, l->has_wal = true;
+			l->max_wal = b, l->wal_size = e->st.size, l->has_wal = true;
 		ALLOC_GROW(l->all, l->n + 1, l->alloc);
 		l->all[l->n++] = b;
 	}
 	return 0;
+}
+
+/* Reads a plan or state listed at `size` bytes: at most that many (and
+ * CKPT_FILE_MAX), since the listing is the size known before the read. */
+static enum iot_err get_listed(struct store *st, const char *uri, uint64_t size,
+			       struct buf *b, struct iot_error *err)
+{
+	enum iot_err rc = store_get(st, uri, size < CKPT_FILE_MAX ? (size_t)size : CKPT_FILE_MAX,
+				    b, err);
+
+	if (rc == IOT_ERR_LIMIT && err) {
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n, " (listed at %" PRIu64 " bytes)",
+			 size);
+	}
+	return rc;
 }
 
 static char *file_uri(const char *base, const char *kind, uint64_t batch)
@@ -252,7 +282,7 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		char *uri = file_uri(base, "state", l.max_state);
 		struct buf b = BUF_INIT;
 		const char *payload;
-		rc = store_get(st, uri, &b, err);
+		rc = get_listed(st, uri, l.state_size, &b, err);
 		if (!rc)
 			rc = parse(uri, job, "state", (char *)b.data ? (char *)b.data : (char *)"",
 				   l.max_state, NULL, &out->next_offset, &out->epoch, out->source,
@@ -271,7 +301,7 @@ enum iot_err ckpt_recover(struct store *st, const char *job, const char *base,
 		char *uri = file_uri(base, "wal", l.max_wal);
 		struct buf b = BUF_INIT;
 		const char *payload;
-		rc = store_get(st, uri, &b, err);
+		rc = get_listed(st, uri, l.wal_size, &b, err);
 		char wsource[CKPT_SOURCE_MAX], wshape[CKPT_SHAPE_MAX];
 		if (!rc)
 			rc = parse(uri, job, "wal", b.data ? (char *)b.data : (char *)"",
@@ -383,7 +413,9 @@ enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
 
 	*conflict = false;
 	wal_text(&b, job, w, o, plan);
-	rc = store_put(st, uri, b.data, b.len, STORE_PUT_IF_ABSENT, err);
+	rc = ckpt_check_size(uri, b.len, err);
+	if (!rc)
+		rc = store_put(st, uri, b.data, b.len, STORE_PUT_IF_ABSENT, err);
 	if (rc == IOT_ERR_STATE) {
 		/* a plan for this batch exists (a replay we were not told about,
 		 * or another instance): the first plan wins */
@@ -392,7 +424,7 @@ enum iot_err ckpt_write_wal(struct store *st, const char *job, const char *base,
 		const char *shape = o && o->shape ? o->shape : "";
 		iot_error_clear(err);
 		memset(existing, 0, sizeof(*existing));
-		rc = store_get(st, uri, &old, err);
+		rc = store_get(st, uri, CKPT_FILE_MAX, &old, err);
 		if (!rc)
 			rc = parse(uri, job, "wal", old.data ? (char *)old.data : (char *)"",
 				   w->batch, existing, NULL, &existing->epoch, osource, oshape,
@@ -432,7 +464,9 @@ enum iot_err ckpt_write_state(struct store *st, const char *job, const char *bas
 	buf_puts(&b, "--\n");
 	if (payload)
 		buf_append(&b, payload->data, payload->len);
-	rc = store_put(st, uri, b.data, b.len, 0, err);
+	rc = ckpt_check_size(uri, b.len, err);
+	if (!rc)
+		rc = store_put(st, uri, b.data, b.len, 0, err);
 	buf_release(&b);
 	free(uri);
 	return rc;

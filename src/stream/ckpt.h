@@ -123,6 +123,34 @@ struct ckpt_recovered {
 					 none recorded */
 };
 
+/*
+ * The most bytes a checkpoint file holds, and so the most a read of one
+ * takes: a file's size is not known before it is read, and a broken or
+ * hostile store must not make the job grow without end.
+ *
+ * CKPT_RUN_MAX   the run marker, "iotpipe-run <16 hex digits>\n".
+ * CKPT_FILE_MAX  a plan, a state or a hand-over: a header of a few
+ *                hundred bytes (a job name, numbers, a source and a shape
+ *                of bounded length) and the job's text: none for the
+ *                archive; for the aggregate its open windows (state), the
+ *                windows a batch holds, gives and ends (plan) or gives to
+ *                one home (hand-over), about 100 bytes each. 256 MiB is
+ *                some 2.5 million windows open in one partition, which
+ *                the job holds in memory and rewrites at every commit:
+ *                far past a partition's share of any fleet we know of.
+ *                A larger file is refused when it is written (the commit
+ *                fails, naming the limit), not left for a restart that
+ *                could not read it.
+ * A plan or state that ckpt_recover lists is read as at most its listed
+ * size (within CKPT_FILE_MAX): a store that sends more is refused at once.
+ */
+#define CKPT_RUN_MAX (sizeof("iotpipe-run 0123456789abcdef\n") - 1)
+#define CKPT_FILE_MAX ((size_t)256 << 20)
+
+/* IOT_ERR_LIMIT, naming uri, when a checkpoint file of len bytes would be
+ * larger than CKPT_FILE_MAX. */
+enum iot_err ckpt_check_size(const char *uri, size_t len, struct iot_error *err);
+
 /* Base URI of a partition's checkpoint ("<ckpt>/<topic>/partition=<p>/"). */
 char *ckpt_partition_uri(const char *checkpoint, const char *topic, int32_t p);
 

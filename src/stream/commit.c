@@ -152,8 +152,9 @@ static void *round_main(void *arg)
 		struct citem *c = &r->items[i];
 		c->files = 0;
 		for (size_t h = 0; h < c->nho && !rc; h++)
-			rc = store_put(j->cst, c->ho[h].uri, c->ho[h].text.data, c->ho[h].text.len, 0,
-				       err);
+			if (!(rc = ckpt_check_size(c->ho[h].uri, c->ho[h].text.len, err)))
+				rc = store_put(j->cst, c->ho[h].uri, c->ho[h].text.data,
+					       c->ho[h].text.len, 0, err);
 		j->sink->write(j, c, &tl);
 	}
 	if (!rc)

@@ -390,7 +390,7 @@ static enum iot_err aggregate_prepare(struct job *j, struct citem *c, struct iot
 		winstate_init(&c->took[c->ntook], j->nsums);
 		c->took[c->ntook].fields = j->sum_names;
 		c->ntook++;
-		rc = store_get(j->st, uri, &b, err);
+		rc = store_get(j->st, uri, CKPT_FILE_MAX, &b, err);
 		if (rc == IOT_ERR_NOT_FOUND)
 			rc = iot_error_set(err, IOT_ERR_STATE,
 					   "%s: hand-over planned by batch %" PRIu64 " of partition %d "

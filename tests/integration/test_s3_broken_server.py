@@ -8,12 +8,17 @@ twice (a wrong p95, exit 0); a server that ignored start-after kept `ls`
 listing forever; a GET or listing body without end grew memory until the
 process aborted; a body trickling at 2 bytes/s stayed above the 1 byte/s
 stall floor for hours; an endless error body was read forever; a 200
-carrying <Error> lost S3's code and message."""
+carrying <Error> lost S3's code and message; a checkpoint file (plan,
+state, run marker) was read whatever its size, so a body without end grew
+a streaming job without bound."""
 import io
 import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+
+from streamlib import produce
 
 # Fast retries and few attempts: each case fails in seconds.
 FAST = dict(IOTPIPE_S3_RETRY_BASE_MS=10, AWS_MAX_ATTEMPTS=2)
@@ -154,3 +159,29 @@ def test_listing_200_with_error_body_reports_s3_code(iotpipe, broken_s3):
     assert cp.returncode == 1, (cp.returncode, cp.stderr)
     assert ("s3 list s3://bkt/data/: ListObjectsV2: the server answered 200 with an "
             "error: AccessDenied: Access Denied" in last_line(cp)), cp.stderr
+
+
+@pytest.mark.parametrize("name,limit", [("state-00000000000000000001", 1), ("run", 29)])
+def test_endless_checkpoint_file_is_refused_at_its_limit(iotpipe, broken_s3, embedded_broker,
+                                                         name, limit):
+    """A streaming job reads its checkpoint files whole, of sizes it does
+    not know from a HEAD: a plan or a state is read as at most the size its
+    listing gives, the run marker as at most its fixed 29 bytes. A body
+    without end took the job's memory (here 64 MiB per read, the fixture's
+    cap, then "corrupt checkpoint file"); now the read stops at the limit
+    and the run fails naming the key and the limit."""
+    topic = embedded_broker.topic()
+    produce(iotpipe, embedded_broker, topic, 40, seed=41, start="2025-01-01T00:00:00Z")
+    objs = {f"ck/{topic}/partition={p}/{name}": b"x" for p in range(4)}
+    s = broken_s3(objs, mode="get_endless", end_cap=64 << 20)
+    cp = iotpipe("archive", "--bootstrap-servers", embedded_broker.bootstrap, "--topic", topic,
+                 "--output", "s3://bkt/out/", "--checkpoint", "s3://bkt/ck/", "--once",
+                 "--metrics-addr", "off", env=s.env(**FAST), check=False, timeout=120)
+    assert cp.returncode == 1, (cp.returncode, cp.stderr[-3000:])
+    line = last_line(cp)
+    assert f"s3 get s3://bkt/ck/{topic}/partition=" in line, cp.stderr[-3000:]
+    assert (f"/{name}: the object is larger than {limit} bytes, the most its reader takes"
+            in line), cp.stderr[-3000:]
+    # each read stopped at its first chunk (plus what the sockets buffer),
+    # far from the fixture's cap
+    assert s.endless_sent < s.count("GET", listing=False) * (16 << 20), s.endless_sent

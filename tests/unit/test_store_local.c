@@ -83,10 +83,17 @@ static void test_put_get_range_head(void **state)
 	(void)state;
 
 	assert_int_equal(store_put(st, p, "hello world", 11, 0, &err), IOT_OK);
-	assert_int_equal(store_get(st, p, &b, &err), IOT_OK);
+	assert_int_equal(store_get(st, p, 1 << 20, &b, &err), IOT_OK);
 	assert_int_equal(b.len, 11);
 	assert_memory_equal(b.data, "hello world", 11);
 	buf_reset(&b);
+	/* a whole read takes at most what its caller says */
+	assert_int_equal(store_get(st, p, 11, &b, &err), IOT_OK);
+	assert_int_equal(b.len, 11);
+	buf_reset(&b);
+	assert_int_equal(store_get(st, p, 10, &b, &err), IOT_ERR_LIMIT);
+	assert_non_null(strstr(err.msg, "c d.txt: 11 bytes, more than the 10 its reader takes"));
+	assert_int_equal(b.len, 0);
 	assert_int_equal(store_get_range(st, p, 6, 5, &b, &err), IOT_OK);
 	assert_string_equal(buf_str(&b), "world");
 	buf_reset(&b);
@@ -127,13 +134,13 @@ static void test_stale_temporary_names_are_skipped(void **state)
 	/* a small object is written unnamed and linked in; replacing it
 	 * links a temporary name first and renames it over */
 	assert_int_equal(store_put(st, p, "new", 3, 0, &err), IOT_OK);
-	assert_int_equal(store_get(st, p, &b, &err), IOT_OK);
+	assert_int_equal(store_get(st, p, 1 << 20, &b, &err), IOT_OK);
 	assert_string_equal(buf_str(&b), "new");
 	assert_int_equal(stat(p, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0644);
 	assert_int_equal(store_put(st, p, "newer", 5, 0, &err), IOT_OK);
 	buf_reset(&b);
-	assert_int_equal(store_get(st, p, &b, &err), IOT_OK);
+	assert_int_equal(store_get(st, p, 1 << 20, &b, &err), IOT_OK);
 	assert_string_equal(buf_str(&b), "newer");
 	assert_int_equal(stat(p, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0644);
@@ -151,7 +158,7 @@ static void test_stale_temporary_names_are_skipped(void **state)
 	for (int k = 0; k < 64; k++) {
 		char *t = xasprintf("%s/.x.bin.iotpipe-tmp-%ld-%d", dir, (long)getpid(), k);
 		buf_reset(&b);
-		assert_int_equal(store_get(st, t, &b, &err), IOT_OK);
+		assert_int_equal(store_get(st, t, 1 << 20, &b, &err), IOT_OK);
 		assert_string_equal(buf_str(&b), "old");
 		free(t);
 	}
@@ -220,12 +227,12 @@ static void test_put_if_absent(void **state)
 	assert_int_equal(store_put(st, p, "two", 3, STORE_PUT_IF_ABSENT, &err),
 			 IOT_ERR_STATE);
 	assert_non_null(strstr(err.msg, "already exists"));
-	assert_int_equal(store_get(st, p, &b, &err), IOT_OK);
+	assert_int_equal(store_get(st, p, 1 << 20, &b, &err), IOT_OK);
 	assert_string_equal(buf_str(&b), "one");
 	/* Without the flag it replaces. */
 	assert_int_equal(store_put(st, p, "two", 3, 0, &err), IOT_OK);
 	buf_reset(&b);
-	assert_int_equal(store_get(st, p, &b, &err), IOT_OK);
+	assert_int_equal(store_get(st, p, 1 << 20, &b, &err), IOT_OK);
 	assert_string_equal(buf_str(&b), "two");
 	assert_int_equal(system(cmd), 0); /* no temporary name left */
 	buf_release(&b);
@@ -340,7 +347,7 @@ static void test_missing_and_delete(void **state)
 	char *p = path("gone.txt"), *nowhere = path("no/such/dir/");
 	(void)state;
 
-	assert_int_equal(store_get(st, p, &b, &err), IOT_ERR_NOT_FOUND);
+	assert_int_equal(store_get(st, p, 1 << 20, &b, &err), IOT_ERR_NOT_FOUND);
 	assert_non_null(strstr(err.msg, "gone.txt"));
 	assert_int_equal(store_head(st, p, &s, &err), IOT_ERR_NOT_FOUND);
 	assert_int_equal(store_put(st, p, "x", 1, 0, &err), IOT_OK);

@@ -68,15 +68,23 @@ static void test_put_get_head_delete(void **state)
 	assert_int_equal(store_head(st, u, &s, &err), IOT_OK);
 	assert_int_equal(s.size, 8);
 	assert_true(strlen(s.etag) == 32);
-	assert_int_equal(store_get(st, u, &b, &err), IOT_OK);
+	assert_int_equal(store_get(st, u, 1 << 20, &b, &err), IOT_OK);
 	assert_int_equal(b.len, 8);
 	assert_memory_equal(b.data, "hello s3", 8);
+	buf_reset(&b);
+	/* a whole read takes at most what its caller says */
+	assert_int_equal(store_get(st, u, 8, &b, &err), IOT_OK);
+	assert_int_equal(b.len, 8);
+	buf_reset(&b);
+	assert_int_equal(store_get(st, u, 7, &b, &err), IOT_ERR_LIMIT);
+	assert_non_null(strstr(err.msg, "the object is larger than 7 bytes, the most its reader "
+				       "takes"));
 	buf_reset(&b);
 	assert_int_equal(store_get_range(st, u, 6, 2, &b, &err), IOT_OK);
 	assert_string_equal(buf_str(&b), "s3");
 	assert_int_equal(store_delete(st, u, &err), IOT_OK);
 	assert_int_equal(store_head(st, u, &s, &err), IOT_ERR_NOT_FOUND);
-	assert_int_equal(store_get(st, u, &b, &err), IOT_ERR_NOT_FOUND);
+	assert_int_equal(store_get(st, u, 1 << 20, &b, &err), IOT_ERR_NOT_FOUND);
 	assert_non_null(strstr(err.msg, "NoSuchKey"));
 	assert_non_null(strstr(err.msg, bucket));
 	/* Deleting a missing key is not an error (S3 semantics). */
@@ -189,7 +197,7 @@ static void test_put_if_absent(void **state)
 	/* AWS and S3Proxy 3 answer 412 PreconditionFailed. */
 	assert_int_equal(rc, IOT_ERR_STATE);
 	assert_non_null(strstr(err.msg, "412"));
-	assert_int_equal(store_get(st, u, &b, &err), IOT_OK);
+	assert_int_equal(store_get(st, u, 1 << 20, &b, &err), IOT_OK);
 	assert_string_equal(buf_str(&b), "one");
 	buf_release(&b);
 	free(u);
