@@ -140,6 +140,36 @@ struct s3_request {
 enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 				struct iot_error *err);
 
+/* --- clock skew ------------------------------------------------------ */
+
+/*
+ * S3 refuses a request signed more than 15 minutes off its own clock (403
+ * RequestTimeTooSkewed). As the AWS SDKs do, the client then takes the
+ * server's clock from the answer, keeps the difference as a process-wide
+ * offset added to this machine's clock when it signs (x-amz-date), and
+ * sends the request again, at once. Only that answer changes the offset.
+ */
+
+/* The offset, seconds, signing adds to this machine's clock (0 until a
+ * correction). Any thread. */
+int64_t s3_clock_offset(void);
+/* The server's clock at its answer, seconds since the epoch, from its
+ * Date header (may be NULL), else the ServerTime of S3's <Error> in xml;
+ * false when neither gives one. Pure. */
+bool s3_server_time(const char *date, const char *xml, size_t len, int64_t *out);
+/*
+ * Applies a RequestTimeTooSkewed answer: `server` is the server's clock
+ * (s3_server_time), `now` this machine's when it came, `signed_with` the
+ * offset the refused attempt was signed with. The offset becomes
+ * server - now, unless it changed since that attempt was signed (another
+ * request corrected it first: kept). True when an attempt signed now
+ * differs from the refused one (send it again); false when the server's
+ * clock agrees with it to the second (the refusal is not this machine's
+ * clock). *applied: whether this call set the offset (the caller logs
+ * it, once per correction). Any thread.
+ */
+bool s3_clock_correct(int64_t signed_with, int64_t server, int64_t now, bool *applied);
+
 /* --- operations (s3_ops.c) ------------------------------------------- */
 
 enum iot_err s3_put_object(struct s3_client *c, const char *bucket,

@@ -32,6 +32,11 @@
  * flight (s3_limit.h) while it is on the wire, and reports whether S3
  * throttled it; the backoff sleep between attempts holds none.
  *
+ * Signing uses this machine's clock plus a process-wide offset, 0 until
+ * S3 answers 403 RequestTimeTooSkewed: then, as the AWS SDKs do, the
+ * offset becomes the server's clock (its Date header, or ServerTime in
+ * the error) minus ours, logged once, and the request goes again at once.
+ *
  * A command that must end when its store makes no progress (--once)
  * bounds every request (store_set_progress_timeout): attempts, backoff
  * and the attempt in flight end when the request has been pending that
@@ -46,6 +51,7 @@
 #include "metrics/metrics.h"
 
 #include <curl/curl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -161,6 +167,33 @@ void store_set_progress_timeout(double seconds, const char *what)
 	pthread_mutex_unlock(&bound_mu);
 }
 
+/* --- clock skew (s3.h) ------------------------------------------------ */
+
+static _Atomic int64_t clock_offset;
+static pthread_mutex_t skew_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int64_t s3_clock_offset(void)
+{
+	return atomic_load(&clock_offset);
+}
+
+bool s3_clock_correct(int64_t signed_with, int64_t server, int64_t now, bool *applied)
+{
+	int64_t want = server - now;
+	bool again = true;
+
+	*applied = false;
+	pthread_mutex_lock(&skew_mu);
+	if (atomic_load(&clock_offset) != signed_with)
+		; /* corrected since that attempt was signed: sign again */
+	else if (want >= signed_with - 1 && want <= signed_with + 1)
+		again = false; /* the server agrees to its Date's second */
+	else
+		atomic_store(&clock_offset, want), *applied = true;
+	pthread_mutex_unlock(&skew_mu);
+	return again;
+}
+
 /* --- metrics --------------------------------------------------------- */
 
 static struct metric *op_metric(const char *name, const char *help,
@@ -218,6 +251,8 @@ struct xfer {
 			       (clock_mono_s); 0: none */
 	double t0;          /* when the attempt started (clock_mono_s) */
 	double deadline;    /* seconds after t0, when late was set */
+	int64_t signed_offset; /* the clock offset the attempt was signed with */
+	char date[64];      /* the answer's Date header, "" when none */
 	char host[320];     /* the host the attempt went to, for messages */
 };
 
@@ -357,6 +392,8 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *opaque)
 	} else if (header_is(line, n, "last-modified", &v)) {
 		time_t t = curl_getdate(v, NULL);
 		req->last_modified = t > 0 ? (int64_t)t : 0;
+	} else if (header_is(line, n, "date", &v)) {
+		snprintf(x->date, sizeof(x->date), "%s", v);
 	} else if (header_is(line, n, "content-range", &v)) {
 		const char *slash = strchr(v, '/');
 		if (slash && slash[1] != '*')
@@ -378,9 +415,10 @@ static bool dns_bucket(const char *b)
 	return true;
 }
 
-static void amz_now(char out[17])
+/* This machine's clock plus the offset S3 taught us (s3_clock_correct). */
+static void amz_now(char out[17], int64_t offset)
 {
-	time_t now = time(NULL);
+	time_t now = time(NULL) + (time_t)offset;
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
@@ -425,7 +463,8 @@ static struct curl_slist *prepare(struct xfer *x, const char *payload_hash,
 	sigv4_uri_encode(&path, key, strlen(key), true);
 
 	snprintf(x->host, sizeof(x->host), "%s", buf_str(&host));
-	amz_now(date);
+	x->signed_offset = s3_clock_offset();
+	amz_now(date, x->signed_offset);
 	h = xcalloc(req->nheaders + 4, sizeof(*h));
 	h[nh++] = (struct sigv4_header){ "host", buf_str(&host) };
 	h[nh++] = (struct sigv4_header){ "x-amz-date", date };
@@ -609,6 +648,28 @@ static bool again(struct s3_client *c, int attempt, double *first_fail,
 }
 
 /*
+ * A 403 RequestTimeTooSkewed: corrects the clock offset from the
+ * server's clock in the answer (s3_clock_correct), saying so once per
+ * correction. True when the request is to be signed and sent again.
+ */
+static bool skewed(const struct s3_client *c, const struct xfer *x, const struct buf *w)
+{
+	int64_t server, now = (int64_t)time(NULL), off;
+	bool applied, again;
+
+	if (!s3_server_time(x->date, (const char *)x->errbody.data, x->errbody.len, &server))
+		return false; /* nothing to correct by */
+	again = s3_clock_correct(x->signed_offset, server, now, &applied);
+	off = server - now;
+	if (applied)
+		log_warn("s3", "%s: RequestTimeTooSkewed: this machine's clock is %" PRId64
+			 " s %s the clock of %s://%s; requests are signed with an offset of "
+			 "%+" PRId64 " s from now on", buf_str(w), off < 0 ? -off : off,
+			 off < 0 ? "ahead of" : "behind", c->scheme, x->host, off);
+	return again;
+}
+
+/*
  * The request is past its progress bound, or another request was: the
  * error for *e (which holds the last attempt's failure, if any). The
  * first request past its own bound latches its message for the others.
@@ -652,7 +713,7 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 	 * fixed. */
 	struct iot_error e = IOT_ERROR_INIT;
 	enum iot_err rc = IOT_OK;
-	bool retriable = false;
+	bool retriable = false, resign = false;
 	int attempt;
 	double first_fail = 0;
 
@@ -679,8 +740,10 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		char code[128] = "", msg[256] = "";
 
 		if (attempt > 1) {
-			unsigned d = retry_delay_ms(&c->cfg.retry, attempt - 1,
-						    retry_rand(&c->rng));
+			/* signed anew with a corrected clock: at once */
+			unsigned d = resign ? 0
+					    : retry_delay_ms(&c->cfg.retry, attempt - 1,
+							     retry_rand(&c->rng));
 			metric_inc(op_metric("iotpipe_s3_retries_total",
 					     "S3 request attempts that were retries.",
 					     req->op));
@@ -709,6 +772,8 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		x.err_cut = false;
 		x.late = false;
 		x.cut = false;
+		x.date[0] = '\0';
+		resign = false;
 		buf_reset(&x.errbody);
 		if (req->resp) {
 			req->resp->len = x.resp_base;
@@ -843,6 +908,11 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		rc = iot_error_set(&e, http_code_err(req->status),
 				   "%s: HTTP %ld %s%s%s", buf_str(&w),
 				   req->status, code, *msg ? ": " : "", msg);
+		if (req->status == 403 && !strcmp(code, "RequestTimeTooSkewed") &&
+		    skewed(c, &x, &w) && attempt < c->cfg.retry.max_attempts) {
+			resign = true;
+			continue;
+		}
 		if (retriable && again(c, attempt, &first_fail, &e))
 			continue;
 		goto out;

@@ -1,6 +1,7 @@
 /*
  * s3_xml.c - reading S3's XML answers with libxml2: <Error> (Code,
- * Message), ListObjectsV2 pages, and single values such as UploadId.
+ * Message), ListObjectsV2 pages, and single values such as UploadId; and
+ * the server's clock in an answer (its Date header, or <ServerTime>).
  *
  * The XML comes from the network, so it is validated, never asserted on:
  * a malformed document yields IOT_ERR_FORMAT (or empty strings for error
@@ -15,6 +16,7 @@
 #include "store/s3.h"
 #include "core/xalloc.h"
 
+#include <curl/curl.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <pthread.h>
@@ -250,4 +252,26 @@ enum iot_err s3_xml_list_page(const char *xml, size_t len, s3_list_fn fn,
 	}
 	xmlFreeDoc(doc);
 	return IOT_OK;
+}
+
+bool s3_server_time(const char *date, const char *xml, size_t len, int64_t *out)
+{
+	char *st;
+	int64_t t = 0;
+
+	if (date && *date) {
+		time_t d = curl_getdate(date, NULL);
+		if (d > 0) {
+			*out = (int64_t)d;
+			return true;
+		}
+	}
+	st = s3_xml_find(xml, len, "ServerTime");
+	if (st)
+		t = parse_iso(st);
+	free(st);
+	if (t <= 0)
+		return false;
+	*out = t;
+	return true;
 }

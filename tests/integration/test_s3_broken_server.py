@@ -10,8 +10,11 @@ process aborted; a body trickling at 2 bytes/s stayed above the 1 byte/s
 stall floor for hours; an endless error body was read forever; a 200
 carrying <Error> lost S3's code and message; a checkpoint file (plan,
 state, run marker) was read whatever its size, so a body without end grew
-a streaming job without bound."""
+a streaming job without bound; a 403 RequestTimeTooSkewed (this machine's
+clock more than 15 minutes off the server's) was final, where the AWS SDKs
+correct their clock from the answer."""
 import io
+import re
 import time
 
 import pyarrow as pa
@@ -185,3 +188,60 @@ def test_endless_checkpoint_file_is_refused_at_its_limit(iotpipe, broken_s3, emb
     # each read stopped at its first chunk (plus what the sockets buffer),
     # far from the fixture's cap
     assert s.endless_sent < s.count("GET", listing=False) * (16 << 20), s.endless_sent
+
+
+def _skew_lines(cp):
+    return [l for l in cp.stderr.splitlines() if "RequestTimeTooSkewed: this machine" in l]
+
+
+def test_clock_behind_the_server_is_corrected_from_its_answer(iotpipe, broken_s3, tmp_path):
+    """A server whose clock is 2 h ahead refuses every request signed by
+    this machine's (403 RequestTimeTooSkewed): `cp -r` exited 1. The
+    client now takes the server's clock from the answer, signs with the
+    offset from then on (each refused request is sent again, once), and
+    says so once."""
+    s = broken_s3({}, skew=7200)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(6):
+        (src / f"f{i}").write_bytes(b"x" * (i + 1))
+    cp = iotpipe("cp", "-r", "-q", src, "s3://bkt/in/", env=s.env(**FAST), check=False,
+                 timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    lines = _skew_lines(cp)
+    assert len(lines) == 1, cp.stderr
+    m = re.search(r"this machine's clock is (\d+) s behind the clock of http://127\.0\.0\.1:"
+                  r"\d+; requests are signed with an offset of \+(\d+) s from now on",
+                  lines[0])
+    assert m and m[1] == m[2] and abs(int(m[2]) - 7200) <= 2, lines[0]
+    # every PUT went up; the refused ones (those in flight before the
+    # correction) once more each
+    assert 1 <= s.skewed <= 6, s.skewed
+    assert s.count("PUT") == 6 + s.skewed, (s.count("PUT"), s.skewed)
+
+
+def test_clock_ahead_of_the_server_is_corrected_from_its_answer(iotpipe, broken_s3):
+    """The same with the server 2 h behind, on a listing (a GET)."""
+    s = broken_s3({"data/a": b"1", "data/b": b"22"}, skew=-7200)
+    cp = iotpipe("ls", "s3://bkt/data/", env=s.env(**FAST), check=False, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert [l.split()[-1] for l in cp.stdout.splitlines()] == ["data/a", "data/b"]
+    lines = _skew_lines(cp)
+    assert len(lines) == 1 and "ahead of the clock of" in lines[0], cp.stderr
+    m = re.search(r"signed with an offset of -(\d+) s", lines[0])
+    assert m and abs(int(m[1]) - 7200) <= 2, lines[0]
+    assert s.skewed == 1 and s.count("GET") == 2
+
+
+def test_other_403_leaves_the_clock_alone(iotpipe, broken_s3, tmp_path):
+    """Only RequestTimeTooSkewed corrects the clock: an AccessDenied from a
+    server whose Date is 2 h off is final, not retried, and changes
+    nothing."""
+    s = broken_s3({}, mode="access_denied", skew=7200)
+    (tmp_path / "f").write_bytes(b"x")
+    cp = iotpipe("cp", tmp_path / "f", "s3://bkt/f", env=s.env(**FAST), check=False,
+                 timeout=60)
+    assert cp.returncode == 1, cp.stderr
+    assert "s3 put s3://bkt/f: HTTP 403 AccessDenied: Access Denied" in last_line(cp)
+    assert not _skew_lines(cp) and "offset" not in cp.stderr, cp.stderr
+    assert s.count("PUT") == 1

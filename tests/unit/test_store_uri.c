@@ -1,7 +1,8 @@
 /*
  * test_store_uri.c - the pure parts of the storage layer: URI parsing,
- * the retry decisions and full-jitter bounds, S3 environment settings and
- * the XML answers (errors, ListObjectsV2 pages with url-encoded keys).
+ * the retry decisions and full-jitter bounds, S3 environment settings,
+ * the XML answers (errors, ListObjectsV2 pages with url-encoded keys) and
+ * the clock offset RequestTimeTooSkewed corrects.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -354,6 +355,69 @@ static void test_xml_find(void **state)
 	assert_null(s3_xml_find("junk", 4, "UploadId"));
 }
 
+static void test_server_time(void **state)
+{
+	const char *x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error>"
+			"<Code>RequestTimeTooSkewed</Code><Message>too large</Message>"
+			"<RequestTime>20251203T163000Z</RequestTime>"
+			"<ServerTime>2025-12-03T18:30:00Z</ServerTime>"
+			"<MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds></Error>";
+	int64_t t = -1;
+	(void)state;
+
+	/* the Date header first, as the SDKs */
+	assert_true(s3_server_time("Wed, 03 Dec 2025 18:31:00 GMT", x, strlen(x), &t));
+	assert_int_equal(t, 1764786660);
+	/* else S3's ServerTime (with or without milliseconds) */
+	assert_true(s3_server_time(NULL, x, strlen(x), &t));
+	assert_int_equal(t, 1764786600);
+	assert_true(s3_server_time("garbage", x, strlen(x), &t));
+	assert_int_equal(t, 1764786600);
+	{
+		const char *ms = "<Error><ServerTime>2025-12-03T18:30:00.123Z</ServerTime></Error>";
+		assert_true(s3_server_time("", ms, strlen(ms), &t));
+		assert_int_equal(t, 1764786600);
+	}
+	/* neither: nothing to correct by */
+	t = 7;
+	assert_false(s3_server_time(NULL, "<Error><Code>X</Code></Error>", 29, &t));
+	assert_false(s3_server_time("", NULL, 0, &t));
+	assert_false(s3_server_time(NULL, "<Error><ServerTime>soon</ServerTime></Error>", 44,
+				    &t));
+	assert_int_equal(t, 7);
+}
+
+static void test_clock_correct(void **state)
+{
+	const int64_t now = 1764780000;
+	bool applied;
+	(void)state;
+
+	assert_int_equal(s3_clock_offset(), 0);
+	/* the server is 2 h ahead: the offset becomes +7200, send again */
+	assert_true(s3_clock_correct(0, now + 7200, now, &applied));
+	assert_true(applied);
+	assert_int_equal(s3_clock_offset(), 7200);
+	/* another attempt signed with the old offset, refused meanwhile:
+	 * corrected already, send again, no second correction (nor log) */
+	assert_true(s3_clock_correct(0, now + 7201, now, &applied));
+	assert_false(applied);
+	assert_int_equal(s3_clock_offset(), 7200);
+	/* refused though signed with the server's clock (to its Date's
+	 * second): not the clock, nothing to correct, not sent again */
+	assert_false(s3_clock_correct(7200, now + 7201, now, &applied));
+	assert_false(applied);
+	assert_false(s3_clock_correct(7200, now + 7199, now, &applied));
+	assert_int_equal(s3_clock_offset(), 7200);
+	/* the clock moved again (or the first answer was wrong): corrected
+	 * again, either way */
+	assert_true(s3_clock_correct(7200, now - 300, now, &applied));
+	assert_true(applied);
+	assert_int_equal(s3_clock_offset(), -300);
+	assert_true(s3_clock_correct(-300, now, now, &applied));
+	assert_int_equal(s3_clock_offset(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +432,8 @@ int main(void)
 		cmocka_unit_test(test_xml_list_page),
 		cmocka_unit_test(test_xml_list_page_error_body),
 		cmocka_unit_test(test_xml_find),
+		cmocka_unit_test(test_server_time),
+		cmocka_unit_test(test_clock_correct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
