@@ -505,11 +505,13 @@ static enum iot_err local_get_range(struct store_backend *be,
 	(void)be;
 	if ((rc = open_file(u->key, &fd, &st, err)))
 		return rc;
-	if (!len && off < (uint64_t)st.st_size && (uint64_t)st.st_size - off > max) {
+	if (!len && off < (uint64_t)st.st_size &&
+	    (uint64_t)st.st_size - off > max) {
 		close(fd);
 		return iot_error_set(err, IOT_ERR_LIMIT,
-				     "%s: %" PRIu64 " bytes, more than the %zu its reader "
-				     "takes", u->key, (uint64_t)st.st_size - off, max);
+				     "%s: %" PRIu64 " bytes, more than the %zu "
+				     "its reader takes", u->key,
+				     (uint64_t)st.st_size - off, max);
 	}
 	if (off >= (uint64_t)st.st_size)
 		len = 0;

@@ -156,7 +156,8 @@ int64_t s3_clock_offset(void);
 /* The server's clock at its answer, seconds since the epoch, from its
  * Date header (may be NULL), else the ServerTime of S3's <Error> in xml;
  * false when neither gives one. Pure. */
-bool s3_server_time(const char *date, const char *xml, size_t len, int64_t *out);
+bool s3_server_time(const char *date, const char *xml, size_t len,
+		    int64_t *out);
 /*
  * Applies a RequestTimeTooSkewed answer: `server` is the server's clock
  * (s3_server_time), `now` this machine's when it came, `signed_with` the
@@ -168,7 +169,8 @@ bool s3_server_time(const char *date, const char *xml, size_t len, int64_t *out)
  * clock). *applied: whether this call set the offset (the caller logs
  * it, once per correction). Any thread.
  */
-bool s3_clock_correct(int64_t signed_with, int64_t server, int64_t now, bool *applied);
+bool s3_clock_correct(int64_t signed_with, int64_t server, int64_t now,
+		      bool *applied);
 
 /* --- operations (s3_ops.c) ------------------------------------------- */
 

@@ -177,7 +177,8 @@ int64_t s3_clock_offset(void)
 	return atomic_load(&clock_offset);
 }
 
-bool s3_clock_correct(int64_t signed_with, int64_t server, int64_t now, bool *applied)
+bool s3_clock_correct(int64_t signed_with, int64_t server, int64_t now,
+		      bool *applied)
 {
 	int64_t want = server - now;
 	bool again = true;
@@ -652,20 +653,24 @@ static bool again(struct s3_client *c, int attempt, double *first_fail,
  * server's clock in the answer (s3_clock_correct), saying so once per
  * correction. True when the request is to be signed and sent again.
  */
-static bool skewed(const struct s3_client *c, const struct xfer *x, const struct buf *w)
+static bool skewed(const struct s3_client *c, const struct xfer *x,
+		   const struct buf *w)
 {
 	int64_t server, now = (int64_t)time(NULL), off;
 	bool applied, again;
 
-	if (!s3_server_time(x->date, (const char *)x->errbody.data, x->errbody.len, &server))
+	if (!s3_server_time(x->date, (const char *)x->errbody.data,
+			    x->errbody.len, &server))
 		return false; /* nothing to correct by */
 	again = s3_clock_correct(x->signed_offset, server, now, &applied);
 	off = server - now;
 	if (applied)
-		log_warn("s3", "%s: RequestTimeTooSkewed: this machine's clock is %" PRId64
-			 " s %s the clock of %s://%s; requests are signed with an offset of "
-			 "%+" PRId64 " s from now on", buf_str(w), off < 0 ? -off : off,
-			 off < 0 ? "ahead of" : "behind", c->scheme, x->host, off);
+		log_warn("s3", "%s: RequestTimeTooSkewed: this machine's clock "
+			 "is %" PRId64 " s %s the clock of %s://%s; requests "
+			 "are signed with an offset of %+" PRId64 " s from now "
+			 "on", buf_str(w), off < 0 ? -off : off,
+			 off < 0 ? "ahead of" : "behind", c->scheme, x->host,
+			 off);
 	return again;
 }
 
@@ -688,12 +693,14 @@ static enum iot_err give_up(const struct s3_client *c, const struct xfer *x,
 				 ? e->msg + wl + 2 : e->msg);
 	pthread_mutex_lock(&bound_mu);
 	if (atomic_load(&gave_up)) {
-		rc = iot_error_set(e, IOT_ERR_NET, "%s: abandoned: %s", buf_str(w),
-				   gave_up_msg);
+		rc = iot_error_set(e, IOT_ERR_NET, "%s: abandoned: %s",
+				   buf_str(w), gave_up_msg);
 	} else {
-		rc = iot_error_set(e, IOT_ERR_NET, "%s: no answer within %g s (%s) at %s://%s%s%s",
-				   buf_str(w), atomic_load(&bound_s), bound_what, c->scheme,
-				   x->host, *last ? "; the last attempt: " : "", last);
+		rc = iot_error_set(e, IOT_ERR_NET,
+				   "%s: no answer within %g s (%s) at %s://%s%s%s",
+				   buf_str(w), atomic_load(&bound_s), bound_what,
+				   c->scheme, x->host,
+				   *last ? "; the last attempt: " : "", last);
 		snprintf(gave_up_msg, sizeof(gave_up_msg), "%s", e->msg);
 		atomic_store(&gave_up, true);
 	}
@@ -728,7 +735,9 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 	x.resp_base = req->resp ? req->resp->len : 0;
 	if (atomic_load(&bound_s) > 0)
 		x.give_up_at = clock_mono_s() + atomic_load(&bound_s);
-	x.limit = req->dst ? req->dst_cap : req->resp ? req->resp_max : S3_XML_MAX;
+	x.limit = req->dst    ? req->dst_cap
+		  : req->resp ? req->resp_max
+			      : S3_XML_MAX;
 	what(&w, req);
 
 	/* every path through the body ends in `continue` (again()) or
@@ -742,7 +751,8 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		if (attempt > 1) {
 			/* signed anew with a corrected clock: at once */
 			unsigned d = resign ? 0
-					    : retry_delay_ms(&c->cfg.retry, attempt - 1,
+					    : retry_delay_ms(&c->cfg.retry,
+							     attempt - 1,
 							     retry_rand(&c->rng));
 			metric_inc(op_metric("iotpipe_s3_retries_total",
 					     "S3 request attempts that were retries.",
@@ -753,7 +763,8 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 			if (x.give_up_at) { /* not past the progress bound */
 				double left = x.give_up_at - clock_mono_s();
 				if ((double)d > left * 1000)
-					d = left > 0 ? (unsigned)(left * 1000) : 0;
+					d = left > 0 ? (unsigned)(left * 1000)
+						     : 0;
 			}
 			sleep_ms(d);
 		}
@@ -800,9 +811,12 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 			 * holding the slots are on the wire, bound themselves */
 			double left;
 			x.give_up_at += clock_mono_s() - tw;
-			left = atomic_load(&gave_up) ? 0 : x.give_up_at - clock_mono_s();
+			left = atomic_load(&gave_up)
+				       ? 0
+				       : x.give_up_at - clock_mono_s();
 			curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
-					 left > 0.001 ? (long)(left * 1000) + 1 : 1L);
+					 left > 0.001 ? (long)(left * 1000) + 1
+						      : 1L);
 		}
 		cc = curl_easy_perform(c->curl);
 		{
@@ -838,13 +852,14 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 							   "sent more than it has)",
 							   buf_str(&w), req->dst_cap);
 				else if (!strcmp(req->op, "get"))
-					rc = iot_error_set(&e, IOT_ERR_LIMIT,
-							   "%s: the object is larger than "
-							   "%zu bytes, the most its reader "
-							   "takes (the object changed, is not "
-							   "the one expected, or a broken "
-							   "server sent more than it has)",
-							   buf_str(&w), x.limit);
+					rc = iot_error_set(
+						&e, IOT_ERR_LIMIT,
+						"%s: the object is larger than %zu "
+						"bytes, the most its reader takes "
+						"(the object changed, is not the "
+						"one expected, or a broken server "
+						"sent more than it has)",
+						buf_str(&w), x.limit);
 				else
 					rc = iot_error_set(&e, IOT_ERR_FORMAT,
 							   "%s: the answer is larger than "
@@ -853,9 +868,10 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 							   "server?)", buf_str(&w), x.limit);
 				goto out;
 			}
-			if (x.cut || (x.give_up_at && cc == CURLE_OPERATION_TIMEDOUT &&
-				      (atomic_load(&gave_up) ||
-				       clock_mono_s() >= x.give_up_at))) {
+			if (x.cut ||
+			    (x.give_up_at && cc == CURLE_OPERATION_TIMEDOUT &&
+			     (atomic_load(&gave_up) ||
+			      clock_mono_s() >= x.give_up_at))) {
 				count_error(req->op, "Timeout");
 				rc = give_up(c, &x, &w, &e);
 				retriable = false;
@@ -908,8 +924,10 @@ enum iot_err s3_request_perform(struct s3_client *c, struct s3_request *req,
 		rc = iot_error_set(&e, http_code_err(req->status),
 				   "%s: HTTP %ld %s%s%s", buf_str(&w),
 				   req->status, code, *msg ? ": " : "", msg);
-		if (req->status == 403 && !strcmp(code, "RequestTimeTooSkewed") &&
-		    skewed(c, &x, &w) && attempt < c->cfg.retry.max_attempts) {
+		if (req->status == 403 &&
+		    !strcmp(code, "RequestTimeTooSkewed") &&
+		    skewed(c, &x, &w) &&
+		    attempt < c->cfg.retry.max_attempts) {
 			resign = true;
 			continue;
 		}

@@ -251,8 +251,8 @@ static enum iot_err sr_read_at(void *impl, uint64_t off, size_t len,
 	if (!off && len == r->size)
 		return s3_get_object_into(r->c, r->bucket, r->key, dst, len,
 					  got, err);
-	return s3_get_object(r->c, r->bucket, r->key, off, len, dst, got, 0, NULL,
-			     err);
+	return s3_get_object(r->c, r->bucket, r->key, off, len, dst, got, 0,
+			     NULL, err);
 }
 
 static void sr_close(void *impl)

@@ -243,8 +243,9 @@ enum iot_err store_put(struct store *st, const char *uri, const void *data,
 
 /* --- reading ---------------------------------------------------------- */
 
-static enum iot_err get(struct store *st, const char *uri, uint64_t offset, size_t len,
-			size_t max, struct buf *out, struct iot_error *err)
+static enum iot_err get(struct store *st, const char *uri, uint64_t offset,
+			size_t len, size_t max, struct buf *out,
+			struct iot_error *err)
 {
 	struct store_uri u;
 	struct store_backend *be;
