@@ -263,6 +263,27 @@ rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
 
 /* ---- topic and broker configuration ---- */
 
+/*
+ * librdkafka sends DescribeConfigs to the controller and waits the whole
+ * timeout for it. librdkafka's mock cluster (the embedded broker) names a
+ * controller that is none of its brokers (0, its brokers count from 1), so
+ * the wait would always run out: true only when the controller the
+ * metadata names is one of the brokers it lists.
+ */
+static bool controller_known(rd_kafka_t *rk, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	int32_t id = rd_kafka_controllerid(rk, timeout_ms);
+	bool found = false;
+
+	if (id < 0 || rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	for (int i = 0; i < md->broker_cnt && !found; i++)
+		found = md->brokers[i].id == id;
+	rd_kafka_metadata_destroy(md);
+	return found;
+}
+
 long kafka_config_long(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char *resource,
 		       const char *name, int timeout_ms)
 {
@@ -273,6 +294,8 @@ long kafka_config_long(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char 
 	char errstr[256];
 	long value = -1;
 
+	if (!controller_known(rk, timeout_ms))
+		goto out;
 	rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, errstr, sizeof(errstr));
 	rd_kafka_DescribeConfigs(rk, &res, 1, opt, q);
 	ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
@@ -299,6 +322,7 @@ long kafka_config_long(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char 
 	}
 	if (ev)
 		rd_kafka_event_destroy(ev);
+out:
 	rd_kafka_queue_destroy(q);
 	rd_kafka_AdminOptions_destroy(opt);
 	rd_kafka_ConfigResource_destroy(res);

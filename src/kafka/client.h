@@ -64,7 +64,8 @@ rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
  * RD_KAFKA_RESOURCE_TOPIC or _BROKER, `resource` its name or id), e.g. a
  * topic's "max.message.bytes", as a number, asked of the cluster through
  * rk (any client) within timeout_ms; -1 when it cannot be had (no such
- * topic yet, no permission, not a number). Blocks the calling thread.
+ * topic yet, no permission, not a number, no controller among the brokers
+ * as in the embedded broker: then at once). Blocks the calling thread.
  */
 long kafka_config_long(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char *resource,
 		       const char *name, int timeout_ms);

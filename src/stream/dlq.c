@@ -184,7 +184,9 @@ static enum iot_err dlq_fit_topic(struct dlq *d, rd_kafka_t *rk, int timeout_ms,
 	char num[32];
 
 	if (max < 0) {
-		int32_t broker = rd_kafka_controllerid(rk, timeout_ms);
+		/* known from the metadata the consumer read; none in the
+		 * embedded broker, which answers no DescribeConfigs */
+		int32_t broker = rd_kafka_controllerid(rk, 0);
 		snprintf(num, sizeof(num), "%d", (int)broker);
 		if (broker >= 0)
 			max = kafka_config_long(rk, RD_KAFKA_RESOURCE_BROKER, num,

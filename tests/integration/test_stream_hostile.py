@@ -185,6 +185,32 @@ def test_kafka_properties_reach_the_dead_letter_producer(iotpipe, kafka, tmp_pat
     assert len(got[0].value) < 3000 and big.startswith(got[0].value)
 
 
+def test_dead_letter_topic_on_the_embedded_broker_does_not_delay_the_start(
+        iotpipe, embedded_broker, tmp_path):
+    """Regression: with --dead-letter-topic on the embedded broker (what
+    `iotpipe run` and `make run` use), reading the dead-letter topic's
+    max.message.bytes waited twice for --timeout (30 s each): librdkafka's
+    mock cluster names a controller that is none of its brokers, and
+    librdkafka sends DescribeConfigs to the controller. A run over 100
+    events took 60 s instead of 3."""
+    b = embedded_broker
+    topic = b.topic("dlq-embedded")
+    items = [(p, f"dev_{p}".encode(), _good(i, BASE_S + i)) for i, p in
+             enumerate([0, 1, 2, 3] * 5)] + [(0, b"dev_0", b"not json")]
+    send_raw(b, topic, items)
+    t0 = time.monotonic()
+    cp = iotpipe("archive", "--bootstrap-servers", b.bootstrap, "--topic", topic,
+                 "--output", tmp_path / "out", "--checkpoint", tmp_path / "ck", "--group", "g",
+                 "--dead-letter-topic", f"{topic}-dlq", "--once", "--metrics-addr", "off",
+                 check=False, timeout=180)
+    took = time.monotonic() - t0
+    assert cp.returncode == 0, (cp.returncode, cp.stderr[-3000:])
+    assert took < 20, (took, cp.stderr[-3000:])
+    assert len(oracle.read_archive(tmp_path / "out")[1]) == 20
+    got = b.consume_all(f"{topic}-dlq", expect=1)
+    assert [r.value for r in got] == [b"not json"]
+
+
 def _dead_broker_run(iotpipe, tmp_path, *extra):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
