@@ -1209,15 +1209,26 @@ static int once_step(struct job *j, struct iot_error *err)
 	return ret;
 }
 
-static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
+/*
+ * Room for a fetch response's framing beside its records: per partition of
+ * the request a header of about 50 bytes (plus a transactional topic's
+ * aborted-transaction list), so 1 MiB covers thousands of partitions.
+ */
+#define FETCH_FRAMING_BYTES (1L << 20)
+
+/*
+ * The consumer, with the job's defaults before the user's settings;
+ * recv_max > 0 sets receive.message.max.bytes (receive_size_needed).
+ */
+static rd_kafka_t *consumer_create(struct job *j, long recv_max, struct iot_error *err)
 {
 	const struct job_options *o = j->o;
 	rd_kafka_conf_t *conf = kafka_conf_new(o->bootstrap, NULL, err);
-	rd_kafka_topic_partition_list_t *sub;
-	int partitions = 0;
+	char num[32];
 
 	if (!conf)
-		return err->code;
+		return NULL;
+	snprintf(num, sizeof(num), "%ld", recv_max);
 	if (kafka_conf_set(conf, "group.id", o->group, "--group", err) ||
 	    kafka_conf_set(conf, "enable.auto.commit", "false", "default", err) ||
 	    kafka_conf_set(conf, "enable.auto.offset.store", "false", "default", err) ||
@@ -1233,18 +1244,95 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 	     * queue is half empty, so a small prefetch suffices */
 	    kafka_conf_set(conf, "queued.min.messages", "50000", "default", err) ||
 	    kafka_conf_set(conf, "queued.max.messages.kbytes", "32768", "default", err) ||
-	    kafka_conf_set(conf, "fetch.wait.max.ms", "100", "default", err))
-		goto fail;
+	    kafka_conf_set(conf, "fetch.wait.max.ms", "100", "default", err) ||
+	    (recv_max > 0 &&
+	     kafka_conf_set(conf, "receive.message.max.bytes", num, "default", err))) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_opaque(conf, j);
-	j->rk = kafka_client_new(RD_KAFKA_CONSUMER, conf, o->kafka, j->name,
-				 "the Kafka consumer", err);
-	if (!j->rk)
+	return kafka_client_new(RD_KAFKA_CONSUMER, conf, o->kafka, j->name,
+				"the Kafka consumer", err);
+}
+
+static long conf_long(rd_kafka_t *rk, const char *name)
+{
+	char v[32];
+	size_t n = sizeof(v);
+
+	if (rd_kafka_conf_get(rd_kafka_conf(rk), name, v, &n) != RD_KAFKA_CONF_OK)
+		return -1;
+	return strtol(v, NULL, 10);
+}
+
+/*
+ * The receive.message.max.bytes the consumer needs for the topic, or 0
+ * when it has enough. The broker answers a fetch with at most
+ * fetch.max.bytes of records, except that a record batch larger than that
+ * comes whole (KIP-74): any batch up to the topic's max.message.bytes.
+ * librdkafka refuses a response larger than receive.message.max.bytes
+ * (100 MB) and drops the connection, then fetches the same offset again,
+ * forever: one record the topic accepted would stop the partition and,
+ * as every fetch carries all partitions led by that broker, the others
+ * with it. So a topic that takes records near or above 100 MB gets a
+ * consumer that takes them; a limit the user set is kept, with a
+ * warning. When the topic's limit cannot be read (no permission, a
+ * broker without DescribeConfigs), librdkafka's default stays.
+ */
+static long receive_size_needed(struct job *j)
+{
+	const struct job_options *o = j->o;
+	long topic_max = kafka_config_long(j->rk, RD_KAFKA_RESOURCE_TOPIC, o->topic,
+					   "max.message.bytes", (int)(o->timeout_s * 1000));
+	long have = conf_long(j->rk, "receive.message.max.bytes");
+	long fetch_max = conf_long(j->rk, "fetch.max.bytes");
+	long need;
+
+	if (topic_max < 0 || have < 0)
+		return 0;
+	need = (topic_max > fetch_max ? topic_max : fetch_max) + FETCH_FRAMING_BYTES;
+	if (need > INT32_MAX)
+		need = INT32_MAX; /* librdkafka's largest */
+	if (need <= have)
+		return 0;
+	for (size_t i = 0; o->kafka && i < o->kafka->n; i++)
+		if (!strcmp(o->kafka->items[i].key, "receive.message.max.bytes")) {
+			log_warn(j->name,
+				 "topic '%s' takes records of up to %ld bytes, more than %s "
+				 "receive.message.max.bytes=%ld allows a fetch: a record that "
+				 "large would stop the consumer",
+				 o->topic, topic_max, o->kafka->items[i].origin, have);
+			return 0;
+		}
+	return need;
+}
+
+static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
+{
+	const struct job_options *o = j->o;
+	rd_kafka_topic_partition_list_t *sub;
+	int partitions = 0;
+	long recv_max;
+
+	if (!(j->rk = consumer_create(j, 0, err)))
 		return err->code;
 	if (kafka_wait_topic(j->rk, o->bootstrap, o->topic, (int)(o->timeout_s * 1000),
 			     &partitions, err))
 		return err->code;
+	if ((recv_max = receive_size_needed(j)) > 0) {
+		/* a consumer's settings are fixed once it exists; this one has
+		 * not joined the group or fetched yet */
+		log_info(j->name, "topic '%s' takes large records: fetch responses of up to %ld "
+			 "bytes (receive.message.max.bytes)", o->topic, recv_max);
+		(void)kafka_destroy_bounded(j->rk, 10);
+		if (!(j->rk = consumer_create(j, recv_max, err)))
+			return err->code;
+		if (kafka_wait_topic(j->rk, o->bootstrap, o->topic, (int)(o->timeout_s * 1000),
+				     &partitions, err))
+			return err->code;
+	}
 	if (o->source) {
 		j->source = xstrdup(o->source);
 	} else {
@@ -1288,9 +1376,6 @@ static enum iot_err setup_kafka(struct job *j, struct iot_error *err)
 		     o->timeout_s, j->name, j->m.dlq, j->m.dlq_dropped, err))
 		return err->code;
 	return IOT_OK;
-fail:
-	rd_kafka_conf_destroy(conf);
-	return err->code;
 }
 
 enum iot_err job_run(const struct job_options *o, struct iot_error *err)

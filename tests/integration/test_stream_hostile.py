@@ -5,6 +5,7 @@ a dead letter too large for the dead-letter topic goes there truncated
 and the job's commits go on; the user's Kafka properties reach the
 dead-letter producer; librdkafka's own log lines follow --log-format
 json. Real Kafka (fixture `kafka`)."""
+import collections
 import json
 import socket
 import time
@@ -155,6 +156,51 @@ def test_dead_letter_too_large_for_its_topic_is_truncated(iotpipe, kafka, tmp_pa
     assert "iotpipe.truncated" not in h, h
     assert keyed.value == _good(99, BASE_S + 99) and long_key.startswith(keyed.key)
     assert 0 < len(keyed.key) < len(long_key)
+
+
+def test_record_larger_than_a_fetch_response_does_not_stop_the_consumer(iotpipe, kafka,
+                                                                        tmp_path):
+    """Regression: a topic that takes records above 100 MB (its
+    max.message.bytes raised) got one of 100.5 MB, a valid event with a
+    long extra field. Kafka sends such a batch whole, larger than
+    librdkafka's receive.message.max.bytes (100 MB by default), which then
+    dropped the connection and fetched the same offset again, forever:
+    nothing more was read from that broker, on either partition, and
+    --once gave up with exit 1. Now the consumer takes responses as large
+    as the topic's records, and every event is written once."""
+    import kafka as kp
+    topic = kafka.create_topic(kafka.topic("hostile-huge"), partitions=2,
+                               config={"max.message.bytes": str(110_000_000)})
+    pad = 100_500_000
+    huge = (b'{"timestamp": %d, "temperature": 25.5, "event_duration": 2.5, '
+            b'"status": "ok", "pad": "' % (BASE_S + 50)) + b"y" * pad + b'"}'
+    prod = kp.KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all",
+                            max_in_flight_requests_per_connection=1,
+                            max_request_size=104_000_000, buffer_memory=256 << 20)
+    want = collections.Counter()
+    try:
+        def send(part, key, value, t, temp, dur):
+            md = prod.send(topic, key=key, value=value, partition=part).get(120)
+            want[(key.decode(), part, md.offset, t * 1_000_000, temp, dur, "ok")] += 1
+        for i in range(10):
+            send(i % 2, f"dev_{i % 3}".encode(), _good(i, BASE_S + i), BASE_S + i,
+                 20 + i % 7 + 0.5, 1.5)
+        send(0, b"dev_huge", huge, BASE_S + 50, 25.5, 2.5)
+        del huge
+        for i in range(10, 20):
+            send(i % 2, f"dev_{i % 3}".encode(), _good(i, BASE_S + i), BASE_S + i,
+                 20 + i % 7 + 0.5, 1.5)
+        prod.flush(60)
+    finally:
+        prod.close()
+    cp = iotpipe("archive", "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
+                 "--output", tmp_path / "out", "--checkpoint", tmp_path / "ck", "--group", "g",
+                 "--once", "--timeout", 20, "--metrics-addr", "off", check=False, timeout=180)
+    assert cp.returncode == 0, (cp.returncode, cp.stderr[-3000:])
+    assert "receive.message.max.bytes" in cp.stderr, cp.stderr[-3000:]
+    have, rows = oracle.read_archive(tmp_path / "out")
+    assert have == want, (sorted(have.items())[:5], sorted(want.items())[:5])
+    assert len(rows) == 21
 
 
 def test_kafka_properties_reach_the_dead_letter_producer(iotpipe, kafka, tmp_path):
