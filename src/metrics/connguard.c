@@ -6,16 +6,17 @@
  * State is a fixed array of `total` slots under one mutex. The server's
  * thread registers, marks and releases connections (connguard_open() ...
  * connguard_close()); the guard's own thread closes those whose deadline
- * passed. Every decision scans the slots: at most 64 of them in the
+ * passed: for request headers while one waits for them, for its answer
+ * once that is queued (none while the handler makes it). Every decision scans the slots: at most 64 of them in the
  * server (fd_budget() in http.c), a few hundred nanoseconds, cheaper than
  * keeping lists ordered. A slot is in use from connguard_open() to
  * connguard_close(), and its fd is open all that time (the caller's
  * promise), so shutdown() under the lock never reaches a descriptor the
  * server has closed and the process reused.
  *
- * The deadline thread sleeps until the earliest deadline of a connection
- * waiting for request headers, or until signalled when there is none; a
- * new deadline earlier than its wake-up time signals it. Log lines (who
+ * The deadline thread sleeps until the earliest deadline of a connection,
+ * or until signalled when there is none; a new deadline earlier than its
+ * wake-up time signals it. Log lines (who
  * was closed and why) are written outside the lock and rate-limited: any
  * client can cause them.
  */
@@ -54,7 +55,10 @@ struct connguard_conn {
 	bool busy;	   /* its request is being answered */
 	bool answered;	   /* answered before: kept alive for another one */
 	uint64_t wait_seq; /* when it began waiting for headers, in order */
-	double deadline;   /* monotonic seconds: its request headers by then */
+	double deadline;   /* monotonic seconds: its request headers by then,
+			    * or (busy) its answer sent; INFINITY: none */
+	double busy_since; /* monotonic seconds: when its request was complete */
+	size_t answer_len; /* busy: the size of its answer, once queued */
 	struct addr_key addr;
 };
 
@@ -77,10 +81,14 @@ struct cut_note {
 		CUT_EVICTED_ADDR,
 		CUT_EVICTED_TOTAL,
 		CUT_REFUSED,
-		CUT_TIMED_OUT
+		CUT_TIMED_OUT,
+		CUT_SEND_TIMED_OUT
 	} why;
 	struct addr_key addr;
 	bool answered;
+	bool busy;	   /* it was being answered */
+	double busy_s;	   /* ... for so long */
+	size_t answer_len; /* ... an answer of this size */
 };
 
 static void addr_key_of(const struct sockaddr *sa, socklen_t len,
@@ -144,6 +152,31 @@ static struct connguard_conn *pick_victim(struct connguard *g,
 	return best;
 }
 
+/*
+ * When every candidate is busy: the one answering longest, of address `a`
+ * (NULL: any), other than `except`. A prompt client's answer takes
+ * milliseconds; one still going is read slowly (a slow link, or a client
+ * holding the connection on purpose), and a newcomer has the better claim
+ * to the slot (connguard.h says why there is no grace period). NULL when
+ * there is no candidate.
+ */
+static struct connguard_conn *pick_busy_victim(struct connguard *g,
+					       const struct addr_key *a,
+					       const struct connguard_conn *except)
+{
+	struct connguard_conn *best = NULL;
+
+	for (unsigned i = 0; i < g->lim.total; i++) {
+		struct connguard_conn *c = &g->slots[i];
+		if (!is_live(c) || !c->busy || c == except ||
+		    (a && !addr_key_eq(&c->addr, a)))
+			continue;
+		if (!best || c->busy_since < best->busy_since)
+			best = c;
+	}
+	return best;
+}
+
 /* Shuts c down; the server closes it on its thread and calls
  * connguard_close(). Errors (the peer reset it already) change nothing:
  * the server sees the end either way. */
@@ -153,16 +186,30 @@ static void cut(struct connguard_conn *c)
 	c->closing = true;
 }
 
-static void note(struct cut_note *n, int why, const struct connguard_conn *c)
+static void note(struct cut_note *n, int why, const struct connguard_conn *c,
+		 double now)
 {
 	n->why = why;
 	n->addr = c->addr;
 	n->answered = c->answered;
+	n->busy = c->busy;
+	n->busy_s = c->busy ? now - c->busy_since : 0;
+	n->answer_len = c->answer_len;
+}
+
+/* Which of its connections a newcomer's room was made from. */
+static const char *victim_kind(const struct cut_note *n, char *buf, size_t cap)
+{
+	if (n->busy) {
+		snprintf(buf, cap, "one answering longest (for %.1f s)", n->busy_s);
+		return buf;
+	}
+	return n->answered ? "longest idle one" : "oldest one without a complete request";
 }
 
 static void log_note(const struct connguard *g, const struct cut_note *n)
 {
-	char who[INET6_ADDRSTRLEN + 1];
+	char who[INET6_ADDRSTRLEN + 1], kind[64];
 
 	addr_key_str(&n->addr, who, sizeof(who));
 	switch (n->why) {
@@ -171,26 +218,21 @@ static void log_note(const struct connguard *g, const struct cut_note *n)
 		    g->lim.log_rl, LOG_WARN, "metrics",
 		    "http server: %s is at its limit of %u connections: "
 		    "closed its %s to admit a new one",
-		    who, g->lim.per_addr,
-		    n->answered ? "longest idle one"
-				: "oldest one without a complete request");
+		    who, g->lim.per_addr, victim_kind(n, kind, sizeof(kind)));
 		break;
 	case CUT_EVICTED_TOTAL:
 		log_msg_limited(
 		    g->lim.log_rl, LOG_WARN, "metrics",
 		    "http server: at its limit of %u connections: closed "
 		    "the %s (from %s) to make room",
-		    g->lim.total,
-		    n->answered ? "longest idle one"
-				: "oldest one without a complete request",
-		    who);
+		    g->lim.total, victim_kind(n, kind, sizeof(kind)), who);
 		break;
 	case CUT_REFUSED:
 		log_msg_limited(
 		    g->lim.log_rl, LOG_WARN, "metrics",
-		    "http server: %s is at its limit of %u connections, all "
-		    "answering requests: refused a new one",
-		    who, g->lim.per_addr);
+		    "http server: no room for a new connection from %s: "
+		    "refused it",
+		    who);
 		break;
 	case CUT_TIMED_OUT:
 		log_msg_limited(
@@ -200,6 +242,13 @@ static void log_note(const struct connguard *g, const struct cut_note *n)
 		    who,
 		    n->answered ? g->lim.idle_timeout : g->lim.header_timeout,
 		    n->answered ? "its previous response" : "it opened");
+		break;
+	case CUT_SEND_TIMED_OUT:
+		log_msg_limited(
+		    g->lim.log_rl, LOG_WARN, "metrics",
+		    "http server: closed a connection from %s that had not "
+		    "taken its answer of %zu bytes %.1f s after its request",
+		    who, n->answer_len, n->busy_s);
 		break;
 	}
 }
@@ -245,16 +294,20 @@ static void *deadline_main(void *arg)
 
 		for (unsigned i = 0; i < g->lim.total; i++) {
 			struct connguard_conn *c = &g->slots[i];
-			if (!is_live(c) || c->busy)
+			if (!is_live(c))
 				continue;
 			if (c->deadline > now) {
 				next = fmin(next, c->deadline);
 				continue;
 			}
 			cut(c);
-			g->stats.timed_out++;
+			if (c->busy)
+				g->stats.send_timed_out++;
+			else
+				g->stats.timed_out++;
 			if (n < NOTES_PER_PASS)
-				note(&notes[n++], CUT_TIMED_OUT, c);
+				note(&notes[n++], c->busy ? CUT_SEND_TIMED_OUT : CUT_TIMED_OUT,
+				     c, now);
 			else
 				more++;
 		}
@@ -266,7 +319,7 @@ static void *deadline_main(void *arg)
 				log_msg_limited(
 				    g->lim.log_rl, LOG_WARN, "metrics",
 				    "http server: closed %zu more connections "
-				    "whose request headers were late",
+				    "whose request headers or answers were late",
 				    more);
 			pthread_mutex_lock(&g->lock);
 			continue;
@@ -339,10 +392,11 @@ struct connguard_conn *connguard_open(struct connguard *g, int fd,
 				      socklen_t addrlen)
 {
 	struct connguard_conn *c = NULL;
-	struct cut_note notes[2];
+	struct cut_note notes[2] = { { 0 } };
 	size_t n = 0;
 	struct addr_key key;
 	unsigned of_addr = 0, live = 0;
+	double now = clock_mono_s();
 
 	addr_key_of(addr, addrlen, &key);
 	pthread_mutex_lock(&g->lock);
@@ -358,17 +412,19 @@ struct connguard_conn *connguard_open(struct connguard *g, int fd,
 	}
 	if (c && of_addr >= g->lim.per_addr) {
 		struct connguard_conn *v = pick_victim(g, &key, NULL);
+		if (!v)
+			v = pick_busy_victim(g, &key, NULL);
 		if (v) {
 			cut(v);
 			g->stats.evicted++;
-			note(&notes[n++], CUT_EVICTED_ADDR, v);
+			note(&notes[n++], CUT_EVICTED_ADDR, v, now);
 		} else {
 			c = NULL;
 		}
 	}
 	if (!c) {
-		/* its address's connections are all busy, or - which the
-		 * server's own limit of `total` rules out - no slot is free */
+		/* no slot is free, which the server's own limit of `total`
+		 * rules out */
 		(void)shutdown(fd, SHUT_RDWR);
 		g->stats.refused++;
 		notes[n].why = CUT_REFUSED;
@@ -380,17 +436,19 @@ struct connguard_conn *connguard_open(struct connguard *g, int fd,
 	c->fd = fd;
 	c->addr = key;
 	c->wait_seq = ++g->seq;
-	deadline_set(g, c, clock_mono_s() + g->lim.header_timeout);
+	deadline_set(g, c, now + g->lim.header_timeout);
 	/* The server stops accepting when it holds `total`: keep room for
 	 * the next newcomer, as for an address at its limit. */
 	for (unsigned i = 0; i < g->lim.total; i++)
 		live += is_live(&g->slots[i]);
 	if (live >= g->lim.total) {
 		struct connguard_conn *v = pick_victim(g, NULL, c);
+		if (!v)
+			v = pick_busy_victim(g, NULL, c);
 		if (v) {
 			cut(v);
 			g->stats.evicted++;
-			note(&notes[n++], CUT_EVICTED_TOTAL, v);
+			note(&notes[n++], CUT_EVICTED_TOTAL, v, now);
 		}
 	}
 out:
@@ -406,6 +464,25 @@ void connguard_request(struct connguard *g, struct connguard_conn *c)
 		return;
 	pthread_mutex_lock(&g->lock);
 	c->busy = true;
+	c->busy_since = clock_mono_s();
+	c->answer_len = 0;
+	c->deadline = INFINITY; /* none while the handler makes the answer */
+	pthread_mutex_unlock(&g->lock);
+}
+
+void connguard_sending(struct connguard *g, struct connguard_conn *c, size_t len)
+{
+	double allow;
+
+	if (!c || g->lim.send_timeout <= 0)
+		return;
+	allow = g->lim.send_timeout +
+		(g->lim.send_rate > 0 ? (double)len / g->lim.send_rate : 0);
+	pthread_mutex_lock(&g->lock);
+	if (c->busy) {
+		c->answer_len = len;
+		deadline_set(g, c, clock_mono_s() + allow);
+	}
 	pthread_mutex_unlock(&g->lock);
 }
 

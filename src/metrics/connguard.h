@@ -2,8 +2,9 @@
  * connguard.h - who may keep a connection to the metrics server: a limit
  * per client address and one in total that make room for a newcomer by
  * closing a connection that has not sent a complete request, rather than
- * refusing the newcomer, and a deadline for request headers that holds
- * however slowly they trickle in.
+ * refusing the newcomer, a deadline for request headers that holds
+ * however slowly they trickle in, and one for taking the answer that holds
+ * however slowly it is read.
  *
  * Why: every local client shares 127.0.0.1. A per-address limit that
  * refuses newcomers lets one client that opens that many connections and
@@ -11,13 +12,18 @@
  * timeout) lock Prometheus and everyone else out for as long as it likes.
  * Closing its oldest unfinished connection instead means a client that
  * sends its request at once is served; the deadline frees what is held
- * when nobody competes for it.
+ * when nobody competes for it. The same goes for the other end of a
+ * request: a client that asks for a large answer and reads it a few bytes
+ * at a time (or not at all, reconnecting before the server's inactivity
+ * timeout) keeps the server answering, and with all of its address's
+ * connections answering that way it locks the others out as well.
  *
  * The HTTP server (http.c) reports each connection's life:
  *
  *	g = connguard_create(&limits);
  *	c = connguard_open(g, fd, addr, addrlen); // accepted; NULL: refused
  *	connguard_request(g, c);  // its request headers are complete
+ *	connguard_sending(g, c, n); // its answer of n bytes is queued
  *	connguard_answered(g, c); // its response is sent; it may ask again
  *	connguard_close(g, c);    // the server is closing it (before close(fd))
  *	...
@@ -34,9 +40,16 @@
  * Which connection makes room, of the newcomer's address (or of any
  * address when the server is full): the one waiting longest for its first
  * request's headers, else the one idle longest after a response, else -
- * every one busy answering a request - for the per-address limit the
- * newcomer itself, as a plain limit would. A connection being answered is
- * never closed by the guard.
+ * every one busy answering a request - the one answering longest. A
+ * client that reads its answer promptly is done in milliseconds and never
+ * the one answering longest for long; one that holds its connections by
+ * reading slowly, and replaces each one closed at once, only closes its
+ * own. A connection being answered is closed otherwise only at its
+ * answer's deadline: send_timeout plus the answer's size at send_rate
+ * after it was queued. (A grace period before an answer may be closed
+ * would be no help: such a client's replacements, each closing its
+ * oldest, keep all of its connections within any grace, and a newcomer
+ * would be refused as by a plain limit.)
  *
  * Threads: any thread may call these functions (each takes the guard's
  * mutex); the guard runs one thread of its own that closes connections
@@ -47,6 +60,7 @@
 #ifndef IOT_METRICS_CONNGUARD_H
 #define IOT_METRICS_CONNGUARD_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -57,6 +71,10 @@ struct connguard_limits {
 	unsigned per_addr;     /* of them from one client address; >= 1 */
 	double header_timeout; /* s from accept to complete request headers */
 	double idle_timeout;   /* s from a response to the next ones' headers */
+	double send_timeout;   /* s from an answer queued to sent, at least;
+				* 0: answers have no deadline */
+	double send_rate;      /* bytes/s: an answer of n bytes gets n /
+				* send_rate s more; 0: no more */
 	/* The guard logs (component "metrics", warn) each connection it
 	 * closes, through this limiter, which the caller owns and flushes
 	 * (the server's, so that all its lines share one rate); NULL: one of
@@ -67,7 +85,8 @@ struct connguard_limits {
 struct connguard_stats {
 	uint64_t evicted;   /* closed to make room for a newcomer */
 	uint64_t timed_out; /* closed at their header deadline */
-	uint64_t refused;   /* newcomers closed: all of their address busy */
+	uint64_t send_timed_out; /* closed at their answer's deadline */
+	uint64_t refused;   /* newcomers closed: no slot free */
 };
 
 struct connguard;
@@ -89,8 +108,12 @@ void connguard_destroy(struct connguard *g);
 struct connguard_conn *connguard_open(struct connguard *g, int fd,
 				      const struct sockaddr *addr,
 				      socklen_t addrlen);
-/* Its request headers are complete: busy until connguard_answered(). */
+/* Its request headers are complete: busy until connguard_answered(),
+ * with no deadline while the answer is being made. */
 void connguard_request(struct connguard *g, struct connguard_conn *c);
+/* Its answer, of len bytes, is queued: it must be sent within
+ * send_timeout + len / send_rate seconds, or the guard closes it. */
+void connguard_sending(struct connguard *g, struct connguard_conn *c, size_t len);
 /* Its response was sent and it stays open for another request, whose
  * headers must be complete within idle_timeout. */
 void connguard_answered(struct connguard *g, struct connguard_conn *c);

@@ -18,10 +18,15 @@
  * per-address limit is ours (connguard.c, told of each connection's life
  * by the callbacks below): a newcomer at the limit is admitted and the
  * oldest connection of its address without a complete request is closed
- * to make room (else the longest idle one; never one being answered); the
- * same over all addresses when the total is reached. And request headers
- * must be complete HEADER_TIMEOUT_S after the connection opened, however
- * slowly they trickle. A client that sends its request at once is served
+ * to make room (else the longest idle one; else, all being answered, the
+ * one answering longest); the same over all addresses when the total is
+ * reached. And request headers must be complete HEADER_TIMEOUT_S after
+ * the connection opened, however slowly they trickle. Answers have a
+ * deadline too (SEND_TIMEOUT_S plus their size at SEND_MIN_RATE): a
+ * client that asks for a large answer and reads it slowly, or not at all
+ * and reconnects before the inactivity timeout, would otherwise keep
+ * every connection of its address answering and the address locked. A
+ * client that sends its request at once and reads its answer is served
  * whatever the others do. We bind the listening socket ourselves so that
  * "address in use" is known as such: a busy default port falls back to a
  * free one, a busy port the user asked for is an error. The library's own
@@ -77,6 +82,21 @@
 #define HEADER_TIMEOUT_S 2u
 
 /*
+ * An answer must be sent within SEND_TIMEOUT_S plus its size at
+ * SEND_MIN_RATE after it was queued, however its reader trickles.
+ * libmicrohttpd's inactivity timeout alone lets a client that takes a few
+ * bytes every few seconds keep a connection answering for as long as the
+ * answer lasts at that pace (the console's history grows to about a
+ * megabyte). 32 KiB/s (256 kbit/s) is slower than any link someone would
+ * watch a console over, so a real reader never meets the deadline: the
+ * full history in about 40 s, a scrape of a job with thousands of
+ * partitions in a few; the base is the inactivity timeout, which a reader
+ * that takes nothing at all meets anyway.
+ */
+#define SEND_TIMEOUT_S CONN_TIMEOUT_S
+#define SEND_MIN_RATE (32.0 * 1024)
+
+/*
  * libmicrohttpd's messages: at most this many lines per second, then a
  * count. Ten a second is more than a human reads and enough to see what
  * is going on; a client looping on bad requests cannot fill the disk of a
@@ -130,13 +150,16 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 				text);
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
-				 const char *ctype, char *body, size_t len)
+static struct connguard_conn *guarded(struct MHD_Connection *c);
+
+static enum MHD_Result send_text(struct metrics_server *srv, struct MHD_Connection *c,
+				 unsigned status, const char *ctype, char *body, size_t len)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 		len, body, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
+	connguard_sending(srv->guard, guarded(c), len);
 	MHD_add_response_header(r, "Content-Type", ctype);
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
@@ -148,12 +171,14 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
  * Content-Security-Policy that lets the page load only from this address
  * (no inline script or style, no other host), and is never framed.
  */
-static enum MHD_Result send_console(struct MHD_Connection *c, struct console_reply *cr)
+static enum MHD_Result send_console(struct metrics_server *srv, struct MHD_Connection *c,
+				    struct console_reply *cr)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 		cr->len, cr->body, cr->is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
+	connguard_sending(srv->guard, guarded(c), cr->len);
 	MHD_add_response_header(r, "Content-Type", cr->type);
 	MHD_add_response_header(r, "Content-Security-Policy",
 				"default-src 'self'; base-uri 'none'; form-action 'none'; "
@@ -238,26 +263,26 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	connguard_request(srv->guard, guarded(c));
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return send_text(c, 405, "text/plain", xstrdup("method not allowed\n"), 19);
+		return send_text(srv, c, 405, "text/plain", xstrdup("method not allowed\n"), 19);
 	if (!strcmp(url, "/metrics")) {
 		struct buf b = BUF_INIT;
 		size_t len;
 		char *body;
 		metrics_render(&b);
 		body = buf_detach(&b, &len);
-		return send_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+		return send_text(srv, c, 200, "text/plain; version=0.0.4; charset=utf-8",
 				 body, len);
 	}
 	if (!strcmp(url, "/healthz"))
-		return send_text(c, 200, "text/plain", xstrdup("ok\n"), 3);
+		return send_text(srv, c, 200, "text/plain", xstrdup("ok\n"), 3);
 	{
 		struct console_reply cr;
 		const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
 								"since");
 		if (console_route(url, since, &cr))
-			return send_console(c, &cr);
+			return send_console(srv, c, &cr);
 	}
-	return send_text(c, 404, "text/plain", xstrdup("not found\n"), 10);
+	return send_text(srv, c, 404, "text/plain", xstrdup("not found\n"), 10);
 }
 
 static enum iot_err parse_addr(const char *addr, struct sockaddr_in *sa,
@@ -353,6 +378,8 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 	lim.per_addr = per_ip;
 	lim.header_timeout = HEADER_TIMEOUT_S;
 	lim.idle_timeout = CONN_TIMEOUT_S + HEADER_TIMEOUT_S;
+	lim.send_timeout = SEND_TIMEOUT_S;
+	lim.send_rate = SEND_MIN_RATE;
 	lim.log_rl = &mhd_log_rl;
 	srv->guard = connguard_create(&lim);
 	/* the console's sampler first: the daemon may answer at once */
@@ -387,8 +414,10 @@ enum iot_err metrics_server_start(const char *addr, bool fallback,
 		*port = info ? (int)info->port : 0;
 	log_debug("metrics",
 		  "at most %u connections, %u per address, request headers "
-		  "within %u s, idle timeout %u s",
-		  total, per_ip, HEADER_TIMEOUT_S, CONN_TIMEOUT_S);
+		  "within %u s, idle timeout %u s, answers within %u s plus "
+		  "their size at %.0f KiB/s",
+		  total, per_ip, HEADER_TIMEOUT_S, CONN_TIMEOUT_S, SEND_TIMEOUT_S,
+		  SEND_MIN_RATE / 1024);
 	*out = srv;
 	return IOT_OK;
 }

@@ -7,6 +7,7 @@ and of the S3 settings can do to a running job, and must not be able to.
   address may have (or the server's total) must not lock a prompt client
   such as Prometheus out of /metrics, and a request whose headers do not
   arrive in time is cut off however slowly it trickles;
+- nor may clients that ask for large answers and read none of them;
 - a second job on the host must start although the default metrics port
   is taken, while a port the user chose is an error (exit 2);
 - libmicrohttpd's complaints about malformed requests go through the
@@ -319,6 +320,142 @@ def test_trickling_clients_on_many_addresses_do_not_lock_scrapes_out(
         iotpipe, embedded_broker, tmp_path, "trickle4",
         lambda port: Trickler(port, TOTAL_AT_1024 + 8, sources))
     assert sum(ok for ok, _, _ in results) >= 9, results
+
+
+class Hoarder:
+    """The slow-reader attack on the metrics port, in a thread: `count`
+    connections from 127.0.0.1, each asking for `path` and reading none of
+    the answer, with a tiny receive window and segment size (SO_RCVBUF,
+    TCP_MAXSEG), so that an answer larger than the few tens of kilobytes
+    the kernel then buffers keeps the server sending. Each is replaced by
+    a new one after `hold` seconds, under the server's 5 s inactivity
+    timeout, or as soon as the server closes or refuses it (end of file
+    before any byte of an answer). Bounded: at most `count` sockets, until
+    the `with` ends."""
+
+    def __init__(self, port, count, path="/metrics", hold=4.0):
+        self.port, self.count, self.path, self.hold = port, count, path, hold
+        self.connects = 0   # connections opened
+        self.answered = 0   # ... that got the start of an answer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+
+    def _connect(self):
+        s = socket.socket()
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 88)
+            s.settimeout(1)
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            s.setblocking(False)
+        except OSError:
+            s.close()
+            return None
+        self.connects += 1
+        return s
+
+    def _run(self):
+        conns = {}  # slot -> [socket, replace at, answered]
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                for i in range(self.count):
+                    c = conns.get(i)
+                    if c is not None:
+                        try:  # looks without taking anything
+                            gone = c[0].recv(1, socket.MSG_PEEK) == b""
+                            if not gone and not c[2]:
+                                c[2] = True
+                                self.answered += 1
+                        except BlockingIOError:
+                            gone = False
+                        except OSError:
+                            gone = True
+                        if not gone and now < c[1]:
+                            continue
+                        c[0].close()
+                    s = self._connect()
+                    if s is None:
+                        conns.pop(i, None)
+                    else:
+                        conns[i] = [s, now + self.hold, False]
+                time.sleep(0.02)
+        finally:
+            for c in conns.values():
+                c[0].close()
+
+
+def get(port, path, timeout=2.0):
+    """GET path: (answered 200 within timeout seconds, what went wrong)."""
+    t0 = time.monotonic()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}",
+                                    timeout=timeout) as r:
+            r.read()
+            ok, why = r.status == 200, f"status {r.status}"
+    except OSError as e:
+        ok, why = False, repr(e)
+    if ok and time.monotonic() - t0 > timeout:
+        ok, why = False, f"took {time.monotonic() - t0:.1f}s"
+    return ok, "" if ok else why
+
+
+def test_clients_that_do_not_read_their_answers_do_not_lock_scrapes_out(
+        iotpipe, embedded_broker_factory, tmp_path):
+    """A job on 1,024 partitions has a /metrics answer of about 150 kB. An
+    attacker on 127.0.0.1 holds the 16 connections an address may have,
+    each asking for /metrics and reading nothing, and replaces each before
+    the server's inactivity timeout closes it (or as soon as the server
+    refuses it). Before, every connection of the address was busy
+    answering nearly all the time, and a scrape from 127.0.0.1 was refused
+    (none of 10 answered); now the one answering longest makes room: at
+    least 9 of 10 scrapes are answered within 2 s, and the console's page
+    and history too."""
+    topic = "wide"
+    b = embedded_broker_factory("--topic", topic, "--partitions", 1024)
+    produce(iotpipe, b, topic, 5000, seed=7, start=START, devices=5000)
+    mport = free_port()
+    job = start_with_nofile_1024(Job(
+        tmp_path, "archive",
+        archive_args(b.bootstrap, topic, tmp_path, "--trigger", 1,
+                     "--metrics-addr", f"127.0.0.1:{mport}")))
+    try:
+        # per-partition series appear with the first commits
+        def large():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics",
+                                            timeout=5) as r:
+                    return len(r.read()) > 100_000
+            except OSError:
+                return False
+        wait_for(large, 120, "a /metrics answer over 100 kB", job)
+        with Hoarder(mport, PER_IP_AT_1024) as h:
+            time.sleep(2)  # every connection opened and answering
+            results, console = [], []
+            for k in range(10):
+                t0 = time.monotonic()
+                results.append(get(mport, "/metrics"))
+                if k % 3 == 0:
+                    console.append(get(mport, "/" if k % 2 else "/api/history"))
+                time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+            print(f"attacker: {h.connects} connections, {h.answered} answered")
+            print("scrapes:", results, "console:", console)
+            assert h.answered >= PER_IP_AT_1024, "the attack did not get going"
+        assert sum(ok for ok, _ in results) >= 9, results
+        assert all(ok for ok, _ in console), console
+        assert job.running(), job.tail()
+    finally:
+        if job.running():
+            assert job.kill(signal.SIGTERM) == 0, job.tail()
 
 
 def _trickle_until_closed(s, every, limit):

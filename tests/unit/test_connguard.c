@@ -2,11 +2,12 @@
  * test_connguard.c - metrics/connguard.h, the metrics server's connection
  * guard: an address at its limit makes room by closing its oldest
  * connection without a complete request (whatever its port), then its
- * longest idle one, never one being answered, and refuses the newcomer
- * only when all are busy; other addresses are left alone; a full server
- * makes room over all addresses; request headers late past their deadline
- * (from the opening, or from the previous response) get the connection
- * closed, while a connection being answered has none; slots are reused.
+ * longest idle one, then - all of them being answered - the one answering
+ * longest; other addresses are left alone; a full server makes room over
+ * all addresses alike; request headers late past their deadline (from the
+ * opening, or from the previous response) get the connection closed,
+ * while a connection being answered has none until its answer is queued,
+ * then one that grows with the answer's size; slots are reused.
  *
  * Connections are socketpairs: the guard gets one end, the test reads the
  * other, where a shutdown by the guard shows as end of file.
@@ -77,6 +78,7 @@ static void server_close(struct connguard *g, struct peer *p)
 	p->c = NULL;
 }
 
+/* Answers have no deadline. */
 static struct connguard *guard(unsigned total, unsigned per_addr,
 			       double header_timeout, double idle_timeout)
 {
@@ -156,19 +158,22 @@ static void test_busy_kept_idle_after_waiting(void **state)
 	assert_false(is_cut(&a[3], 0));
 	server_close(g, &a[1]);
 
-	/* all busy: the newcomer is refused, nobody else is touched */
+	/* all busy: the one answering longest goes, not the newcomer (a
+	 * client that holds its connections by reading their answers slowly
+	 * locked its address out; see connguard.h) */
 	connguard_request(g, a[4].c);
 	a[5] = open_from(g, "10.0.0.1", 6);
-	assert_null(a[5].c);
-	assert_true(is_cut(&a[5], 0));
-	assert_false(is_cut(&a[0], 0));
+	assert_non_null(a[5].c);
+	assert_true(is_cut(&a[0], 0));
 	assert_false(is_cut(&a[3], 0));
 	assert_false(is_cut(&a[4], 0));
+	assert_false(is_cut(&a[5], 0));
 	connguard_stats(g, &st);
-	assert_int_equal(st.evicted, 2);
-	assert_int_equal(st.refused, 1);
-	/* what the server does with a refused one */
+	assert_int_equal(st.evicted, 3);
+	assert_int_equal(st.refused, 0);
+	/* a refused one's handle (NULL) is ignored */
 	connguard_request(g, NULL);
+	connguard_sending(g, NULL, 1);
 	connguard_answered(g, NULL);
 	server_close(g, &a[5]);
 	server_close(g, &a[0]);
@@ -198,18 +203,18 @@ static void test_full_server_makes_room_anywhere(void **state)
 	assert_false(is_cut(&b2, 0));
 	server_close(g, &b1);
 
-	/* full again with everyone else busy: the newcomer stays, nobody
-	 * goes (the server takes no more until one closes) */
+	/* full again with everyone else busy: the one answering longest
+	 * goes, of any address, so that the next one gets in too */
 	connguard_request(g, a2.c);
 	connguard_request(g, b2.c);
 	c1 = open_from(g, "127.0.0.3", 1);
 	assert_non_null(c1.c);
 	assert_false(is_cut(&c1, 0));
-	assert_false(is_cut(&a1, 0));
+	assert_true(is_cut(&a1, 0));
 	assert_false(is_cut(&a2, 0));
 	assert_false(is_cut(&b2, 0));
 	connguard_stats(g, &st);
-	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.evicted, 2);
 	assert_int_equal(st.refused, 0);
 	server_close(g, &a1);
 	server_close(g, &a2);
@@ -254,6 +259,52 @@ static void test_late_headers_are_cut_off(void **state)
 	connguard_destroy(g);
 }
 
+static void test_late_answers_are_cut_off(void **state)
+{
+	/* 0.2 s for any answer, and 0.1 s more per 100 bytes */
+	struct connguard_limits lim = { .total = 8, .per_addr = 8,
+					.header_timeout = 60, .idle_timeout = 60,
+					.send_timeout = 0.2, .send_rate = 1000 };
+	struct connguard *g = connguard_create(&lim);
+	struct connguard_stats st;
+	struct peer small, large, making, done;
+	double t0, t;
+
+	(void)state;
+	small = open_from(g, "127.0.0.1", 1);
+	large = open_from(g, "127.0.0.1", 2);
+	making = open_from(g, "127.0.0.1", 3);
+	done = open_from(g, "127.0.0.1", 4);
+	for (int i = 0; i < 2; i++) {
+		connguard_request(g, i ? large.c : small.c);
+		connguard_sending(g, i ? large.c : small.c, i ? 500 : 0);
+	}
+	connguard_request(g, making.c); /* its handler is still at work */
+	connguard_request(g, done.c);
+	connguard_sending(g, done.c, 0);
+	connguard_answered(g, done.c); /* sent in time: the idle allowance */
+	t0 = clock_mono_s();
+
+	assert_true(is_cut(&small, 3000));
+	t = clock_mono_s() - t0;
+	assert_true(t >= 0.19 && t < 0.6);
+	assert_false(is_cut(&large, 0));
+	assert_true(is_cut(&large, 3000));
+	t = clock_mono_s() - t0;
+	assert_true(t >= 0.69);
+	/* an answer not yet queued, and one sent, have no answer deadline */
+	assert_false(is_cut(&making, 300));
+	assert_false(is_cut(&done, 0));
+	connguard_stats(g, &st);
+	assert_int_equal(st.send_timed_out, 2);
+	assert_int_equal(st.timed_out, 0);
+	server_close(g, &small);
+	server_close(g, &large);
+	server_close(g, &making);
+	server_close(g, &done);
+	connguard_destroy(g);
+}
+
 static void test_closed_slots_are_reused(void **state)
 {
 	struct connguard *g = guard(2, 2, 60, 60);
@@ -279,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_busy_kept_idle_after_waiting),
 		cmocka_unit_test(test_full_server_makes_room_anywhere),
 		cmocka_unit_test(test_late_headers_are_cut_off),
+		cmocka_unit_test(test_late_answers_are_cut_off),
 		cmocka_unit_test(test_closed_slots_are_reused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
