@@ -152,7 +152,24 @@ def test_idle_connections_do_not_starve_the_job(iotpipe, embedded_broker,
     assert job.kill(signal.SIGTERM) == 0, job.tail()
 
 
-class Trickler:
+class Attack:
+    """An attack on the metrics port run by `_run` in a thread for as
+    long as the `with` lasts."""
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+
+
+class Trickler(Attack):
     """The slow-headers attack on the metrics port, in a thread: `count`
     connections, spread over the source addresses `sources` (all of
     127.0.0.0/8 is loopback), each sending a request line and then one
@@ -168,16 +185,8 @@ class Trickler:
         self.connects = 0   # connections opened (accepted by the kernel)
         self.closed = 0     # ... and closed by the server
         self.open_max = 0   # most of them open at once
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__()
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
 
     def _connect(self, i):
         s = socket.socket()
@@ -322,7 +331,7 @@ def test_trickling_clients_on_many_addresses_do_not_lock_scrapes_out(
     assert sum(ok for ok, _, _ in results) >= 9, results
 
 
-class Hoarder:
+class Hoarder(Attack):
     """The slow-reader attack on the metrics port, in a thread: `count`
     connections from 127.0.0.1, each asking for `path` and reading none of
     the answer, with a tiny receive window and segment size (SO_RCVBUF,
@@ -337,16 +346,7 @@ class Hoarder:
         self.port, self.count, self.path, self.hold = port, count, path, hold
         self.connects = 0   # connections opened
         self.answered = 0   # ... that got the start of an answer
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
+        super().__init__()
 
     def _connect(self):
         s = socket.socket()

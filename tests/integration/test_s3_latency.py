@@ -309,6 +309,23 @@ def test_a_listing_that_hides_the_checkpoint_does_not_start_over(
         assert 0 < n <= 4000
 
 
+def _archive_through(proxy, kafka, s3, tmp_path, topic, bucket, metrics_addr):
+    """A streaming archive of topic to s3://bucket through the proxy
+    (0.5 s trigger), once its first objects are stored."""
+    job = Job(tmp_path, "archive", [
+        "archive", "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
+        "--output", f"s3://{bucket}/out/", "--checkpoint", f"s3://{bucket}/ck/",
+        "--group", "g", "--metrics-addr", metrics_addr, "--trigger", 0.5],
+        env=s3.env(endpoint=proxy.endpoint)).start()
+    deadline = time.monotonic() + 60
+    while not _objects(s3, bucket, "out/"):
+        if not job.running() or time.monotonic() > deadline:
+            job.kill()
+            pytest.fail(job.tail())
+        time.sleep(0.5)
+    return job
+
+
 def _lag(port):
     """The sum of the consumer lag gauges on /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
@@ -328,16 +345,8 @@ def test_lag_follows_the_log_while_an_outage_holds_the_job(iotpipe, kafka, s3, p
     produce(iotpipe, kafka, topic, 500, seed=31, start=START, devices=10)
     bucket = s3.bucket("lagout")
     port = _free_port()
-    job = Job(tmp_path, "archive", [
-        "archive", "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
-        "--output", f"s3://{bucket}/out/", "--checkpoint", f"s3://{bucket}/ck/",
-        "--group", "g", "--metrics-addr", f"127.0.0.1:{port}", "--trigger", 0.5],
-        env=s3.env(endpoint=proxy.endpoint)).start()
+    job = _archive_through(proxy, kafka, s3, tmp_path, topic, bucket, f"127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 60
-        while not _objects(s3, bucket, "out/"):
-            assert job.running() and time.monotonic() < deadline, job.tail()
-            time.sleep(0.5)
         proxy.throttle(25)
         # a first wave starts a round that the outage holds; the job then
         # waits for it at its next trigger and reads no more
@@ -373,16 +382,8 @@ def test_a_streaming_job_stalls_through_an_outage(iotpipe, kafka, s3, proxy, tmp
     topic = kafka.create_topic(kafka.topic("outage"), partitions=2)
     produce(iotpipe, kafka, topic, 2000, seed=23, start=START, devices=20)
     bucket = s3.bucket("outage")
-    env = s3.env(endpoint=proxy.endpoint)
-    job = Job(tmp_path, "archive", [
-        "archive", "--bootstrap-servers", kafka.bootstrap, "--topic", topic,
-        "--output", f"s3://{bucket}/out/", "--checkpoint", f"s3://{bucket}/ck/",
-        "--group", "g", "--metrics-addr", "off", "--trigger", 0.5], env=env).start()
+    job = _archive_through(proxy, kafka, s3, tmp_path, topic, bucket, "off")
     try:
-        deadline = time.monotonic() + 60
-        while not _objects(s3, bucket, "out/"):
-            assert job.running() and time.monotonic() < deadline, job.tail()
-            time.sleep(0.5)
         proxy.throttle(15)
         produce(iotpipe, kafka, topic, 1000, seed=24, start="2025-01-01T01:00:00Z",
                 devices=20)
