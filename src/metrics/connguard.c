@@ -1,24 +1,24 @@
 /*
  * connguard.c - the connection guard of connguard.h: per-address and total
- * limits that close a connection without a complete request to admit a
- * newcomer, and a deadline for request headers.
+ * limits that close a connection to admit a newcomer, and deadlines for
+ * request headers and for answers.
  *
  * State is a fixed array of `total` slots under one mutex. The server's
  * thread registers, marks and releases connections (connguard_open() ...
  * connguard_close()); the guard's own thread closes those whose deadline
  * passed: for request headers while one waits for them, for its answer
- * once that is queued (none while the handler makes it). Every decision scans the slots: at most 64 of them in the
- * server (fd_budget() in http.c), a few hundred nanoseconds, cheaper than
- * keeping lists ordered. A slot is in use from connguard_open() to
+ * once that is queued (none while the handler makes it). Every decision
+ * scans the slots: at most 64 of them in the server (fd_budget() in
+ * http.c), a few hundred nanoseconds, cheaper than keeping lists
+ * ordered. A slot is in use from connguard_open() to
  * connguard_close(), and its fd is open all that time (the caller's
  * promise), so shutdown() under the lock never reaches a descriptor the
  * server has closed and the process reused.
  *
  * The deadline thread sleeps until the earliest deadline of a connection,
  * or until signalled when there is none; a new deadline earlier than its
- * wake-up time signals it. Log lines (who
- * was closed and why) are written outside the lock and rate-limited: any
- * client can cause them.
+ * wake-up time signals it. Log lines (who was closed and why) are written
+ * outside the lock and rate-limited: any client can cause them.
  */
 #include "metrics/connguard.h"
 #include "core/clock.h"
