@@ -6,7 +6,6 @@
 #include "kafka/lagwatch.h"
 #include "metrics/metrics.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -39,17 +38,6 @@ static void set_gauge(const struct lagwatch_part *p, int64_t end)
 {
 	if (end >= 0 && p->pos >= 0)
 		metric_set(p->gauge, end > p->pos ? (double)(end - p->pos) : 0);
-}
-
-static struct timespec mono_after(double s)
-{
-	double t = clock_mono_s() + s, sec = floor(t);
-	struct timespec ts = { (time_t)sec, (long)((t - sec) * 1e9) };
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
 }
 
 /* Asks the broker for the log ends of a copy of the published partitions
@@ -86,7 +74,7 @@ static void *run(void *arg)
 	pthread_setname_np(pthread_self(), "iot-lagwatch");
 	pthread_mutex_lock(&w->lock);
 	while (!w->stop) {
-		struct timespec ts = mono_after(EVERY_S);
+		struct timespec ts = clock_mono_timespec(clock_mono_s() + EVERY_S);
 		size_t n;
 		uint64_t gen;
 		pthread_cond_timedwait(&w->cond, &w->lock, &ts);

@@ -262,22 +262,6 @@ static void deadline_set(struct connguard *g, struct connguard_conn *c,
 		pthread_cond_signal(&g->cond);
 }
 
-/* Monotonic seconds to an absolute timespec, rounded up so that the wait
- * never ends before t. */
-static struct timespec mono_timespec(double t)
-{
-	struct timespec ts;
-	double sec = floor(t);
-
-	ts.tv_sec = (time_t)sec;
-	ts.tv_nsec = (long)ceil((t - sec) * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 /* At most this many closings are logged one by one per pass of the
  * deadline thread; the rest as a count (they are rate-limited anyway). */
 #define NOTES_PER_PASS 8
@@ -328,7 +312,7 @@ static void *deadline_main(void *arg)
 		if (isinf(next)) {
 			pthread_cond_wait(&g->cond, &g->lock);
 		} else {
-			struct timespec ts = mono_timespec(next);
+			struct timespec ts = clock_mono_timespec(next);
 			pthread_cond_timedwait(&g->cond, &g->lock, &ts);
 		}
 		g->wake = 0; /* awake: nobody needs to signal */
