@@ -66,6 +66,12 @@ struct count_ctx {
 	uint64_t *sizes, *rows;
 };
 
+/* Footers are read, not trusted: a sum of their counts does not wrap. */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
 /* One file's rows, from its footer. */
 static enum iot_err count_rows(void *opaque, size_t worker, size_t item,
 			       struct iot_error *err)
@@ -79,7 +85,7 @@ static enum iot_err count_rows(void *opaque, size_t worker, size_t item,
 		return rc;
 	for (size_t g = 0; g < pq_reader_num_row_groups(r); g++) {
 		int64_t n = pq_reader_row_group(r, g)->num_rows;
-		c->rows[item] += n > 0 ? (uint64_t)n : 0;
+		c->rows[item] = add_sat(c->rows[item], n > 0 ? (uint64_t)n : 0);
 	}
 	pq_reader_destroy(r);
 	return IOT_OK;
@@ -113,7 +119,7 @@ static enum iot_err split_dates(struct dataset *ds, size_t threads, struct iot_e
 		const struct dataset_device *dev = &ds->devices[d];
 		uint64_t rows = 0, k;
 		for (size_t f = 0; f < dev->nfiles; f++)
-			rows += cc.rows[dev->first + f];
+			rows = add_sat(rows, cc.rows[dev->first + f]);
 		k = (rows + DATE_UNIT_ROWS - 1) / DATE_UNIT_ROWS;
 		k = k < min ? min : k;
 		parts[d] = (uint32_t)(k > DATE_UNITS_MAX ? DATE_UNITS_MAX : k);
@@ -142,6 +148,7 @@ struct run_ctx {
 	_Atomic uint64_t rows_read;
 	atomic_size_t devices_done;
 	bool progress;
+	const char *units;             /* what the bar counts */
 	double t0;
 };
 
@@ -169,7 +176,7 @@ static void tick(void *opaque, int final)
 		bar[i] = i < fill ? '#' : '.';
 	bar[30] = '\0';
 	fprintf(stderr, "\r[%s] %zu/%zu %s, %.1fM rows, %.1f s%s", bar, done, total,
-		c->ds->by_date ? "dates" : "devices", rows / 1e6, clock_mono_s() - c->t0,
+		c->units, rows / 1e6, clock_mono_s() - c->t0,
 		final ? "\n" : "");
 	fflush(stderr);
 }
@@ -292,7 +299,7 @@ enum iot_err percentile_run(const struct percentile_options *o, struct iot_error
 	struct buf csv = BUF_INIT;
 	char *out_uri = NULL;
 	uint64_t groups = 0, rows = 0, skipped = 0;
-	size_t nthreads = 0;
+	size_t nthreads = 0, listed = 0; /* devices or dates, before parts */
 	enum iot_err rc = IOT_OK;
 	const char *input = o->input;
 	const double *p = o->p;
@@ -322,18 +329,19 @@ enum iot_err percentile_run(const struct percentile_options *o, struct iot_error
 	nthreads = o->threads > 0 ? o->threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nthreads < 1)
 		nthreads = 1;
+	listed = ds.ndevices;
 	{
-		size_t units = ds.ndevices, files = ds.nfiles;
+		size_t files = ds.nfiles;
 		double mb = (double)ds.bytes / 1e6;
 		char parts[48] = "";
 		if (ds.by_date && (rc = split_dates(&ds, nthreads, err)))
 			goto out;
-		if (ds.ndevices != units)
+		if (ds.ndevices != listed)
 			snprintf(parts, sizeof(parts), " (read in %zu parts)", ds.ndevices);
 		if (nthreads > ds.ndevices)
 			nthreads = ds.ndevices ? ds.ndevices : 1;
 		log_info("percentile", "%zu %s%s, %zu files, %.1f MB under %s; %zu threads%s",
-			 units, ds.by_date ? "dates" : "devices", parts, files, mb, input,
+			 listed, ds.by_date ? "dates" : "devices", parts, files, mb, input,
 			 nthreads, shard);
 	}
 
@@ -349,6 +357,7 @@ enum iot_err percentile_run(const struct percentile_options *o, struct iot_error
 		c.job.shard_n = o->shard_n;
 	}
 	c.progress = o->progress;
+	c.units = !ds.by_date ? "devices" : ds.ndevices > listed ? "date parts" : "dates";
 	c.results = xcalloc(ds.ndevices ? ds.ndevices : 1, sizeof(*c.results));
 	c.stores = xcalloc(nthreads, sizeof(*c.stores));
 	c.workers = xcalloc(nthreads, sizeof(*c.workers));
