@@ -311,3 +311,16 @@ def compare_aggregate(got_rows, expected):
     if bad:
         errors.append(f"{len(bad)} windows with wrong values, e.g. {bad[:5]}")
     assert not errors, "\n".join(errors)
+
+
+def check_once(kind, root, records):
+    """The output under root of `kind` (archive or aggregate) is what one
+    --once run over records gives: every valid event once, or every
+    window once with its values and no event late."""
+    if kind == "archive":
+        got, _ = read_archive(root)
+        assert got == archive_rows(records)
+    else:
+        want, late = AggSim().run_once(records)
+        assert not late
+        compare_aggregate(read_aggregate(root), want)

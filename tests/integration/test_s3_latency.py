@@ -132,14 +132,7 @@ def test_once_cuts_are_the_same_at_any_latency(iotpipe, kafka, s3, proxy, tmp_pa
     assert not diff, f"{len(diff)} objects differ, e.g. {diff[:3]}"
     # about 2,000 events a partition in batches of 250: cuts happened
     assert cuts[0] == cuts[120] >= 6, cuts
-    local = _write_local(fast, tmp_path / "out")
-    if kind == "archive":
-        got, _ = oracle.read_archive(local)
-        assert got == oracle.archive_rows(recs)
-    else:
-        want, late = oracle.AggSim().run_once(recs)
-        assert not late
-        oracle.compare_aggregate(oracle.read_aggregate(local), want)
+    oracle.check_once(kind, _write_local(fast, tmp_path / "out"), recs)
 
 
 @pytest.mark.parametrize("kind", ["archive", "aggregate"])
@@ -158,14 +151,8 @@ def test_throttling_slows_without_loss(iotpipe, kafka, s3, proxy, tmp_path, kind
               *(["--idle-timeout", 0] if kind == "aggregate" else []))
     assert proxy.throttled > 10, proxy.throttled
     assert "S3 is throttling" in cp.stderr, cp.stderr[-3000:]
-    root = _write_local(_objects(s3, bucket, "out/"), tmp_path / "out")
-    if kind == "archive":
-        got, rows = oracle.read_archive(root)
-        assert got == oracle.archive_rows(recs)
-    else:
-        want, late = oracle.AggSim().run_once(recs)
-        assert not late
-        oracle.compare_aggregate(oracle.read_aggregate(root), want)
+    oracle.check_once(kind, _write_local(_objects(s3, bucket, "out/"), tmp_path / "out"),
+                      recs)
 
 
 def test_percentile_through_latency(iotpipe, kafka, s3, proxy, tmp_path):
