@@ -433,8 +433,13 @@ def test_two_once_instances_share_the_topic(iotpipe, kafka, tmp_path):
     produce(iotpipe, kafka, topic, 60000, seed=8, start=START, step=0.01)
     recs = kafka.consume_all(topic, expect=60000)
     out, ck = tmp_path / "o", tmp_path / "c"
+    # small fetches and quick heartbeats, so that the first member is
+    # still reading when the second joins and learns of the rebalance at
+    # once: otherwise it may read the whole topic alone first
     jobs = [Job(tmp_path, f"once-{i}", _args("archive", kafka, topic, out, ck, "g",
-                                            "--once", "--max-batch-events", 2000)).start()
+                                            "--once", "--max-batch-events", 2000,
+                                            "--kafka", "fetch.message.max.bytes=8192",
+                                            "--kafka", "heartbeat.interval.ms=200")).start()
             for i in range(2)]
     for j in jobs:
         assert j.proc.wait(240) == 0, j.tail()
